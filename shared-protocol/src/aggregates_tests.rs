@@ -1,0 +1,147 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+
+fn d(s: &str) -> Dec {
+    s.parse().unwrap()
+}
+
+fn sample() -> AggregatePayload {
+    let mut fees = BTreeMap::new();
+    fees.insert("BNB".to_string(), d("0.00075"));
+    fees.insert("USDT".to_string(), d("1.50"));
+    let sym = SymbolAggregates {
+        base: "BTC".into(),
+        quote: "USDT".into(),
+        trade_count: 12,
+        buy_qty: d("1.000"),
+        sell_qty: d("0.5"),
+        volume_quote: d("45000.00"),
+        realized_pnl_quote: d("-12.5"),
+        unmatched_sell_qty: d("0"),
+        fees,
+        wins: 3,
+        losses: 2,
+        win_rate: Some(d("0.6")),
+        max_drawdown_quote: d("-0.000"),
+    };
+    let tot = QuoteTotals {
+        trade_count: 12,
+        volume_quote: d("45000"),
+        realized_pnl_quote: d("-12.5"),
+        wins: 3,
+        losses: 2,
+        max_drawdown_quote: d("0"),
+    };
+    AggregatePayload {
+        version: 1,
+        exchange: "binance".into(),
+        label: "main".into(),
+        account: "ab".repeat(32),
+        session: "cd".repeat(32),
+        from: None,
+        to: Some("2026-01-01T00:00:00Z".into()),
+        computed_at: "2026-01-02T03:04:05Z".into(),
+        key_id: "k1".into(),
+        pcr0: "00".repeat(48),
+        symbols: BTreeMap::from([("BTCUSDT".to_string(), sym)]),
+        totals: BTreeMap::from([("USDT".to_string(), tot)]),
+    }
+}
+
+#[test]
+fn decimals_are_normalized_on_the_wire() {
+    assert_eq!(d("1.50").to_wire(), "1.5");
+    assert_eq!(d("100").to_wire(), "100");
+    assert_eq!(d("100.000").to_wire(), "100");
+    assert_eq!(d("0.000").to_wire(), "0");
+    assert_eq!(d("-0.00").to_wire(), "0");
+    assert_eq!(d("-2.0100").to_wire(), "-2.01");
+    assert_eq!(d("0.00000001").to_wire(), "0.00000001");
+    assert_eq!(d("1.50"), d("1.5"), "compare by value");
+}
+
+#[test]
+fn strict_decimal_syntax() {
+    for bad in [
+        "", "1e5", "+1", "1_000", " 1", "1.", ".5", "-", "0x10", "NaN", "1.2.3",
+    ] {
+        assert!(bad.parse::<Dec>().is_err(), "{bad:?} accepted");
+    }
+    let long = "1".repeat(MAX_DECIMAL_LEN + 1);
+    assert!(long.parse::<Dec>().is_err());
+    // Within the length limit but beyond Decimal's 28 digits: refused, not rounded.
+    assert!("0.00000000000000000000000000001".parse::<Dec>().is_err());
+    assert!(
+        serde_json::from_str::<Dec>("1.5").is_err(),
+        "JSON numbers refused"
+    );
+    assert_eq!(serde_json::from_str::<Dec>("\"1.5\"").unwrap(), d("1.5"));
+}
+
+#[test]
+fn json_matches_design_shape() {
+    let v = serde_json::to_value(sample()).unwrap();
+    let s = &v["symbols"]["BTCUSDT"];
+    assert_eq!(s["buy_qty"], "1");
+    assert_eq!(s["volume_quote"], "45000");
+    assert_eq!(s["fees"]["USDT"], "1.5");
+    assert_eq!(s["win_rate"], "0.6");
+    assert_eq!(s["max_drawdown_quote"], "0");
+    assert_eq!(s["trade_count"], 12);
+    assert!(v["from"].is_null());
+    assert_eq!(v["version"], 1);
+    let mut none = sample();
+    none.symbols.get_mut("BTCUSDT").unwrap().win_rate = None;
+    let v = serde_json::to_value(none).unwrap();
+    assert!(v["symbols"]["BTCUSDT"]["win_rate"].is_null());
+}
+
+#[test]
+fn cbor_is_the_same_map_as_json_and_round_trips() {
+    let p = sample();
+    let cbor = p.to_cbor().unwrap();
+    let as_json: serde_json::Value = serde_cbor::from_slice(&cbor).unwrap();
+    assert_eq!(as_json, serde_json::to_value(&p).unwrap());
+    assert_eq!(AggregatePayload::from_cbor(&cbor).unwrap(), p);
+    assert_eq!(p.to_cbor().unwrap(), cbor, "deterministic");
+    // Equal values written differently encode identically.
+    let mut q = p.clone();
+    q.totals.get_mut("USDT").unwrap().volume_quote = d("45000.0000");
+    assert_eq!(q.to_cbor().unwrap(), cbor);
+}
+
+#[test]
+fn golden_cbor_prefix() {
+    // Map of 12 entries (0xac), first key "version" (0x67 'version'), value 1.
+    let cbor = sample().to_cbor().unwrap();
+    assert_eq!(&cbor[..10], b"\xacgversion\x01");
+}
+
+#[test]
+fn decoder_rejects_trailing_unknown_version_and_oversize() {
+    let mut cbor = sample().to_cbor().unwrap();
+    cbor.push(0);
+    assert!(matches!(
+        AggregatePayload::from_cbor(&cbor),
+        Err(PayloadError::Malformed)
+    ));
+    let mut p = sample();
+    p.version = 2;
+    let v2 = p.to_cbor().unwrap();
+    assert!(matches!(
+        AggregatePayload::from_cbor(&v2),
+        Err(PayloadError::Version(2))
+    ));
+    let big = vec![0u8; MAX_PAYLOAD_BYTES + 1];
+    assert!(matches!(
+        AggregatePayload::from_cbor(&big),
+        Err(PayloadError::TooLarge)
+    ));
+    let mut json = serde_json::to_value(sample()).unwrap();
+    json["extra"] = serde_json::Value::Bool(true);
+    assert!(serde_json::from_value::<AggregatePayload>(json).is_err());
+    let mut json = serde_json::to_value(sample()).unwrap();
+    json["symbols"]["BTCUSDT"]["buy_qty"] = serde_json::json!(1.0);
+    assert!(serde_json::from_value::<AggregatePayload>(json).is_err());
+}

@@ -1,0 +1,119 @@
+//! Typed error codes that cross the wire. A code and a fixed, non-secret message:
+//! never key material, never plaintext, never detail of why a decryption failed.
+
+use serde::{Deserialize, Serialize};
+
+/// Refusal or failure carried in [`crate::messages::ResponseBody::Error`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(deny_unknown_fields)]
+#[error("{code}: {message}")]
+pub struct RpcError {
+    /// Machine-readable code.
+    pub code: ErrorCode,
+    /// Human-readable, non-secret explanation.
+    pub message: String,
+}
+
+impl RpcError {
+    /// An error with the code's default message.
+    pub fn new(code: ErrorCode) -> Self {
+        Self {
+            code,
+            message: code.default_message().to_owned(),
+        }
+    }
+
+    /// An error with a specific (non-secret!) message.
+    pub fn with_message(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+macro_rules! error_codes {
+    ($( $(#[$doc:meta])* $variant:ident => $text:literal, $msg:literal; )*) => {
+        /// Every error code of the RPC. Serialized as snake_case text; a code this
+        /// build does not know decodes as [`ErrorCode::Unknown`].
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        #[non_exhaustive]
+        pub enum ErrorCode {
+            $( $(#[$doc])* $variant, )*
+            /// A code from a newer peer.
+            #[serde(other)]
+            Unknown,
+        }
+
+        impl ErrorCode {
+            /// Every known code (not [`ErrorCode::Unknown`]).
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            /// The wire text of the code.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $text,)*
+                    ErrorCode::Unknown => "unknown",
+                }
+            }
+
+            /// A fixed message for the code.
+            pub fn default_message(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $msg,)*
+                    ErrorCode::Unknown => "unknown error",
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// No protocol version in common.
+    UnsupportedVersion => "unsupported_version", "no protocol version in common";
+    /// A frame or message that could not be decoded.
+    MalformedRequest => "malformed_request", "the request could not be decoded";
+    /// A frame over the configured maximum.
+    FrameTooLarge => "frame_too_large", "frame exceeds the maximum size";
+    /// The enclave cannot serve this request in its current phase.
+    NotReady => "not_ready", "the enclave is not ready for this request";
+    /// The operation exists in the protocol but not in this build.
+    NotImplemented => "not_implemented", "operation not implemented by this enclave";
+    /// Too many requests in flight on this connection or overall.
+    Busy => "busy", "the enclave is busy, retry later";
+    /// An attestation nonce over the maximum length.
+    NonceTooLong => "nonce_too_long", "nonce longer than 64 bytes";
+    /// The credential was sealed to a key the ring does not hold.
+    UnknownKeyId => "unknown_key_id", "the credential was sealed to an unknown key; fetch a new quote and resubmit";
+    /// HPKE open failed (opaque on purpose).
+    OpenFailed => "open_failed", "the credential could not be opened";
+    /// The plaintext is not the credential JSON.
+    MalformedCredential => "malformed_credential", "the sealed plaintext is not a valid credential";
+    /// exchange/label inside the envelope differ from the forwarded metadata.
+    MetadataMismatch => "metadata_mismatch", "exchange or label differ from the sealed credential";
+    /// `not_after` has passed.
+    CredentialExpired => "credential_expired", "the credential's not_after has passed";
+    /// `not_after` or ttl lies too far ahead.
+    TtlTooLong => "ttl_too_long", "the credential's lifetime exceeds the maximum";
+    /// An invalid argument other than the credential itself.
+    InvalidArgument => "invalid_argument", "an argument is invalid";
+    /// The exchange refused the API key or signature.
+    ExchangeRejectedCredentials => "exchange_rejected_credentials", "the exchange rejected the API credentials";
+    /// The exchange kept answering 429/418.
+    ExchangeRateLimited => "exchange_rate_limited", "the exchange rate-limited the request";
+    /// The exchange could not be reached or answered nonsense.
+    ExchangeUnreachable => "exchange_unreachable", "the exchange could not be reached";
+    /// The egress destination is not on the allowlist.
+    EgressRefused => "egress_refused", "the destination is not allowed";
+    /// Transparency-log state from the host did not check out.
+    LogStateInvalid => "log_state_invalid", "the transparency log state does not verify";
+    /// Anything else; details stay in the enclave.
+    Internal => "internal", "internal enclave error";
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

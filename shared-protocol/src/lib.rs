@@ -1,0 +1,13 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+pub mod aggregates;
+pub mod client;
+pub mod codec;
+pub mod error;
+pub mod frame;
+pub mod messages;
+pub mod server;
+pub mod transport;
+
+pub use error::{ErrorCode, RpcError};
