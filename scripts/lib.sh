@@ -1,0 +1,69 @@
+# Shared helpers for scripts/demo, scripts/test and scripts/bench. Sourced, not run.
+# shellcheck shell=bash
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DEV_DIR="$ROOT/target/strongroom-dev"
+BIN_DIR="$ROOT/target/debug"
+mkdir -p "$DEV_DIR"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Rust toolchain: the pinned one from rust-toolchain.toml (rustup installs it on first use).
+need_cargo() {
+  command -v cargo >/dev/null 2>&1 || die "cargo not found: install rustup (https://rustup.rs) first"
+}
+
+# Build every binary of the workspace once (debug profile, shared with the tests).
+build_bins() {
+  need_cargo
+  say "building the workspace binaries"
+  (cd "$ROOT" && cargo build --locked --workspace --bins --quiet)
+}
+
+# Starts (or reuses) PostgreSQL; exports DATABASE_URL.
+start_postgres() {
+  if [ -n "${DATABASE_URL:-}" ]; then
+    say "using DATABASE_URL from the environment"
+    return
+  fi
+  "$ROOT/scripts/pg" start >&2
+  DATABASE_URL=$("$ROOT/scripts/pg" url)
+  DATABASE_URL=${DATABASE_URL#DATABASE_URL=}
+  export DATABASE_URL
+  STARTED_POSTGRES=1
+}
+
+stop_postgres() {
+  if [ "${STARTED_POSTGRES:-0}" = 1 ]; then
+    "$ROOT/scripts/pg" stop >&2 || true
+  fi
+}
+
+# A free TCP port on 127.0.0.1.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_for CMD... : retries CMD for up to 30 s.
+wait_for() {
+  local i
+  for i in $(seq 1 150); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.2
+  done
+  return 1
+}
+
+# Python venv with the outside-check libraries (cbor2, cryptography, pyhpke).
+python_venv() {
+  local venv="$ROOT/target/pyenv"
+  if [ ! -x "$venv/bin/python" ]; then
+    say "creating the Python venv for outside checks"
+    python3 -m venv "$venv" >&2
+  fi
+  if ! "$venv/bin/python" -c 'import cbor2, cryptography, pyhpke' >/dev/null 2>&1; then
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/scripts/checks/requirements.txt" >&2
+  fi
+  export STRONGROOM_PYTHON="$venv/bin/python"
+}
