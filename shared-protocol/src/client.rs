@@ -148,10 +148,8 @@ impl RpcClient {
 
     async fn connection(&self) -> Result<Arc<Connection>, CallError> {
         let mut slot = self.conn.lock().await;
-        if let Some(conn) = slot.as_ref() {
-            if conn.alive.load(Ordering::Acquire) {
-                return Ok(conn.clone());
-            }
+        if let Some(conn) = slot.as_ref().filter(|c| c.alive.load(Ordering::Acquire)) {
+            return Ok(conn.clone());
         }
         *slot = None;
         {

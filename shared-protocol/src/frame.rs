@@ -93,10 +93,13 @@ pub fn encode_frame(body: &[u8], max: usize) -> Result<Vec<u8>, FrameError> {
     Ok(buf)
 }
 
+/// A frame body and the bytes after it.
+pub type Split<'a> = (&'a [u8], &'a [u8]);
+
 /// Splits one complete frame off the front of `bytes` (I/O-free decoder, used by
 /// the fuzz target). Returns the body and the remaining bytes, or `Ok(None)` when
 /// more bytes are needed.
-pub fn split_frame(bytes: &[u8], max: usize) -> Result<Option<(&[u8], &[u8])>, FrameError> {
+pub fn split_frame(bytes: &[u8], max: usize) -> Result<Option<Split<'_>>, FrameError> {
     let Some(prefix) = bytes.get(..LENGTH_PREFIX_LEN) else {
         return Ok(None);
     };
