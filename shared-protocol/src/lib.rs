@@ -4,6 +4,7 @@
 pub mod aggregates;
 pub mod client;
 pub mod codec;
+pub mod egress;
 pub mod error;
 pub mod frame;
 pub mod messages;
