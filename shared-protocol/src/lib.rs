@@ -9,6 +9,7 @@ pub mod error;
 pub mod frame;
 pub mod messages;
 pub mod server;
+pub mod tlog;
 pub mod transport;
 
 pub use error::{ErrorCode, RpcError};
