@@ -18,7 +18,11 @@
 //!
 //! Structs encode as CBOR/JSON maps with text keys in declaration order and
 //! maps are `BTreeMap`s, so serde_cbor output is deterministic. `None`
-//! encodes as null. Unknown fields and trailing bytes are rejected.
+//! encodes as null. (This is serde_cbor's definite-length, minimal-integer
+//! form with keys in declaration order, not RFC 8949's length-first key
+//! order; signatures are always checked over the bytes as received.)
+//! The decoder accepts only that exact encoding: unknown fields, trailing
+//! bytes and non-canonical forms are rejected.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -223,7 +227,10 @@ impl AggregatePayload {
         serde_cbor::to_vec(self).map_err(|_| PayloadError::Malformed)
     }
 
-    /// Decode CBOR, bounded, rejecting trailing bytes and unknown versions.
+    /// Decode CBOR, bounded, rejecting trailing bytes, unknown versions and
+    /// any encoding other than the one [`AggregatePayload::to_cbor`] writes
+    /// (serde would otherwise accept e.g. a byte string for a text string,
+    /// non-minimal integers or `"1.50"`): one payload, one byte string.
     pub fn from_cbor(bytes: &[u8]) -> Result<Self, PayloadError> {
         if bytes.len() > MAX_PAYLOAD_BYTES {
             return Err(PayloadError::TooLarge);
@@ -231,6 +238,9 @@ impl AggregatePayload {
         let p: Self = serde_cbor::from_slice(bytes).map_err(|_| PayloadError::Malformed)?;
         if p.version != AGGREGATES_VERSION {
             return Err(PayloadError::Version(p.version));
+        }
+        if p.to_cbor()? != bytes {
+            return Err(PayloadError::Malformed);
         }
         Ok(p)
     }

@@ -112,6 +112,26 @@ fn cbor_is_the_same_map_as_json_and_round_trips() {
 }
 
 #[test]
+fn non_canonical_encodings_are_refused() {
+    let cbor = sample().to_cbor().unwrap();
+    // "binance" as a byte string (0x47) instead of a text string (0x67).
+    let pos = cbor.windows(8).position(|w| w == b"\x67binance").unwrap();
+    let mut bstr = cbor.clone();
+    bstr[pos] = 0x47;
+    assert!(matches!(
+        AggregatePayload::from_cbor(&bstr),
+        Err(PayloadError::Malformed)
+    ));
+    // version 1 as a two-byte integer (0x18 0x01).
+    let mut long_int = b"\xacgversion\x18\x01".to_vec();
+    long_int.extend_from_slice(&cbor[10..]);
+    assert!(matches!(
+        AggregatePayload::from_cbor(&long_int),
+        Err(PayloadError::Malformed)
+    ));
+}
+
+#[test]
 fn golden_cbor_prefix() {
     // Map of 12 entries (0xac), first key "version" (0x67 'version'), value 1.
     let cbor = sample().to_cbor().unwrap();
@@ -144,4 +164,22 @@ fn decoder_rejects_trailing_unknown_version_and_oversize() {
     let mut json = serde_json::to_value(sample()).unwrap();
     json["symbols"]["BTCUSDT"]["buy_qty"] = serde_json::json!(1.0);
     assert!(serde_json::from_value::<AggregatePayload>(json).is_err());
+}
+
+proptest::proptest! {
+    #[test]
+    fn decoder_never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+        let _ = AggregatePayload::from_cbor(&bytes);
+    }
+
+    #[test]
+    fn one_flipped_bit_never_decodes_to_the_same_payload(pos in 0usize..4096, bit in 0u8..8) {
+        let p = sample();
+        let mut cbor = p.to_cbor().unwrap();
+        let i = pos % cbor.len();
+        cbor[i] ^= 1 << bit;
+        if let Ok(q) = AggregatePayload::from_cbor(&cbor) {
+            proptest::prop_assert_ne!(q, p);
+        }
+    }
 }

@@ -1,0 +1,105 @@
+//! `strongroom`: the Strongroom client. One module per command; each
+//! returns `Result<(), CliError>` and `main` turns that into one line on
+//! stderr and the exit status.
+
+mod aggregates;
+mod common;
+mod host;
+mod quote;
+mod report;
+mod revoke;
+mod seal;
+mod submit;
+mod verify_attestation;
+mod verify_result;
+
+use clap::{Parser, Subcommand};
+use std::borrow::Cow;
+use std::process::ExitCode;
+
+/// Exit status when a verification or sealing check refuses.
+const EXIT_REFUSED: u8 = 1;
+/// Exit status for bad arguments or unreadable input (clap uses 2 too).
+const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "strongroom",
+    version,
+    about = "Strongroom client: verify enclave attestation and signed results, seal credentials, talk to a host"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Verify an AWS Nitro attestation document (raw CBOR or base64 file, `-` for stdin).
+    VerifyAttestation(verify_attestation::Args),
+    /// Verify a /attestation/quote answer and print the submit_key body sealing a credential to it.
+    Seal(seal::Args),
+    /// Fetch a quote from the host (fresh nonce) and verify it.
+    Quote(quote::Args),
+    /// Seal exchange credentials (from EXCHANGE_API_KEY / EXCHANGE_API_SECRET) to a verified quote and submit them.
+    Submit(submit::Args),
+    /// Request signed aggregates for a session and verify the whole chain.
+    Aggregates(aggregates::Args),
+    /// Revoke a session (the host purges the ciphertext).
+    Revoke(revoke::Args),
+    /// Verify a saved request_aggregates answer offline: root -> attestation -> PCRs -> key -> aggregate -> log.
+    VerifyResult(verify_result::Args),
+}
+
+/// A failure: exit status, stable code, one-line message.
+pub struct CliError {
+    exit: u8,
+    code: Cow<'static, str>,
+    message: String,
+}
+
+impl CliError {
+    /// A check refused (exit 1).
+    pub fn refused(code: impl Into<Cow<'static, str>>, message: impl std::fmt::Display) -> Self {
+        CliError {
+            exit: EXIT_REFUSED,
+            code: code.into(),
+            message: message.to_string(),
+        }
+    }
+    /// Bad input or arguments (exit 2).
+    pub fn usage(code: impl Into<Cow<'static, str>>, message: impl std::fmt::Display) -> Self {
+        CliError {
+            exit: EXIT_USAGE,
+            code: code.into(),
+            message: message.to_string(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (json, result) = match &cli.command {
+        Command::VerifyAttestation(args) => (args.json, verify_attestation::run(args)),
+        Command::Seal(args) => (args.json, seal::run(args)),
+        Command::Quote(args) => (args.json, quote::run(args)),
+        Command::Submit(args) => (args.json, submit::run(args)),
+        Command::Aggregates(args) => (args.json, aggregates::run(args)),
+        Command::Revoke(args) => (args.json, revoke::run(args)),
+        Command::VerifyResult(args) => (args.json, verify_result::run(args)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line, whatever the message contains.
+            let message = e.message.replace(['\n', '\r'], " ");
+            if json {
+                let body =
+                    serde_json::json!({"ok": false, "error": {"code": e.code, "message": message}});
+                println!("{body}");
+            }
+            eprintln!("strongroom: {message}");
+            ExitCode::from(e.exit)
+        }
+    }
+}

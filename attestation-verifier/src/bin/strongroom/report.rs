@@ -1,0 +1,115 @@
+//! Output of a verified signed result (`aggregates`, `verify-result`).
+
+use crate::common::rfc3339_ms;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+use strongroom_protocol::aggregates::{AggregatePayload, Dec};
+use strongroom_verifier::VerifiedResult;
+
+/// The `--json` form: every link of the chain and the figures.
+pub fn result_json(v: &VerifiedResult, pinned: bool) -> Value {
+    let d = &v.document;
+    json!({
+        "ok": true,
+        "aggregates": v.payload,
+        "attestation": {
+            "root_sha256": hex::encode(d.root_fingerprint),
+            "dev_root": d.dev_root,
+            "debug": d.debug,
+            "module_id": d.module_id,
+            "timestamp": rfc3339_ms(d.timestamp_ms),
+            "pcr0": d.pcr0_hex(),
+            "pcrs_pinned": pinned,
+            "pcrs_matched": d.matched_pcr_set,
+        },
+        "signing_key": {"kid": v.binding.kid, "sec1": STANDARD.encode(v.binding.signing_key_sec1)},
+        "log": {
+            "leaf_index": v.leaf_index,
+            "leaf_hash": hex::encode(v.leaf_hash),
+            "tree_size": v.tree_head.size,
+            "root": hex::encode(&v.tree_head.root),
+            "time": v.tree_head.time,
+        },
+    })
+}
+
+/// Human form.
+pub fn print_result(v: &VerifiedResult) {
+    let d = &v.document;
+    let p = &v.payload;
+    println!("signed result OK");
+    let root = if d.dev_root {
+        "DEVELOPMENT root (simulator; not a real enclave)"
+    } else {
+        "pinned AWS Nitro root"
+    };
+    println!("  root:         {root}");
+    println!(
+        "  attestation:  {} at {}{}",
+        d.module_id,
+        rfc3339_ms(d.timestamp_ms),
+        if d.debug { ", DEBUG enclave" } else { "" }
+    );
+    match &d.matched_pcr_set {
+        Some(src) => println!("  measurements: PCR0 {} matches {src}", d.pcr0_hex()),
+        None => println!(
+            "  measurements: PCR0 {} NOT PINNED (pass --pcrs pcrs.json)",
+            d.pcr0_hex()
+        ),
+    }
+    println!("  signed by:    kid {}", v.binding.kid);
+    println!(
+        "  log:          leaf {} of {}, root {}, head {}",
+        v.leaf_index,
+        v.tree_head.size,
+        hex::encode(&v.tree_head.root),
+        v.tree_head.time
+    );
+    print_figures(p);
+}
+
+fn print_figures(p: &AggregatePayload) {
+    println!("  account:      {} {} ({})", p.exchange, p.label, p.account);
+    println!("  session:      {}", p.session);
+    println!(
+        "  window:       {} .. {} (computed {})",
+        p.from.as_deref().unwrap_or("start"),
+        p.to.as_deref().unwrap_or("now"),
+        p.computed_at
+    );
+    for (sym, s) in &p.symbols {
+        let fees: Vec<String> = s.fees.iter().map(|(a, f)| format!("{f} {a}")).collect();
+        println!(
+            "  {sym} ({}/{}): {} trades, bought {}, sold {}, volume {}, realized PnL {}, \
+             {} wins / {} losses (win rate {}), max drawdown {}, unmatched sell {}, fees {}",
+            s.base,
+            s.quote,
+            s.trade_count,
+            s.buy_qty,
+            s.sell_qty,
+            s.volume_quote,
+            s.realized_pnl_quote,
+            s.wins,
+            s.losses,
+            opt(s.win_rate),
+            s.max_drawdown_quote,
+            s.unmatched_sell_qty,
+            if fees.is_empty() {
+                "none".to_owned()
+            } else {
+                fees.join(", ")
+            }
+        );
+    }
+    for (asset, t) in &p.totals {
+        println!(
+            "  total {asset}: {} trades, volume {}, realized PnL {}, {} wins / {} losses, max drawdown {}",
+            t.trade_count, t.volume_quote, t.realized_pnl_quote, t.wins, t.losses, t.max_drawdown_quote
+        );
+    }
+}
+
+fn opt(d: Option<Dec>) -> String {
+    d.map_or_else(|| "n/a".to_owned(), |d| d.to_string())
+}

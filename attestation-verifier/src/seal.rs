@@ -1,0 +1,231 @@
+//! Client-side sealing: the exact `POST /enclave/submit_key` body of
+//! DESIGN.md, HPKE base mode DHKEM(P-256, HKDF-SHA256) / HKDF-SHA256 /
+//! AES-256-GCM to the attested enclave key.
+
+use crate::binding::SEC1_P256_LEN;
+use crate::quote::VerifiedQuote;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use hpke::aead::AesGcm256;
+use hpke::kdf::HkdfSha256;
+use hpke::kem::DhP256HkdfSha256;
+use hpke::rand_core::CryptoRng;
+use hpke::{Deserializable as _, OpModeS, Serializable as _};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use zeroize::Zeroizing;
+
+/// HPKE `info` for credentials (DESIGN.md).
+pub const CREDENTIAL_INFO: &[u8] = b"strongroom/credential/v1";
+/// AES-256-GCM tag length.
+pub const TAG_LEN: usize = 16;
+/// Longest api_key / api_secret accepted.
+pub const MAX_SECRET_LEN: usize = 1024;
+/// Longest exchange name / label accepted.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// The HPKE KEM, KDF and AEAD of the credential suite.
+pub type Kem = DhP256HkdfSha256;
+/// See [`Kem`].
+pub type Kdf = HkdfSha256;
+/// See [`Kem`].
+pub type Aead = AesGcm256;
+
+/// Why sealing failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum SealError {
+    /// Recipient key is not a 65-byte uncompressed P-256 point.
+    #[error("recipient key is not a 65-byte P-256 public key")]
+    RecipientKey,
+    /// Key id empty or longer than [`crate::binding::MAX_KID_LEN`].
+    #[error("key id must be 1..=128 bytes")]
+    KeyId,
+    /// Plaintext and metadata name a different exchange or label.
+    #[error("metadata `{0}` differs from the credential's")]
+    MetadataMismatch(&'static str),
+    /// A field is empty or over its named limit.
+    #[error("`{0}` is empty or too long")]
+    FieldLength(&'static str),
+    /// HPKE failed (opaque on purpose).
+    #[error("HPKE seal failed")]
+    Hpke,
+}
+
+/// The secret credential. No `Debug` derive, no `Serialize`; zeroized on drop.
+pub struct CredentialPlaintext {
+    /// Exchange name, e.g. "binance".
+    pub exchange: String,
+    /// API key.
+    pub api_key: Zeroizing<String>,
+    /// API secret.
+    pub api_secret: Zeroizing<String>,
+    /// Account label, e.g. "main".
+    pub label: String,
+    /// Unix seconds after which the enclave refuses the credential.
+    pub not_after: u64,
+}
+
+impl core::fmt::Debug for CredentialPlaintext {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("CredentialPlaintext(..)")
+    }
+}
+
+/// Borrowed view in DESIGN.md's field order; serialized only into a
+/// zeroizing buffer.
+#[derive(Serialize)]
+struct PlaintextView<'a> {
+    exchange: &'a str,
+    api_key: &'a str,
+    api_secret: &'a str,
+    label: &'a str,
+    not_after: u64,
+}
+
+impl CredentialPlaintext {
+    /// The exact UTF-8 JSON that is sealed, in a zeroizing buffer sized so
+    /// serialization never reallocates (which would leave a stray copy).
+    pub fn to_json(&self) -> Zeroizing<Vec<u8>> {
+        let view = PlaintextView {
+            exchange: &self.exchange,
+            api_key: &self.api_key,
+            api_secret: &self.api_secret,
+            label: &self.label,
+            not_after: self.not_after,
+        };
+        // Worst case JSON escaping is 6 bytes per input byte (\u00XX).
+        let strings =
+            self.exchange.len() + self.api_key.len() + self.api_secret.len() + self.label.len();
+        let mut out = Zeroizing::new(Vec::with_capacity(strings * 6 + 128));
+        // Writing plain structs of strings and a u64 into a Vec cannot fail.
+        if serde_json::to_writer(&mut *out, &view).is_err() {
+            out.clear();
+        }
+        out
+    }
+
+    fn check(&self, metadata: &CredentialMetadata) -> Result<(), SealError> {
+        for (name, value, max) in [
+            ("exchange", self.exchange.as_str(), MAX_NAME_LEN),
+            ("label", self.label.as_str(), MAX_NAME_LEN),
+            ("api_key", self.api_key.as_str(), MAX_SECRET_LEN),
+            ("api_secret", self.api_secret.as_str(), MAX_SECRET_LEN),
+        ] {
+            if value.is_empty() || value.len() > max {
+                return Err(SealError::FieldLength(name));
+            }
+        }
+        if metadata.exchange != self.exchange {
+            return Err(SealError::MetadataMismatch("exchange"));
+        }
+        if metadata.label != self.label {
+            return Err(SealError::MetadataMismatch("label"));
+        }
+        Ok(())
+    }
+}
+
+/// `metadata` of `submit_key`: what the host may see and forward.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialMetadata {
+    /// Exchange name (must equal the sealed one).
+    pub exchange: String,
+    /// Label (must equal the sealed one).
+    pub label: String,
+    /// Requested session lifetime, seconds.
+    pub ttl: u64,
+}
+
+/// The `POST /enclave/submit_key` request body (DESIGN.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitKeyBody {
+    /// Key id of the HPKE key sealed to.
+    pub key_id: String,
+    /// Base64 `enc` (65-byte SEC1 point).
+    pub ephemeral_pub: String,
+    /// Base64 AEAD ciphertext without the tag.
+    pub ciphertext: String,
+    /// Base64 16-byte AEAD tag.
+    pub tag: String,
+    /// Cleartext metadata.
+    pub metadata: CredentialMetadata,
+}
+
+/// Whom to seal to: an attested HPKE key and its key id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealRecipient {
+    key_id: String,
+    public_key: [u8; SEC1_P256_LEN],
+}
+
+impl SealRecipient {
+    /// The key a verified quote attests.
+    pub fn from_verified_quote(quote: &VerifiedQuote) -> Self {
+        SealRecipient {
+            key_id: quote.key_id().to_owned(),
+            public_key: quote.hpke_public_key,
+        }
+    }
+
+    /// A key that nobody attested. Only for tests and tools that verified
+    /// the key some other way.
+    pub fn danger_unattested(key_id: &str, public_key: &[u8]) -> Result<Self, SealError> {
+        if key_id.is_empty() || key_id.len() > crate::binding::MAX_KID_LEN {
+            return Err(SealError::KeyId);
+        }
+        let public_key: [u8; SEC1_P256_LEN] =
+            public_key.try_into().map_err(|_| SealError::RecipientKey)?;
+        if public_key[0] != 0x04 || p256::PublicKey::from_sec1_bytes(&public_key).is_err() {
+            return Err(SealError::RecipientKey);
+        }
+        Ok(SealRecipient {
+            key_id: key_id.to_owned(),
+            public_key,
+        })
+    }
+
+    /// Key id.
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+}
+
+/// Seals `credential` to `recipient` with fresh randomness from the OS.
+pub fn seal_credential(
+    recipient: &SealRecipient,
+    credential: &CredentialPlaintext,
+    metadata: &CredentialMetadata,
+) -> Result<SubmitKeyBody, SealError> {
+    let mut rng = hpke::rand_core::UnwrapErr(getrandom::SysRng);
+    seal_credential_with_rng(recipient, credential, metadata, &mut rng)
+}
+
+/// [`seal_credential`] with caller-provided randomness (known-answer tests:
+/// the RNG's first 32 bytes are the ephemeral key's `ikmE`).
+pub fn seal_credential_with_rng(
+    recipient: &SealRecipient,
+    credential: &CredentialPlaintext,
+    metadata: &CredentialMetadata,
+    rng: &mut impl CryptoRng,
+) -> Result<SubmitKeyBody, SealError> {
+    credential.check(metadata)?;
+    let pk = <Kem as hpke::Kem>::PublicKey::from_bytes(&recipient.public_key)
+        .map_err(|_| SealError::RecipientKey)?;
+    let (enc, mut ctx) =
+        hpke::setup_sender_with_rng::<Aead, Kdf, Kem>(&OpModeS::Base, &pk, CREDENTIAL_INFO, rng)
+            .map_err(|_| SealError::Hpke)?;
+    let plaintext = credential.to_json();
+    let mut sealed = ctx.seal(&plaintext, b"").map_err(|_| SealError::Hpke)?;
+    let split = sealed.len().checked_sub(TAG_LEN).ok_or(SealError::Hpke)?;
+    let tag = sealed.split_off(split);
+    Ok(SubmitKeyBody {
+        key_id: recipient.key_id.clone(),
+        ephemeral_pub: STANDARD.encode(enc.to_bytes()),
+        ciphertext: STANDARD.encode(&sealed),
+        tag: STANDARD.encode(&tag),
+        metadata: metadata.clone(),
+    })
+}

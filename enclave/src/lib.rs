@@ -1,0 +1,15 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+pub mod aggregate;
+pub mod attest;
+pub mod clock;
+pub mod compute;
+pub mod exchange;
+pub mod intake;
+pub mod keyring;
+pub mod nsm;
+pub mod results;
+pub mod service;
+pub mod state;
+pub mod tlog;

@@ -1,0 +1,273 @@
+//! `strongroom-enclave --listen ADDR [--egress ADDR] [--dev-simulator]
+//! [--dev-root-out PATH] [--dev-exchange-url URL --dev-exchange-ca PEM]
+//! [--max-ttl-seconds N]`
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use strongroom_enclave::clock::{Clock, SystemClock};
+use strongroom_enclave::exchange::binance::Binance;
+use strongroom_enclave::exchange::{Allowlist, Endpoint, ExchangeConfig, tls};
+use strongroom_enclave::intake::{DEFAULT_MAX_TTL_SECONDS, IntakePolicy};
+use strongroom_enclave::nsm::{self, Nsm};
+use strongroom_enclave::service::EnclaveService;
+use strongroom_enclave::state::{Enclave, VERSION};
+use strongroom_protocol::server::{ServerConfig, serve};
+use strongroom_protocol::transport::{Address, Listener};
+use tracing::{error, info};
+
+/// Exit status for invalid configuration (EX_USAGE).
+const EXIT_CONFIG: u8 = 64;
+/// Exit status when no NSM is available (EX_UNAVAILABLE).
+const EXIT_NO_NSM: u8 = 69;
+/// Exit status for runtime failures.
+const EXIT_FAILURE: u8 = 1;
+/// The parent instance's egress proxy in production (CID 3 is the parent).
+const DEFAULT_EGRESS: Address = Address::Vsock { cid: 3, port: 8001 };
+/// How often expired sessions are dropped.
+const PURGE_INTERVAL: Duration = Duration::from_secs(30);
+
+/// The Strongroom enclave service.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address to serve the RPC on: vsock://CID:PORT or unix:///path.
+    #[arg(long, value_name = "ADDR")]
+    listen: Address,
+    /// The host's egress proxy (used by the exchange client): vsock://CID:PORT
+    /// or unix:///path. Default vsock://3:8001 without --dev-simulator; in
+    /// simulator mode aggregates are refused unless it is given.
+    #[arg(long, value_name = "ADDR")]
+    egress: Option<Address>,
+    /// DEV ONLY: use the NSM simulator (documents chain to a dev root, never to AWS).
+    #[arg(long)]
+    dev_simulator: bool,
+    /// DEV ONLY: write the simulator's root certificate (PEM) here.
+    #[arg(long, value_name = "PATH", requires = "dev_simulator")]
+    dev_root_out: Option<PathBuf>,
+    /// DEV ONLY: talk to a mock exchange at https://HOST:PORT instead of
+    /// api.binance.com (added to the enclave's allowlist).
+    #[arg(
+        long,
+        value_name = "URL",
+        requires_all = ["dev_simulator", "dev_exchange_ca"]
+    )]
+    dev_exchange_url: Option<String>,
+    /// DEV ONLY: trust this CA (PEM) for the mock exchange instead of the webpki roots.
+    #[arg(
+        long,
+        value_name = "PEM",
+        requires_all = ["dev_simulator", "dev_exchange_url"]
+    )]
+    dev_exchange_ca: Option<PathBuf>,
+    /// MAX_TTL_SECONDS: how far ahead a credential's not_after and ttl may reach.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_TTL_SECONDS)]
+    max_ttl_seconds: u64,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    if args.max_ttl_seconds == 0 {
+        eprintln!("strongroom-enclave: --max-ttl-seconds must be positive");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    let exchange = match exchange_config(&args) {
+        Ok(cfg) => cfg.map(|c| Arc::new(Binance::new(c))),
+        Err(code) => return ExitCode::from(code),
+    };
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let nsm = match open_nsm(&args, clock.clone()) {
+        Ok(nsm) => nsm,
+        Err(code) => return ExitCode::from(code),
+    };
+    let policy = IntakePolicy {
+        max_ttl_seconds: args.max_ttl_seconds,
+    };
+    let enclave = match Enclave::new(nsm, clock, policy) {
+        Ok(enclave) => Arc::new(enclave),
+        Err(err) => {
+            error!(%err, "cannot read PCR0");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    run(args, enclave, exchange)
+}
+
+/// The exchange client's configuration: production (api.binance.com:443,
+/// webpki roots, egress default vsock://3:8001) unless the dev flags say
+/// otherwise. `None`: no egress in simulator mode, aggregates refused.
+fn exchange_config(args: &Args) -> Result<Option<ExchangeConfig>, u8> {
+    let egress = match (&args.egress, args.dev_simulator) {
+        (Some(addr), _) => addr.clone(),
+        (None, false) => DEFAULT_EGRESS,
+        (None, true) => {
+            tracing::warn!("no --egress: ComputeAggregates will be refused");
+            return Ok(None);
+        }
+    };
+    let (Some(url), Some(ca)) = (&args.dev_exchange_url, &args.dev_exchange_ca) else {
+        let tls = tls::production_config().map_err(|err| {
+            error!(%err, "TLS configuration failed");
+            EXIT_FAILURE
+        })?;
+        let endpoint = Endpoint::binance_production();
+        return Ok(Some(ExchangeConfig::new(egress, endpoint, Allowlist::production(), tls)));
+    };
+    let Some(endpoint) = Endpoint::from_https_url(url) else {
+        eprintln!("strongroom-enclave: --dev-exchange-url must be https://HOST:PORT");
+        return Err(EXIT_CONFIG);
+    };
+    let pem = std::fs::read(ca).map_err(|err| {
+        eprintln!("strongroom-enclave: cannot read --dev-exchange-ca {}: {err}", ca.display());
+        EXIT_CONFIG
+    })?;
+    let tls = tls::dev_config(&pem).map_err(|err| {
+        eprintln!("strongroom-enclave: --dev-exchange-ca {}: {err}", ca.display());
+        EXIT_CONFIG
+    })?;
+    for _ in 0..3 {
+        tracing::warn!(
+            endpoint = %endpoint,
+            ca = %ca.display(),
+            "*** DEV: trusting mock exchange CA; exchange = mock, NOT api.binance.com ***"
+        );
+    }
+    let allowlist = Allowlist::production().with_dev_endpoint(endpoint.clone());
+    Ok(Some(ExchangeConfig::new(egress, endpoint, allowlist, tls)))
+}
+
+fn run(args: Args, enclave: Arc<Enclave>, exchange: Option<Arc<Binance>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            error!(%err, "cannot start the runtime");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    runtime.block_on(async move {
+        let listener = match Listener::bind(&args.listen) {
+            Ok(l) => l,
+            Err(err) => {
+                error!(%err, addr = %args.listen, "cannot bind");
+                return ExitCode::from(EXIT_FAILURE);
+            }
+        };
+        if let Err(err) = enclave.generate_key_ring() {
+            error!(%err, "key ring generation failed");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+        info!(
+            version = VERSION,
+            listen = %args.listen,
+            egress = ?exchange.as_ref().map(|b| b.config().egress.to_string()),
+            exchange = ?exchange.as_ref().map(|b| b.config().endpoint.to_string()),
+            max_ttl_seconds = args.max_ttl_seconds,
+            pcr0 = %hex::encode(enclave.pcr0()),
+            "strongroom-enclave ready"
+        );
+        let purger = enclave.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(PURGE_INTERVAL);
+            loop {
+                tick.tick().await;
+                purger.purge_expired();
+            }
+        });
+        let service = Arc::new(EnclaveService::with_exchange(enclave, exchange));
+        serve(
+            listener,
+            service,
+            ServerConfig::default(),
+            shutdown_signal(),
+        )
+        .await;
+        info!("shutting down");
+        ExitCode::SUCCESS
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+/// Chooses the NSM: the simulator only when asked, else `/dev/nsm` or exit.
+fn open_nsm(args: &Args, clock: Arc<dyn Clock>) -> Result<Arc<dyn Nsm>, u8> {
+    if args.dev_simulator {
+        return open_simulator(args, clock);
+    }
+    match nsm::real::DeviceNsm::open() {
+        Ok(device) => Ok(Arc::new(device)),
+        Err(err) => {
+            error!(%err, "refusing to start");
+            eprintln!(
+                "strongroom-enclave: {} not found: this is not a Nitro enclave. \
+                 For development, pass --dev-simulator (attestation then chains to a \
+                 dev root that verifiers refuse unless told to trust it).",
+                nsm::NSM_DEVICE_PATH
+            );
+            Err(EXIT_NO_NSM)
+        }
+    }
+}
+
+#[cfg(feature = "dev-simulator")]
+fn open_simulator(args: &Args, clock: Arc<dyn Clock>) -> Result<Arc<dyn Nsm>, u8> {
+    use strongroom_enclave::nsm::sim::{DEV_MARKER, SimNsm, pcr0_of_current_exe};
+    for _ in 0..3 {
+        tracing::warn!("*** {DEV_MARKER}: NSM SIMULATOR IN USE. ATTESTATION IS NOT REAL. ***");
+    }
+    if nsm::real::device_present() {
+        tracing::warn!(
+            "{} exists but --dev-simulator was given: the real NSM is NOT used",
+            nsm::NSM_DEVICE_PATH
+        );
+    }
+    let pcr0 = pcr0_of_current_exe().map_err(|err| {
+        error!(%err, "cannot hash the running executable for the simulated PCR0");
+        EXIT_FAILURE
+    })?;
+    let sim = SimNsm::new(clock, pcr0).map_err(|err| {
+        error!(%err, "simulator start failed");
+        EXIT_FAILURE
+    })?;
+    tracing::warn!(module_id = sim.module_id(), pcr0 = %hex::encode(pcr0), "simulated enclave identity");
+    if let Some(path) = &args.dev_root_out {
+        let pem = sim.root_pem().map_err(|err| {
+            error!(%err, "cannot encode the dev root");
+            EXIT_FAILURE
+        })?;
+        std::fs::write(path, pem).map_err(|err| {
+            error!(%err, path = %path.display(), "cannot write --dev-root-out");
+            EXIT_CONFIG
+        })?;
+        tracing::warn!(path = %path.display(), "dev root certificate written (trust it ONLY for development)");
+    }
+    Ok(Arc::new(sim))
+}
+
+#[cfg(not(feature = "dev-simulator"))]
+fn open_simulator(_args: &Args, _clock: Arc<dyn Clock>) -> Result<Arc<dyn Nsm>, u8> {
+    eprintln!("strongroom-enclave: this build has no simulator (feature dev-simulator is off)");
+    Err(EXIT_CONFIG)
+}

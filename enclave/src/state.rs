@@ -1,0 +1,381 @@
+//! The enclave's state and its request processing: a plain function from
+//! [`RequestBody`] to [`ResponseBody`] over the state, behind a phase state
+//! machine (booting -> ready). No sockets, no runtime.
+
+use std::sync::{Arc, Mutex, RwLock};
+
+use strongroom_protocol::messages::{
+    AppendLogRequest, AttestRequest, AttestationInfo, CredentialAccepted, CredentialMetadata,
+    ForgetRequest, Forgotten, HealthInfo, KeyRingInfo, LogAppended, OpenCredentialRequest, Phase,
+    RequestBody, ResponseBody, SealedCredential,
+};
+use strongroom_protocol::{ErrorCode, RpcError};
+use tracing::{info, warn};
+
+use crate::attest::{self, AttestError};
+use crate::clock::Clock;
+use crate::compute::{ComputeError, rfc3339_ms};
+use crate::intake::{
+    self, Credential, Envelope, IntakeError, IntakePolicy, Metadata, SessionCache, valid_session_id,
+};
+use crate::keyring::{KeyRing, KeyRingError};
+use crate::nsm::{Nsm, NsmError};
+use crate::tlog::{LogError, LogKeys, LogSigner};
+
+/// Version string reported by health checks.
+pub const VERSION: &str = concat!("strongroom-enclave/", env!("CARGO_PKG_VERSION"));
+
+/// Why a request was refused or failed; one mapping to the wire in
+/// [`EnclaveError::to_rpc`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnclaveError {
+    /// Not allowed in the current phase.
+    #[error("not ready")]
+    NotReady,
+    /// Attestation nonce over the limit.
+    #[error("nonce too long")]
+    NonceTooLong,
+    /// Credential intake refused.
+    #[error("intake: {0}")]
+    Intake(#[from] IntakeError),
+    /// Too many sessions cached.
+    #[error("session cache full")]
+    Busy,
+    /// The credential names an exchange this enclave has no client for.
+    #[error("unsupported exchange")]
+    UnsupportedExchange,
+    /// No egress proxy configured, so no exchange can be reached.
+    #[error("no egress configured")]
+    NoEgress,
+    /// Computing signed aggregates failed.
+    #[error("aggregates: {0}")]
+    Compute(#[from] ComputeError),
+    /// The host's transparency-log state did not check out.
+    #[error("log: {0}")]
+    Log(#[from] LogError),
+    /// Operation not in this build yet.
+    #[error("not implemented")]
+    NotImplemented,
+    /// NSM, key generation or lock failure; details stay in the enclave log.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl EnclaveError {
+    /// The wire error (fixed, non-secret messages only).
+    pub fn to_rpc(&self) -> RpcError {
+        let code = match self {
+            EnclaveError::NotReady => ErrorCode::NotReady,
+            EnclaveError::NonceTooLong => ErrorCode::NonceTooLong,
+            EnclaveError::Intake(e) => e.code(),
+            EnclaveError::Busy => ErrorCode::Busy,
+            EnclaveError::UnsupportedExchange => {
+                return RpcError::with_message(
+                    ErrorCode::InvalidArgument,
+                    "the credential's exchange is not supported by this enclave",
+                );
+            }
+            EnclaveError::NoEgress => ErrorCode::ExchangeUnreachable,
+            EnclaveError::Compute(e) => e.code(),
+            EnclaveError::Log(_) => ErrorCode::LogStateInvalid,
+            EnclaveError::NotImplemented => ErrorCode::NotImplemented,
+            EnclaveError::Internal(_) => ErrorCode::Internal,
+        };
+        RpcError::new(code)
+    }
+}
+
+impl EnclaveError {
+    /// The error as an RPC answer; internal details go to the enclave's log only.
+    pub fn into_response(self) -> ResponseBody {
+        if let EnclaveError::Internal(detail) = &self {
+            warn!(%detail, "request failed");
+        }
+        ResponseBody::Error(self.to_rpc())
+    }
+}
+
+impl From<AttestError> for EnclaveError {
+    fn from(e: AttestError) -> Self {
+        match e {
+            AttestError::NonceTooLong => EnclaveError::NonceTooLong,
+            other => EnclaveError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<KeyRingError> for EnclaveError {
+    fn from(e: KeyRingError) -> Self {
+        EnclaveError::Internal(e.to_string())
+    }
+}
+
+fn poisoned<T>(_: T) -> EnclaveError {
+    EnclaveError::Internal("lock poisoned".to_owned())
+}
+
+/// Whether `request` may be served in `phase`.
+pub fn allowed(phase: Phase, request: &RequestBody) -> bool {
+    match phase {
+        Phase::Ready => true,
+        // Booting: only what needs no key ring. Forget only drops state.
+        Phase::Booting => matches!(
+            request,
+            RequestBody::Health | RequestBody::KeyRingStatus | RequestBody::Forget(_)
+        ),
+    }
+}
+
+/// The enclave.
+pub struct Enclave {
+    nsm: Arc<dyn Nsm>,
+    clock: Arc<dyn Clock>,
+    policy: IntakePolicy,
+    ring: RwLock<Option<KeyRing>>,
+    sessions: Mutex<SessionCache>,
+    log: LogSigner,
+    pcr0: Vec<u8>,
+}
+
+impl std::fmt::Debug for Enclave {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Enclave")
+            .field("phase", &self.phase())
+            .field("simulator", &self.nsm.is_simulator())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Enclave {
+    /// A booting enclave (no key ring yet). Reads PCR0 once.
+    pub fn new(
+        nsm: Arc<dyn Nsm>,
+        clock: Arc<dyn Clock>,
+        policy: IntakePolicy,
+    ) -> Result<Self, NsmError> {
+        let pcr0 = nsm.describe_pcr(0)?;
+        Ok(Self {
+            nsm,
+            clock,
+            policy,
+            ring: RwLock::new(None),
+            sessions: Mutex::new(SessionCache::new()),
+            log: LogSigner::new(),
+            pcr0,
+        })
+    }
+
+    /// Current phase.
+    pub fn phase(&self) -> Phase {
+        match self.ring.read() {
+            Ok(ring) if ring.is_some() => Phase::Ready,
+            _ => Phase::Booting,
+        }
+    }
+
+    /// Installs a key ring: booting -> ready.
+    pub fn install_key_ring(&self, ring: KeyRing) -> Result<(), EnclaveError> {
+        let mut slot = self.ring.write().map_err(poisoned)?;
+        info!(key_ids = ?ring.key_ids(), "key ring installed; phase ready");
+        *slot = Some(ring);
+        Ok(())
+    }
+
+    /// Generates a fresh key ring from NSM randomness and becomes ready.
+    pub fn generate_key_ring(&self) -> Result<(), EnclaveError> {
+        let ring = KeyRing::generate(self.nsm.as_ref())?;
+        self.install_key_ring(ring)
+    }
+
+    /// Runs `f` with the key ring; [`EnclaveError::NotReady`] while booting.
+    pub fn with_key_ring<R>(&self, f: impl FnOnce(&KeyRing) -> R) -> Result<R, EnclaveError> {
+        let ring = self.ring.read().map_err(poisoned)?;
+        ring.as_ref().map(f).ok_or(EnclaveError::NotReady)
+    }
+
+    /// PCR0 of the running image.
+    pub fn pcr0(&self) -> &[u8] {
+        &self.pcr0
+    }
+
+    /// The NSM in use.
+    pub fn nsm(&self) -> &dyn Nsm {
+        self.nsm.as_ref()
+    }
+
+    /// The clock in use.
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    /// The cached credential of a live session (for the exchange client).
+    pub fn credential(&self, session_id: &str) -> Option<Arc<Credential>> {
+        let now = self.clock.now_unix_s();
+        self.sessions.lock().ok()?.get(session_id, now)
+    }
+
+    /// Answers one request. Refusals are typed [`ResponseBody::Error`]s.
+    pub fn handle(&self, request: RequestBody) -> ResponseBody {
+        if !allowed(self.phase(), &request) {
+            return ResponseBody::Error(EnclaveError::NotReady.to_rpc());
+        }
+        let result = match request {
+            RequestBody::Health => Ok(ResponseBody::Health(self.health())),
+            RequestBody::Attest(req) => self.attest(&req).map(ResponseBody::Attestation),
+            RequestBody::OpenCredential(req) => self
+                .open_credential(&req)
+                .map(ResponseBody::CredentialAccepted),
+            RequestBody::Forget(req) => self.forget(&req).map(ResponseBody::Forgotten),
+            RequestBody::KeyRingStatus => Ok(ResponseBody::KeyRingStatus(self.key_ring_status())),
+            RequestBody::AppendLog(req) => self.append_log(&req).map(ResponseBody::LogAppended),
+            // Needs exchange I/O: served by `service::EnclaveService`, which
+            // calls `session_credential` and `sign_aggregates` around the fetch.
+            RequestBody::ComputeAggregates(_) => Err(EnclaveError::NotImplemented),
+        };
+        result.unwrap_or_else(|err| err.into_response())
+    }
+
+    /// Health: phase, version, simulator flag.
+    pub fn health(&self) -> HealthInfo {
+        HealthInfo {
+            phase: self.phase(),
+            version: VERSION.to_owned(),
+            simulator: self.nsm.is_simulator(),
+        }
+    }
+
+    /// A fresh attestation document binding the current keys.
+    pub fn attest(&self, req: &AttestRequest) -> Result<AttestationInfo, EnclaveError> {
+        let nonce = req.nonce.as_deref();
+        let att = self.with_key_ring(|ring| attest::attest(self.nsm.as_ref(), ring, nonce))??;
+        Ok(AttestationInfo {
+            document: att.document,
+            hpke_public_key: att.hpke_public_key,
+            signing_public_key: att.signing_public_key,
+            key_id: att.key_id,
+            pcr0: self.pcr0.clone(),
+        })
+    }
+
+    /// Opens, checks and caches a credential for the session.
+    pub fn open_credential(
+        &self,
+        req: &OpenCredentialRequest,
+    ) -> Result<CredentialAccepted, EnclaveError> {
+        let credential = self.open_and_cache(&req.session_id, &req.sealed, &req.metadata)?;
+        Ok(CredentialAccepted {
+            session_id: req.session_id.clone(),
+            key_id: req.sealed.key_id.clone(),
+            expires_at: credential.expires_at(),
+        })
+    }
+
+    fn open_and_cache(
+        &self,
+        session_id: &str,
+        sealed: &SealedCredential,
+        meta: &CredentialMetadata,
+    ) -> Result<Arc<Credential>, EnclaveError> {
+        if !valid_session_id(session_id) {
+            return Err(IntakeError::InvalidArgument.into());
+        }
+        let now = self.clock.now_unix_s();
+        let envelope = Envelope {
+            key_id: &sealed.key_id,
+            enc: &sealed.enc,
+            ciphertext: &sealed.ciphertext,
+        };
+        let metadata = Metadata {
+            exchange: &meta.exchange,
+            label: &meta.label,
+            ttl_seconds: meta.ttl_seconds,
+        };
+        let credential = self.with_key_ring(|ring| {
+            intake::open_credential(ring, &envelope, &metadata, now, &self.policy)
+        })??;
+        let mut sessions = self.sessions.lock().map_err(poisoned)?;
+        if !sessions.insert(session_id, credential, now) {
+            return Err(EnclaveError::Busy);
+        }
+        sessions
+            .get(session_id, now)
+            .ok_or_else(|| EnclaveError::Internal("session vanished".to_owned()))
+    }
+
+    /// The credential for an aggregates request: the cached one when the
+    /// session is live here, else the forwarded envelope re-opened and checked
+    /// exactly like `OpenCredential` (after a restart, or on another instance
+    /// holding the same key ring). The host's metadata must match either way.
+    pub fn session_credential(
+        &self,
+        session_id: &str,
+        sealed: &SealedCredential,
+        metadata: &CredentialMetadata,
+    ) -> Result<Arc<Credential>, EnclaveError> {
+        if !valid_session_id(session_id) {
+            return Err(IntakeError::InvalidArgument.into());
+        }
+        match self.credential(session_id) {
+            Some(c) if c.exchange() != metadata.exchange || c.label() != metadata.label => {
+                Err(IntakeError::MetadataMismatch.into())
+            }
+            Some(c) => Ok(c),
+            None => self.open_and_cache(session_id, sealed, metadata),
+        }
+    }
+
+    /// Checks the host's log state and appends a signed result (see `tlog`).
+    pub fn append_log(&self, req: &AppendLogRequest) -> Result<LogAppended, EnclaveError> {
+        let now = i64::try_from(self.clock.now_unix_ms()).unwrap_or(i64::MAX);
+        let time = rfc3339_ms(now).ok_or_else(|| EnclaveError::Internal("clock".to_owned()))?;
+        let appended = self.with_key_ring(|ring| {
+            let signing = ring.signing();
+            let sign = |payload: &[u8], kid: &str| signing.sign_cose(payload, kid);
+            let keys = LogKeys {
+                verifying: signing.verifying_key(),
+                sign: &sign,
+                key_id: ring.current().key_id(),
+            };
+            self.log.append(req, &keys, &time)
+        })?;
+        appended.map_err(|e| {
+            warn!(reason = %e, "log append refused");
+            e.into()
+        })
+    }
+
+    /// Drops a session's cached credential.
+    pub fn forget(&self, req: &ForgetRequest) -> Result<Forgotten, EnclaveError> {
+        let was_cached = self
+            .sessions
+            .lock()
+            .map_err(poisoned)?
+            .forget(&req.session_id);
+        Ok(Forgotten {
+            session_id: req.session_id.clone(),
+            was_cached,
+        })
+    }
+
+    /// Which key versions the ring holds.
+    pub fn key_ring_status(&self) -> KeyRingInfo {
+        let ids = self
+            .with_key_ring(|ring| (ring.current().key_id().to_owned(), ring.key_ids().to_vec()))
+            .ok();
+        KeyRingInfo {
+            phase: self.phase(),
+            current_key_id: ids.as_ref().map(|(current, _)| current.clone()),
+            key_ids: ids.map(|(_, all)| all).unwrap_or_default(),
+        }
+    }
+
+    /// Drops expired sessions; how many.
+    pub fn purge_expired(&self) -> usize {
+        let now = self.clock.now_unix_s();
+        self.sessions
+            .lock()
+            .map(|mut s| s.purge_expired(now))
+            .unwrap_or(0)
+    }
+}

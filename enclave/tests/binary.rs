@@ -1,0 +1,204 @@
+//! The real `strongroom-enclave` binary: refuses to start without an NSM,
+//! and in simulator mode serves Health, Attest, OpenCredential, Forget and
+//! KeyRingStatus over a unix socket, then drains on SIGTERM.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use sha2::{Digest, Sha384};
+use strongroom_protocol::ErrorCode;
+use strongroom_protocol::client::{ClientConfig, RpcClient, error_code};
+use strongroom_protocol::messages::{
+    AttestRequest, CredentialMetadata, ForgetRequest, OpenCredentialRequest, Phase, RequestBody,
+    ResponseBody, SealedCredential,
+};
+use strongroom_protocol::transport::Address;
+use strongroom_verifier::{Policy, TrustRoot, verify};
+
+const BIN: &str = env!("CARGO_BIN_EXE_strongroom-enclave");
+/// A debug build hashes its own (large, unoptimized) executable for PCR0.
+const START_TIMEOUT: Duration = Duration::from_secs(180);
+
+struct Guard(Child);
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn refuses_to_start_without_nsm_or_simulator() {
+    if std::path::Path::new("/dev/nsm").exists() {
+        eprintln!("NOTICE: /dev/nsm exists here; the refusal case cannot be exercised");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sock = format!("unix://{}/e.sock", dir.path().display());
+    let out = Command::new(BIN)
+        .args(["--listen", &sock])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(69));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("/dev/nsm") && stderr.contains("--dev-simulator"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("e.sock").exists(),
+        "must not bind before refusing"
+    );
+    // --dev-root-out only makes sense with the simulator.
+    let out = Command::new(BIN)
+        .args(["--listen", &sock, "--dev-root-out", "/tmp/x.pem"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
+
+#[cfg(feature = "dev-simulator")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulator_mode_serves_the_rpc() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("enclave.sock");
+    let root = dir.path().join("dev-root.pem");
+    let addr = format!("unix://{}", sock.display());
+    let child = Command::new(BIN)
+        .args(["--listen", &addr, "--dev-simulator", "--dev-root-out"])
+        .arg(&root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut child = Guard(child);
+    let client = RpcClient::new(addr.parse::<Address>().unwrap(), ClientConfig::default());
+    let started = Instant::now();
+    let health = loop {
+        assert!(started.elapsed() < START_TIMEOUT, "enclave did not come up");
+        assert!(
+            child.0.try_wait().unwrap().is_none(),
+            "enclave exited early"
+        );
+        if sock.exists()
+            && let Ok(ResponseBody::Health(h)) = client.call(RequestBody::Health).await
+            && h.phase == Phase::Ready
+        {
+            break h;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(health.simulator);
+
+    // Attestation: verifies under the written dev root, binds the keys and
+    // nonce, and PCR0 is SHA-384 of the binary that runs.
+    let nonce = b"0123456789abcdef0123456789abcdef".to_vec();
+    let ResponseBody::Attestation(att) = client
+        .call(RequestBody::Attest(AttestRequest {
+            nonce: Some(nonce.clone()),
+        }))
+        .await
+        .unwrap()
+    else {
+        panic!("no attestation")
+    };
+    let dev = TrustRoot::dev_from_pem(&std::fs::read_to_string(&root).unwrap()).unwrap();
+    let policy = Policy::default()
+        .with_nonce(nonce)
+        .with_public_key(att.hpke_public_key.clone());
+    let doc = verify(&att.document, &dev, SystemTime::now(), &policy).unwrap();
+    let exe_hash = Sha384::digest(std::fs::read(BIN).unwrap()).to_vec();
+    assert_eq!(att.pcr0, exe_hash);
+    assert_eq!(doc.pcrs[&0], exe_hash);
+    assert!(doc.module_id.starts_with("sim-"));
+    assert!(
+        verify(
+            &att.document,
+            &TrustRoot::aws_nitro_g1(),
+            SystemTime::now(),
+            &Policy::default()
+        )
+        .is_err()
+    );
+    let err = client
+        .call(RequestBody::Attest(AttestRequest {
+            nonce: Some(vec![0; 65]),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), Some(ErrorCode::NonceTooLong));
+
+    // A credential sealed to the attested key opens; a mismatched one is refused.
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let open = |label: &str, session: &str| {
+        let (enc, ciphertext) = common::seal(
+            &att.hpke_public_key,
+            &common::credential_json("binance", "main", now + 3600),
+        );
+        RequestBody::OpenCredential(OpenCredentialRequest {
+            session_id: session.into(),
+            sealed: SealedCredential {
+                key_id: att.key_id.clone(),
+                enc,
+                ciphertext,
+            },
+            metadata: CredentialMetadata {
+                exchange: "binance".into(),
+                label: label.into(),
+                ttl_seconds: 600,
+            },
+        })
+    };
+    let ResponseBody::CredentialAccepted(acc) = client.call(open("main", "sess-1")).await.unwrap()
+    else {
+        panic!("not accepted")
+    };
+    assert!(
+        acc.expires_at >= now + 599 && acc.expires_at <= now + 700,
+        "{}",
+        acc.expires_at
+    );
+    let err = client.call(open("other", "sess-2")).await.unwrap_err();
+    assert_eq!(error_code(&err), Some(ErrorCode::MetadataMismatch));
+
+    let ResponseBody::Forgotten(f) = client
+        .call(RequestBody::Forget(ForgetRequest {
+            session_id: "sess-1".into(),
+        }))
+        .await
+        .unwrap()
+    else {
+        panic!("not forgotten")
+    };
+    assert!(f.was_cached);
+    let ResponseBody::KeyRingStatus(k) = client.call(RequestBody::KeyRingStatus).await.unwrap()
+    else {
+        panic!("no status")
+    };
+    assert_eq!(k.current_key_id.as_deref(), Some(att.key_id.as_str()));
+
+    // SIGTERM: clean exit.
+    let pid = child.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "no exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status}");
+}

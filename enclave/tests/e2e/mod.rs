@@ -1,0 +1,327 @@
+//! End-to-end harness: the real `strongroom-mock-exchange` binary, an egress
+//! proxy written here (the host's real one lives in the host crate, which the
+//! enclave must not depend on), and the real `strongroom-enclave` binary in
+//! simulator mode, talking over unix sockets.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod proxy;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use hpke::kem::Kem as KemTrait;
+use hpke::{Deserializable, OpModeS, Serializable};
+use strongroom_enclave::intake::HPKE_INFO;
+use strongroom_enclave::keyring::{Aead, Kdf, Kem};
+use strongroom_protocol::client::{CallError, ClientConfig, RpcClient};
+use strongroom_protocol::messages::{
+    AggregatesResult, AttestRequest, AttestationInfo, ComputeAggregatesRequest,
+    CredentialMetadata, OpenCredentialRequest, Phase, RequestBody, ResponseBody,
+    SealedCredential,
+};
+use strongroom_protocol::transport::Address;
+
+pub use proxy::{Proxy, ProxyState};
+
+/// The enclave binary under test.
+pub const ENCLAVE_BIN: &str = env!("CARGO_BIN_EXE_strongroom-enclave");
+/// Name of the mock exchange binary (package strongroom-devtools).
+pub const MOCK_BIN: &str = "strongroom-mock-exchange";
+/// A debug build hashes its own executable for the simulated PCR0.
+const START_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// Repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// `scripts/fixtures/NAME`.
+pub fn fixture(name: &str) -> PathBuf {
+    repo_root().join("scripts/fixtures").join(name)
+}
+
+/// A child process killed (and reaped) when dropped.
+pub struct Guard(pub Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Where the mock binary lives: `$STRONGROOM_BIN_DIR`, else the directory of
+/// the enclave binary under test (`<target>/debug`). Built when missing;
+/// never silently skipped.
+pub fn mock_binary() -> PathBuf {
+    let dir = match std::env::var_os("STRONGROOM_BIN_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => Path::new(ENCLAVE_BIN).parent().unwrap().to_path_buf(),
+    };
+    let bin = dir.join(MOCK_BIN);
+    if bin.is_file() {
+        return bin;
+    }
+    let release = dir.ends_with("release");
+    eprintln!("{} missing: building strongroom-devtools", bin.display());
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.args(["build", "-p", "strongroom-devtools", "--bins"])
+        .current_dir(repo_root());
+    if release {
+        cmd.arg("--release");
+    }
+    let status = cmd.status();
+    assert!(
+        matches!(status, Ok(s) if s.success()) && bin.is_file(),
+        "the mock exchange binary {} is missing and could not be built ({status:?}); \
+         run `cargo build -p strongroom-devtools --bins` (or set STRONGROOM_BIN_DIR)",
+        bin.display()
+    );
+    bin
+}
+
+/// A running mock exchange.
+pub struct Mock {
+    pub url: String,
+    pub ca_pem: PathBuf,
+    pub log: PathBuf,
+    pub child: Guard,
+}
+
+impl Mock {
+    /// Starts the mock on `fixture` with `extra` flags, logging requests to
+    /// `dir/mock.log`.
+    pub fn start(dir: &Path, fixture: &Path, extra: &[&str]) -> Mock {
+        let log = dir.join("mock.log");
+        let mut child = Command::new(mock_binary())
+            .arg("--fixture")
+            .arg(fixture)
+            .arg("--ca-out")
+            .arg(dir.join("mock-ca.pem"))
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let child = Guard(child);
+        let v: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("mock exchange did not print its JSON line ({e}): {line:?}"));
+        Mock {
+            url: v["url"].as_str().unwrap().to_owned(),
+            ca_pem: PathBuf::from(v["ca_pem"].as_str().unwrap()),
+            log,
+            child,
+        }
+    }
+
+    /// Port from the URL.
+    pub fn port(&self) -> u16 {
+        self.url.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    /// The mock's request log.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// A running enclave (simulator) configured for a mock exchange.
+pub struct Enclave {
+    pub addr: Address,
+    pub root_pem: PathBuf,
+    pub log: PathBuf,
+    pub client: RpcClient,
+    pub child: Guard,
+}
+
+impl Enclave {
+    /// Starts the enclave binary with `--egress egress`, the mock's URL and CA.
+    pub async fn start(dir: &Path, egress: &Address, mock: &Mock) -> Enclave {
+        let sock = dir.join("enclave.sock");
+        let root_pem = dir.join("dev-root.pem");
+        let log = dir.join("enclave.log");
+        let addr: Address = format!("unix://{}", sock.display()).parse().unwrap();
+        let child = Command::new(ENCLAVE_BIN)
+            .arg("--listen")
+            .arg(addr.to_string())
+            .arg("--dev-simulator")
+            .arg("--dev-root-out")
+            .arg(&root_pem)
+            .arg("--egress")
+            .arg(egress.to_string())
+            .arg("--dev-exchange-url")
+            .arg(&mock.url)
+            .arg("--dev-exchange-ca")
+            .arg(&mock.ca_pem)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut child = Guard(child);
+        let config = ClientConfig {
+            call_timeout: Duration::from_secs(120),
+            ..ClientConfig::default()
+        };
+        let client = RpcClient::new(addr.clone(), config);
+        let started = Instant::now();
+        loop {
+            assert!(started.elapsed() < START_TIMEOUT, "enclave did not come up");
+            if let Some(status) = child.0.try_wait().unwrap() {
+                panic!(
+                    "enclave exited early ({status}):\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            if sock.exists()
+                && let Ok(ResponseBody::Health(h)) = client.call(RequestBody::Health).await
+                && h.phase == Phase::Ready
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Enclave {
+            addr,
+            root_pem,
+            log,
+            client,
+            child,
+        }
+    }
+
+    /// The enclave's log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// A fresh attestation (no nonce): keys to seal to and verify with.
+    pub async fn attest(&self) -> AttestationInfo {
+        match self
+            .client
+            .call(RequestBody::Attest(AttestRequest { nonce: None }))
+            .await
+            .unwrap()
+        {
+            ResponseBody::Attestation(a) => a,
+            other => panic!("not an attestation: {other:?}"),
+        }
+    }
+
+    /// Opens a credential for `session`.
+    pub async fn open(&self, session: &str, cred: &Sealed) -> Result<ResponseBody, CallError> {
+        self.client
+            .call(RequestBody::OpenCredential(OpenCredentialRequest {
+                session_id: session.into(),
+                sealed: cred.sealed.clone(),
+                metadata: cred.metadata.clone(),
+            }))
+            .await
+    }
+
+    /// `ComputeAggregates` for `session`.
+    pub async fn compute(
+        &self,
+        session: &str,
+        cred: &Sealed,
+        from_ms: Option<i64>,
+        to_ms: Option<i64>,
+        symbols: Option<Vec<String>>,
+    ) -> Result<AggregatesResult, CallError> {
+        let body = RequestBody::ComputeAggregates(ComputeAggregatesRequest {
+            session_id: session.into(),
+            sealed: cred.sealed.clone(),
+            metadata: cred.metadata.clone(),
+            from_ms,
+            to_ms,
+            symbols,
+        });
+        match self.client.call(body).await? {
+            ResponseBody::Aggregates(r) => Ok(r),
+            other => panic!("not aggregates: {other:?}"),
+        }
+    }
+}
+
+/// A sealed credential with the metadata the host would store.
+#[derive(Clone)]
+pub struct Sealed {
+    pub sealed: SealedCredential,
+    pub metadata: CredentialMetadata,
+}
+
+/// Seals `{"exchange","api_key","api_secret","label","not_after"}` to the
+/// attested HPKE key, as a client does (RFC 9180 base mode, DESIGN.md suite).
+pub fn seal_credential(att: &AttestationInfo, exchange: &str, key: &str, secret: &str) -> Sealed {
+    let not_after = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    let plaintext = serde_json::json!({
+        "exchange": exchange, "api_key": key, "api_secret": secret,
+        "label": "main", "not_after": not_after,
+    })
+    .to_string();
+    let pk = <Kem as KemTrait>::PublicKey::from_bytes(&att.hpke_public_key).unwrap();
+    let (enc, ciphertext) = hpke::single_shot_seal::<Aead, Kdf, Kem>(
+        &OpModeS::Base,
+        &pk,
+        HPKE_INFO,
+        plaintext.as_bytes(),
+        b"",
+    )
+    .unwrap();
+    Sealed {
+        sealed: SealedCredential {
+            key_id: att.key_id.clone(),
+            enc: enc.to_bytes().to_vec(),
+            ciphertext,
+        },
+        metadata: CredentialMetadata {
+            exchange: exchange.into(),
+            label: "main".into(),
+            ttl_seconds: 600,
+        },
+    }
+}
+
+/// Mock + proxy + enclave in one temp dir.
+pub struct Stack {
+    pub enclave: Enclave,
+    pub proxy: Proxy,
+    pub mock: Mock,
+    pub dir: tempfile::TempDir,
+}
+
+impl Stack {
+    /// Starts everything; the proxy allows exactly the mock's port on 127.0.0.1.
+    pub async fn start(fixture: &Path, mock_flags: &[&str]) -> Stack {
+        let dir = tempfile::tempdir().unwrap();
+        let mock = Mock::start(dir.path(), fixture, mock_flags);
+        let proxy = Proxy::start(&dir.path().join("egress.sock"), vec![(
+            "127.0.0.1".to_owned(),
+            mock.port(),
+        )]);
+        let enclave = Enclave::start(dir.path(), &proxy.addr, &mock).await;
+        Stack {
+            enclave,
+            proxy,
+            mock,
+            dir,
+        }
+    }
+
+    /// Shared state of the proxy.
+    pub fn proxy_state(&self) -> &Arc<ProxyState> {
+        &self.proxy.state
+    }
+}

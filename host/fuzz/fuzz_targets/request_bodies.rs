@@ -1,0 +1,23 @@
+//! Every decoder of untrusted HTTP input: JSON bodies of each route, their
+//! validation, and the quote's query string. None may panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use strongroom_host::http::validate::{
+    RequestAggregates, Revoke, SubmitKey, parse_json, quote_nonce, session_id,
+};
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(s) = parse_json::<SubmitKey>(data) {
+        let _ = s.validate(604_800);
+    }
+    if let Ok(r) = parse_json::<RequestAggregates>(data) {
+        let _ = r.validate();
+    }
+    if let Ok(r) = parse_json::<Revoke>(data) {
+        let _ = session_id(&r.session_id);
+    }
+    if let Ok(q) = std::str::from_utf8(data) {
+        let _ = quote_nonce(Some(q));
+    }
+});

@@ -1,0 +1,456 @@
+//! Configuration, read once at start from the environment into typed structs.
+//!
+//! Values come through [`ConfigSource`] so tests pass a map. Errors name the
+//! variable and say what is wrong with it, but never echo the value: several
+//! variables (database URLs, the audit key) are secrets.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use strongroom_protocol::transport::Address;
+use zeroize::Zeroizing;
+
+/// Where configuration values come from.
+pub trait ConfigSource {
+    /// The value of `name`, if set.
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct EnvSource;
+
+impl ConfigSource for EnvSource {
+    fn get(&self, name: &str) -> Option<String> {
+        // A non-UTF-8 value is reported as invalid rather than ignored.
+        std::env::var_os(name).map(|v| v.into_string().unwrap_or_else(|_| "\u{fffd}".into()))
+    }
+}
+
+impl ConfigSource for HashMap<String, String> {
+    fn get(&self, name: &str) -> Option<String> {
+        HashMap::get(self, name).cloned()
+    }
+}
+
+/// A configuration error: which variable, and why (never its value).
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A required variable is not set.
+    #[error("{0} is required but not set")]
+    Missing(&'static str),
+    /// A variable is set to something unusable.
+    #[error("{name} is invalid: {reason}")]
+    Invalid {
+        /// The variable's name.
+        name: &'static str,
+        /// What is wrong, without the value.
+        reason: &'static str,
+    },
+}
+
+/// Database settings shared by every subcommand.
+pub struct DbConfig {
+    /// Owner connection (`DATABASE_URL`): migrations and tenant administration.
+    /// `serve` may run without it when `APP_DATABASE_URL` is set (then it does not migrate).
+    pub database_url: Option<Zeroizing<String>>,
+    /// Optional separate login for `serve` (`APP_DATABASE_URL`), normally the
+    /// `app_service` role. When unset, `serve` uses `DATABASE_URL` and switches
+    /// every pooled connection to `app_service` with `SET ROLE`.
+    pub app_database_url: Option<Zeroizing<String>>,
+    /// Pool size (`DB_POOL_SIZE`).
+    pub pool_size: usize,
+}
+
+impl std::fmt::Debug for DbConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbConfig")
+            .field("pool_size", &self.pool_size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// TLS certificate chain and private key (PEM files).
+#[derive(Debug, Clone)]
+pub struct TlsPaths {
+    /// `TLS_CERT_PATH`.
+    pub cert: PathBuf,
+    /// `TLS_KEY_PATH`.
+    pub key: PathBuf,
+}
+
+/// Settings of `strongroom-host serve`.
+pub struct ServeConfig {
+    /// Database settings.
+    pub db: DbConfig,
+    /// `LISTEN_ADDR`, default `127.0.0.1:$ENCLAVE_PORT` (`ENCLAVE_PORT` default 3000).
+    pub listen_addr: SocketAddr,
+    /// `ENCLAVE_ADDR`: `vsock://CID:PORT` or `unix:///path`.
+    pub enclave_addr: Address,
+    /// `ENCLAVE_TIMEOUT_MS` (default 10000): one RPC call's deadline.
+    pub enclave_timeout: Duration,
+    /// `MAX_TTL_SECONDS` (default 604800).
+    pub max_ttl_seconds: u64,
+    /// `RATE_LIMIT_MAX` (default 100) requests per window, per tenant and per address.
+    pub rate_limit_max: u32,
+    /// `RATE_LIMIT_WINDOW` in ms (default 900000).
+    pub rate_limit_window: Duration,
+    /// `LOCKOUT_MAX_FAILURES` (default 5) failed authentications before a lockout.
+    pub lockout_max_failures: u32,
+    /// `LOCKOUT_SECONDS` (default 900): lockout length and failure-counting window.
+    pub lockout_duration: Duration,
+    /// `ALLOWED_ORIGINS`: comma-separated exact origins allowed by CORS (default none).
+    pub allowed_origins: Vec<String>,
+    /// `TLS_CERT_PATH` + `TLS_KEY_PATH`.
+    pub tls: Option<TlsPaths>,
+    /// `DANGER_ALLOW_INSECURE_HTTP=1`: plain HTTP on a non-loopback address.
+    pub danger_allow_insecure_http: bool,
+    /// `JANITOR_INTERVAL_SECONDS` (default 60).
+    pub janitor_interval: Duration,
+    /// `AUDIT_HASH_KEY` (hex, at least 32 bytes). When unset a random key is
+    /// generated once and kept in the database.
+    pub audit_hash_key: Option<Zeroizing<Vec<u8>>>,
+    /// `MAX_CONNECTIONS` (default 1024) concurrent client connections.
+    pub max_connections: usize,
+    /// `HEADER_READ_TIMEOUT_MS` (default 10000).
+    pub header_read_timeout: Duration,
+    /// `REQUEST_TIMEOUT_MS` (default 30000): whole request, body included.
+    pub request_timeout: Duration,
+    /// `SHUTDOWN_GRACE_SECONDS` (default 20): drain time after SIGTERM.
+    pub shutdown_grace: Duration,
+}
+
+impl std::fmt::Debug for ServeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeConfig")
+            .field("listen_addr", &self.listen_addr)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+fn parse_num<T: std::str::FromStr + PartialOrd>(
+    src: &dyn ConfigSource,
+    name: &'static str,
+    default: T,
+    min: T,
+    max: T,
+) -> Result<T, ConfigError> {
+    let Some(raw) = src.get(name) else {
+        return Ok(default);
+    };
+    let v: T = raw.trim().parse().map_err(|_| ConfigError::Invalid {
+        name,
+        reason: "not a number",
+    })?;
+    if v < min || v > max {
+        return Err(ConfigError::Invalid {
+            name,
+            reason: "out of range",
+        });
+    }
+    Ok(v)
+}
+
+fn parse_flag(src: &dyn ConfigSource, name: &'static str) -> Result<bool, ConfigError> {
+    match src.get(name).as_deref().map(str::trim) {
+        None | Some("") | Some("0") | Some("false") => Ok(false),
+        Some("1") | Some("true") => Ok(true),
+        Some(_) => Err(ConfigError::Invalid {
+            name,
+            reason: "expected 1/true or 0/false",
+        }),
+    }
+}
+
+fn non_empty(src: &dyn ConfigSource, name: &'static str) -> Option<String> {
+    src.get(name).filter(|v| !v.trim().is_empty())
+}
+
+impl DbConfig {
+    /// Reads `DATABASE_URL` (required), `APP_DATABASE_URL`, `DB_POOL_SIZE`.
+    pub fn from_source(src: &dyn ConfigSource) -> Result<Self, ConfigError> {
+        let cfg = Self::parse(src)?;
+        if cfg.database_url.is_none() {
+            return Err(ConfigError::Missing("DATABASE_URL"));
+        }
+        Ok(cfg)
+    }
+
+    /// Like [`DbConfig::from_source`], but `APP_DATABASE_URL` alone is enough.
+    pub fn for_serve(src: &dyn ConfigSource) -> Result<Self, ConfigError> {
+        let cfg = Self::parse(src)?;
+        if cfg.database_url.is_none() && cfg.app_database_url.is_none() {
+            return Err(ConfigError::Missing("DATABASE_URL"));
+        }
+        Ok(cfg)
+    }
+
+    /// The owner connection string, if configured.
+    pub fn owner_url(&self) -> Option<&str> {
+        self.database_url.as_deref().map(String::as_str)
+    }
+
+    fn parse(src: &dyn ConfigSource) -> Result<Self, ConfigError> {
+        let check = |name: &'static str| -> Result<Option<Zeroizing<String>>, ConfigError> {
+            let Some(v) = non_empty(src, name) else {
+                return Ok(None);
+            };
+            let v = Zeroizing::new(v);
+            v.parse::<tokio_postgres::Config>()
+                .map_err(|_| ConfigError::Invalid {
+                    name,
+                    reason: "not a PostgreSQL connection string",
+                })?;
+            Ok(Some(v))
+        };
+        Ok(Self {
+            database_url: check("DATABASE_URL")?,
+            app_database_url: check("APP_DATABASE_URL")?,
+            pool_size: parse_num(src, "DB_POOL_SIZE", 16usize, 1, 512)?,
+        })
+    }
+}
+
+fn parse_origins(src: &dyn ConfigSource) -> Result<Vec<String>, ConfigError> {
+    let invalid = ConfigError::Invalid {
+        name: "ALLOWED_ORIGINS",
+        reason: "expected comma-separated origins like https://app.example.com (no wildcard, no path)",
+    };
+    let mut out = Vec::new();
+    for o in src.get("ALLOWED_ORIGINS").unwrap_or_default().split(',') {
+        let o = o.trim();
+        if o.is_empty() {
+            continue;
+        }
+        let rest = o
+            .strip_prefix("https://")
+            .or_else(|| o.strip_prefix("http://"))
+            .ok_or_else(|| invalid.clone())?;
+        let ok = !rest.is_empty()
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+        if !ok {
+            return Err(invalid);
+        }
+        out.push(o.to_owned());
+    }
+    Ok(out)
+}
+
+fn parse_listen(src: &dyn ConfigSource) -> Result<SocketAddr, ConfigError> {
+    let port = parse_num(src, "ENCLAVE_PORT", 3000u16, 0, u16::MAX)?;
+    match non_empty(src, "LISTEN_ADDR") {
+        None => Ok(SocketAddr::from(([127, 0, 0, 1], port))),
+        Some(v) => v.trim().parse().map_err(|_| ConfigError::Invalid {
+            name: "LISTEN_ADDR",
+            reason: "expected IP:PORT",
+        }),
+    }
+}
+
+fn parse_tls(src: &dyn ConfigSource) -> Result<Option<TlsPaths>, ConfigError> {
+    match (
+        non_empty(src, "TLS_CERT_PATH"),
+        non_empty(src, "TLS_KEY_PATH"),
+    ) {
+        (None, None) => Ok(None),
+        (Some(cert), Some(key)) => Ok(Some(TlsPaths {
+            cert: cert.into(),
+            key: key.into(),
+        })),
+        (None, Some(_)) => Err(ConfigError::Missing("TLS_CERT_PATH")),
+        (Some(_), None) => Err(ConfigError::Missing("TLS_KEY_PATH")),
+    }
+}
+
+fn parse_audit_key(src: &dyn ConfigSource) -> Result<Option<Zeroizing<Vec<u8>>>, ConfigError> {
+    let Some(v) = non_empty(src, "AUDIT_HASH_KEY") else {
+        return Ok(None);
+    };
+    let v = Zeroizing::new(v);
+    let key = hex::decode(v.trim()).map_err(|_| ConfigError::Invalid {
+        name: "AUDIT_HASH_KEY",
+        reason: "expected hex",
+    })?;
+    if key.len() < 32 {
+        return Err(ConfigError::Invalid {
+            name: "AUDIT_HASH_KEY",
+            reason: "needs at least 32 bytes (64 hex digits)",
+        });
+    }
+    Ok(Some(Zeroizing::new(key)))
+}
+
+fn parse_enclave_addr(src: &dyn ConfigSource) -> Result<Address, ConfigError> {
+    non_empty(src, "ENCLAVE_ADDR")
+        .ok_or(ConfigError::Missing("ENCLAVE_ADDR"))?
+        .trim()
+        .parse()
+        .map_err(|_| ConfigError::Invalid {
+            name: "ENCLAVE_ADDR",
+            reason: "expected vsock://CID:PORT or unix:///path",
+        })
+}
+
+impl ServeConfig {
+    /// Reads and checks every variable `serve` uses.
+    pub fn from_source(src: &dyn ConfigSource) -> Result<Self, ConfigError> {
+        let ms = |name, default: u64, min: u64, max: u64| {
+            parse_num(src, name, default, min, max).map(Duration::from_millis)
+        };
+        let secs = |name, default: u64, min: u64, max: u64| {
+            parse_num(src, name, default, min, max).map(Duration::from_secs)
+        };
+        let cfg = Self {
+            db: DbConfig::for_serve(src)?,
+            listen_addr: parse_listen(src)?,
+            enclave_addr: parse_enclave_addr(src)?,
+            enclave_timeout: ms("ENCLAVE_TIMEOUT_MS", 10_000, 1, 600_000)?,
+            max_ttl_seconds: parse_num(src, "MAX_TTL_SECONDS", 604_800, 1, 10 * 365 * 86_400)?,
+            rate_limit_max: parse_num(src, "RATE_LIMIT_MAX", 100, 1, 100_000_000)?,
+            rate_limit_window: ms("RATE_LIMIT_WINDOW", 900_000, 1, 30 * 86_400_000)?,
+            lockout_max_failures: parse_num(src, "LOCKOUT_MAX_FAILURES", 5, 1, 1_000_000)?,
+            lockout_duration: secs("LOCKOUT_SECONDS", 900, 1, 30 * 86_400)?,
+            allowed_origins: parse_origins(src)?,
+            tls: parse_tls(src)?,
+            danger_allow_insecure_http: parse_flag(src, "DANGER_ALLOW_INSECURE_HTTP")?,
+            janitor_interval: secs("JANITOR_INTERVAL_SECONDS", 60, 1, 86_400)?,
+            audit_hash_key: parse_audit_key(src)?,
+            max_connections: parse_num(src, "MAX_CONNECTIONS", 1024, 1, 1_000_000)?,
+            header_read_timeout: ms("HEADER_READ_TIMEOUT_MS", 10_000, 1, 600_000)?,
+            request_timeout: ms("REQUEST_TIMEOUT_MS", 30_000, 1, 600_000)?,
+            shutdown_grace: secs("SHUTDOWN_GRACE_SECONDS", 20, 0, 3_600)?,
+        };
+        if cfg.tls.is_none()
+            && !cfg.listen_addr.ip().is_loopback()
+            && !cfg.danger_allow_insecure_http
+        {
+            return Err(ConfigError::Invalid {
+                name: "LISTEN_ADDR",
+                reason: "plain HTTP off loopback needs TLS_CERT_PATH/TLS_KEY_PATH (or DANGER_ALLOW_INSECURE_HTTP=1)",
+            });
+        }
+        Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    const BASE: &[(&str, &str)] = &[
+        (
+            "DATABASE_URL",
+            "postgres://postgres@/db?host=/tmp&port=5432",
+        ),
+        ("ENCLAVE_ADDR", "unix:///tmp/enclave.sock"),
+    ];
+
+    fn with(extra: &[(&str, &str)]) -> HashMap<String, String> {
+        let mut m = map(BASE);
+        m.extend(map(extra));
+        m
+    }
+
+    #[test]
+    fn defaults() {
+        let c = ServeConfig::from_source(&with(&[])).unwrap();
+        assert_eq!(c.listen_addr, "127.0.0.1:3000".parse().unwrap());
+        assert_eq!(c.max_ttl_seconds, 604_800);
+        assert_eq!(c.rate_limit_max, 100);
+        assert_eq!(c.rate_limit_window, Duration::from_millis(900_000));
+        assert_eq!(c.janitor_interval, Duration::from_secs(60));
+        assert!(c.allowed_origins.is_empty() && c.tls.is_none());
+    }
+
+    #[test]
+    fn enclave_port_sets_listen_port() {
+        let c = ServeConfig::from_source(&with(&[("ENCLAVE_PORT", "8080")])).unwrap();
+        assert_eq!(c.listen_addr.port(), 8080);
+    }
+
+    #[test]
+    fn errors_name_the_variable_but_not_a_secret_value() {
+        let secret = "postgres://u:hunter2@[bad";
+        let err = DbConfig::from_source(&map(&[("DATABASE_URL", secret)])).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("DATABASE_URL") && !text.contains("hunter2"),
+            "{text}"
+        );
+        let err = ServeConfig::from_source(&with(&[("AUDIT_HASH_KEY", "zz-secret")])).unwrap_err();
+        assert!(
+            err.to_string().contains("AUDIT_HASH_KEY") && !err.to_string().contains("zz-secret")
+        );
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let c = ServeConfig::from_source(&with(&[
+            ("DATABASE_URL", "postgres://owner:hunter2@db/x"),
+            ("APP_DATABASE_URL", "postgres://app_service:swordfish@db/x"),
+            ("AUDIT_HASH_KEY", &"ab".repeat(32)),
+        ]))
+        .unwrap();
+        let text = format!("{c:?} {:?}", c.db);
+        for secret in ["hunter2", "swordfish", "abab"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        for (k, v) in [
+            ("RATE_LIMIT_MAX", "0"),
+            ("RATE_LIMIT_WINDOW", "ten"),
+            ("MAX_TTL_SECONDS", "-1"),
+            ("ALLOWED_ORIGINS", "*"),
+            ("ALLOWED_ORIGINS", "https://a.example/path"),
+            ("ENCLAVE_ADDR", "tcp://1.2.3.4:5"),
+            ("DANGER_ALLOW_INSECURE_HTTP", "yes"),
+            ("LISTEN_ADDR", "0.0.0.0:3000"),
+            ("TLS_CERT_PATH", "/x.pem"),
+        ] {
+            let err = ServeConfig::from_source(&with(&[(k, v)])).unwrap_err();
+            let named = match &err {
+                ConfigError::Missing(n) | ConfigError::Invalid { name: n, .. } => *n,
+            };
+            assert!(
+                named == k || (k == "TLS_CERT_PATH" && named == "TLS_KEY_PATH"),
+                "{k}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn insecure_http_off_loopback_only_when_told() {
+        let c = ServeConfig::from_source(&with(&[
+            ("LISTEN_ADDR", "0.0.0.0:3000"),
+            ("DANGER_ALLOW_INSECURE_HTTP", "1"),
+        ]))
+        .unwrap();
+        assert!(c.danger_allow_insecure_http);
+        let o = ServeConfig::from_source(&with(&[(
+            "ALLOWED_ORIGINS",
+            "https://a.example, http://localhost:5173",
+        )]))
+        .unwrap();
+        assert_eq!(
+            o.allowed_origins,
+            ["https://a.example", "http://localhost:5173"]
+        );
+    }
+}

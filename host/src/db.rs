@@ -1,0 +1,170 @@
+//! PostgreSQL: migrations, the `app_service` pool, tenant-scoped transactions.
+
+use std::time::Duration;
+
+use deadpool_postgres::{
+    Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Transaction,
+};
+use tokio_postgres::NoTls;
+use uuid::Uuid;
+
+use crate::config::DbConfig;
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+/// Arbitrary constant for `pg_advisory_lock`, so concurrent starts migrate one at a time.
+const MIGRATION_LOCK_KEY: i64 = 0x5354_524f_4e47_0001;
+/// How long a request waits for a pooled connection before answering 503.
+const POOL_WAIT: Duration = Duration::from_secs(5);
+
+/// Database failures. Messages never include connection strings.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DbError {
+    /// PostgreSQL is unreachable or the pool could not hand out a connection.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A statement failed.
+    #[error("database query failed: {0}")]
+    Query(#[from] tokio_postgres::Error),
+    /// A migration failed.
+    #[error("migration failed: {0}")]
+    Migration(#[from] refinery::Error),
+    /// The connection would bypass row-level security (superuser, BYPASSRLS, or table owner).
+    #[error("refusing to serve as role {0}: it bypasses row-level security; use app_service")]
+    PrivilegedRole(String),
+}
+
+impl From<deadpool_postgres::PoolError> for DbError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        Self::Unavailable(e.to_string())
+    }
+}
+
+/// Opens one connection (used for migrations and tenant administration, as the owner).
+pub async fn connect(url: &str) -> Result<tokio_postgres::Client, DbError> {
+    let cfg: tokio_postgres::Config = url
+        .parse()
+        .map_err(|_| DbError::Unavailable("bad connection string".into()))?;
+    let (client, conn) = cfg.connect(NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::warn!(error = %e, "owner connection ended");
+        }
+    });
+    Ok(client)
+}
+
+/// Applies pending migrations (`host/migrations/V*__*.sql`) as the owner and returns
+/// the names of those applied now.
+pub async fn migrate(url: &str) -> Result<Vec<String>, DbError> {
+    let mut client = connect(url).await?;
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
+        .await?;
+    let result = embedded::migrations::runner().run_async(&mut client).await;
+    client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY])
+        .await?;
+    let report = result?;
+    Ok(report
+        .applied_migrations()
+        .iter()
+        .map(|m| format!("V{}__{}", m.version(), m.name()))
+        .collect())
+}
+
+/// The connection pool `serve` uses. With `APP_DATABASE_URL` it logs in as that role;
+/// otherwise it uses `DATABASE_URL` and runs `SET ROLE app_service` on every new
+/// connection (recycling is `Fast`, which never resets the role).
+pub fn app_pool(db: &DbConfig) -> Result<Pool, DbError> {
+    let (url, set_role) = match (&db.app_database_url, db.owner_url()) {
+        (Some(u), _) => (u.as_str(), false),
+        (None, Some(u)) => (u, true),
+        (None, None) => return Err(DbError::Unavailable("no database configured".into())),
+    };
+    let pg: tokio_postgres::Config = url
+        .parse()
+        .map_err(|_| DbError::Unavailable("bad connection string".into()))?;
+    let mgr = Manager::from_config(
+        pg,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    let mut builder = Pool::builder(mgr)
+        .max_size(db.pool_size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(POOL_WAIT))
+        .create_timeout(Some(POOL_WAIT))
+        .recycle_timeout(Some(POOL_WAIT));
+    if set_role {
+        builder = builder.post_create(Hook::async_fn(|client, _| {
+            Box::pin(async move {
+                client
+                    .batch_execute("SET ROLE app_service")
+                    .await
+                    .map_err(HookError::Backend)
+            })
+        }));
+    }
+    builder
+        .build()
+        .map_err(|e| DbError::Unavailable(e.to_string()))
+}
+
+/// Refuses a pool whose role would bypass row-level security.
+pub async fn check_app_role(pool: &Pool) -> Result<(), DbError> {
+    let client = pool.get().await?;
+    let row = client
+        .query_one(
+            "SELECT current_user::text, r.rolsuper OR r.rolbypassrls \
+               OR EXISTS (SELECT 1 FROM pg_tables t WHERE t.tableowner = current_user AND t.schemaname = 'public') \
+             FROM pg_roles r WHERE r.rolname = current_user",
+            &[],
+        )
+        .await?;
+    let (role, privileged): (String, bool) = (row.get(0), row.get(1));
+    if privileged {
+        return Err(DbError::PrivilegedRole(role));
+    }
+    Ok(())
+}
+
+/// Starts a transaction in which row-level security shows only `tenant`'s rows.
+pub async fn tenant_tx(
+    client: &mut deadpool_postgres::Object,
+    tenant: Uuid,
+) -> Result<Transaction<'_>, DbError> {
+    let tx = client.transaction().await?;
+    tx.execute(
+        "SELECT set_config('strongroom.tenant_id', $1, true)",
+        &[&tenant.to_string()],
+    )
+    .await?;
+    Ok(tx)
+}
+
+/// Loads the audit pseudonym key from `host_settings`, creating a random one once.
+pub async fn audit_key(pool: &Pool) -> Result<Vec<u8>, DbError> {
+    let mut fresh = [0u8; 32];
+    getrandom::fill(&mut fresh).map_err(|_| DbError::Unavailable("no randomness".into()))?;
+    let client = pool.get().await?;
+    client
+        .execute(
+            "INSERT INTO host_settings (name, value) VALUES ('audit_hash_key', $1) \
+             ON CONFLICT (name) DO NOTHING",
+            &[&fresh.as_slice()],
+        )
+        .await?;
+    let row = client
+        .query_one(
+            "SELECT value FROM host_settings WHERE name = 'audit_hash_key'",
+            &[],
+        )
+        .await?;
+    Ok(row.get(0))
+}

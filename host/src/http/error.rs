@@ -1,0 +1,228 @@
+//! Every error the HTTP API can answer: one code table, one mapping to status.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use strongroom_protocol::ErrorCode;
+
+use crate::db::DbError;
+use crate::enclave::EnclaveError;
+
+macro_rules! codes {
+    ($( $(#[$doc:meta])* $variant:ident => $text:literal, $status:literal, $msg:literal; )*) => {
+        /// A wire error code (`{"error": {"code": ...}}`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[non_exhaustive]
+        pub enum Code { $( $(#[$doc])* $variant, )* }
+
+        impl Code {
+            /// Every code, for documentation checks.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            /// The snake_case wire text.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$variant => $text,)* }
+            }
+
+            /// The HTTP status answered with this code.
+            pub fn status(self) -> u16 {
+                match self { $(Code::$variant => $status,)* }
+            }
+
+            /// The default, fixed message.
+            pub fn message(self) -> &'static str {
+                match self { $(Code::$variant => $msg,)* }
+            }
+        }
+    };
+}
+
+codes! {
+    /// Malformed JSON, wrong types, unknown or missing fields.
+    InvalidJson => "invalid_json", 400, "the body is not valid JSON for this route";
+    /// A binary field is not standard padded base64.
+    InvalidBase64 => "invalid_base64", 400, "a field is not standard base64 with padding";
+    /// A field has the wrong length.
+    InvalidLength => "invalid_length", 400, "a field has an invalid length";
+    /// A field's content is not acceptable.
+    InvalidField => "invalid_field", 400, "a field is invalid";
+    /// `metadata.ttl` outside 1..=MAX_TTL_SECONDS.
+    InvalidTtl => "invalid_ttl", 400, "ttl must be between 1 and MAX_TTL_SECONDS";
+    /// `session_id` is not a UUID.
+    InvalidSessionId => "invalid_session_id", 400, "session_id is not a UUID";
+    /// Attestation nonce over 64 bytes.
+    NonceTooLong => "nonce_too_long", 400, "nonce longer than 64 bytes";
+    /// Missing or unknown API key.
+    Unauthorized => "unauthorized", 401, "missing or invalid API key";
+    /// CORS preflight from an origin not in ALLOWED_ORIGINS.
+    OriginNotAllowed => "origin_not_allowed", 403, "origin not allowed";
+    /// No such route.
+    NotFound => "not_found", 404, "no such route";
+    /// No such session for this tenant.
+    SessionNotFound => "session_not_found", 404, "no such session";
+    /// Route exists, method does not.
+    MethodNotAllowed => "method_not_allowed", 405, "method not allowed on this route";
+    /// The request took longer than REQUEST_TIMEOUT_MS.
+    RequestTimeout => "request_timeout", 408, "the request took too long";
+    /// The credential was sealed to a key the enclave no longer holds.
+    UnknownKeyId => "unknown_key_id", 409, "the credential was sealed to an unknown key; fetch a new quote and seal again";
+    /// The session was revoked.
+    SessionRevoked => "session_revoked", 410, "the session was revoked";
+    /// The session expired.
+    SessionExpired => "session_expired", 410, "the session expired";
+    /// Body over the size limit.
+    PayloadTooLarge => "payload_too_large", 413, "request body too large";
+    /// POST without `Content-Type: application/json`.
+    UnsupportedMediaType => "unsupported_media_type", 415, "use Content-Type: application/json";
+    /// HPKE open failed in the enclave (no detail, on purpose).
+    OpenFailed => "open_failed", 422, "the enclave could not open the credential";
+    /// The sealed plaintext is not a credential.
+    MalformedCredential => "malformed_credential", 422, "the sealed plaintext is not a valid credential";
+    /// exchange/label differ from the sealed credential.
+    MetadataMismatch => "metadata_mismatch", 422, "exchange or label differ from the sealed credential";
+    /// The credential's not_after has passed.
+    CredentialExpired => "credential_expired", 422, "the credential's not_after has passed";
+    /// The credential's lifetime exceeds the enclave's maximum.
+    TtlTooLong => "ttl_too_long", 422, "the credential's lifetime exceeds the maximum";
+    /// Another refusal of the request by the enclave.
+    EnclaveRejected => "enclave_rejected", 422, "the enclave rejected the request";
+    /// Too many failed authentications from this address.
+    LockedOut => "locked_out", 429, "too many failed authentications; try again later";
+    /// Over RATE_LIMIT_MAX per RATE_LIMIT_WINDOW.
+    RateLimited => "rate_limited", 429, "too many requests; try again later";
+    /// Something failed in the host (details only in its logs).
+    InternalError => "internal_error", 500, "internal error";
+    /// Route planned but not yet available.
+    NotImplemented => "not_implemented", 501, "not implemented yet";
+    /// The enclave answered outside the protocol or failed internally.
+    EnclaveError => "enclave_error", 502, "the enclave failed";
+    /// The enclave cannot be reached.
+    EnclaveUnavailable => "enclave_unavailable", 503, "the enclave is unavailable";
+    /// The enclave is up but not ready (booting or busy).
+    EnclaveNotReady => "enclave_not_ready", 503, "the enclave is not ready";
+    /// PostgreSQL cannot be reached.
+    DatabaseUnavailable => "database_unavailable", 503, "the database is unavailable";
+}
+
+/// An error answer: code, message, and for 429 the Retry-After delay.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// The code.
+    pub code: Code,
+    /// Message shown to the client (never secret material).
+    pub message: Cow<'static, str>,
+    /// Retry-After, for 429.
+    pub retry_after: Option<Duration>,
+}
+
+impl ApiError {
+    /// With the code's default message.
+    pub fn new(code: Code) -> Self {
+        Self {
+            code,
+            message: Cow::Borrowed(code.message()),
+            retry_after: None,
+        }
+    }
+
+    /// With a specific message (a field name, never a value).
+    pub fn with(code: Code, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 429 with Retry-After.
+    pub fn retry(code: Code, after: Duration) -> Self {
+        Self {
+            retry_after: Some(after),
+            ..Self::new(code)
+        }
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        tracing::warn!(error = %e, "database error");
+        Self::new(Code::DatabaseUnavailable)
+    }
+}
+
+impl From<tokio_postgres::Error> for ApiError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        DbError::Query(e).into()
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for ApiError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        DbError::from(e).into()
+    }
+}
+
+/// The one mapping from enclave refusals to HTTP codes.
+pub fn enclave_code(code: ErrorCode) -> Code {
+    match code {
+        ErrorCode::UnknownKeyId => Code::UnknownKeyId,
+        ErrorCode::OpenFailed => Code::OpenFailed,
+        ErrorCode::MalformedCredential => Code::MalformedCredential,
+        ErrorCode::MetadataMismatch => Code::MetadataMismatch,
+        ErrorCode::CredentialExpired => Code::CredentialExpired,
+        ErrorCode::TtlTooLong => Code::TtlTooLong,
+        ErrorCode::NonceTooLong => Code::NonceTooLong,
+        ErrorCode::InvalidArgument => Code::EnclaveRejected,
+        ErrorCode::NotReady | ErrorCode::Busy => Code::EnclaveNotReady,
+        _ => Code::EnclaveError,
+    }
+}
+
+impl From<EnclaveError> for ApiError {
+    fn from(e: EnclaveError) -> Self {
+        match e {
+            EnclaveError::Unavailable => Self::new(Code::EnclaveUnavailable),
+            EnclaveError::Refused(c) => Self::new(enclave_code(c)),
+            _ => Self::new(Code::EnclaveError),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_snake_case_and_4xx_5xx() {
+        let mut seen = std::collections::HashSet::new();
+        for c in Code::ALL {
+            assert!(seen.insert(c.as_str()), "{}", c.as_str());
+            assert!(
+                c.as_str()
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            );
+            assert!((400..600).contains(&c.status()));
+        }
+    }
+
+    #[test]
+    fn credential_refusals_are_distinct_4xx() {
+        let refusals = [
+            ErrorCode::UnknownKeyId,
+            ErrorCode::OpenFailed,
+            ErrorCode::MalformedCredential,
+            ErrorCode::MetadataMismatch,
+            ErrorCode::CredentialExpired,
+            ErrorCode::TtlTooLong,
+        ];
+        let mapped: std::collections::HashSet<_> =
+            refusals.iter().map(|c| enclave_code(*c).as_str()).collect();
+        assert_eq!(mapped.len(), refusals.len());
+        assert!(
+            refusals
+                .iter()
+                .all(|c| (400..500).contains(&enclave_code(*c).status()))
+        );
+    }
+}

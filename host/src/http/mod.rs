@@ -1,0 +1,356 @@
+//! The HTTP API: routing, the request pipeline (limits, authentication, CORS,
+//! security headers, metrics) and the server loop.
+
+pub mod auth;
+pub mod error;
+mod routes;
+pub mod server;
+pub mod validate;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use deadpool_postgres::Pool;
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use tracing::Instrument as _;
+use uuid::Uuid;
+
+use crate::audit::{self, AuditEntry, Pseudonymizer};
+use crate::config::ServeConfig;
+use crate::enclave::Enclave;
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
+use error::{ApiError, Code};
+
+/// The routes, as `(method, path)`. `openapi.yaml` must describe each (a test checks).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+    ("GET", "/attestation/quote"),
+    ("POST", "/enclave/submit_key"),
+    ("POST", "/enclave/request_aggregates"),
+    ("POST", "/enclave/revoke"),
+];
+
+/// Shared state of the server.
+pub struct App {
+    /// Configuration.
+    pub cfg: ServeConfig,
+    /// `app_service` connections.
+    pub pool: Pool,
+    /// The enclave.
+    pub enclave: Enclave,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Per client address.
+    pub addr_limits: RateLimiter,
+    /// Per tenant.
+    pub tenant_limits: RateLimiter,
+    /// Client address pseudonyms for the audit log and the lockout.
+    pub pseudonyms: Pseudonymizer,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").finish_non_exhaustive()
+    }
+}
+
+/// Per-request facts.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// Random id, echoed in `X-Request-Id` and written to the audit log.
+    pub request_id: String,
+    /// Peer address (rate limiting only; never stored).
+    pub peer: IpAddr,
+    /// Keyed pseudonym of the peer address.
+    pub client: String,
+}
+
+/// The response type of every route.
+pub type Resp = Response<Full<Bytes>>;
+
+/// A JSON response.
+pub fn json(status: StatusCode, value: &serde_json::Value) -> Resp {
+    let mut r = Response::new(Full::new(Bytes::from(value.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+impl ApiError {
+    /// `{"error": {"code", "message"}}` with the code's status.
+    pub fn into_response(self) -> Resp {
+        let status =
+            StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut r = json(
+            status,
+            &serde_json::json!({"error": {"code": self.code.as_str(), "message": self.message}}),
+        );
+        if let Some(after) = self.retry_after {
+            let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        r
+    }
+}
+
+fn route_label(method: &Method, path: &str) -> Result<&'static str, Code> {
+    let mut path_known = false;
+    for (m, p) in ROUTES {
+        if *p == path {
+            path_known = true;
+            if method.as_str() == *m || (*m == "GET" && method == Method::HEAD) {
+                return Ok(p);
+            }
+        }
+    }
+    Err(if path_known {
+        Code::MethodNotAllowed
+    } else {
+        Code::NotFound
+    })
+}
+
+impl App {
+    /// Answers one request; never fails (errors become JSON answers).
+    pub async fn handle<B>(self: Arc<Self>, req: Request<B>, peer: IpAddr) -> Resp
+    where
+        B: hyper::body::Body<Data = Bytes> + Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let start = Instant::now();
+        let ctx = Ctx {
+            request_id: Uuid::new_v4().to_string(),
+            peer,
+            client: self.pseudonyms.client(peer),
+        };
+        let origin = req.headers().get(header::ORIGIN).cloned();
+        let label = route_label(req.method(), req.uri().path());
+        let metric_route = label.unwrap_or("other");
+        let span =
+            tracing::info_span!("request", request_id = %ctx.request_id, route = metric_route);
+        async move {
+            let mut resp = if req.method() == Method::OPTIONS {
+                self.preflight(origin.as_ref(), !matches!(label, Err(Code::NotFound)))
+            } else {
+                let work = self.dispatch(req, label, &ctx);
+                match tokio::time::timeout(self.cfg.request_timeout, work).await {
+                    Ok(Ok(r)) => r,
+                    Ok(Err(e)) => e.into_response(),
+                    Err(_) => ApiError::new(Code::RequestTimeout).into_response(),
+                }
+            };
+            self.decorate(&mut resp, origin.as_ref(), &ctx);
+            let status = resp.status().as_u16();
+            self.metrics.observe(metric_route, status, start.elapsed());
+            let elapsed_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+            tracing::info!(status, elapsed_ms, "answered");
+            resp
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn dispatch<B>(
+        &self,
+        req: Request<B>,
+        label: Result<&'static str, Code>,
+        ctx: &Ctx,
+    ) -> Result<Resp, ApiError>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let label = label.map_err(ApiError::new)?;
+        match label {
+            "/healthz" => return Ok(json(StatusCode::OK, &serde_json::json!({"status": "ok"}))),
+            "/readyz" => return Ok(self.readyz().await),
+            "/metrics" => return self.metrics_page(ctx),
+            _ => {}
+        }
+        self.addr_limits
+            .check(&ctx.peer.to_string(), Instant::now())
+            .map_err(|after| ApiError::retry(Code::RateLimited, after))?;
+        if label == "/attestation/quote" {
+            return self.quote(req.uri().query(), ctx).await;
+        }
+        let tenant = self.authenticate(req.headers(), ctx).await?;
+        self.tenant_limits
+            .check(&tenant.to_string(), Instant::now())
+            .map_err(|after| ApiError::retry(Code::RateLimited, after))?;
+        let body = read_json_body(req).await?;
+        match label {
+            "/enclave/submit_key" => self.submit_key(&body, tenant, ctx).await,
+            "/enclave/request_aggregates" => self.request_aggregates(&body, tenant).await,
+            _ => self.revoke(&body, tenant, ctx).await,
+        }
+    }
+
+    async fn authenticate(&self, headers: &http::HeaderMap, ctx: &Ctx) -> Result<Uuid, ApiError> {
+        let db = self.pool.get().await?;
+        if let Some(after) = auth::locked_for(&**db, &ctx.client).await? {
+            return Err(ApiError::retry(Code::LockedOut, after));
+        }
+        let tenant = match auth::bearer(headers) {
+            Some(key) => auth::tenant_for_key(&**db, key).await?,
+            None => None,
+        };
+        if let Some(t) = tenant {
+            return Ok(t);
+        }
+        let cfg = &self.cfg;
+        let locked = auth::record_failure(
+            &**db,
+            &ctx.client,
+            cfg.lockout_max_failures,
+            cfg.lockout_duration,
+        )
+        .await?;
+        let entry = AuditEntry {
+            tenant: None,
+            action: "authenticate",
+            session: None,
+            outcome: if locked { "locked_out" } else { "unauthorized" },
+            request_id: Some(&ctx.request_id),
+            client: Some(&ctx.client),
+            detail: None,
+        };
+        audit::write(&**db, &entry).await?;
+        Err(auth::unauthorized())
+    }
+
+    fn metrics_page(&self, ctx: &Ctx) -> Result<Resp, ApiError> {
+        // Metrics are for the operator's scraper on this machine, not the internet.
+        if !ctx.peer.is_loopback() {
+            return Err(ApiError::new(Code::NotFound));
+        }
+        let s = self.pool.status();
+        let gauges = crate::metrics::PoolGauges {
+            max_size: s.max_size,
+            size: s.size,
+            available: s.available,
+            waiting: s.waiting,
+        };
+        let mut r = Response::new(Full::new(Bytes::from(self.metrics.render(gauges))));
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        );
+        Ok(r)
+    }
+
+    fn origin_allowed(&self, origin: Option<&HeaderValue>) -> Option<HeaderValue> {
+        let o = origin?;
+        let s = o.to_str().ok()?;
+        self.cfg
+            .allowed_origins
+            .iter()
+            .any(|a| a == s)
+            .then(|| o.clone())
+    }
+
+    fn preflight(&self, origin: Option<&HeaderValue>, known: bool) -> Resp {
+        if !known {
+            return ApiError::new(Code::NotFound).into_response();
+        }
+        if self.origin_allowed(origin).is_none() {
+            return ApiError::new(Code::OriginNotAllowed).into_response();
+        }
+        let mut r = Response::new(Full::new(Bytes::new()));
+        *r.status_mut() = StatusCode::NO_CONTENT;
+        let h = r.headers_mut();
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("authorization, content-type"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
+        r
+    }
+
+    fn decorate(&self, resp: &mut Resp, origin: Option<&HeaderValue>, ctx: &Ctx) {
+        let h = resp.headers_mut();
+        for (name, value) in [
+            ("x-content-type-options", "nosniff"),
+            ("x-frame-options", "DENY"),
+            ("referrer-policy", "no-referrer"),
+            (
+                "content-security-policy",
+                "default-src 'none'; frame-ancestors 'none'",
+            ),
+            ("cache-control", "no-store"),
+        ] {
+            h.insert(name, HeaderValue::from_static(value));
+        }
+        if self.cfg.tls.is_some() {
+            h.insert(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+            );
+        }
+        if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
+            h.insert("x-request-id", v);
+        }
+        h.insert(header::VARY, HeaderValue::from_static("Origin"));
+        if let Some(o) = self.origin_allowed(origin) {
+            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
+            h.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("retry-after, x-request-id"),
+            );
+        }
+    }
+}
+
+async fn read_json_body<B>(req: Request<B>) -> Result<Bytes, ApiError>
+where
+    B: hyper::body::Body<Data = Bytes> + Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let is_json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(ApiError::new(Code::UnsupportedMediaType));
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > validate::MAX_BODY_LEN as u64) {
+        return Err(ApiError::new(Code::PayloadTooLarge));
+    }
+    match Limited::new(req.into_body(), validate::MAX_BODY_LEN)
+        .collect()
+        .await
+    {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(ApiError::new(Code::PayloadTooLarge))
+        }
+        Err(_) => Err(ApiError::with(
+            Code::InvalidJson,
+            "the body could not be read",
+        )),
+    }
+}

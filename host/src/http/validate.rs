@@ -1,0 +1,296 @@
+//! Request bodies and their validation. Every limit is a named constant checked
+//! before decoding; messages name the field, never echo its value.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::error::{ApiError, Code};
+
+/// Largest request body accepted.
+pub const MAX_BODY_LEN: usize = 64 * 1024;
+/// Largest HPKE ciphertext (without tag) accepted.
+pub const MAX_CIPHERTEXT_LEN: usize = 4096;
+/// HPKE `enc` for DHKEM(P-256): uncompressed SEC1 point.
+pub const ENC_LEN: usize = 65;
+/// AES-256-GCM tag.
+pub const TAG_LEN: usize = 16;
+/// Longest key id.
+pub const MAX_KEY_ID_LEN: usize = 128;
+/// Longest exchange name.
+pub const MAX_EXCHANGE_LEN: usize = 32;
+/// Longest label.
+pub const MAX_LABEL_LEN: usize = 64;
+/// Longest attestation nonce (decoded).
+pub const MAX_NONCE_LEN: usize = 64;
+/// Longest symbol list in an aggregates request.
+pub const MAX_SYMBOLS: usize = 100;
+
+/// `POST /enclave/submit_key`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitKey {
+    /// HPKE key the credential was sealed to.
+    pub key_id: String,
+    /// HPKE `enc`, base64.
+    pub ephemeral_pub: String,
+    /// AEAD ciphertext without tag, base64.
+    pub ciphertext: String,
+    /// AEAD tag, base64.
+    pub tag: String,
+    /// What the credential is for.
+    pub metadata: SubmitMetadata,
+}
+
+/// `metadata` of a submission.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitMetadata {
+    /// Exchange name.
+    pub exchange: String,
+    /// Client label.
+    pub label: String,
+    /// Requested lifetime, seconds.
+    pub ttl: u64,
+}
+
+/// `POST /enclave/request_aggregates`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestAggregates {
+    /// Session.
+    pub session_id: String,
+    /// Window start, RFC 3339.
+    pub from: Option<String>,
+    /// Window end, RFC 3339.
+    pub to: Option<String>,
+    /// Symbols.
+    pub symbols: Option<Vec<String>>,
+}
+
+/// `POST /enclave/revoke`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Revoke {
+    /// Session.
+    pub session_id: String,
+}
+
+/// A validated submission.
+#[derive(Debug)]
+pub struct ValidSubmission {
+    /// Key id.
+    pub key_id: String,
+    /// `enc`.
+    pub enc: Vec<u8>,
+    /// Ciphertext without tag.
+    pub ciphertext: Vec<u8>,
+    /// Tag.
+    pub tag: Vec<u8>,
+    /// Exchange.
+    pub exchange: String,
+    /// Label.
+    pub label: String,
+    /// TTL seconds.
+    pub ttl: u64,
+}
+
+/// Parses a JSON body strictly. Only the unknown field's name is reflected.
+pub fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        let text = e.to_string();
+        let message = match text.strip_prefix("unknown field `") {
+            Some(rest) => match rest.split_once('`') {
+                Some((name, _)) if name.len() <= 64 => format!("unknown field `{name}`"),
+                _ => "unknown field".to_owned(),
+            },
+            None if text.starts_with("missing field") => text
+                .split(" at line")
+                .next()
+                .unwrap_or("missing field")
+                .to_owned(),
+            None => format!(
+                "{} (line {}, column {})",
+                Code::InvalidJson.message(),
+                e.line(),
+                e.column()
+            ),
+        };
+        ApiError::with(Code::InvalidJson, message)
+    })
+}
+
+/// Decodes standard padded base64 into at most `max` bytes (length checked first).
+pub fn b64(field: &'static str, value: &str, max: usize) -> Result<Vec<u8>, ApiError> {
+    if value.len() > max.div_ceil(3) * 4 {
+        return Err(ApiError::with(
+            Code::InvalidLength,
+            format!("{field} is too long"),
+        ));
+    }
+    let bytes = STANDARD.decode(value).map_err(|_| {
+        ApiError::with(
+            Code::InvalidBase64,
+            format!("{field} is not standard base64 with padding"),
+        )
+    })?;
+    if bytes.len() > max {
+        return Err(ApiError::with(
+            Code::InvalidLength,
+            format!("{field} is too long"),
+        ));
+    }
+    Ok(bytes)
+}
+
+fn exact(field: &'static str, value: &str, len: usize) -> Result<Vec<u8>, ApiError> {
+    let bytes = b64(field, value, len)?;
+    if bytes.len() != len {
+        return Err(ApiError::with(
+            Code::InvalidLength,
+            format!("{field} must be {len} bytes"),
+        ));
+    }
+    Ok(bytes)
+}
+
+fn text(
+    field: &'static str,
+    value: &str,
+    max: usize,
+    ok: impl Fn(char) -> bool,
+) -> Result<(), ApiError> {
+    if value.is_empty() || value.len() > max {
+        return Err(ApiError::with(
+            Code::InvalidLength,
+            format!("{field} must be 1 to {max} bytes"),
+        ));
+    }
+    if !value.chars().all(ok) {
+        return Err(ApiError::with(
+            Code::InvalidField,
+            format!("{field} contains characters that are not allowed"),
+        ));
+    }
+    Ok(())
+}
+
+impl SubmitKey {
+    /// Checks every field against its limit.
+    pub fn validate(self, max_ttl: u64) -> Result<ValidSubmission, ApiError> {
+        text("key_id", &self.key_id, MAX_KEY_ID_LEN, |c| {
+            c.is_ascii_graphic()
+        })?;
+        let enc = exact("ephemeral_pub", &self.ephemeral_pub, ENC_LEN)?;
+        if enc.first() != Some(&0x04) {
+            return Err(ApiError::with(
+                Code::InvalidField,
+                "ephemeral_pub must be an uncompressed SEC1 point",
+            ));
+        }
+        let ciphertext = b64("ciphertext", &self.ciphertext, MAX_CIPHERTEXT_LEN)?;
+        if ciphertext.is_empty() {
+            return Err(ApiError::with(Code::InvalidLength, "ciphertext is empty"));
+        }
+        let tag = exact("tag", &self.tag, TAG_LEN)?;
+        let m = self.metadata;
+        text("metadata.exchange", &m.exchange, MAX_EXCHANGE_LEN, |c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-'
+        })?;
+        text("metadata.label", &m.label, MAX_LABEL_LEN, |c| {
+            !c.is_control()
+        })?;
+        if m.ttl == 0 || m.ttl > max_ttl {
+            return Err(ApiError::new(Code::InvalidTtl));
+        }
+        Ok(ValidSubmission {
+            key_id: self.key_id,
+            enc,
+            ciphertext,
+            tag,
+            exchange: m.exchange,
+            label: m.label,
+            ttl: m.ttl,
+        })
+    }
+}
+
+/// Parses a session id.
+pub fn session_id(value: &str) -> Result<Uuid, ApiError> {
+    Uuid::try_parse(value).map_err(|_| ApiError::new(Code::InvalidSessionId))
+}
+
+impl RequestAggregates {
+    /// Checks the fields that the (not yet implemented) computation would use.
+    pub fn validate(&self) -> Result<Uuid, ApiError> {
+        let rfc3339 = &time::format_description::well_known::Rfc3339;
+        for (field, v) in [("from", &self.from), ("to", &self.to)] {
+            if let Some(v) = v {
+                time::OffsetDateTime::parse(v, rfc3339).map_err(|_| {
+                    ApiError::with(Code::InvalidField, format!("{field} is not RFC 3339"))
+                })?;
+            }
+        }
+        if let Some(symbols) = &self.symbols {
+            if symbols.is_empty() || symbols.len() > MAX_SYMBOLS {
+                return Err(ApiError::with(
+                    Code::InvalidLength,
+                    "symbols must hold 1 to 100 entries",
+                ));
+            }
+            for s in symbols {
+                text("symbols", s, 32, |c| {
+                    c.is_ascii_uppercase() || c.is_ascii_digit()
+                })?;
+            }
+        }
+        session_id(&self.session_id)
+    }
+}
+
+/// Decodes `nonce` from the query string of `GET /attestation/quote`.
+pub fn quote_nonce(query: Option<&str>) -> Result<Option<Vec<u8>>, ApiError> {
+    let mut nonce = None;
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if k != "nonce" || nonce.is_some() {
+            return Err(ApiError::with(
+                Code::InvalidField,
+                "the only query parameter is one nonce",
+            ));
+        }
+        let v = percent_decode(v).ok_or_else(|| ApiError::new(Code::InvalidBase64))?;
+        let bytes = b64("nonce", &v, MAX_NONCE_LEN).map_err(|e| match e.code {
+            Code::InvalidLength => ApiError::new(Code::NonceTooLong),
+            _ => e,
+        })?;
+        nonce = Some(bytes);
+    }
+    Ok(nonce)
+}
+
+/// Percent-decodes a query value (`+` stays `+`: base64 uses it).
+fn percent_decode(v: &str) -> Option<String> {
+    if v.len() > 1024 {
+        return None;
+    }
+    let b = v.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+#[path = "validate_tests.rs"]
+mod tests;

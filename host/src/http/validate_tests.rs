@@ -1,0 +1,81 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+use super::*;
+
+fn submission(enc_len: usize, ct_len: usize, tag_len: usize, ttl: u64) -> SubmitKey {
+    let mut enc = vec![7u8; enc_len];
+    if let Some(b) = enc.first_mut() {
+        *b = 4;
+    }
+    SubmitKey {
+        key_id: "v1:abc".into(),
+        ephemeral_pub: STANDARD.encode(enc),
+        ciphertext: STANDARD.encode(vec![1u8; ct_len]),
+        tag: STANDARD.encode(vec![2u8; tag_len]),
+        metadata: SubmitMetadata {
+            exchange: "binance".into(),
+            label: "main".into(),
+            ttl,
+        },
+    }
+}
+
+#[test]
+fn limits_at_and_over() {
+    assert!(
+        submission(65, MAX_CIPHERTEXT_LEN, 16, 10)
+            .validate(10)
+            .is_ok()
+    );
+    let code = |s: SubmitKey| s.validate(10).unwrap_err().code;
+    assert_eq!(
+        code(submission(65, MAX_CIPHERTEXT_LEN + 1, 16, 10)),
+        Code::InvalidLength
+    );
+    assert_eq!(code(submission(64, 10, 16, 10)), Code::InvalidLength);
+    assert_eq!(code(submission(66, 10, 16, 10)), Code::InvalidLength);
+    assert_eq!(code(submission(65, 10, 15, 10)), Code::InvalidLength);
+    assert_eq!(code(submission(65, 0, 16, 10)), Code::InvalidLength);
+    assert_eq!(code(submission(65, 10, 16, 11)), Code::InvalidTtl);
+    assert_eq!(code(submission(65, 10, 16, 0)), Code::InvalidTtl);
+}
+
+#[test]
+fn base64_must_be_standard_padded() {
+    assert_eq!(b64("f", "AAE=", 4).unwrap(), vec![0, 1]);
+    for bad in ["AAE", "AA-_", "AAE=\n", "@@@@"] {
+        assert_eq!(
+            b64("f", bad, 4).unwrap_err().code,
+            Code::InvalidBase64,
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn unknown_fields_are_named_values_are_not() {
+    let e = parse_json::<Revoke>(br#"{"session_id":"x","nonce":"SECRET"}"#).unwrap_err();
+    assert_eq!(e.code, Code::InvalidJson);
+    assert!(e.message.contains("nonce") && !e.message.contains("SECRET"));
+    let e = parse_json::<SubmitMetadata>(br#"{"exchange":"SECRET","label":"x","ttl":"SECRET"}"#)
+        .unwrap_err();
+    assert!(!e.message.contains("SECRET"), "{}", e.message);
+}
+
+#[test]
+fn nonce_query() {
+    assert_eq!(quote_nonce(None).unwrap(), None);
+    assert_eq!(quote_nonce(Some("nonce=AAE%3D")).unwrap(), Some(vec![0, 1]));
+    let long = STANDARD.encode([0u8; 65]);
+    assert_eq!(
+        quote_nonce(Some(&format!("nonce={long}")))
+            .unwrap_err()
+            .code,
+        Code::NonceTooLong
+    );
+    let ok = STANDARD.encode([0u8; 64]);
+    assert!(quote_nonce(Some(&format!("nonce={ok}"))).is_ok());
+    assert_eq!(
+        quote_nonce(Some("x=1")).unwrap_err().code,
+        Code::InvalidField
+    );
+}

@@ -1,0 +1,70 @@
+//! Ends expired sessions and deletes their ciphertext every interval.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use deadpool_postgres::Pool;
+use uuid::Uuid;
+
+use crate::audit::{self, AuditEntry};
+use crate::db::DbError;
+use crate::metrics::Metrics;
+
+/// One pass: purges every expired session (through the SECURITY DEFINER function,
+/// as `app_service` cannot see across tenants) and audits each. Returns the count.
+pub async fn purge_once(pool: &Pool) -> Result<u64, DbError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let rows = tx
+        .query(
+            "SELECT session_id, tenant_id FROM strongroom_purge_expired()",
+            &[],
+        )
+        .await?;
+    for r in &rows {
+        let (session, tenant): (Uuid, Uuid) = (r.get(0), r.get(1));
+        let e = AuditEntry {
+            tenant: Some(tenant),
+            action: "expire",
+            session: Some(session),
+            outcome: "purged",
+            request_id: None,
+            client: Some("janitor"),
+            detail: None,
+        };
+        audit::write(&*tx, &e).await?;
+    }
+    tx.commit().await?;
+    Ok(rows.len() as u64)
+}
+
+/// Runs [`purge_once`] every `interval` until `shutdown` completes.
+pub async fn run(
+    pool: Pool,
+    metrics: Arc<Metrics>,
+    interval: Duration,
+    shutdown: impl Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => return,
+            _ = tick.tick() => {}
+        }
+        match purge_once(&pool).await {
+            Ok(0) => {}
+            Ok(n) => {
+                metrics.janitor_purged.fetch_add(n, Ordering::Relaxed);
+                tracing::info!(purged = n, "janitor purged expired sessions");
+            }
+            Err(e) => {
+                metrics.janitor_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, "janitor pass failed");
+            }
+        }
+    }
+}

@@ -1,0 +1,14 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod config;
+pub mod db;
+pub mod egress;
+pub mod enclave;
+pub mod http;
+pub mod janitor;
+pub mod metrics;
+pub mod ratelimit;
+pub mod serve;
+pub mod tenants;

@@ -1,0 +1,116 @@
+//! `strongroom-host serve`: migrate, connect as `app_service`, bind, serve, drain.
+
+use std::future::Future;
+use std::io::Write as _;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use zeroize::Zeroizing;
+
+use crate::audit::Pseudonymizer;
+use crate::config::ServeConfig;
+use crate::db::{self, DbError};
+use crate::enclave::Enclave;
+use crate::http::{App, server};
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
+
+/// Why `serve` stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// Database setup failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// TLS files unusable.
+    #[error(transparent)]
+    Tls(#[from] server::TlsError),
+    /// Binding the listener failed.
+    #[error("cannot listen: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Runs the service until `shutdown` completes (in `main`: SIGTERM or SIGINT).
+/// Prints `listening on http(s)://ADDR` to stdout once the port is bound.
+pub async fn serve(
+    mut cfg: ServeConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    match cfg.db.owner_url() {
+        Some(url) => {
+            for name in db::migrate(url).await? {
+                tracing::info!(migration = %name, "applied migration");
+            }
+        }
+        None => {
+            tracing::info!("DATABASE_URL unset: migrations are left to `strongroom-host migrate`")
+        }
+    }
+    let pool = db::app_pool(&cfg.db)?;
+    db::check_app_role(&pool).await?;
+    let key = match cfg.audit_hash_key.take() {
+        Some(k) => k,
+        None => Zeroizing::new(db::audit_key(&pool).await?),
+    };
+    let tls = match &cfg.tls {
+        Some(t) => Some(server::tls_acceptor(&t.cert, &t.key)?),
+        None => None,
+    };
+    if tls.is_none() && !cfg.listen_addr.ip().is_loopback() {
+        tracing::warn!("DANGER_ALLOW_INSECURE_HTTP: serving plain HTTP off loopback");
+    }
+    let listener = TcpListener::bind(cfg.listen_addr).await?;
+    let local = listener.local_addr()?;
+    let metrics = Arc::new(Metrics::default());
+    let app = Arc::new(App {
+        enclave: Enclave::new(
+            cfg.enclave_addr.clone(),
+            cfg.enclave_timeout,
+            metrics.clone(),
+        ),
+        addr_limits: RateLimiter::new(cfg.rate_limit_max, cfg.rate_limit_window),
+        tenant_limits: RateLimiter::new(cfg.rate_limit_max, cfg.rate_limit_window),
+        pseudonyms: Pseudonymizer::new(key),
+        metrics: metrics.clone(),
+        pool: pool.clone(),
+        cfg,
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let janitor = tokio::spawn(crate::janitor::run(
+        pool,
+        metrics,
+        app.cfg.janitor_interval,
+        stopped(stop_rx.clone()),
+    ));
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(addr = %local, tls = tls.is_some(), "listening");
+    println!("listening on {scheme}://{local}");
+    let _ = std::io::stdout().flush();
+    let server = tokio::spawn(server::run(listener, tls, app, stopped(stop_rx)));
+    shutdown.await;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    let _ = server.await;
+    let _ = janitor.await;
+    Ok(())
+}
+
+/// Completes on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = term => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

@@ -1,0 +1,121 @@
+//! A stub enclave on the real RPC server code. It accepts any credential (no
+//! cryptography), or refuses with the code named by a label `refuse_<code>`; it runs
+//! on its own runtime so `stop` really drops every connection, like a dead enclave.
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use strongroom_protocol::messages::{
+    AttestationInfo, CredentialAccepted, Forgotten, HealthInfo, Phase, RequestBody, ResponseBody,
+};
+use strongroom_protocol::server::{self, Handler, ServerConfig};
+use strongroom_protocol::transport::{Address, Listener};
+use strongroom_protocol::{ErrorCode, RpcError};
+
+#[derive(Default)]
+struct Stub {
+    forgotten: Arc<Mutex<Vec<String>>>,
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+impl Handler for Stub {
+    async fn handle(&self, request: RequestBody) -> ResponseBody {
+        match request {
+            RequestBody::Health => ResponseBody::Health(HealthInfo {
+                phase: Phase::Ready,
+                version: "stub".into(),
+                simulator: true,
+            }),
+            RequestBody::Attest(a) => {
+                if a.nonce.as_ref().is_some_and(|n| n.len() > 64) {
+                    return ResponseBody::Error(RpcError::new(ErrorCode::NonceTooLong));
+                }
+                let mut document = b"stub-attestation:".to_vec();
+                document.extend(a.nonce.unwrap_or_default());
+                ResponseBody::Attestation(AttestationInfo {
+                    document,
+                    hpke_public_key: vec![4; 65],
+                    signing_public_key: vec![4; 65],
+                    key_id: "stub-1".into(),
+                    pcr0: vec![0xab; 48],
+                })
+            }
+            RequestBody::OpenCredential(o) => {
+                if let Some(code) = o.metadata.label.strip_prefix("refuse_") {
+                    let code: ErrorCode = serde_json::from_str(&format!("\"{code}\"")).unwrap();
+                    return ResponseBody::Error(RpcError::new(code));
+                }
+                ResponseBody::CredentialAccepted(CredentialAccepted {
+                    session_id: o.session_id,
+                    key_id: o.sealed.key_id,
+                    expires_at: now() + o.metadata.ttl_seconds,
+                })
+            }
+            RequestBody::Forget(f) => {
+                self.forgotten.lock().unwrap().push(f.session_id.clone());
+                ResponseBody::Forgotten(Forgotten {
+                    session_id: f.session_id,
+                    was_cached: true,
+                })
+            }
+            _ => ResponseBody::Error(RpcError::new(ErrorCode::NotImplemented)),
+        }
+    }
+}
+
+pub struct StubEnclave {
+    rt: Option<tokio::runtime::Runtime>,
+    pub path: PathBuf,
+    pub forgotten: Arc<Mutex<Vec<String>>>,
+}
+
+impl StubEnclave {
+    pub fn start(path: &Path) -> Self {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let stub = Stub::default();
+        let forgotten = stub.forgotten.clone();
+        let addr = Address::Unix(path.to_path_buf());
+        let listener = {
+            let _guard = rt.enter();
+            Listener::bind(&addr).unwrap()
+        };
+        rt.spawn(server::serve(
+            listener,
+            Arc::new(stub),
+            ServerConfig::default(),
+            std::future::pending::<()>(),
+        ));
+        Self {
+            rt: Some(rt),
+            path: path.to_path_buf(),
+            forgotten,
+        }
+    }
+
+    /// Kills the stub: listener and every open connection go away.
+    pub fn stop(mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl Drop for StubEnclave {
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! End to end with the real `strongroom-enclave --dev-simulator`: quote, seal with
+//! HPKE, submit, refusals, revoke; a planted credential secret must never appear in
+//! a pg_dump, the host's logs, or any response.
+//!
+//! The enclave binary is found next to `strongroom-host` in the target directory
+//! (build it first: `cargo build -p strongroom-enclave`), or at STRONGROOM_ENCLAVE_BIN.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use common::{HOST_BIN, Host, TestDb, socket_in};
+use hpke::{Deserializable, OpModeS, Serializable};
+use serde_json::json;
+
+type Kem = hpke::kem::DhP256HkdfSha256;
+
+fn enclave_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("STRONGROOM_ENCLAVE_BIN") {
+        return p.into();
+    }
+    let p = Path::new(HOST_BIN).with_file_name("strongroom-enclave");
+    assert!(
+        p.exists(),
+        "{} not found: run `cargo build -p strongroom-enclave` first (scripts/test does)",
+        p.display()
+    );
+    p
+}
+
+struct Enclave {
+    child: tokio::process::Child,
+    log: PathBuf,
+}
+
+async fn start_enclave(dir: &Path) -> (Enclave, String) {
+    let (path, addr) = socket_in(dir);
+    let log = dir.join("enclave.log");
+    let child = tokio::process::Command::new(enclave_bin())
+        .args(["--listen", &addr, "--dev-simulator", "--dev-root-out"])
+        .arg(dir.join("dev-root.pem"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // A debug build hashes its own executable for the simulated PCR0: tens of seconds.
+    for _ in 0..1800 {
+        if path.exists() {
+            return (Enclave { child, log }, addr);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "enclave did not listen: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+}
+
+fn seal(pk: &[u8], plaintext: &[u8]) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let pk = <Kem as hpke::Kem>::PublicKey::from_bytes(pk).unwrap();
+    let (enc, ct) = hpke::single_shot_seal::<hpke::aead::AesGcm256, hpke::kdf::HkdfSha256, Kem>(
+        &OpModeS::Base,
+        &pk,
+        b"strongroom/credential/v1",
+        plaintext,
+        b"",
+    )
+    .unwrap();
+    let (body, tag) = ct.split_at(ct.len() - 16);
+    (enc.to_bytes().to_vec(), body.to_vec(), tag.to_vec())
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn submission(key_id: &str, pk: &[u8], label: &str, sealed_label: &str, secret: &str) -> String {
+    let plaintext = json!({
+        "exchange": "binance", "api_key": format!("{secret}-KEY"), "api_secret": secret,
+        "label": sealed_label, "not_after": now() + 3600,
+    })
+    .to_string();
+    let (enc, ct, tag) = seal(pk, plaintext.as_bytes());
+    json!({
+        "key_id": key_id,
+        "ephemeral_pub": STANDARD.encode(enc),
+        "ciphertext": STANDARD.encode(ct),
+        "tag": STANDARD.encode(tag),
+        "metadata": {"exchange": "binance", "label": label, "ttl": 600}
+    })
+    .to_string()
+}
+
+fn pg_dump() -> PathBuf {
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.path().join("bin/pg_dump"))
+                .filter(|p| p.exists())
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found.pop().unwrap_or_else(|| "pg_dump".into())
+}
+
+#[tokio::test]
+async fn real_enclave_flow_never_leaks_the_planted_secret() {
+    let secret = format!("PLANTED{}", uuid::Uuid::new_v4().simple());
+    let dir = tempfile::tempdir().unwrap();
+    let (enclave, addr) = start_enclave(dir.path()).await;
+    let db = TestDb::migrated().await;
+    let host = Host::start(&db, &addr, &[]).await;
+    let key = db.tenant("acme").await;
+    let mut bodies: Vec<Vec<u8>> = Vec::new();
+
+    let ready = host.get("/readyz", &[]).await;
+    assert_eq!(
+        ready.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&ready.body)
+    );
+    let nonce = STANDARD.encode(b"challenge-123").replace('=', "%3D");
+    let q = host
+        .get(&format!("/attestation/quote?nonce={nonce}"), &[])
+        .await;
+    assert_eq!(q.status, 200);
+    let qv = q.json();
+    let pk = STANDARD
+        .decode(qv["enclave_pubkey"].as_str().unwrap())
+        .unwrap();
+    let key_id = qv["key_id"].as_str().unwrap().to_owned();
+    assert_eq!(pk.len(), 65);
+    assert_eq!(qv["image_hash"].as_str().unwrap().len(), 96);
+    bodies.push(q.body);
+
+    let ok = host
+        .post(
+            "/enclave/submit_key",
+            &key,
+            &submission(&key_id, &pk, "main", "main", &secret),
+        )
+        .await;
+    assert_eq!(ok.status, 201, "{}", String::from_utf8_lossy(&ok.body));
+    let session = ok.json()["session_id"].as_str().unwrap().to_owned();
+    bodies.push(ok.body);
+
+    let mismatch = host
+        .post(
+            "/enclave/submit_key",
+            &key,
+            &submission(&key_id, &pk, "other", "main", &secret),
+        )
+        .await;
+    assert_eq!(
+        (mismatch.status, mismatch.code().as_str()),
+        (422, "metadata_mismatch")
+    );
+    bodies.push(mismatch.body);
+    let mut tampered: serde_json::Value =
+        serde_json::from_str(&submission(&key_id, &pk, "main", "main", &secret)).unwrap();
+    tampered["tag"] = json!(STANDARD.encode([0u8; 16]));
+    let bad = host
+        .post("/enclave/submit_key", &key, &tampered.to_string())
+        .await;
+    assert_eq!((bad.status, bad.code().as_str()), (422, "open_failed"));
+    bodies.push(bad.body);
+    let unknown = host
+        .post(
+            "/enclave/submit_key",
+            &key,
+            &submission("no-such-key", &pk, "main", "main", &secret),
+        )
+        .await;
+    assert_eq!(
+        (unknown.status, unknown.code().as_str()),
+        (409, "unknown_key_id")
+    );
+    bodies.push(unknown.body);
+
+    let sessions: i64 = db
+        .client()
+        .await
+        .query_one("SELECT count(*) FROM sessions", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(sessions, 1, "only the accepted credential is stored");
+
+    let dump = std::process::Command::new(pg_dump())
+        .arg("--dbname")
+        .arg(&db.url)
+        .output()
+        .unwrap();
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    let dump = String::from_utf8_lossy(&dump.stdout).into_owned();
+    assert!(dump.contains(&session), "the dump does hold the session");
+
+    let body = json!({"session_id": session}).to_string();
+    let r = host.post("/enclave/revoke", &key, &body).await;
+    assert_eq!(r.status, 200);
+    bodies.push(r.body);
+    let r = host.post("/enclave/revoke", &key, &body).await;
+    assert_eq!((r.status, r.code().as_str()), (410, "session_revoked"));
+    bodies.push(r.body);
+
+    let logs = host.logs();
+    assert!(logs.contains("answered"), "host logs were captured");
+    let b64 = STANDARD.encode(secret.as_bytes());
+    let enclave_log = std::fs::read_to_string(&enclave.log).unwrap_or_default();
+    for (what, text) in [
+        ("pg_dump", dump),
+        ("host log", logs),
+        ("enclave log", enclave_log),
+    ] {
+        assert!(
+            !text.contains(&secret) && !text.contains(&b64),
+            "secret found in {what}"
+        );
+    }
+    for b in &bodies {
+        let t = String::from_utf8_lossy(b);
+        assert!(
+            !t.contains(&secret) && !t.contains(&b64),
+            "secret found in a response"
+        );
+    }
+    drop(enclave);
+    let _ = dir;
+}
+
+#[tokio::test]
+async fn real_enclave_restart_gives_503_then_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut enclave, addr) = start_enclave(dir.path()).await;
+    let db = TestDb::migrated().await;
+    let host = Host::start(&db, &addr, &[]).await;
+    assert_eq!(host.get("/attestation/quote", &[]).await.status, 200);
+    enclave.child.kill().await.unwrap();
+    let _ = std::fs::remove_file(dir.path().join("enclave.sock"));
+    let r = host.get("/attestation/quote", &[]).await;
+    assert_eq!((r.status, r.code().as_str()), (503, "enclave_unavailable"));
+    let (_again, _) = start_enclave(dir.path()).await;
+    let mut ok = false;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        if host.get("/attestation/quote", &[]).await.status == 200 {
+            ok = true;
+            break;
+        }
+    }
+    assert!(
+        ok,
+        "quote works again: {}",
+        std::fs::read_to_string(&enclave.log).unwrap_or_default()
+    );
+}

@@ -1,0 +1,362 @@
+//! The Binance spot REST subset as a plain function from request to
+//! response (no sockets), so it is tested without a runtime.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use hmac::{KeyInit, Mac};
+use serde_json::{Value, json};
+
+use crate::fixture::{Fixture, FixtureError, IndexedAccount, SymbolDef};
+use crate::limiter::{Charge, Limiter, WeightBudget};
+use crate::query::{Query, QueryError};
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+/// Largest `recvWindow` Binance accepts.
+pub const MAX_RECV_WINDOW_MS: i64 = 60_000;
+/// `recvWindow` when the request gives none.
+pub const DEFAULT_RECV_WINDOW_MS: i64 = 5_000;
+/// Most trades one myTrades call returns.
+pub const MAX_TRADES_LIMIT: usize = 1000;
+/// myTrades page size when the request gives none.
+pub const DEFAULT_TRADES_LIMIT: usize = 500;
+/// Longest startTime..endTime span myTrades accepts.
+pub const MAX_TIME_SPAN_MS: i64 = 24 * 3600 * 1000;
+
+/// A request as the handler sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// HTTP method.
+    pub method: &'a str,
+    /// Path without query.
+    pub path: &'a str,
+    /// Raw query string (what the signature covers).
+    pub query: &'a str,
+    /// `X-MBX-APIKEY` header.
+    pub api_key: Option<&'a str>,
+}
+
+/// A response ready to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// HTTP status.
+    pub status: u16,
+    /// Extra headers (`Retry-After`, `X-MBX-USED-WEIGHT-1M`).
+    pub headers: Vec<(&'static str, String)>,
+    /// JSON body.
+    pub body: String,
+}
+
+impl Response {
+    fn json(status: u16, v: &Value) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: v.to_string(),
+        }
+    }
+
+    /// A Binance error body `{"code":..,"msg":..}`.
+    pub fn error(status: u16, code: i32, msg: &str) -> Self {
+        Self::json(status, &json!({"code": code, "msg": msg}))
+    }
+}
+
+impl From<QueryError> for Response {
+    fn from(e: QueryError) -> Self {
+        match e {
+            QueryError::Duplicate(p) => Response::error(
+                400,
+                -1101,
+                &format!("Duplicate values for parameter '{p}'."),
+            ),
+            QueryError::Missing(p) => Response::error(
+                400,
+                -1102,
+                &format!("Mandatory parameter '{p}' was not sent, was empty/null, or malformed."),
+            ),
+            QueryError::Invalid(p) => Response::error(
+                400,
+                -1100,
+                &format!("Illegal characters found in parameter '{p}'."),
+            ),
+        }
+    }
+}
+
+/// Behaviour knobs (all dev-only).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExchangeConfig {
+    /// Request weight budget.
+    pub budget: WeightBudget,
+    /// Offset of the exchange clock from the host clock, ms (lets tests
+    /// check that clients learn the offset from `/api/v3/time`).
+    pub clock_skew_ms: i64,
+}
+
+/// The mock exchange state.
+#[derive(Debug)]
+pub struct Exchange {
+    symbols: Vec<SymbolDef>,
+    accounts: BTreeMap<String, IndexedAccount>,
+    limiter: Mutex<Limiter>,
+    config: ExchangeConfig,
+}
+
+impl Exchange {
+    /// Build from a validated fixture.
+    pub fn new(fixture: &Fixture, config: ExchangeConfig) -> Result<Self, FixtureError> {
+        let accounts = fixture
+            .index()?
+            .into_iter()
+            .map(|a| (a.account.api_key.clone(), a))
+            .collect();
+        Ok(Self {
+            symbols: fixture.symbols.clone(),
+            accounts,
+            limiter: Mutex::new(Limiter::new(config.budget)),
+            config,
+        })
+    }
+
+    /// Answer one request at host time `now_ms`.
+    pub fn handle(&self, req: &Request<'_>, now_ms: i64) -> Response {
+        let now = now_ms + self.config.clock_skew_ms;
+        if req.method != "GET" {
+            return Response::error(405, -1000, "Method not allowed.");
+        }
+        let weight = match req.path {
+            "/api/v3/time" | "/api/v3/ping" => 1,
+            "/api/v3/exchangeInfo" | "/api/v3/account" | "/api/v3/myTrades" => 20,
+            _ => return Response::error(404, -1000, "Unknown endpoint."),
+        };
+        let used = match self.charge(weight, now) {
+            Ok(used) => used,
+            Err(r) => return r,
+        };
+        let mut resp = self.route(req, now).unwrap_or_else(|e| e);
+        resp.headers
+            .push(("X-MBX-USED-WEIGHT-1M", used.to_string()));
+        resp
+    }
+
+    fn charge(&self, weight: u32, now: i64) -> Result<u32, Response> {
+        let mut limiter = self
+            .limiter
+            .lock()
+            .map_err(|_| Response::error(500, -1000, "Internal error."))?;
+        let (status, secs, code, msg) = match limiter.charge(weight, now) {
+            Charge::Ok(used) => return Ok(used),
+            Charge::TooMany(s) => (
+                429,
+                s,
+                -1003,
+                "Too much request weight used; current limit exceeded. Please use WebSocket Streams for live updates to avoid polling the API.",
+            ),
+            Charge::Banned(s) => (
+                418,
+                s,
+                -1003,
+                "Way too much request weight used; IP banned until later.",
+            ),
+        };
+        let mut r = Response::error(status, code, msg);
+        r.headers.push(("Retry-After", secs.to_string()));
+        Err(r)
+    }
+
+    fn route(&self, req: &Request<'_>, now: i64) -> Result<Response, Response> {
+        let q = Query::parse(req.query)?;
+        match req.path {
+            "/api/v3/ping" => Ok(Response::json(200, &json!({}))),
+            "/api/v3/time" => Ok(Response::json(200, &json!({"serverTime": now}))),
+            "/api/v3/exchangeInfo" => self.exchange_info(&q, now),
+            "/api/v3/account" => {
+                let acct = self.authenticate(req, &q, now)?;
+                Ok(Response::json(200, &account_json(acct, now)))
+            }
+            _ => {
+                let acct = self.authenticate(req, &q, now)?;
+                my_trades(acct, &q, |s| self.symbols.iter().any(|d| d.symbol == s))
+            }
+        }
+    }
+
+    fn exchange_info(&self, q: &Query<'_>, now: i64) -> Result<Response, Response> {
+        let wanted: Option<Vec<String>> = match (q.get("symbol"), q.get("symbols")) {
+            (Some(s), None) => Some(vec![s.to_string()]),
+            (None, Some(list)) => Some(serde_json::from_str(&list).map_err(|_| {
+                Response::error(
+                    400,
+                    -1100,
+                    "Illegal characters found in parameter 'symbols'.",
+                )
+            })?),
+            (None, None) => None,
+            (Some(_), Some(_)) => {
+                return Err(Response::error(
+                    400,
+                    -1128,
+                    "Combination of optional parameters invalid.",
+                ));
+            }
+        };
+        if let Some(w) = &wanted
+            && w.iter()
+                .any(|s| !self.symbols.iter().any(|d| &d.symbol == s))
+        {
+            return Err(Response::error(400, -1121, "Invalid symbol."));
+        }
+        let symbols: Vec<Value> = self
+            .symbols
+            .iter()
+            .filter(|d| wanted.as_ref().is_none_or(|w| w.contains(&d.symbol)))
+            .map(|d| {
+                json!({"symbol": d.symbol, "status": "TRADING", "baseAsset": d.base_asset,
+                "baseAssetPrecision": 8, "quoteAsset": d.quote_asset, "quotePrecision": 8,
+                "quoteAssetPrecision": 8, "isSpotTradingAllowed": true, "permissions": ["SPOT"]})
+            })
+            .collect();
+        let limit = self.config.budget;
+        Ok(Response::json(
+            200,
+            &json!({
+            "timezone": "UTC", "serverTime": now,
+            "rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE",
+                "intervalNum": 1, "limit": limit.limit}],
+            "exchangeFilters": [], "symbols": symbols}),
+        ))
+    }
+
+    /// Binance's signed-endpoint checks: API key, timestamp, recvWindow,
+    /// HMAC-SHA256 over the query string before `&signature=`.
+    fn authenticate(
+        &self,
+        req: &Request<'_>,
+        q: &Query<'_>,
+        now: i64,
+    ) -> Result<&IndexedAccount, Response> {
+        let acct = req
+            .api_key
+            .and_then(|k| self.accounts.get(k))
+            .ok_or_else(|| {
+                Response::error(
+                    401,
+                    -2015,
+                    "Invalid API-key, IP, or permissions for action.",
+                )
+            })?;
+        let ts: i64 = q.required_num("timestamp")?;
+        let recv: i64 = q.num("recvWindow")?.unwrap_or(DEFAULT_RECV_WINDOW_MS);
+        if !(1..=MAX_RECV_WINDOW_MS).contains(&recv) {
+            return Err(Response::error(
+                400,
+                -1131,
+                "recvWindow must be less than 60000",
+            ));
+        }
+        check_signature(req.query, &acct.account.api_secret)?;
+        if ts >= now + 1000 || now - ts > recv {
+            return Err(Response::error(
+                400,
+                -1021,
+                "Timestamp for this request is outside of the recvWindow.",
+            ));
+        }
+        Ok(acct)
+    }
+}
+
+fn check_signature(query: &str, secret: &str) -> Result<(), Response> {
+    let bad = || Response::error(400, -1022, "Signature for this request is not valid.");
+    let (payload, sig_hex) = match query.rsplit_once("&signature=") {
+        Some(parts) => parts,
+        None => {
+            return Err(Response::error(
+                400,
+                -1102,
+                "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.",
+            ));
+        }
+    };
+    let sig = hex::decode(sig_hex).map_err(|_| bad())?;
+    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).map_err(|_| bad())?;
+    mac.update(payload.as_bytes());
+    mac.verify_slice(&sig).map_err(|_| bad())
+}
+
+fn account_json(acct: &IndexedAccount, now: i64) -> Value {
+    json!({"makerCommission": 10, "takerCommission": 10, "buyerCommission": 0,
+        "sellerCommission": 0, "canTrade": true, "canWithdraw": false, "canDeposit": false,
+        "brokered": false, "requireSelfTradePrevention": false, "updateTime": now,
+        "accountType": "SPOT", "balances": acct.account.balances, "permissions": ["SPOT"],
+        "uid": 1})
+}
+
+/// myTrades: `fromId` pages ascending from that id; otherwise a time range
+/// (from `startTime`, or the newest before `endTime`), otherwise the newest
+/// `limit` trades; always answered in ascending id order.
+fn my_trades(
+    acct: &IndexedAccount,
+    q: &Query<'_>,
+    known: impl Fn(&str) -> bool,
+) -> Result<Response, Response> {
+    let symbol = q
+        .get("symbol")
+        .ok_or_else(|| Response::from(QueryError::Missing("symbol".into())))?;
+    if !known(&symbol) {
+        return Err(Response::error(400, -1121, "Invalid symbol."));
+    }
+    let limit = q.num::<usize>("limit")?.unwrap_or(DEFAULT_TRADES_LIMIT);
+    if !(1..=MAX_TRADES_LIMIT).contains(&limit) {
+        return Err(Response::error(
+            400,
+            -1130,
+            "Data sent for parameter 'limit' is not valid.",
+        ));
+    }
+    let (from_id, start, end) = (
+        q.num::<u64>("fromId")?,
+        q.num::<i64>("startTime")?,
+        q.num::<i64>("endTime")?,
+    );
+    let order_id = q.num::<i64>("orderId")?;
+    if let (Some(s), Some(e)) = (start, end)
+        && (e < s || e - s > MAX_TIME_SPAN_MS)
+    {
+        return Err(Response::error(
+            400,
+            -1127,
+            "More than 24 hours between startTime and endTime.",
+        ));
+    }
+    let all = acct
+        .trades
+        .get(symbol.as_ref())
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let matching = all.iter().filter(|(k, v)| {
+        from_id.is_none_or(|f| k.id >= f)
+            && start.is_none_or(|s| k.time >= s)
+            && end.is_none_or(|e| k.time <= e)
+            && order_id.is_none_or(|o| v["orderId"].as_i64() == Some(o))
+    });
+    let newest_first = from_id.is_none() && start.is_none();
+    let mut page: Vec<&Value> = if newest_first {
+        let mut v: Vec<&Value> = matching.rev().take(limit).map(|(_, v)| v).collect();
+        v.reverse();
+        v
+    } else {
+        matching.take(limit).map(|(_, v)| v).collect()
+    };
+    page.shrink_to_fit();
+    Ok(Response::json(
+        200,
+        &Value::from(page.into_iter().cloned().collect::<Vec<_>>()),
+    ))
+}
+
+#[cfg(test)]
+#[path = "binance_tests.rs"]
+mod tests;

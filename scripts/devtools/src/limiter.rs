@@ -1,0 +1,101 @@
+//! Binance-style request weight budget: a fixed window (one minute on the
+//! real exchange) with a weight limit. Past the limit the answer is 429 with
+//! `Retry-After` (seconds to the window's end); a client that keeps going
+//! after `ban_after` refusals in one window gets 418, as Binance bans IPs
+//! that ignore 429s.
+
+/// Budget configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WeightBudget {
+    /// Weight allowed per window.
+    pub limit: u32,
+    /// Window length in milliseconds.
+    pub window_ms: i64,
+    /// 429s tolerated in one window before answering 418 (0: never 418).
+    pub ban_after: u32,
+}
+
+impl Default for WeightBudget {
+    fn default() -> Self {
+        // The real spot API: 6000 weight per minute.
+        Self {
+            limit: 6000,
+            window_ms: 60_000,
+            ban_after: 0,
+        }
+    }
+}
+
+/// Outcome of charging a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Charge {
+    /// Admitted; weight used in this window so far.
+    Ok(u32),
+    /// 429: retry after this many seconds.
+    TooMany(u64),
+    /// 418: banned for this many seconds.
+    Banned(u64),
+}
+
+/// Running state of the budget.
+#[derive(Debug)]
+pub struct Limiter {
+    budget: WeightBudget,
+    window_start: i64,
+    used: u32,
+    refused: u32,
+}
+
+impl Limiter {
+    /// A fresh budget.
+    pub fn new(budget: WeightBudget) -> Self {
+        Self {
+            budget,
+            window_start: i64::MIN,
+            used: 0,
+            refused: 0,
+        }
+    }
+
+    /// Charge `weight` at time `now_ms`.
+    pub fn charge(&mut self, weight: u32, now_ms: i64) -> Charge {
+        let window = self.budget.window_ms.max(1);
+        let start = now_ms - now_ms.rem_euclid(window);
+        if start != self.window_start {
+            self.window_start = start;
+            self.used = 0;
+            self.refused = 0;
+        }
+        if self.used.saturating_add(weight) <= self.budget.limit {
+            self.used += weight;
+            return Charge::Ok(self.used);
+        }
+        self.refused += 1;
+        let left_ms = start + window - now_ms;
+        let secs = u64::try_from((left_ms + 999) / 1000).unwrap_or(1).max(1);
+        if self.budget.ban_after > 0 && self.refused > self.budget.ban_after {
+            return Charge::Banned(secs.saturating_mul(2));
+        }
+        Charge::TooMany(secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_past_the_limit_until_the_window_ends() {
+        let mut l = Limiter::new(WeightBudget {
+            limit: 40,
+            window_ms: 10_000,
+            ban_after: 2,
+        });
+        assert_eq!(l.charge(20, 10_000), Charge::Ok(20));
+        assert_eq!(l.charge(20, 10_001), Charge::Ok(40));
+        assert_eq!(l.charge(1, 12_500), Charge::TooMany(8));
+        assert_eq!(l.charge(1, 19_999), Charge::TooMany(1));
+        assert_eq!(l.charge(1, 19_999), Charge::Banned(2));
+        assert_eq!(l.charge(20, 20_000), Charge::Ok(20));
+    }
+}
