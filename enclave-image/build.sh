@@ -42,7 +42,7 @@ if [[ -z ${SOURCE_DATE_EPOCH:-} ]]; then
   SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1767225600}   # no commit yet: a constant
 fi
 export SOURCE_DATE_EPOCH
-work="$root/target/eif-build"
+work=${EIF_BUILD_DIR:-"$root/target/eif-build"}   # EIF_BUILD_DIR: shared by reproducibility checks
 export CARGO_TARGET_DIR="$work/target"   # keeps the main target dir untouched
 mkdir -p "$work"
 log() { echo "build.sh: $*" >&2; }

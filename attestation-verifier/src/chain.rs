@@ -1,6 +1,7 @@
 //! X.509 path validation from the pinned root through `cabundle` to the leaf
 //! (checks 10–20). Only what NSM chains need, all of it strictly.
 
+use crate::cache::VerifierCache;
 use crate::error::{CertPosition, VerifyError};
 use crate::root::TrustRoot;
 use der::asn1::ObjectIdentifier;
@@ -28,6 +29,7 @@ enum EcKey {
 /// One decoded certificate with its TBS bytes as received.
 struct Parsed<'a> {
     position: CertPosition,
+    der: &'a [u8],
     cert: Certificate,
     tbs: &'a [u8],
     key: EcKey,
@@ -45,11 +47,14 @@ pub struct ValidChain {
 }
 
 /// Validates `root == cabundle[0] -> cabundle[1..] -> leaf` at `now`.
+/// With a cache, certificate signatures verified before are not verified
+/// again; every other check runs regardless.
 pub fn verify_chain(
     root: &TrustRoot,
     cabundle: &[Vec<u8>],
     leaf: &[u8],
     now: Duration,
+    cache: Option<&VerifierCache>,
 ) -> Result<ValidChain, VerifyError> {
     if cabundle.first().map(Vec::as_slice) != Some(root.der()) {
         return Err(VerifyError::RootMismatch);
@@ -64,7 +69,7 @@ pub fn verify_chain(
         check_validity(cert, now)?;
         check_extensions(cert, issuers - i)?;
         if let Some(parent) = i.checked_sub(1).and_then(|p| certs.get(p)) {
-            check_issued_by(cert, parent)?;
+            check_issued_by(cert, parent, cache)?;
         }
     }
     leaf_info(certs.pop())
@@ -95,6 +100,7 @@ fn parse(der: &[u8], position: CertPosition) -> Result<Parsed<'_>, VerifyError> 
     check_algorithm(&cert, position)?;
     Ok(Parsed {
         position,
+        der,
         cert,
         tbs,
         key,
@@ -222,12 +228,30 @@ fn check_extensions(cert: &Parsed<'_>, below: usize) -> Result<(), VerifyError> 
     Ok(())
 }
 
-/// Name linkage and the parent's signature over the TBS bytes as received.
-fn check_issued_by(child: &Parsed<'_>, parent: &Parsed<'_>) -> Result<(), VerifyError> {
+/// Name linkage and the parent's signature over the TBS bytes as received
+/// (skipped when `cache` holds this exact parent/child pair).
+fn check_issued_by(
+    child: &Parsed<'_>,
+    parent: &Parsed<'_>,
+    cache: Option<&VerifierCache>,
+) -> Result<(), VerifyError> {
     let pos = child.position;
     if child.cert.tbs_certificate().issuer() != parent.cert.tbs_certificate().subject() {
         return Err(VerifyError::IssuerMismatch(pos));
     }
+    if cache.is_some_and(|c| c.contains(parent.der, child.der)) {
+        return Ok(());
+    }
+    check_signature(child, parent)?;
+    if let Some(c) = cache {
+        c.insert(parent.der, child.der);
+    }
+    Ok(())
+}
+
+/// The parent's ECDSA signature over the child's TBS bytes as received.
+fn check_signature(child: &Parsed<'_>, parent: &Parsed<'_>) -> Result<(), VerifyError> {
+    let pos = child.position;
     let sig = child
         .cert
         .signature()

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod binding;
+pub mod cache;
 pub mod cbor;
 mod chain;
 #[cfg(feature = "client")]
@@ -19,6 +20,7 @@ pub mod seal;
 mod verify;
 
 pub use binding::{BindingError, KeyBinding};
+pub use cache::VerifierCache;
 #[cfg(feature = "client")]
 pub use client::{Client, ClientError};
 pub use document::{
@@ -29,11 +31,11 @@ pub use policy::{PcrSet, PcrsFileError, Policy};
 pub use quote::{QuoteError, QuoteResponse, VerifiedQuote, verify_quote_json};
 pub use result::{
     AggregatesAnswer, ConsistentHeads, LogEntry, ResultError, VerifiedResult, parse_answer,
-    verify_consistency_heads, verify_result, verify_tree_head,
+    verify_consistency_heads, verify_result, verify_result_cached, verify_tree_head,
 };
 pub use root::{AWS_NITRO_ROOT_G1_SHA256, TrustRoot, TrustRootError};
 pub use seal::{
     CredentialMetadata, CredentialPlaintext, SealError, SealRecipient, SubmitKeyBody,
     seal_credential, seal_credential_with_rng,
 };
-pub use verify::{VerifiedDocument, inspect_unverified, verify};
+pub use verify::{VerifiedDocument, inspect_unverified, verify, verify_cached};

@@ -1,6 +1,6 @@
 //! Signed results: the whole offline chain behind a `POST
 //! /enclave/request_aggregates` answer (CHECKLIST.md, "Result
-//! verification", R1–R12): root -> attestation -> PCR policy -> signing key
+//! verification", R1–R11): root -> attestation -> PCR policy -> signing key
 //! -> aggregate -> inclusion in a signed tree head.
 //!
 //! Pure: the answer, trust root and policy are arguments; no clock, no
@@ -8,12 +8,13 @@
 //! [`verify_result`]).
 
 use crate::binding::{BindingError, KeyBinding};
+use crate::cache::VerifierCache;
 use crate::cose::{self, CoseError};
 use crate::error::VerifyError;
 use crate::merkle::{self, HASH_LEN, Hash, MAX_PROOF_LEN, MerkleError};
 use crate::policy::Policy;
 use crate::root::TrustRoot;
-use crate::verify::{VerifiedDocument, inspect_unverified, verify};
+use crate::verify::{VerifiedDocument, inspect_unverified, verify, verify_cached};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
@@ -73,7 +74,9 @@ pub enum ResultError {
     #[error("attestation refused: {0}")]
     Attestation(VerifyError),
     /// R3. The document's nonce is not SHA-256 of `aggregates_signed`.
-    #[error("attestation nonce is not SHA-256 of aggregates_signed (attestation of another result)")]
+    #[error(
+        "attestation nonce is not SHA-256 of aggregates_signed (attestation of another result)"
+    )]
     NonceMismatch,
     /// R4. `user_data` binds no valid signing key.
     #[error("key binding refused: {0}")]
@@ -179,8 +182,29 @@ pub fn verify_result(
     root: &TrustRoot,
     policy: &Policy,
 ) -> Result<VerifiedResult, ResultError> {
+    verify_result_inner(answer, root, policy, None)
+}
+
+/// [`verify_result`] with a [`VerifierCache`] for the attestation's
+/// certificate chain (an auditor checking many results of one enclave).
+pub fn verify_result_cached(
+    answer: &AggregatesAnswer,
+    root: &TrustRoot,
+    policy: &Policy,
+    cache: &VerifierCache,
+) -> Result<VerifiedResult, ResultError> {
+    verify_result_inner(answer, root, policy, Some(cache))
+}
+
+fn verify_result_inner(
+    answer: &AggregatesAnswer,
+    root: &TrustRoot,
+    policy: &Policy,
+    cache: Option<&VerifierCache>,
+) -> Result<VerifiedResult, ResultError> {
     let signed = b64(&answer.aggregates_signed, "aggregates_signed")?;
-    let document = verify_attestation(&b64(&answer.attestation, "attestation")?, root, policy)?;
+    let doc = b64(&answer.attestation, "attestation")?;
+    let document = verify_attestation(&doc, root, policy, cache)?;
     let nonce: [u8; 32] = Sha256::digest(&signed).into();
     if document.nonce.as_deref() != Some(nonce.as_slice()) {
         return Err(ResultError::NonceMismatch);
@@ -208,14 +232,19 @@ fn verify_attestation(
     doc: &[u8],
     root: &TrustRoot,
     policy: &Policy,
+    cache: Option<&VerifierCache>,
 ) -> Result<VerifiedDocument, ResultError> {
     let at = inspect_unverified(doc)
         .map_err(ResultError::Attestation)?
         .timestamp_ms;
     let mut policy = policy.clone();
     policy.expected_nonce = None;
-    verify(doc, root, UNIX_EPOCH + Duration::from_millis(at), &policy)
-        .map_err(ResultError::Attestation)
+    let at = UNIX_EPOCH + Duration::from_millis(at);
+    match cache {
+        Some(cache) => verify_cached(doc, root, at, &policy, cache),
+        None => verify(doc, root, at, &policy),
+    }
+    .map_err(ResultError::Attestation)
 }
 
 /// R5–R6: COSE ES256 under the attested key and kid, typed payload, key id

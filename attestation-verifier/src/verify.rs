@@ -1,5 +1,6 @@
 //! `verify`: the whole of CHECKLIST.md, in order.
 
+use crate::cache::VerifierCache;
 use crate::chain::verify_chain;
 use crate::document::{MAX_DOCUMENT_LEN, parse_payload};
 use crate::envelope;
@@ -57,6 +58,31 @@ pub fn verify(
     now: SystemTime,
     policy: &Policy,
 ) -> Result<VerifiedDocument, VerifyError> {
+    verify_inner(document, root, now, policy, None)
+}
+
+/// [`verify`] with a [`VerifierCache`] of certificate signatures already
+/// verified: identical checks and results, except that a certificate
+/// signature over the exact (issuer, certificate) bytes seen before is not
+/// verified again. Validity times, extensions, the pinned root, the
+/// document signature and the policy are checked on every call.
+pub fn verify_cached(
+    document: &[u8],
+    root: &TrustRoot,
+    now: SystemTime,
+    policy: &Policy,
+    cache: &VerifierCache,
+) -> Result<VerifiedDocument, VerifyError> {
+    verify_inner(document, root, now, policy, Some(cache))
+}
+
+fn verify_inner(
+    document: &[u8],
+    root: &TrustRoot,
+    now: SystemTime,
+    policy: &Policy,
+    cache: Option<&VerifierCache>,
+) -> Result<VerifiedDocument, VerifyError> {
     if document.len() > MAX_DOCUMENT_LEN {
         return Err(VerifyError::DocumentTooLarge {
             len: document.len(),
@@ -68,7 +94,7 @@ pub fn verify(
         .map_err(|_| VerifyError::InvalidTime)?;
     let sign1 = envelope::parse(document)?;
     let payload = parse_payload(sign1.payload)?;
-    let chain = verify_chain(root, &payload.cabundle, &payload.certificate, now)?;
+    let chain = verify_chain(root, &payload.cabundle, &payload.certificate, now, cache)?;
     sign1.verify(&chain.leaf_key)?;
     let matched_pcr_set = policy.check(&payload, now)?;
     Ok(VerifiedDocument {

@@ -43,7 +43,11 @@ fn hpke_keys() -> (<Kem as hpke::Kem>::PrivateKey, Vec<u8>) {
 /// The quote answer a real host gives for `nonce`, stamped now.
 fn live_quote(pki: &DevPki, nonce: &[u8]) -> String {
     let sign = p256::ecdsa::SigningKey::from_slice(&[5; 32]).unwrap();
-    let sign_pub = sign.verifying_key().to_sec1_point(false).as_bytes().to_vec();
+    let sign_pub = sign
+        .verifying_key()
+        .to_sec1_point(false)
+        .as_bytes()
+        .to_vec();
     let fields = DocFields {
         public_key: Some(hpke_keys().1),
         user_data: Some(binding(&sign_pub, "v1:2026")),
@@ -81,7 +85,7 @@ fn nonce_of(seen: &Seen) -> Vec<u8> {
 
 struct Host {
     server: Server,
-    dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
     root_pem: String,
     pcrs: String,
 }
@@ -106,15 +110,17 @@ fn host(other: impl Fn(&Seen) -> (u16, String) + Send + Sync + 'static) -> Host 
         server,
         root_pem: root_pem.display().to_string(),
         pcrs: pcrs.display().to_string(),
-        dir,
+        _dir: dir,
     }
 }
 
 fn run(h: &Host, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_strongroom"));
-    cmd.args(args)
-        .args(["--trust-dev-root", &h.root_pem])
-        .env("STRONGROOM_HOST", &h.server.url)
+    cmd.args(args);
+    if args[0] != "revoke" {
+        cmd.args(["--trust-dev-root", &h.root_pem]);
+    }
+    cmd.env("STRONGROOM_HOST", &h.server.url)
         .env("STRONGROOM_TENANT_KEY", TENANT_KEY)
         .env_remove("EXCHANGE_API_KEY")
         .env_remove("EXCHANGE_API_SECRET");
@@ -174,13 +180,15 @@ fn quote_refuses_a_host_that_replays_another_nonce() {
 
 #[test]
 fn submit_seals_the_env_credential_to_the_attested_key() {
-    let h = host(|seen| match seen.target.as_str() {
+    let h = host(|seen| {
+        match seen.target.as_str() {
         "/enclave/submit_key" => (
             201,
             r#"{"session_id":"0b7c6a3e-0000-4000-8000-000000000001","expires_at":"2027-01-01T00:00:00Z"}"#
                 .into(),
         ),
         _ => (404, String::new()),
+    }
     });
     let args = ["submit", "--ttl", "3600", "--pcrs", &h.pcrs];
     // Secrets missing: refused before any request.
@@ -198,7 +206,10 @@ fn submit_seals_the_env_credential_to_the_attested_key() {
     ];
     let out = run(&h, &args, &secrets);
     let text = ok(&out);
-    assert!(text.contains("0b7c6a3e-0000-4000-8000-000000000001"), "{text}");
+    assert!(
+        text.contains("0b7c6a3e-0000-4000-8000-000000000001"),
+        "{text}"
+    );
     for s in [text.as_str(), &String::from_utf8_lossy(&out.stderr)] {
         assert!(!s.contains("binance-secret-456") && !s.contains("binance-key-123"));
     }
@@ -210,9 +221,13 @@ fn submit_seals_the_env_credential_to_the_attested_key() {
     assert_eq!(body["metadata"]["ttl"], 3600);
     assert!(!String::from_utf8_lossy(&seen[1].body).contains("binance-secret"));
     // The enclave's HPKE key opens it to the env credential.
-    let enc = STANDARD.decode(body["ephemeral_pub"].as_str().unwrap()).unwrap();
+    let enc = STANDARD
+        .decode(body["ephemeral_pub"].as_str().unwrap())
+        .unwrap();
     let enc = <Kem as hpke::Kem>::EncappedKey::from_bytes(&enc).unwrap();
-    let mut ct = STANDARD.decode(body["ciphertext"].as_str().unwrap()).unwrap();
+    let mut ct = STANDARD
+        .decode(body["ciphertext"].as_str().unwrap())
+        .unwrap();
     ct.extend(STANDARD.decode(body["tag"].as_str().unwrap()).unwrap());
     let pt = hpke::single_shot_open::<Aead, Kdf, Kem>(
         &hpke::OpModeR::Base,
@@ -247,7 +262,15 @@ fn host_refusals_exit_1_with_the_host_code() {
     assert!(!stderr.contains(TENANT_KEY));
     // Plain http to a non-loopback host is refused locally.
     let out = Command::new(env!("CARGO_BIN_EXE_strongroom"))
-        .args(["revoke", "--session", "s", "--host", "http://example.invalid", "--api-key", "k"])
+        .args([
+            "revoke",
+            "--session",
+            "s",
+            "--host",
+            "http://example.invalid",
+            "--api-key",
+            "k",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -260,6 +283,7 @@ fn aggregates_saves_the_answer_and_verifies_the_chain() {
     let mut tampered = f.answer();
     tampered.aggregates["totals"]["USDT"]["wins"] = 7.into();
     let tampered = serde_json::to_string(&tampered).unwrap();
+    let served = tampered.clone();
     let server = Server::start(move |seen| match seen.target.as_str() {
         "/enclave/request_aggregates" if seen.body.windows(3).any(|w| w == b"bad") => {
             (200, tampered.clone())
@@ -283,10 +307,20 @@ fn aggregates_saves_the_answer_and_verifies_the_chain() {
     };
     let out = cmd(
         "good",
-        &["--from", "2026-01-01T00:00:00Z", "--symbol", "BTCUSDT", "--symbol", "ETHUSDT"],
+        &[
+            "--from",
+            "2026-01-01T00:00:00Z",
+            "--symbol",
+            "BTCUSDT",
+            "--symbol",
+            "ETHUSDT",
+        ],
     );
     let text = ok(&out);
-    assert!(text.contains("signed result OK") && text.contains("BTCUSDT"), "{text}");
+    assert!(
+        text.contains("signed result OK") && text.contains("BTCUSDT"),
+        "{text}"
+    );
     let body: Value = serde_json::from_slice(&server.seen()[0].body).unwrap();
     assert_eq!(
         body,
@@ -305,8 +339,11 @@ fn aggregates_saves_the_answer_and_verifies_the_chain() {
     assert_eq!(out.status.code(), Some(1));
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["error"]["code"], "aggregates_mismatch");
-    let saved: Value = serde_json::from_slice(&std::fs::read(&out_file).unwrap()).unwrap();
-    assert_eq!(saved["aggregates"]["totals"]["USDT"]["wins"], 7);
+    assert_eq!(
+        std::fs::read(&out_file).unwrap(),
+        served.as_bytes(),
+        "bytes as received"
+    );
     // Bad window syntax is a usage error before any request.
     let before = server.seen().len();
     assert_eq!(cmd("good", &["--to", "yesterday"]).status.code(), Some(2));

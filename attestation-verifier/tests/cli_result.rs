@@ -42,7 +42,13 @@ fn write_answer(dir: &Path, name: &str, answer: &AggregatesAnswer) -> String {
 /// Runs verify-result with --json and returns (exit, code or "ok").
 fn verdict(s: &Setup, answer: &AggregatesAnswer, extra: &[&str]) -> (i32, String) {
     let file = write_answer(s.dir.path(), "answer.json", answer);
-    let mut args = vec!["verify-result", &file, "--trust-dev-root", &s.root_pem, "--json"];
+    let mut args = vec![
+        "verify-result",
+        &file,
+        "--trust-dev-root",
+        &s.root_pem,
+        "--json",
+    ];
     args.extend_from_slice(extra);
     let out = strongroom(&args);
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();

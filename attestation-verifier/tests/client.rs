@@ -29,8 +29,14 @@ fn quote_sends_the_nonce_percent_encoded_and_the_bearer_key() {
     client.quote(None).unwrap();
     let seen = server.seen();
     assert_eq!(seen[0].method, "GET");
-    assert_eq!(seen[0].target, "/attestation/quote?nonce=%2B%2F%2F%2BAQ%3D%3D");
-    assert_eq!(seen[0].authorization.as_deref(), Some("Bearer tenant-key-1"));
+    assert_eq!(
+        seen[0].target,
+        "/attestation/quote?nonce=%2B%2F%2F%2BAQ%3D%3D"
+    );
+    assert_eq!(
+        seen[0].authorization.as_deref(),
+        Some("Bearer tenant-key-1")
+    );
     assert_eq!(seen[1].target, "/attestation/quote");
     assert!(matches!(
         client.quote(Some(&[0; 65])),
@@ -71,7 +77,12 @@ fn submit_request_aggregates_and_revoke_post_the_documented_bodies() {
     client.revoke("6f1c...").unwrap();
     let symbols = vec!["BTCUSDT".to_owned()];
     let err = client
-        .request_aggregates("6f1c...", Some("2026-01-01T00:00:00Z"), None, Some(&symbols))
+        .request_aggregates(
+            "6f1c...",
+            Some("2026-01-01T00:00:00Z"),
+            None,
+            Some(&symbols),
+        )
         .unwrap_err();
     assert_eq!(err.status(), Some(404));
     let seen = server.seen();
@@ -124,13 +135,18 @@ fn host_errors_become_typed_errors_with_the_server_code_and_status() {
         client.transparency_head().unwrap_err(),
         ClientError::Status { status: 400 }
     );
-    let err = client.request_aggregates("s", None, None, None).unwrap_err();
+    let err = client
+        .request_aggregates("s", None, None, None)
+        .unwrap_err();
     assert!(matches!(err, ClientError::Answer(_)), "{err:?}");
 }
 
 #[test]
 fn oversized_answers_and_dead_hosts_fail_cleanly() {
-    let big = format!(r#"{{"tree_head":"{}"}}"#, "A".repeat(70 * 1024));
+    let big = format!(
+        r#"{{"tree_size":1,"tree_head":"{}"}}"#,
+        "A".repeat(70 * 1024)
+    );
     let server = Server::start(move |_| (200, big.clone()));
     let client = Client::new(&server.url, "k").unwrap();
     assert!(matches!(
@@ -150,7 +166,7 @@ fn oversized_answers_and_dead_hosts_fail_cleanly() {
 
 #[test]
 fn one_client_is_shared_by_many_threads() {
-    let server = Server::start(|_| (200, r#"{"tree_head":"AAAA","size":3}"#.into()));
+    let server = Server::start(|_| (200, r#"{"tree_head":"AAAA","tree_size":3}"#.into()));
     let client = Client::new(&server.url, "k").unwrap();
     let threads: Vec<_> = (0..8)
         .map(|_| {
@@ -168,4 +184,46 @@ fn one_client_is_shared_by_many_threads() {
     assert_eq!(server.seen().len(), 40);
     fn assert_send_sync<T: Send + Sync + Clone>() {}
     assert_send_sync::<Client>();
+}
+
+#[test]
+fn transparency_reads_are_public_and_typed() {
+    let server = Server::start(|seen| {
+        let body = match seen.target.split('?').next().unwrap() {
+            "/transparency/head" => r#"{"tree_size":7,"tree_head":"AAAA"}"#,
+            "/transparency/inclusion" => {
+                r#"{"leaf_index":4,"tree_size":7,"leaf_hash":"AA==","inclusion_proof":["AA=="],"tree_head":"AAAA"}"#
+            }
+            _ => {
+                r#"{"first":3,"second":7,"consistency_proof":[],"first_head":"A","second_head":"B"}"#
+            }
+        };
+        (200, body.into())
+    });
+    let client = Client::new(&server.url, "k").unwrap();
+    assert_eq!(client.transparency_head().unwrap().tree_size, 7);
+    assert_eq!(
+        client
+            .transparency_inclusion(4, Some(7))
+            .unwrap()
+            .leaf_index,
+        4
+    );
+    client.transparency_inclusion(4, None).unwrap();
+    assert_eq!(
+        client.transparency_consistency(3, 7).unwrap().second_head,
+        "B"
+    );
+    let seen = server.seen();
+    let targets: Vec<&str> = seen.iter().map(|s| s.target.as_str()).collect();
+    assert_eq!(
+        targets,
+        [
+            "/transparency/head",
+            "/transparency/inclusion?leaf_index=4&tree_size=7",
+            "/transparency/inclusion?leaf_index=4",
+            "/transparency/consistency?first=3&second=7"
+        ]
+    );
+    assert!(seen.iter().all(|s| s.authorization.is_none()));
 }

@@ -26,9 +26,19 @@ fn a_valid_answer_verifies_with_every_link_reported() {
     assert_eq!(v.binding.kid, KID);
     assert_eq!(v.tree_head.size, LOG_SIZE);
     assert_eq!(v.leaf_index, LEAF_INDEX);
-    assert_eq!(v.leaf_hash, merkle::leaf_hash(&b64d(&answer.aggregates_signed)));
+    assert_eq!(
+        v.leaf_hash,
+        merkle::leaf_hash(&b64d(&answer.aggregates_signed))
+    );
     assert!(v.document.dev_root);
     assert_eq!(v.document.pcr0_hex(), hex::encode([0xaa; 48]));
+    let cache = strongroom_verifier::VerifierCache::default();
+    for _ in 0..2 {
+        let cached =
+            strongroom_verifier::verify_result_cached(&answer, &f.root(), &f.policy(), &cache);
+        assert_eq!(cached.unwrap(), v);
+    }
+    assert_eq!(cache.len(), 2);
     // Round trip through the wire JSON, as the CLI reads it.
     let json = serde_json::to_vec(&answer).unwrap();
     assert_eq!(parse_answer(&json).unwrap(), answer);
@@ -43,9 +53,11 @@ fn the_attestation_is_checked_at_its_own_timestamp_under_the_given_root_and_poli
     assert!(check(&f, &answer).is_ok());
     let err = verify_result(&answer, &TrustRoot::aws_nitro_g1(), &f.policy()).unwrap_err();
     assert_eq!(err, ResultError::Attestation(VerifyError::RootMismatch));
-    let other_release =
-        PcrSet::from_json("other.json", format!(r#"{{"PCR0":"{}"}}"#, "bb".repeat(48)).as_bytes())
-            .unwrap();
+    let other_release = PcrSet::from_json(
+        "other.json",
+        format!(r#"{{"PCR0":"{}"}}"#, "bb".repeat(48)).as_bytes(),
+    )
+    .unwrap();
     let pinned = f.policy().allow_pcrs(other_release);
     let err = verify_result(&answer, &f.root(), &pinned).unwrap_err();
     assert_eq!(err, ResultError::Attestation(VerifyError::PcrsNotAllowed));
@@ -114,10 +126,7 @@ fn a_swapped_or_wrong_nonce_attestation_is_caught() {
     let mut a = f.answer();
     a.attestation = other.answer().attestation;
     assert_eq!(check(&f, &a), Err(ResultError::NonceMismatch));
-    assert_eq!(
-        ResultError::NonceMismatch.code(),
-        "result_nonce_mismatch"
-    );
+    assert_eq!(ResultError::NonceMismatch.code(), "result_nonce_mismatch");
     for nonce in [vec![0u8; 32], b"challenge".to_vec(), Vec::new()] {
         let wrong = ResultFixture {
             nonce: Some(nonce),

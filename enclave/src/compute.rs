@@ -114,13 +114,26 @@ pub fn build_payload(
 /// Checks the exchange's clock (learned over TLS while fetching) against the
 /// enclave's: the exchange time must lie within [`MAX_CLOCK_SKEW_MS`] of the
 /// enclave interval `[started_ms, now_ms]` during which it was read.
-pub fn check_clock(exchange_time_ms: i64, started_ms: u64, now_ms: u64) -> Result<(), ComputeError> {
-    let lo = i64::try_from(started_ms).unwrap_or(i64::MAX).saturating_sub(MAX_CLOCK_SKEW_MS);
-    let hi = i64::try_from(now_ms).unwrap_or(i64::MAX).saturating_add(MAX_CLOCK_SKEW_MS);
+pub fn check_clock(
+    exchange_time_ms: i64,
+    started_ms: u64,
+    now_ms: u64,
+) -> Result<(), ComputeError> {
+    let lo = i64::try_from(started_ms)
+        .unwrap_or(i64::MAX)
+        .saturating_sub(MAX_CLOCK_SKEW_MS);
+    let hi = i64::try_from(now_ms)
+        .unwrap_or(i64::MAX)
+        .saturating_add(MAX_CLOCK_SKEW_MS);
     if (lo..=hi).contains(&exchange_time_ms) {
         Ok(())
     } else {
-        tracing::warn!(exchange_time_ms, started_ms, now_ms, "enclave clock disagrees with the exchange");
+        tracing::warn!(
+            exchange_time_ms,
+            started_ms,
+            now_ms,
+            "enclave clock disagrees with the exchange"
+        );
         Err(ComputeError::ClockSkew)
     }
 }

@@ -1,5 +1,6 @@
 //! `strongroom-enclave --listen ADDR [--egress ADDR] [--dev-simulator]
-//! [--dev-root-out PATH] [--dev-exchange-url URL --dev-exchange-ca PEM]
+//! [--dev-root-out PATH] [--dev-pcrs-out PATH]
+//! [--dev-exchange-url URL --dev-exchange-ca PEM]
 //! [--max-ttl-seconds N]`
 
 use std::path::PathBuf;
@@ -48,6 +49,9 @@ struct Args {
     /// DEV ONLY: write the simulator's root certificate (PEM) here.
     #[arg(long, value_name = "PATH", requires = "dev_simulator")]
     dev_root_out: Option<PathBuf>,
+    /// DEV ONLY: write the simulated PCR0..2 here as pcrs.json (nitro-cli form).
+    #[arg(long, value_name = "PATH", requires = "dev_simulator")]
+    dev_pcrs_out: Option<PathBuf>,
     /// DEV ONLY: talk to a mock exchange at https://HOST:PORT instead of
     /// api.binance.com (added to the enclave's allowlist).
     #[arg(
@@ -76,7 +80,16 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let args = Args::parse();
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(err) => {
+            // --help and --version print and exit 0; anything else is a usage
+            // error: exit 64 (EX_USAGE) like every other bad configuration.
+            let code = if err.use_stderr() { EXIT_CONFIG } else { 0 };
+            let _ = err.print();
+            return ExitCode::from(code);
+        }
+    };
     if args.max_ttl_seconds == 0 {
         eprintln!("strongroom-enclave: --max-ttl-seconds must be positive");
         return ExitCode::from(EXIT_CONFIG);
@@ -105,8 +118,10 @@ fn main() -> ExitCode {
 
 /// The exchange client's configuration: production (api.binance.com:443,
 /// webpki roots, egress default vsock://3:8001) unless the dev flags say
-/// otherwise. `None`: no egress in simulator mode, aggregates refused.
+/// otherwise. `None`: no egress in simulator mode, aggregates refused. The dev
+/// flags are checked even then, so a mistake is reported at start.
 fn exchange_config(args: &Args) -> Result<Option<ExchangeConfig>, u8> {
+    let (endpoint, allowlist, tls) = exchange_target(args)?;
     let egress = match (&args.egress, args.dev_simulator) {
         (Some(addr), _) => addr.clone(),
         (None, false) => DEFAULT_EGRESS,
@@ -115,24 +130,36 @@ fn exchange_config(args: &Args) -> Result<Option<ExchangeConfig>, u8> {
             return Ok(None);
         }
     };
+    Ok(Some(ExchangeConfig::new(egress, endpoint, allowlist, tls)))
+}
+
+type Target = (Endpoint, Allowlist, Arc<rustls::ClientConfig>);
+
+/// Endpoint, allowlist and TLS trust: production, or the dev mock exchange.
+fn exchange_target(args: &Args) -> Result<Target, u8> {
     let (Some(url), Some(ca)) = (&args.dev_exchange_url, &args.dev_exchange_ca) else {
         let tls = tls::production_config().map_err(|err| {
             error!(%err, "TLS configuration failed");
             EXIT_FAILURE
         })?;
-        let endpoint = Endpoint::binance_production();
-        return Ok(Some(ExchangeConfig::new(egress, endpoint, Allowlist::production(), tls)));
+        return Ok((Endpoint::binance_production(), Allowlist::production(), tls));
     };
     let Some(endpoint) = Endpoint::from_https_url(url) else {
         eprintln!("strongroom-enclave: --dev-exchange-url must be https://HOST:PORT");
         return Err(EXIT_CONFIG);
     };
     let pem = std::fs::read(ca).map_err(|err| {
-        eprintln!("strongroom-enclave: cannot read --dev-exchange-ca {}: {err}", ca.display());
+        eprintln!(
+            "strongroom-enclave: cannot read --dev-exchange-ca {}: {err}",
+            ca.display()
+        );
         EXIT_CONFIG
     })?;
     let tls = tls::dev_config(&pem).map_err(|err| {
-        eprintln!("strongroom-enclave: --dev-exchange-ca {}: {err}", ca.display());
+        eprintln!(
+            "strongroom-enclave: --dev-exchange-ca {}: {err}",
+            ca.display()
+        );
         EXIT_CONFIG
     })?;
     for _ in 0..3 {
@@ -143,7 +170,7 @@ fn exchange_config(args: &Args) -> Result<Option<ExchangeConfig>, u8> {
         );
     }
     let allowlist = Allowlist::production().with_dev_endpoint(endpoint.clone());
-    Ok(Some(ExchangeConfig::new(egress, endpoint, allowlist, tls)))
+    Ok((endpoint, allowlist, tls))
 }
 
 fn run(args: Args, enclave: Arc<Enclave>, exchange: Option<Arc<Binance>>) -> ExitCode {
@@ -263,7 +290,32 @@ fn open_simulator(args: &Args, clock: Arc<dyn Clock>) -> Result<Arc<dyn Nsm>, u8
         })?;
         tracing::warn!(path = %path.display(), "dev root certificate written (trust it ONLY for development)");
     }
+    if let Some(path) = &args.dev_pcrs_out {
+        write_pcrs_json(&sim, path)?;
+    }
     Ok(Arc::new(sim))
+}
+
+/// Writes the simulated PCR0..2 in the form `nitro-cli build-enclave` prints,
+/// so a verifier policy can name this dev build like a release.
+#[cfg(feature = "dev-simulator")]
+fn write_pcrs_json(sim: &dyn Nsm, path: &std::path::Path) -> Result<(), u8> {
+    let mut m = serde_json::Map::new();
+    m.insert("HashAlgorithm".into(), "Sha384 { ... }".into());
+    for i in 0..3u16 {
+        let pcr = sim.describe_pcr(i).map_err(|err| {
+            error!(%err, "cannot read a simulated PCR");
+            EXIT_FAILURE
+        })?;
+        m.insert(format!("PCR{i}"), hex::encode(pcr).into());
+    }
+    let json = serde_json::json!({ "Measurements": m });
+    std::fs::write(path, format!("{json:#}\n")).map_err(|err| {
+        error!(%err, path = %path.display(), "cannot write --dev-pcrs-out");
+        EXIT_CONFIG
+    })?;
+    tracing::warn!(path = %path.display(), "simulated PCRs written (a dev build, not a release)");
+    Ok(())
 }
 
 #[cfg(not(feature = "dev-simulator"))]

@@ -20,7 +20,7 @@ use crate::attest;
 use crate::compute::{PayloadContext, check_clock, check_window, sign_history};
 use crate::exchange::{Exchange, History};
 use crate::intake::Credential;
-use crate::state::{EnclaveError, Enclave};
+use crate::state::{Enclave, EnclaveError};
 
 /// Runs `f` on the blocking pool.
 async fn blocking<R: Send + 'static>(
@@ -63,8 +63,17 @@ pub async fn compute_aggregates<E: Exchange>(
             tracing::info!(reason = %e, "exchange fetch failed");
             EnclaveError::Compute(e.into())
         })?;
-    blocking(move || sign_aggregates(&enclave, &credential, &history, &session_id, window, started_ms))
-        .await
+    blocking(move || {
+        sign_aggregates(
+            &enclave,
+            &credential,
+            &history,
+            &session_id,
+            window,
+            started_ms,
+        )
+    })
+    .await
 }
 
 /// Step 3: checks the exchange clock, signs the payload and attests to it.

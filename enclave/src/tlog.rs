@@ -6,7 +6,10 @@
 //!    head carries this enclave's signature (so a restarted enclave whose ring
 //!    was recovered accepts heads signed before the restart);
 //! 3. the head is not older than the newest head this enclave has signed (no
-//!    rollback), and a head of the same size has the same root (no fork);
+//!    rollback), and a head of the same size has the same root (no fork); the
+//!    one exception is re-appending the very leaf that produced the newest
+//!    head to the state just before it, which yields the same (size, root):
+//!    an idempotent retry for a host whose commit failed after we signed;
 //! 4. append, sign the new head, remember it.
 //!
 //! Appends are serialized by the host (one transaction holding a row lock), so
@@ -82,17 +85,23 @@ impl LogSigner {
         let mut frontier = checked_frontier(req)?;
         let current_root = frontier.root();
         check_head(req, ours, &current_root)?;
-        let mut newest = self.newest.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((size, root)) = *newest {
-            let rollback = req.tree_size < size;
-            let fork = req.tree_size == size && root != current_root;
-            if rollback || fork {
-                return Err(LogError::Stale);
-            }
-        }
         frontier
             .append(leaf_hash(&req.leaf))
             .map_err(|_| LogError::Full)?;
+        let (new_size, new_root) = (frontier.size(), frontier.root());
+        let mut newest = self.newest.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((size, root)) = *newest {
+            // Older than the newest signed head, or a different tree at its
+            // size, is a rollback or fork. Re-appending the same leaf to the
+            // same state (the host's commit failed after we signed) yields the
+            // same (size, root) and is answered again: an idempotent retry.
+            let fork_at_tip = req.tree_size == size && current_root != root;
+            let rollback = new_size < size;
+            let fork_next = new_size == size && new_root != root;
+            if fork_at_tip || rollback || fork_next {
+                return Err(LogError::Stale);
+            }
+        }
         let head = TreeHead {
             size: frontier.size(),
             root: frontier.root().to_vec(),
@@ -101,7 +110,7 @@ impl LogSigner {
         };
         let payload = head.to_cbor().map_err(|_| LogError::HeadInvalid)?;
         let signed = (keys.sign)(&payload, keys.key_id);
-        *newest = Some((frontier.size(), frontier.root()));
+        *newest = Some((new_size, new_root));
         Ok(LogAppended {
             leaf_index: req.tree_size,
             tree_size: frontier.size(),

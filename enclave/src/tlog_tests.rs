@@ -176,3 +176,28 @@ fn refuses_rollback_and_fork() {
     log.append(&restarted, &k, leaf(&k, 2));
     assert_eq!(log.leaves.len(), 3);
 }
+
+#[test]
+fn the_same_append_may_be_retried_but_not_replaced() {
+    let k = key(7);
+    let signer = LogSigner::new();
+    let mut log = HostLog {
+        leaves: vec![],
+        head: None,
+    };
+    log.append(&signer, &k, leaf(&k, 0));
+    // The enclave signs leaf 1, but the host's commit fails: it retries the same leaf.
+    let req = log.request(leaf(&k, 1));
+    let first = with_keys(&k, |keys| signer.append(&req, keys, NOW)).unwrap();
+    let again = with_keys(&k, |keys| signer.append(&req, keys, NOW)).unwrap();
+    assert_eq!(
+        (first.leaf_index, first.tree_size),
+        (again.leaf_index, again.tree_size)
+    );
+    // A different leaf in that position would fork the log: refused.
+    let other = log.request(leaf(&k, 2));
+    assert_eq!(
+        with_keys(&k, |keys| signer.append(&other, keys, NOW)).unwrap_err(),
+        LogError::Stale
+    );
+}

@@ -4,6 +4,7 @@
 //! the verifier's code only (attestation under the dev root, COSE under the
 //! attested key, nonce = SHA-256(signed), RFC 9162 inclusion).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![cfg(feature = "dev-simulator")]
 
 mod e2e;
 
@@ -25,7 +26,7 @@ use strongroom_protocol::messages::{
 use strongroom_verifier::cose::verify_es256;
 use strongroom_verifier::merkle::{Frontier, Hash, inclusion_proof, leaf_hash};
 use strongroom_verifier::result::{AggregatesAnswer, LogEntry, verify_result};
-use strongroom_verifier::{KeyBinding, Policy, TrustRoot, verify};
+use strongroom_verifier::{KeyBinding, PcrSet, Policy, TrustRoot, verify};
 
 /// 2025-01-01T00:00:00Z, hour 0 of the demo fixture.
 const DEMO_H0: i64 = 1_735_689_600_000;
@@ -39,11 +40,16 @@ fn demo_expected() -> serde_json::Value {
 /// attestation under the dev root with nonce = SHA-256(signed), the signed
 /// payload under the attested key and kid.
 fn verified(stack: &Stack, r: &AggregatesResult) -> (AggregatePayload, KeyBinding) {
-    let root =
-        TrustRoot::dev_from_pem(&std::fs::read_to_string(&stack.enclave.root_pem).unwrap()).unwrap();
+    let root = TrustRoot::dev_from_pem(&std::fs::read_to_string(&stack.enclave.root_pem).unwrap())
+        .unwrap();
     let nonce = Sha256::digest(&r.signed).to_vec();
     assert_eq!(nonce.len(), 32);
-    let policy = Policy::default().with_nonce(nonce.clone());
+    // The PCR policy is the enclave's own `--dev-pcrs-out` file.
+    let pcrs = PcrSet::from_file(&stack.enclave.pcrs_json).unwrap();
+    assert_eq!(pcrs.pcrs.len(), 3);
+    let policy = Policy::default()
+        .allow_pcrs(pcrs)
+        .with_nonce(nonce.clone());
     let doc = verify(&r.attestation, &root, SystemTime::now(), &policy).unwrap();
     assert_eq!(doc.nonce.as_deref(), Some(nonce.as_slice()));
     let binding = KeyBinding::from_document(&doc).unwrap();
@@ -60,7 +66,12 @@ fn figures(p: &AggregatePayload) -> serde_json::Value {
 
 /// Trades and symbol info of a fixture file's first account, parsed by the
 /// enclave's own page parser, for in-process reference figures.
-fn fixture_trades(path: &std::path::Path) -> (Vec<strongroom_enclave::aggregate::Trade>, BTreeMap<String, SymbolInfo>) {
+fn fixture_trades(
+    path: &std::path::Path,
+) -> (
+    Vec<strongroom_enclave::aggregate::Trade>,
+    BTreeMap<String, SymbolInfo>,
+) {
     let f: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     let trades = serde_json::to_vec(&f["accounts"][0]["trades"]).unwrap();
     let info = f["symbols"]
@@ -69,21 +80,41 @@ fn fixture_trades(path: &std::path::Path) -> (Vec<strongroom_enclave::aggregate:
         .iter()
         .map(|s| {
             let text = |k: &str| s[k].as_str().unwrap().to_owned();
-            (text("symbol"), SymbolInfo { base: text("baseAsset"), quote: text("quoteAsset") })
+            (
+                text("symbol"),
+                SymbolInfo {
+                    base: text("baseAsset"),
+                    quote: text("quoteAsset"),
+                },
+            )
         })
         .collect();
     (parse_trades_page(&trades).unwrap(), info)
 }
 
-async fn code_of(stack: &Stack, session: &str, cred: &Sealed, w: (Option<i64>, Option<i64>)) -> ErrorCode {
-    let err = stack.enclave.compute(session, cred, w.0, w.1, None).await.unwrap_err();
+async fn code_of(
+    stack: &Stack,
+    session: &str,
+    cred: &Sealed,
+    w: (Option<i64>, Option<i64>),
+) -> ErrorCode {
+    let err = stack
+        .enclave
+        .compute(session, cred, w.0, w.1, None)
+        .await
+        .unwrap_err();
     error_code(&err).unwrap_or_else(|| panic!("no error code: {err:?}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_fixture_signed_aggregates() {
     let stack = Stack::start(&fixture("demo.json"), &[]).await;
-    assert!(stack.enclave.log_text().contains("DEV: trusting mock exchange CA"));
+    assert!(
+        stack
+            .enclave
+            .log_text()
+            .contains("DEV: trusting mock exchange CA")
+    );
     let enclave = &stack.enclave;
     let att = enclave.attest().await;
     let cred = seal_credential(&att, "binance", "demo-api-key", "demo-api-secret");
@@ -91,7 +122,10 @@ async fn demo_fixture_signed_aggregates() {
     assert!(matches!(opened, ResponseBody::CredentialAccepted(_)));
 
     // The figures equal the hand-computed ones; the result verifies.
-    let r = enclave.compute("sess-demo", &cred, None, None, None).await.unwrap();
+    let r = enclave
+        .compute("sess-demo", &cred, None, None, None)
+        .await
+        .unwrap();
     let (payload, binding) = verified(&stack, &r);
     let expected = demo_expected();
     assert_eq!(figures(&payload)["symbols"], expected["symbols"]);
@@ -103,8 +137,14 @@ async fn demo_fixture_signed_aggregates() {
     account.update(b"strongroom/account/v1\0binance\0demo-api-key");
     assert_eq!(payload.account, hex::encode(account.finalize()));
     assert_eq!(payload.session, hex::encode(Sha256::digest(b"sess-demo")));
-    assert_eq!((payload.from.as_deref(), payload.to.as_deref()), (None, None));
-    assert_eq!((payload.exchange.as_str(), payload.label.as_str()), ("binance", "main"));
+    assert_eq!(
+        (payload.from.as_deref(), payload.to.as_deref()),
+        (None, None)
+    );
+    assert_eq!(
+        (payload.exchange.as_str(), payload.label.as_str()),
+        ("binance", "main")
+    );
     // One byte changed in the signed bytes: the signature no longer holds.
     let mut tampered = r.signed.clone();
     let mid = tampered.len() / 2;
@@ -114,22 +154,33 @@ async fn demo_fixture_signed_aggregates() {
     // Not cached (forgotten, or never opened here): the envelope is re-opened.
     let ResponseBody::Forgotten(f) = enclave
         .client
-        .call(RequestBody::Forget(ForgetRequest { session_id: "sess-demo".into() }))
+        .call(RequestBody::Forget(ForgetRequest {
+            session_id: "sess-demo".into(),
+        }))
         .await
         .unwrap()
     else {
         panic!("not forgotten")
     };
     assert!(f.was_cached);
-    let again = enclave.compute("sess-demo", &cred, None, None, None).await.unwrap();
+    let again = enclave
+        .compute("sess-demo", &cred, None, None, None)
+        .await
+        .unwrap();
     assert_eq!(figures(&verified(&stack, &again).0), figures(&payload));
-    let fresh = enclave.compute("sess-never-opened", &cred, None, None, None).await.unwrap();
+    let fresh = enclave
+        .compute("sess-never-opened", &cred, None, None, None)
+        .await
+        .unwrap();
     assert_eq!(figures(&verified(&stack, &fresh).0), figures(&payload));
 
     // The host's metadata must match the cached credential too.
     let mut lying = cred.clone();
     lying.metadata.label = "other".into();
-    assert_eq!(code_of(&stack, "sess-demo", &lying, (None, None)).await, ErrorCode::MetadataMismatch);
+    assert_eq!(
+        code_of(&stack, "sess-demo", &lying, (None, None)).await,
+        ErrorCode::MetadataMismatch
+    );
 
     // Named symbols: only those; unknown ones refused.
     let r = enclave
@@ -138,9 +189,18 @@ async fn demo_fixture_signed_aggregates() {
         .unwrap();
     let p = verified(&stack, &r).0;
     assert_eq!(p.symbols.keys().collect::<Vec<_>>(), ["BTCUSDT"]);
-    assert_eq!(serde_json::to_value(&p.symbols["BTCUSDT"]).unwrap(), expected["symbols"]["BTCUSDT"]);
+    assert_eq!(
+        serde_json::to_value(&p.symbols["BTCUSDT"]).unwrap(),
+        expected["symbols"]["BTCUSDT"]
+    );
     let err = enclave
-        .compute("sess-demo", &cred, None, None, Some(vec!["NOPEUSDT".into()]))
+        .compute(
+            "sess-demo",
+            &cred,
+            None,
+            None,
+            Some(vec!["NOPEUSDT".into()]),
+        )
         .await
         .unwrap_err();
     assert_eq!(error_code(&err), Some(ErrorCode::InvalidArgument));
@@ -159,9 +219,16 @@ async fn window_filter(stack: &Stack, cred: &Sealed) {
         (Some(DEMO_H0 + 11 * HOUR), None),
         (None, Some(DEMO_H0 + 6 * HOUR)),
     ] {
-        let r = stack.enclave.compute("sess-demo", cred, from, to, None).await.unwrap();
+        let r = stack
+            .enclave
+            .compute("sess-demo", cred, from, to, None)
+            .await
+            .unwrap();
         let p = verified(stack, &r).0;
-        let w = Window { from_ms: from, to_ms: to };
+        let w = Window {
+            from_ms: from,
+            to_ms: to,
+        };
         let inside = trades.iter().filter(|t| w.contains(t.time)).count() as u64;
         let total: u64 = p.symbols.values().map(|s| s.trade_count).sum();
         assert_eq!(total, inside, "{from:?}..{to:?}");
@@ -169,13 +236,22 @@ async fn window_filter(stack: &Stack, cred: &Sealed) {
         let (symbols, totals) = aggregate(&trades, &info, w).unwrap();
         assert_eq!(p.symbols, symbols);
         assert_eq!(p.totals, totals);
-        let fmt = |ms: Option<i64>| ms.map(|ms| strongroom_enclave::compute::rfc3339_ms(ms).unwrap());
+        let fmt =
+            |ms: Option<i64>| ms.map(|ms| strongroom_enclave::compute::rfc3339_ms(ms).unwrap());
         assert_eq!((p.from, p.to), (fmt(from), fmt(to)));
     }
     // `to` is exclusive, `from` inclusive: the BTCUSDT buy at exactly h1.
     let mut counts = Vec::new();
-    for w in [(None, Some(DEMO_H0 + HOUR)), (None, Some(DEMO_H0 + HOUR + 1)), (Some(DEMO_H0 + HOUR), Some(DEMO_H0 + HOUR + 1))] {
-        let r = stack.enclave.compute("sess-demo", cred, w.0, w.1, None).await.unwrap();
+    for w in [
+        (None, Some(DEMO_H0 + HOUR)),
+        (None, Some(DEMO_H0 + HOUR + 1)),
+        (Some(DEMO_H0 + HOUR), Some(DEMO_H0 + HOUR + 1)),
+    ] {
+        let r = stack
+            .enclave
+            .compute("sess-demo", cred, w.0, w.1, None)
+            .await
+            .unwrap();
         let p = verified(stack, &r).0;
         counts.push(p.symbols.values().map(|s| s.trade_count).sum::<u64>());
     }
@@ -201,7 +277,11 @@ async fn refusals(stack: &Stack, att: &strongroom_protocol::messages::Attestatio
     let kraken = seal_credential(att, "kraken", "demo-api-key", "demo-api-secret");
     let code = code_of(stack, "sess-kraken", &kraken, (None, None)).await;
     assert_eq!(code, ErrorCode::InvalidArgument);
-    assert_eq!(stack.proxy_state().connected(), connected, "no egress for an unsupported exchange");
+    assert_eq!(
+        stack.proxy_state().connected(),
+        connected,
+        "no egress for an unsupported exchange"
+    );
 
     let ok = seal_credential(att, "binance", "demo-api-key", "demo-api-secret");
     let saved = std::mem::take(&mut *stack.proxy_state().allow.lock().unwrap());
@@ -209,8 +289,18 @@ async fn refusals(stack: &Stack, att: &strongroom_protocol::messages::Attestatio
     let code = code_of(stack, "sess-proxy", &ok, (None, None)).await;
     *stack.proxy_state().allow.lock().unwrap() = saved;
     assert_eq!(code, ErrorCode::EgressRefused);
-    assert_eq!(stack.proxy_state().refused(), refused + 1, "refused once, not retried");
-    assert!(stack.enclave.compute("sess-proxy", &ok, None, None, None).await.is_ok());
+    assert_eq!(
+        stack.proxy_state().refused(),
+        refused + 1,
+        "refused once, not retried"
+    );
+    assert!(
+        stack
+            .enclave
+            .compute("sess-proxy", &ok, None, None, None)
+            .await
+            .is_ok()
+    );
 }
 
 /// The host's side of the log: every leaf and the last signed head.
@@ -227,7 +317,11 @@ impl HostLog {
         AppendLogRequest {
             leaf: leaf.to_vec(),
             tree_size: f.size(),
-            frontier: f.hashes().iter().map(|h| ByteBuf::from(h.to_vec())).collect(),
+            frontier: f
+                .hashes()
+                .iter()
+                .map(|h| ByteBuf::from(h.to_vec()))
+                .collect(),
             head: self.head.clone(),
         }
     }
@@ -247,8 +341,15 @@ async fn append(stack: &Stack, req: AppendLogRequest) -> Result<LogAppended, Err
 async fn append_log(stack: &Stack, cred: &Sealed) {
     let mut log = HostLog::default();
     let mut results = Vec::new();
-    for (i, to) in [None, Some(DEMO_H0 + 10 * HOUR), Some(DEMO_H0 + 5 * HOUR)].into_iter().enumerate() {
-        let r = stack.enclave.compute("sess-demo", cred, None, to, None).await.unwrap();
+    for (i, to) in [None, Some(DEMO_H0 + 10 * HOUR), Some(DEMO_H0 + 5 * HOUR)]
+        .into_iter()
+        .enumerate()
+    {
+        let r = stack
+            .enclave
+            .compute("sess-demo", cred, None, to, None)
+            .await
+            .unwrap();
         let before = log.request(&r.signed);
         let out = append(stack, before.clone()).await.unwrap();
         assert_eq!((out.leaf_index, out.tree_size), (i as u64, i as u64 + 1));
@@ -256,8 +357,8 @@ async fn append_log(stack: &Stack, cred: &Sealed) {
         log.head = Some(out.tree_head);
         results.push((r, before));
     }
-    let root =
-        TrustRoot::dev_from_pem(&std::fs::read_to_string(&stack.enclave.root_pem).unwrap()).unwrap();
+    let root = TrustRoot::dev_from_pem(&std::fs::read_to_string(&stack.enclave.root_pem).unwrap())
+        .unwrap();
     let hashes: Vec<Hash> = log.leaves.iter().map(|l| leaf_hash(l)).collect();
     for (i, (r, _)) in results.iter().enumerate() {
         let payload = verified(stack, r).0;
@@ -276,7 +377,9 @@ async fn append_log(stack: &Stack, cred: &Sealed) {
                     .collect(),
             },
         };
-        let v = verify_result(&answer, &root, &Policy::default()).unwrap();
+        let policy =
+            Policy::default().allow_pcrs(PcrSet::from_file(&stack.enclave.pcrs_json).unwrap());
+        let v = verify_result(&answer, &root, &policy).unwrap();
         assert_eq!((v.leaf_index, v.tree_head.size), (i as u64, 3));
         let mut forged = answer.clone();
         forged.log.leaf_index = (i as u64 + 1) % 3;
@@ -287,10 +390,16 @@ async fn append_log(stack: &Stack, cred: &Sealed) {
     let (r0, stale) = &results[1];
     let mut stale = stale.clone();
     stale.leaf = r0.signed.clone();
-    assert_eq!(append(stack, stale).await.unwrap_err(), ErrorCode::LogStateInvalid);
+    assert_eq!(
+        append(stack, stale).await.unwrap_err(),
+        ErrorCode::LogStateInvalid
+    );
     let mut foreign = log.request(b"not a signed aggregate");
     foreign.leaf = b"not a signed aggregate".to_vec();
-    assert_eq!(append(stack, foreign).await.unwrap_err(), ErrorCode::LogStateInvalid);
+    assert_eq!(
+        append(stack, foreign).await.unwrap_err(),
+        ErrorCode::LogStateInvalid
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -301,12 +410,24 @@ async fn rate_limited_requests_are_retried() {
     let stack = Stack::start(&fixture("demo.json"), &flags).await;
     let att = stack.enclave.attest().await;
     let cred = seal_credential(&att, "binance", "demo-api-key", "demo-api-secret");
-    let r = stack.enclave.compute("sess-429", &cred, None, None, None).await.unwrap();
+    let r = stack
+        .enclave
+        .compute("sess-429", &cred, None, None, None)
+        .await
+        .unwrap();
     let p = verified(&stack, &r).0;
     let expected = demo_expected();
     assert_eq!(figures(&p)["symbols"], expected["symbols"]);
     assert_eq!(figures(&p)["totals"], expected["totals"]);
     let mock_log = stack.mock.log_text();
-    assert!(mock_log.contains("status=429"), "the mock never answered 429:\n{mock_log}");
-    assert!(stack.enclave.log_text().contains("exchange rate limit: waiting"));
+    assert!(
+        mock_log.contains("status=429"),
+        "the mock never answered 429:\n{mock_log}"
+    );
+    assert!(
+        stack
+            .enclave
+            .log_text()
+            .contains("exchange rate limit: waiting")
+    );
 }

@@ -2,6 +2,7 @@
 //! and in simulator mode serves Health, Attest, OpenCredential, Forget and
 //! KeyRingStatus over a unix socket, then drains on SIGTERM.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![cfg_attr(not(feature = "dev-simulator"), allow(unused_imports, dead_code))]
 
 mod common;
 
@@ -201,4 +202,60 @@ async fn simulator_mode_serves_the_rpc() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.success(), "{status}");
+}
+
+/// The dev exchange flags exist only together and only with the simulator;
+/// anything else is a usage error (64) before any socket is bound.
+#[test]
+fn dev_exchange_flags_need_the_simulator_and_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = format!("unix://{}/e.sock", dir.path().display());
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, "not a certificate").unwrap();
+    let ca = ca.to_str().unwrap();
+    let url = "https://127.0.0.1:8443";
+    let cases: [&[&str]; 5] = [
+        &["--dev-exchange-url", url, "--dev-exchange-ca", ca],
+        &["--dev-simulator", "--dev-exchange-url", url],
+        &["--dev-simulator", "--dev-exchange-ca", ca],
+        &[
+            "--dev-simulator",
+            "--dev-exchange-url",
+            "http://127.0.0.1:1",
+            "--dev-exchange-ca",
+            ca,
+        ],
+        // A CA file that is not PEM certificates is refused, not ignored.
+        &[
+            "--dev-simulator",
+            "--dev-exchange-url",
+            url,
+            "--dev-exchange-ca",
+            ca,
+        ],
+    ];
+    for args in cases {
+        let mut child = Guard(
+            Command::new(BIN)
+                .args(["--listen", &sock])
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let deadline = Instant::now() + START_TIMEOUT;
+        let status = loop {
+            if let Some(s) = child.0.try_wait().unwrap() {
+                break s;
+            }
+            assert!(Instant::now() < deadline, "{args:?}: still running");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert_eq!(status.code(), Some(64), "{args:?}");
+        assert!(
+            !dir.path().join("e.sock").exists(),
+            "{args:?}: bound before refusing"
+        );
+    }
 }

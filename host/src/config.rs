@@ -12,6 +12,11 @@ use std::time::Duration;
 use strongroom_protocol::transport::Address;
 use zeroize::Zeroizing;
 
+use crate::egress::{EgressConfig, parse_allowlist};
+
+/// Destinations the egress proxy allows when `EGRESS_ALLOWLIST` is unset.
+pub const DEFAULT_EGRESS_ALLOWLIST: &str = "api.binance.com:443";
+
 /// Where configuration values come from.
 pub trait ConfigSource {
     /// The value of `name`, if set.
@@ -92,6 +97,9 @@ pub struct ServeConfig {
     pub enclave_addr: Address,
     /// `ENCLAVE_TIMEOUT_MS` (default 10000): one RPC call's deadline.
     pub enclave_timeout: Duration,
+    /// `AGGREGATES_TIMEOUT_MS` (default 120000): deadline of a `ComputeAggregates`
+    /// call (exchange paging and retries) and of the whole `request_aggregates` request.
+    pub aggregates_timeout: Duration,
     /// `MAX_TTL_SECONDS` (default 604800).
     pub max_ttl_seconds: u64,
     /// `RATE_LIMIT_MAX` (default 100) requests per window, per tenant and per address.
@@ -121,6 +129,8 @@ pub struct ServeConfig {
     pub request_timeout: Duration,
     /// `SHUTDOWN_GRACE_SECONDS` (default 20): drain time after SIGTERM.
     pub shutdown_grace: Duration,
+    /// The egress proxy, run when `EGRESS_LISTEN` is set.
+    pub egress: Option<EgressConfig>,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -297,6 +307,39 @@ fn parse_enclave_addr(src: &dyn ConfigSource) -> Result<Address, ConfigError> {
         })
 }
 
+/// `EGRESS_LISTEN` (`unix:///path` or `vsock://CID:PORT`) turns the proxy on;
+/// `EGRESS_ALLOWLIST`, `EGRESS_IDLE_TIMEOUT_MS`, `EGRESS_MAX_CONNECTIONS`,
+/// `EGRESS_CONNECT_TIMEOUT_MS` tune it.
+fn parse_egress(src: &dyn ConfigSource) -> Result<Option<EgressConfig>, ConfigError> {
+    let Some(listen) = non_empty(src, "EGRESS_LISTEN") else {
+        return Ok(None);
+    };
+    let listen: Address = listen.trim().parse().map_err(|_| ConfigError::Invalid {
+        name: "EGRESS_LISTEN",
+        reason: "expected vsock://CID:PORT or unix:///path",
+    })?;
+    let raw = non_empty(src, "EGRESS_ALLOWLIST").unwrap_or_else(|| DEFAULT_EGRESS_ALLOWLIST.into());
+    let allowlist = parse_allowlist(&raw).map_err(|_| ConfigError::Invalid {
+        name: "EGRESS_ALLOWLIST",
+        reason: "expected comma-separated host:port",
+    })?;
+    if allowlist.is_empty() {
+        return Err(ConfigError::Invalid {
+            name: "EGRESS_ALLOWLIST",
+            reason: "allows nothing",
+        });
+    }
+    let ms =
+        |name, default: u64| parse_num(src, name, default, 1, 3_600_000).map(Duration::from_millis);
+    Ok(Some(EgressConfig {
+        listen,
+        allowlist,
+        max_connections: parse_num(src, "EGRESS_MAX_CONNECTIONS", 64, 1, 65_536)?,
+        idle_timeout: ms("EGRESS_IDLE_TIMEOUT_MS", 30_000)?,
+        connect_timeout: ms("EGRESS_CONNECT_TIMEOUT_MS", 10_000)?,
+    }))
+}
+
 impl ServeConfig {
     /// Reads and checks every variable `serve` uses.
     pub fn from_source(src: &dyn ConfigSource) -> Result<Self, ConfigError> {
@@ -311,6 +354,7 @@ impl ServeConfig {
             listen_addr: parse_listen(src)?,
             enclave_addr: parse_enclave_addr(src)?,
             enclave_timeout: ms("ENCLAVE_TIMEOUT_MS", 10_000, 1, 600_000)?,
+            aggregates_timeout: ms("AGGREGATES_TIMEOUT_MS", 120_000, 1, 3_600_000)?,
             max_ttl_seconds: parse_num(src, "MAX_TTL_SECONDS", 604_800, 1, 10 * 365 * 86_400)?,
             rate_limit_max: parse_num(src, "RATE_LIMIT_MAX", 100, 1, 100_000_000)?,
             rate_limit_window: ms("RATE_LIMIT_WINDOW", 900_000, 1, 30 * 86_400_000)?,
@@ -325,6 +369,7 @@ impl ServeConfig {
             header_read_timeout: ms("HEADER_READ_TIMEOUT_MS", 10_000, 1, 600_000)?,
             request_timeout: ms("REQUEST_TIMEOUT_MS", 30_000, 1, 600_000)?,
             shutdown_grace: secs("SHUTDOWN_GRACE_SECONDS", 20, 0, 3_600)?,
+            egress: parse_egress(src)?,
         };
         if cfg.tls.is_none()
             && !cfg.listen_addr.ip().is_loopback()
@@ -340,117 +385,5 @@ impl ServeConfig {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
-    use super::*;
-
-    fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
-
-    const BASE: &[(&str, &str)] = &[
-        (
-            "DATABASE_URL",
-            "postgres://postgres@/db?host=/tmp&port=5432",
-        ),
-        ("ENCLAVE_ADDR", "unix:///tmp/enclave.sock"),
-    ];
-
-    fn with(extra: &[(&str, &str)]) -> HashMap<String, String> {
-        let mut m = map(BASE);
-        m.extend(map(extra));
-        m
-    }
-
-    #[test]
-    fn defaults() {
-        let c = ServeConfig::from_source(&with(&[])).unwrap();
-        assert_eq!(c.listen_addr, "127.0.0.1:3000".parse().unwrap());
-        assert_eq!(c.max_ttl_seconds, 604_800);
-        assert_eq!(c.rate_limit_max, 100);
-        assert_eq!(c.rate_limit_window, Duration::from_millis(900_000));
-        assert_eq!(c.janitor_interval, Duration::from_secs(60));
-        assert!(c.allowed_origins.is_empty() && c.tls.is_none());
-    }
-
-    #[test]
-    fn enclave_port_sets_listen_port() {
-        let c = ServeConfig::from_source(&with(&[("ENCLAVE_PORT", "8080")])).unwrap();
-        assert_eq!(c.listen_addr.port(), 8080);
-    }
-
-    #[test]
-    fn errors_name_the_variable_but_not_a_secret_value() {
-        let secret = "postgres://u:hunter2@[bad";
-        let err = DbConfig::from_source(&map(&[("DATABASE_URL", secret)])).unwrap_err();
-        let text = err.to_string();
-        assert!(
-            text.contains("DATABASE_URL") && !text.contains("hunter2"),
-            "{text}"
-        );
-        let err = ServeConfig::from_source(&with(&[("AUDIT_HASH_KEY", "zz-secret")])).unwrap_err();
-        assert!(
-            err.to_string().contains("AUDIT_HASH_KEY") && !err.to_string().contains("zz-secret")
-        );
-    }
-
-    #[test]
-    fn debug_output_hides_secrets() {
-        let c = ServeConfig::from_source(&with(&[
-            ("DATABASE_URL", "postgres://owner:hunter2@db/x"),
-            ("APP_DATABASE_URL", "postgres://app_service:swordfish@db/x"),
-            ("AUDIT_HASH_KEY", &"ab".repeat(32)),
-        ]))
-        .unwrap();
-        let text = format!("{c:?} {:?}", c.db);
-        for secret in ["hunter2", "swordfish", "abab"] {
-            assert!(!text.contains(secret), "{text}");
-        }
-    }
-
-    #[test]
-    fn rejects_bad_values() {
-        for (k, v) in [
-            ("RATE_LIMIT_MAX", "0"),
-            ("RATE_LIMIT_WINDOW", "ten"),
-            ("MAX_TTL_SECONDS", "-1"),
-            ("ALLOWED_ORIGINS", "*"),
-            ("ALLOWED_ORIGINS", "https://a.example/path"),
-            ("ENCLAVE_ADDR", "tcp://1.2.3.4:5"),
-            ("DANGER_ALLOW_INSECURE_HTTP", "yes"),
-            ("LISTEN_ADDR", "0.0.0.0:3000"),
-            ("TLS_CERT_PATH", "/x.pem"),
-        ] {
-            let err = ServeConfig::from_source(&with(&[(k, v)])).unwrap_err();
-            let named = match &err {
-                ConfigError::Missing(n) | ConfigError::Invalid { name: n, .. } => *n,
-            };
-            assert!(
-                named == k || (k == "TLS_CERT_PATH" && named == "TLS_KEY_PATH"),
-                "{k}: {err}"
-            );
-        }
-    }
-
-    #[test]
-    fn insecure_http_off_loopback_only_when_told() {
-        let c = ServeConfig::from_source(&with(&[
-            ("LISTEN_ADDR", "0.0.0.0:3000"),
-            ("DANGER_ALLOW_INSECURE_HTTP", "1"),
-        ]))
-        .unwrap();
-        assert!(c.danger_allow_insecure_http);
-        let o = ServeConfig::from_source(&with(&[(
-            "ALLOWED_ORIGINS",
-            "https://a.example, http://localhost:5173",
-        )]))
-        .unwrap();
-        assert_eq!(
-            o.allowed_origins,
-            ["https://a.example", "http://localhost:5173"]
-        );
-    }
-}
+#[path = "config_tests.rs"]
+mod tests;

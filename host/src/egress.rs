@@ -78,13 +78,24 @@ pub struct EgressStats {
     pub unreachable: AtomicU64,
 }
 
-/// Runs the proxy until `shutdown` completes.
+/// Binds `config.listen` and runs the proxy until `shutdown` completes.
 pub async fn serve(
     config: EgressConfig,
     stats: Arc<EgressStats>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
     let listener = Listener::bind(&config.listen)?;
+    run(listener, config, stats, shutdown).await
+}
+
+/// Runs the proxy on an already bound listener until `shutdown` completes
+/// (`strongroom-host serve` binds first, so a bad address fails the start).
+pub async fn run(
+    listener: Listener,
+    config: EgressConfig,
+    stats: Arc<EgressStats>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
     info!(listen = %config.listen, allowed = config.allowlist.len(), "egress proxy listening");
     let config = Arc::new(config);
     let permits = Arc::new(Semaphore::new(config.max_connections));

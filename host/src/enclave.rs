@@ -7,8 +7,9 @@ use std::time::Duration;
 use strongroom_protocol::ErrorCode;
 use strongroom_protocol::client::{CallError, ClientConfig, RpcClient};
 use strongroom_protocol::messages::{
-    AttestRequest, AttestationInfo, CredentialAccepted, ForgetRequest, HealthInfo,
-    OpenCredentialRequest, RequestBody, ResponseBody,
+    AggregatesResult, AppendLogRequest, AttestRequest, AttestationInfo, ComputeAggregatesRequest,
+    CredentialAccepted, ForgetRequest, HealthInfo, LogAppended, OpenCredentialRequest, RequestBody,
+    ResponseBody,
 };
 use strongroom_protocol::transport::Address;
 
@@ -33,25 +34,40 @@ pub enum EnclaveError {
 #[derive(Debug)]
 pub struct Enclave {
     rpc: RpcClient,
+    /// Its own connection with a longer deadline: `ComputeAggregates` waits on
+    /// the exchange (paging, honoured Retry-After), so it must not share the
+    /// short deadline, nor hold up the quick calls behind it.
+    slow: RpcClient,
     metrics: Arc<Metrics>,
 }
 
 impl Enclave {
-    /// A lazily connecting client for `addr`.
-    pub fn new(addr: Address, call_timeout: Duration, metrics: Arc<Metrics>) -> Self {
-        let config = ClientConfig {
+    /// A lazily connecting client for `addr`: `call_timeout` for every call but
+    /// `ComputeAggregates`, which gets `compute_timeout`.
+    pub fn new(
+        addr: Address,
+        call_timeout: Duration,
+        compute_timeout: Duration,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let config = |call_timeout| ClientConfig {
             call_timeout,
             agent: concat!("strongroom-host/", env!("CARGO_PKG_VERSION")).to_owned(),
             ..ClientConfig::default()
         };
         Self {
-            rpc: RpcClient::new(addr, config),
+            rpc: RpcClient::new(addr.clone(), config(call_timeout)),
+            slow: RpcClient::new(addr, config(compute_timeout)),
             metrics,
         }
     }
 
     async fn call(&self, body: RequestBody) -> Result<ResponseBody, EnclaveError> {
-        let err = match self.rpc.call(body).await {
+        let rpc = match body {
+            RequestBody::ComputeAggregates(_) => &self.slow,
+            _ => &self.rpc,
+        };
+        let err = match rpc.call(body).await {
             Ok(ResponseBody::Error(e)) => CallError::Remote(e),
             Ok(answer) => return Ok(answer),
             Err(e) => e,
@@ -109,6 +125,25 @@ impl Enclave {
             .await?
         {
             ResponseBody::Forgotten(_) => Ok(()),
+            _ => Err(self.unexpected()),
+        }
+    }
+
+    /// Asks the enclave to fetch the session's history and sign its aggregates.
+    pub async fn compute(
+        &self,
+        req: ComputeAggregatesRequest,
+    ) -> Result<AggregatesResult, EnclaveError> {
+        match self.call(RequestBody::ComputeAggregates(req)).await? {
+            ResponseBody::Aggregates(a) => Ok(a),
+            _ => Err(self.unexpected()),
+        }
+    }
+
+    /// Asks the enclave to check the log state and sign the head that adds `req.leaf`.
+    pub async fn append_log(&self, req: AppendLogRequest) -> Result<LogAppended, EnclaveError> {
+        match self.call(RequestBody::AppendLog(req)).await? {
+            ResponseBody::LogAppended(a) => Ok(a),
             _ => Err(self.unexpected()),
         }
     }

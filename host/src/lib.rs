@@ -12,3 +12,4 @@ pub mod metrics;
 pub mod ratelimit;
 pub mod serve;
 pub mod tenants;
+pub mod tlog;

@@ -3,9 +3,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use crate::egress::EgressStats;
 
 /// Latency histogram bucket bounds, in seconds.
 const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
@@ -44,6 +46,8 @@ pub struct Metrics {
     pub revoked: AtomicU64,
     /// Credentials accepted and stored.
     pub accepted: AtomicU64,
+    /// Egress proxy counters (zero when the proxy is off).
+    pub egress: Arc<EgressStats>,
 }
 
 impl Metrics {
@@ -98,6 +102,18 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "# TYPE {name} counter\n{name} {}",
+                v.load(Ordering::Relaxed)
+            );
+        }
+        out.push_str("# TYPE strongroom_egress_connections_total counter\n");
+        for (outcome, v) in [
+            ("connected", &self.egress.connected),
+            ("refused", &self.egress.refused),
+            ("unreachable", &self.egress.unreachable),
+        ] {
+            let _ = writeln!(
+                out,
+                "strongroom_egress_connections_total{{outcome=\"{outcome}\"}} {}",
                 v.load(Ordering::Relaxed)
             );
         }
@@ -164,5 +180,9 @@ mod tests {
         assert!(text.contains("le=\"0.005\"} 1"));
         assert!(text.contains("le=\"0.5\"} 2"));
         assert!(text.contains("strongroom_enclave_rpc_errors_total{kind=\"unavailable\"} 1"));
+        m.egress.refused.fetch_add(2, Ordering::Relaxed);
+        let text = m.render(PoolGauges::default());
+        assert!(text.contains("strongroom_egress_connections_total{outcome=\"refused\"} 2"));
+        assert!(text.contains("strongroom_egress_connections_total{outcome=\"connected\"} 0"));
     }
 }

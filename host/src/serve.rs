@@ -4,6 +4,7 @@ use std::future::Future;
 use std::io::Write as _;
 use std::sync::Arc;
 
+use strongroom_protocol::transport::Listener;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use zeroize::Zeroizing;
@@ -60,6 +61,10 @@ pub async fn serve(
     if tls.is_none() && !cfg.listen_addr.ip().is_loopback() {
         tracing::warn!("DANGER_ALLOW_INSECURE_HTTP: serving plain HTTP off loopback");
     }
+    let egress = match &cfg.egress {
+        Some(e) => Some((Listener::bind(&e.listen)?, e.clone())),
+        None => None,
+    };
     let listener = TcpListener::bind(cfg.listen_addr).await?;
     let local = listener.local_addr()?;
     let metrics = Arc::new(Metrics::default());
@@ -67,6 +72,7 @@ pub async fn serve(
         enclave: Enclave::new(
             cfg.enclave_addr.clone(),
             cfg.enclave_timeout,
+            cfg.aggregates_timeout,
             metrics.clone(),
         ),
         addr_limits: RateLimiter::new(cfg.rate_limit_max, cfg.rate_limit_window),
@@ -82,10 +88,18 @@ pub async fn serve(
     };
     let janitor = tokio::spawn(crate::janitor::run(
         pool,
-        metrics,
+        metrics.clone(),
         app.cfg.janitor_interval,
         stopped(stop_rx.clone()),
     ));
+    let egress = egress.map(|(listener, config)| {
+        let (stats, stop) = (metrics.egress.clone(), stopped(stop_rx.clone()));
+        tokio::spawn(async move {
+            if let Err(e) = crate::egress::run(listener, config, stats, stop).await {
+                tracing::error!(error = %e, "egress proxy stopped");
+            }
+        })
+    });
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(addr = %local, tls = tls.is_some(), "listening");
     println!("listening on {scheme}://{local}");
@@ -96,6 +110,9 @@ pub async fn serve(
     let _ = stop_tx.send(true);
     let _ = server.await;
     let _ = janitor.await;
+    if let Some(e) = egress {
+        let _ = e.await;
+    }
     Ok(())
 }
 

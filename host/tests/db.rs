@@ -14,6 +14,7 @@ const TABLES: &[&str] = &[
     "aggregates",
     "transparency_log",
     "tree_heads",
+    "transparency_state",
     "audit_log",
     "auth_failures",
     "host_settings",
@@ -65,7 +66,7 @@ async fn migrations_apply_and_are_idempotent() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(versions, 2);
+    assert_eq!(versions, 3);
     let again = run_host(&["migrate"], &db.env()).await;
     assert!(again.status.success());
     assert!(

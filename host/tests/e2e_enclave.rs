@@ -9,29 +9,13 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use common::{HOST_BIN, Host, TestDb, socket_in};
-use hpke::{Deserializable, OpModeS, Serializable};
+use common::real::seal;
+use common::{Host, TestDb};
 use serde_json::json;
-
-type Kem = hpke::kem::DhP256HkdfSha256;
-
-fn enclave_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("STRONGROOM_ENCLAVE_BIN") {
-        return p.into();
-    }
-    let p = Path::new(HOST_BIN).with_file_name("strongroom-enclave");
-    assert!(
-        p.exists(),
-        "{} not found: run `cargo build -p strongroom-enclave` first (scripts/test does)",
-        p.display()
-    );
-    p
-}
 
 struct Enclave {
     child: tokio::process::Child,
@@ -39,41 +23,14 @@ struct Enclave {
 }
 
 async fn start_enclave(dir: &Path) -> (Enclave, String) {
-    let (path, addr) = socket_in(dir);
-    let log = dir.join("enclave.log");
-    let child = tokio::process::Command::new(enclave_bin())
-        .args(["--listen", &addr, "--dev-simulator", "--dev-root-out"])
-        .arg(dir.join("dev-root.pem"))
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    // A debug build hashes its own executable for the simulated PCR0: tens of seconds.
-    for _ in 0..1800 {
-        if path.exists() {
-            return (Enclave { child, log }, addr);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!(
-        "enclave did not listen: {}",
-        std::fs::read_to_string(&log).unwrap_or_default()
-    );
-}
-
-fn seal(pk: &[u8], plaintext: &[u8]) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
-    let pk = <Kem as hpke::Kem>::PublicKey::from_bytes(pk).unwrap();
-    let (enc, ct) = hpke::single_shot_seal::<hpke::aead::AesGcm256, hpke::kdf::HkdfSha256, Kem>(
-        &OpModeS::Base,
-        &pk,
-        b"strongroom/credential/v1",
-        plaintext,
-        b"",
+    let e = common::real::start_enclave(dir, &[]).await;
+    (
+        Enclave {
+            child: e.child,
+            log: e.log,
+        },
+        e.addr,
     )
-    .unwrap();
-    let (body, tag) = ct.split_at(ct.len() - 16);
-    (enc.to_bytes().to_vec(), body.to_vec(), tag.to_vec())
 }
 
 fn now() -> u64 {
@@ -98,19 +55,6 @@ fn submission(key_id: &str, pk: &[u8], label: &str, sealed_label: &str, secret: 
         "metadata": {"exchange": "binance", "label": label, "ttl": 600}
     })
     .to_string()
-}
-
-fn pg_dump() -> PathBuf {
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .map(|e| e.path().join("bin/pg_dump"))
-                .filter(|p| p.exists())
-                .collect()
-        })
-        .unwrap_or_default();
-    found.sort();
-    found.pop().unwrap_or_else(|| "pg_dump".into())
 }
 
 #[tokio::test]
@@ -197,17 +141,7 @@ async fn real_enclave_flow_never_leaks_the_planted_secret() {
         .get(0);
     assert_eq!(sessions, 1, "only the accepted credential is stored");
 
-    let dump = std::process::Command::new(pg_dump())
-        .arg("--dbname")
-        .arg(&db.url)
-        .output()
-        .unwrap();
-    assert!(
-        dump.status.success(),
-        "{}",
-        String::from_utf8_lossy(&dump.stderr)
-    );
-    let dump = String::from_utf8_lossy(&dump.stdout).into_owned();
+    let dump = common::real::pg_dump(&db.url);
     assert!(dump.contains(&session), "the dump does hold the session");
 
     let body = json!({"session_id": session}).to_string();

@@ -48,7 +48,10 @@ fn serve_one(mut stream: std::net::TcpStream, handler: &Handler, log: &Mutex<Vec
     let mut line = String::new();
     reader.read_line(&mut line).unwrap();
     let mut parts = line.split_whitespace();
-    let (method, target) = (parts.next().unwrap().to_owned(), parts.next().unwrap().to_owned());
+    let (method, target) = (
+        parts.next().unwrap().to_owned(),
+        parts.next().unwrap().to_owned(),
+    );
     let (mut len, mut authorization, mut content_type) = (0usize, None, None);
     loop {
         let mut h = String::new();
@@ -84,4 +87,3 @@ fn serve_one(mut stream: std::net::TcpStream, handler: &Handler, log: &Mutex<Vec
     let _ = stream.write_all(head.as_bytes());
     let _ = stream.write_all(answer.as_bytes());
 }
-

@@ -48,7 +48,9 @@ impl Endpoint {
         let rest = rest.strip_suffix('/').unwrap_or(rest);
         let (host, port) = rest.rsplit_once(':')?;
         let port: u16 = port.parse().ok()?;
-        let plain = host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+        let plain = host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
         if port == 0 || !plain || !strongroom_protocol::egress::valid_host(host) {
             return None;
         }
@@ -241,9 +243,20 @@ mod tests {
 
     #[test]
     fn dev_urls_parse_strictly() {
-        let ep = |h: &str, p| Some(Endpoint { host: h.into(), port: p });
-        assert_eq!(Endpoint::from_https_url("https://127.0.0.1:8443"), ep("127.0.0.1", 8443));
-        assert_eq!(Endpoint::from_https_url("https://LocalHost:1/"), ep("localhost", 1));
+        let ep = |h: &str, p| {
+            Some(Endpoint {
+                host: h.into(),
+                port: p,
+            })
+        };
+        assert_eq!(
+            Endpoint::from_https_url("https://127.0.0.1:8443"),
+            ep("127.0.0.1", 8443)
+        );
+        assert_eq!(
+            Endpoint::from_https_url("https://LocalHost:1/"),
+            ep("localhost", 1)
+        );
         for bad in [
             "http://localhost:1",
             "https://localhost",
@@ -262,7 +275,10 @@ mod tests {
     fn production_allowlist_is_binance_only() {
         let prod = Allowlist::production();
         assert!(prod.allows(&Endpoint::binance_production()));
-        let mock = Endpoint { host: "localhost".into(), port: 8443 };
+        let mock = Endpoint {
+            host: "localhost".into(),
+            port: 8443,
+        };
         assert!(!prod.allows(&mock));
         assert!(prod.with_dev_endpoint(mock.clone()).allows(&mock));
     }

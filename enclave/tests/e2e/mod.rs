@@ -18,9 +18,8 @@ use strongroom_enclave::intake::HPKE_INFO;
 use strongroom_enclave::keyring::{Aead, Kdf, Kem};
 use strongroom_protocol::client::{CallError, ClientConfig, RpcClient};
 use strongroom_protocol::messages::{
-    AggregatesResult, AttestRequest, AttestationInfo, ComputeAggregatesRequest,
-    CredentialMetadata, OpenCredentialRequest, Phase, RequestBody, ResponseBody,
-    SealedCredential,
+    AggregatesResult, AttestRequest, AttestationInfo, ComputeAggregatesRequest, CredentialMetadata,
+    OpenCredentialRequest, Phase, RequestBody, ResponseBody, SealedCredential,
 };
 use strongroom_protocol::transport::Address;
 
@@ -41,6 +40,24 @@ pub fn repo_root() -> PathBuf {
 /// `scripts/fixtures/NAME`.
 pub fn fixture(name: &str) -> PathBuf {
     repo_root().join("scripts/fixtures").join(name)
+}
+
+/// `text` without ANSI colour sequences (`ESC [ ... m`).
+pub fn plain(text: String) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A child process killed (and reaped) when dropped.
@@ -112,8 +129,9 @@ impl Mock {
             .read_line(&mut line)
             .unwrap();
         let child = Guard(child);
-        let v: serde_json::Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("mock exchange did not print its JSON line ({e}): {line:?}"));
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+            panic!("mock exchange did not print its JSON line ({e}): {line:?}")
+        });
         Mock {
             url: v["url"].as_str().unwrap().to_owned(),
             ca_pem: PathBuf::from(v["ca_pem"].as_str().unwrap()),
@@ -127,9 +145,9 @@ impl Mock {
         self.url.rsplit(':').next().unwrap().parse().unwrap()
     }
 
-    /// The mock's request log.
+    /// The mock's request log, without terminal colours.
     pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        plain(std::fs::read_to_string(&self.log).unwrap_or_default())
     }
 }
 
@@ -137,6 +155,8 @@ impl Mock {
 pub struct Enclave {
     pub addr: Address,
     pub root_pem: PathBuf,
+    /// `--dev-pcrs-out`: the simulated PCRs in nitro-cli form.
+    pub pcrs_json: PathBuf,
     pub log: PathBuf,
     pub client: RpcClient,
     pub child: Guard,
@@ -148,6 +168,7 @@ impl Enclave {
         let sock = dir.join("enclave.sock");
         let root_pem = dir.join("dev-root.pem");
         let log = dir.join("enclave.log");
+        let pcrs_json = dir.join("pcrs.json");
         let addr: Address = format!("unix://{}", sock.display()).parse().unwrap();
         let child = Command::new(ENCLAVE_BIN)
             .arg("--listen")
@@ -155,6 +176,8 @@ impl Enclave {
             .arg("--dev-simulator")
             .arg("--dev-root-out")
             .arg(&root_pem)
+            .arg("--dev-pcrs-out")
+            .arg(&pcrs_json)
             .arg("--egress")
             .arg(egress.to_string())
             .arg("--dev-exchange-url")
@@ -192,15 +215,16 @@ impl Enclave {
         Enclave {
             addr,
             root_pem,
+            pcrs_json,
             log,
             client,
             child,
         }
     }
 
-    /// The enclave's log so far.
+    /// The enclave's log so far, without terminal colours.
     pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        plain(std::fs::read_to_string(&self.log).unwrap_or_default())
     }
 
     /// A fresh attestation (no nonce): keys to seal to and verify with.
@@ -307,10 +331,10 @@ impl Stack {
     pub async fn start(fixture: &Path, mock_flags: &[&str]) -> Stack {
         let dir = tempfile::tempdir().unwrap();
         let mock = Mock::start(dir.path(), fixture, mock_flags);
-        let proxy = Proxy::start(&dir.path().join("egress.sock"), vec![(
-            "127.0.0.1".to_owned(),
-            mock.port(),
-        )]);
+        let proxy = Proxy::start(
+            &dir.path().join("egress.sock"),
+            vec![("127.0.0.1".to_owned(), mock.port())],
+        );
         let enclave = Enclave::start(dir.path(), &proxy.addr, &mock).await;
         Stack {
             enclave,

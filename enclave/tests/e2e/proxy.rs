@@ -103,7 +103,10 @@ async fn relay(mut enclave: Stream, state: Arc<ProxyState>) {
         let _ = write_reply(&mut enclave, &reply).await;
         return;
     };
-    if write_reply(&mut enclave, &EgressReply::Connected).await.is_err() {
+    if write_reply(&mut enclave, &EgressReply::Connected)
+        .await
+        .is_err()
+    {
         return;
     }
     state.connected.fetch_add(1, Ordering::SeqCst);

@@ -1,10 +1,11 @@
-//! Every decoder of untrusted HTTP input: JSON bodies of each route, their
-//! validation, and the quote's query string. None may panic.
+//! Every decoder of untrusted input: JSON bodies of each route, their
+//! validation, the query strings, and the COSE_Sign1 reader the host applies to
+//! enclave answers. None may panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use strongroom_host::http::validate::{
-    RequestAggregates, Revoke, SubmitKey, parse_json, quote_nonce, session_id,
+    RequestAggregates, Revoke, SubmitKey, parse_json, query_u64, quote_nonce, session_id,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -19,5 +20,7 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(q) = std::str::from_utf8(data) {
         let _ = quote_nonce(Some(q));
+        let _ = query_u64(Some(q), ["leaf_index", "tree_size"]);
     }
+    let _ = strongroom_host::tlog::cose::sign1_payload(data);
 });

@@ -50,6 +50,8 @@ codes! {
     InvalidTtl => "invalid_ttl", 400, "ttl must be between 1 and MAX_TTL_SECONDS";
     /// `session_id` is not a UUID.
     InvalidSessionId => "invalid_session_id", 400, "session_id is not a UUID";
+    /// The enclave found an argument invalid (e.g. the time window).
+    InvalidArgument => "invalid_argument", 400, "an argument is invalid";
     /// Attestation nonce over 64 bytes.
     NonceTooLong => "nonce_too_long", 400, "nonce longer than 64 bytes";
     /// Missing or unknown API key.
@@ -60,6 +62,10 @@ codes! {
     NotFound => "not_found", 404, "no such route";
     /// No such session for this tenant.
     SessionNotFound => "session_not_found", 404, "no such session";
+    /// The transparency log is empty: no head yet.
+    LogEmpty => "log_empty", 404, "the transparency log is empty";
+    /// A leaf index or tree size beyond the log.
+    OutOfRange => "out_of_range", 404, "leaf index or tree size beyond the log";
     /// Route exists, method does not.
     MethodNotAllowed => "method_not_allowed", 405, "method not allowed on this route";
     /// The request took longer than REQUEST_TIMEOUT_MS.
@@ -84,8 +90,10 @@ codes! {
     CredentialExpired => "credential_expired", 422, "the credential's not_after has passed";
     /// The credential's lifetime exceeds the enclave's maximum.
     TtlTooLong => "ttl_too_long", 422, "the credential's lifetime exceeds the maximum";
-    /// Another refusal of the request by the enclave.
-    EnclaveRejected => "enclave_rejected", 422, "the enclave rejected the request";
+    /// The exchange refused the sealed API key or its signature.
+    ExchangeRejectedCredentials => "exchange_rejected_credentials", 422, "the exchange rejected the API credentials";
+    /// The exchange kept rate-limiting the enclave's requests.
+    ExchangeRateLimited => "exchange_rate_limited", 429, "the exchange rate-limited the request; try again later";
     /// Too many failed authentications from this address.
     LockedOut => "locked_out", 429, "too many failed authentications; try again later";
     /// Over RATE_LIMIT_MAX per RATE_LIMIT_WINDOW.
@@ -96,6 +104,12 @@ codes! {
     NotImplemented => "not_implemented", 501, "not implemented yet";
     /// The enclave answered outside the protocol or failed internally.
     EnclaveError => "enclave_error", 502, "the enclave failed";
+    /// The exchange could not be reached (or answered nonsense).
+    ExchangeUnreachable => "exchange_unreachable", 502, "the exchange could not be reached";
+    /// The egress proxy (or the enclave's own allowlist) refused the destination.
+    EgressRefused => "egress_refused", 502, "the exchange destination is not allowed";
+    /// The enclave refused the log state the host sent, or answered one that does not extend it.
+    LogStateInvalid => "log_state_invalid", 500, "the transparency log state does not verify";
     /// The enclave cannot be reached.
     EnclaveUnavailable => "enclave_unavailable", 503, "the enclave is unavailable";
     /// The enclave is up but not ready (booting or busy).
@@ -103,6 +117,9 @@ codes! {
     /// PostgreSQL cannot be reached.
     DatabaseUnavailable => "database_unavailable", 503, "the database is unavailable";
 }
+
+/// Retry-After sent with `exchange_rate_limited` (Binance's weight window is one minute).
+pub const EXCHANGE_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// An error answer: code, message, and for 429 the Retry-After delay.
 #[derive(Debug, Clone)]
@@ -172,7 +189,13 @@ pub fn enclave_code(code: ErrorCode) -> Code {
         ErrorCode::CredentialExpired => Code::CredentialExpired,
         ErrorCode::TtlTooLong => Code::TtlTooLong,
         ErrorCode::NonceTooLong => Code::NonceTooLong,
-        ErrorCode::InvalidArgument => Code::EnclaveRejected,
+        ErrorCode::InvalidArgument => Code::InvalidArgument,
+        ErrorCode::ExchangeRejectedCredentials => Code::ExchangeRejectedCredentials,
+        ErrorCode::ExchangeRateLimited => Code::ExchangeRateLimited,
+        ErrorCode::ExchangeUnreachable => Code::ExchangeUnreachable,
+        ErrorCode::EgressRefused => Code::EgressRefused,
+        ErrorCode::LogStateInvalid => Code::LogStateInvalid,
+        ErrorCode::NotImplemented => Code::NotImplemented,
         ErrorCode::NotReady | ErrorCode::Busy => Code::EnclaveNotReady,
         _ => Code::EnclaveError,
     }
@@ -182,7 +205,14 @@ impl From<EnclaveError> for ApiError {
     fn from(e: EnclaveError) -> Self {
         match e {
             EnclaveError::Unavailable => Self::new(Code::EnclaveUnavailable),
-            EnclaveError::Refused(c) => Self::new(enclave_code(c)),
+            EnclaveError::Refused(c) => match enclave_code(c) {
+                // The enclave already retried within its budget; its refusal
+                // carries no delay, so the client waits a fixed time.
+                Code::ExchangeRateLimited => {
+                    Self::retry(Code::ExchangeRateLimited, EXCHANGE_RETRY_AFTER)
+                }
+                code => Self::new(code),
+            },
             _ => Self::new(Code::EnclaveError),
         }
     }

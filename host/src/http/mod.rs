@@ -1,10 +1,12 @@
 //! The HTTP API: routing, the request pipeline (limits, authentication, CORS,
 //! security headers, metrics) and the server loop.
 
+mod aggregates;
 pub mod auth;
 pub mod error;
 mod routes;
 pub mod server;
+mod transparency;
 pub mod validate;
 
 use std::net::IpAddr;
@@ -35,6 +37,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/enclave/submit_key"),
     ("POST", "/enclave/request_aggregates"),
     ("POST", "/enclave/revoke"),
+    ("GET", "/transparency/head"),
+    ("GET", "/transparency/inclusion"),
+    ("GET", "/transparency/consistency"),
 ];
 
 /// Shared state of the server.
@@ -143,8 +148,16 @@ impl App {
             let mut resp = if req.method() == Method::OPTIONS {
                 self.preflight(origin.as_ref(), !matches!(label, Err(Code::NotFound)))
             } else {
+                // request_aggregates waits on the exchange; every other route is quick.
+                let deadline = match label {
+                    Ok("/enclave/request_aggregates") => self
+                        .cfg
+                        .request_timeout
+                        .max(self.cfg.aggregates_timeout + self.cfg.enclave_timeout * 2),
+                    _ => self.cfg.request_timeout,
+                };
                 let work = self.dispatch(req, label, &ctx);
-                match tokio::time::timeout(self.cfg.request_timeout, work).await {
+                match tokio::time::timeout(deadline, work).await {
                     Ok(Ok(r)) => r,
                     Ok(Err(e)) => e.into_response(),
                     Err(_) => ApiError::new(Code::RequestTimeout).into_response(),
@@ -162,7 +175,7 @@ impl App {
     }
 
     async fn dispatch<B>(
-        &self,
+        self: &Arc<Self>,
         req: Request<B>,
         label: Result<&'static str, Code>,
         ctx: &Ctx,
@@ -184,6 +197,9 @@ impl App {
         if label == "/attestation/quote" {
             return self.quote(req.uri().query(), ctx).await;
         }
+        if label.starts_with("/transparency/") {
+            return self.transparency(label, req.uri().query()).await;
+        }
         let tenant = self.authenticate(req.headers(), ctx).await?;
         self.tenant_limits
             .check(&tenant.to_string(), Instant::now())
@@ -191,7 +207,7 @@ impl App {
         let body = read_json_body(req).await?;
         match label {
             "/enclave/submit_key" => self.submit_key(&body, tenant, ctx).await,
-            "/enclave/request_aggregates" => self.request_aggregates(&body, tenant).await,
+            "/enclave/request_aggregates" => self.request_aggregates(&body, tenant, ctx).await,
             _ => self.revoke(&body, tenant, ctx).await,
         }
     }

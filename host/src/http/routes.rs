@@ -13,7 +13,7 @@ use strongroom_protocol::messages::{
 use uuid::Uuid;
 
 use super::error::{ApiError, Code};
-use super::validate::{self, RequestAggregates, Revoke, SubmitKey, ValidSubmission};
+use super::validate::{self, Revoke, SubmitKey, ValidSubmission};
 use super::{App, Ctx, Resp, json};
 use crate::audit::{self, AuditEntry};
 use crate::db;
@@ -22,7 +22,7 @@ use crate::enclave::EnclaveError;
 /// Deadline of each readiness probe.
 const READY_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
-fn entry<'a>(
+pub(super) fn entry<'a>(
     ctx: &'a Ctx,
     tenant: Uuid,
     action: &'a str,
@@ -164,22 +164,6 @@ impl App {
         Ok(())
     }
 
-    pub(super) async fn request_aggregates(
-        &self,
-        body: &[u8],
-        tenant: Uuid,
-    ) -> Result<Resp, ApiError> {
-        let req = validate::parse_json::<RequestAggregates>(body)?;
-        let session = req.validate()?;
-        let mut client = self.pool.get().await?;
-        let tx = db::tenant_tx(&mut client, tenant).await?;
-        session_state(&tx, session).await?;
-        Err(ApiError::with(
-            Code::NotImplemented,
-            "aggregates are not available in this version of the host",
-        ))
-    }
-
     pub(super) async fn revoke(
         &self,
         body: &[u8],
@@ -213,7 +197,7 @@ impl App {
 
 /// Locks the session row and checks that it is active. Row-level security hides
 /// other tenants' sessions, so they are simply not found.
-async fn session_state(
+pub(super) async fn session_state(
     tx: &deadpool_postgres::Transaction<'_>,
     session: Uuid,
 ) -> Result<(), ApiError> {

@@ -25,7 +25,9 @@ pub const MAX_LABEL_LEN: usize = 64;
 /// Longest attestation nonce (decoded).
 pub const MAX_NONCE_LEN: usize = 64;
 /// Longest symbol list in an aggregates request.
-pub const MAX_SYMBOLS: usize = 100;
+pub const MAX_SYMBOLS: usize = 200;
+/// Longest symbol.
+pub const MAX_SYMBOL_LEN: usize = 32;
 
 /// `POST /enclave/submit_key`.
 #[derive(Debug, Deserialize)]
@@ -221,32 +223,105 @@ pub fn session_id(value: &str) -> Result<Uuid, ApiError> {
     Uuid::try_parse(value).map_err(|_| ApiError::new(Code::InvalidSessionId))
 }
 
+/// A validated aggregates request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidAggregatesRequest {
+    /// Session.
+    pub session: Uuid,
+    /// Window start, unix ms, inclusive.
+    pub from_ms: Option<i64>,
+    /// Window end, unix ms, exclusive.
+    pub to_ms: Option<i64>,
+    /// Symbols, or None to let the enclave discover them.
+    pub symbols: Option<Vec<String>>,
+}
+
+fn unix_ms(field: &'static str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
+    let Some(v) = value else { return Ok(None) };
+    let rfc3339 = &time::format_description::well_known::Rfc3339;
+    let t = time::OffsetDateTime::parse(v, rfc3339)
+        .map_err(|_| ApiError::with(Code::InvalidField, format!("{field} is not RFC 3339")))?;
+    let ms = t.unix_timestamp_nanos() / 1_000_000;
+    if ms < 0 {
+        return Err(ApiError::with(
+            Code::InvalidField,
+            format!("{field} is before 1970"),
+        ));
+    }
+    i64::try_from(ms)
+        .map(Some)
+        .map_err(|_| ApiError::with(Code::InvalidField, format!("{field} is out of range")))
+}
+
 impl RequestAggregates {
-    /// Checks the fields that the (not yet implemented) computation would use.
-    pub fn validate(&self) -> Result<Uuid, ApiError> {
-        let rfc3339 = &time::format_description::well_known::Rfc3339;
-        for (field, v) in [("from", &self.from), ("to", &self.to)] {
-            if let Some(v) = v {
-                time::OffsetDateTime::parse(v, rfc3339).map_err(|_| {
-                    ApiError::with(Code::InvalidField, format!("{field} is not RFC 3339"))
-                })?;
-            }
+    /// Checks every field: RFC 3339 bounds with `from < to`, 1 to
+    /// [`MAX_SYMBOLS`] symbols of `[A-Z0-9]{1,32}`, a UUID session.
+    pub fn validate(self) -> Result<ValidAggregatesRequest, ApiError> {
+        let session = session_id(&self.session_id)?;
+        let from_ms = unix_ms("from", self.from.as_deref())?;
+        let to_ms = unix_ms("to", self.to.as_deref())?;
+        if let (Some(f), Some(t)) = (from_ms, to_ms)
+            && f >= t
+        {
+            return Err(ApiError::with(
+                Code::InvalidField,
+                "from must be earlier than to",
+            ));
         }
         if let Some(symbols) = &self.symbols {
             if symbols.is_empty() || symbols.len() > MAX_SYMBOLS {
                 return Err(ApiError::with(
                     Code::InvalidLength,
-                    "symbols must hold 1 to 100 entries",
+                    "symbols must hold 1 to 200 entries",
                 ));
             }
             for s in symbols {
-                text("symbols", s, 32, |c| {
+                text("symbols", s, MAX_SYMBOL_LEN, |c| {
                     c.is_ascii_uppercase() || c.is_ascii_digit()
                 })?;
             }
         }
-        session_id(&self.session_id)
+        Ok(ValidAggregatesRequest {
+            session,
+            from_ms,
+            to_ms,
+            symbols: self.symbols,
+        })
     }
+}
+
+/// Longest query string of the transparency routes.
+pub const MAX_QUERY_LEN: usize = 256;
+
+/// Parses `a=1&b=2` into the values of `names`: each at most once, no other
+/// names, unsigned decimal digits only (at most 20).
+pub fn query_u64<const N: usize>(
+    query: Option<&str>,
+    names: [&'static str; N],
+) -> Result<[Option<u64>; N], ApiError> {
+    let q = query.unwrap_or("");
+    let bad = |m: &'static str| ApiError::with(Code::InvalidField, m);
+    if q.len() > MAX_QUERY_LEN {
+        return Err(bad("query string too long"));
+    }
+    let mut out = [None; N];
+    for pair in q.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| bad("expected name=value"))?;
+        let i = names
+            .iter()
+            .position(|n| *n == k)
+            .ok_or_else(|| bad("unknown query parameter"))?;
+        if out[i].is_some() {
+            return Err(bad("repeated query parameter"));
+        }
+        if v.is_empty() || v.len() > 20 || !v.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad("parameters are unsigned decimal integers"));
+        }
+        out[i] = Some(v.parse().map_err(|_| bad("parameter out of range"))?);
+    }
+    Ok(out)
 }
 
 /// Decodes `nonce` from the query string of `GET /attestation/quote`.

@@ -79,3 +79,69 @@ fn nonce_query() {
         Code::InvalidField
     );
 }
+
+fn aggregates(
+    from: Option<&str>,
+    to: Option<&str>,
+    symbols: Option<Vec<String>>,
+) -> RequestAggregates {
+    RequestAggregates {
+        session_id: "3f1c1f0e-8d7e-4a57-9d2e-1b1f2f3a4b5c".into(),
+        from: from.map(Into::into),
+        to: to.map(Into::into),
+        symbols,
+    }
+}
+
+#[test]
+fn aggregates_window_and_symbol_limits() {
+    let ok = aggregates(
+        Some("2024-01-01T00:00:00Z"),
+        Some("2024-01-01T00:00:00.001+00:00"),
+        None,
+    )
+    .validate()
+    .unwrap();
+    assert_eq!(
+        (ok.from_ms, ok.to_ms),
+        (Some(1_704_067_200_000), Some(1_704_067_200_001))
+    );
+    let code = |r: RequestAggregates| r.validate().unwrap_err().code;
+    let t = Some("2024-01-01T00:00:00Z");
+    assert_eq!(
+        code(aggregates(t, t, None)),
+        Code::InvalidField,
+        "from == to"
+    );
+    assert_eq!(
+        code(aggregates(Some("2024-01-02T00:00:00Z"), t, None)),
+        Code::InvalidField
+    );
+    assert_eq!(
+        code(aggregates(Some("1969-12-31T23:59:59Z"), None, None)),
+        Code::InvalidField
+    );
+    let many = |n: usize| Some((0..n).map(|i| format!("S{i}")).collect::<Vec<_>>());
+    assert!(aggregates(None, None, many(MAX_SYMBOLS)).validate().is_ok());
+    assert_eq!(
+        code(aggregates(None, None, many(MAX_SYMBOLS + 1))),
+        Code::InvalidLength
+    );
+    assert_eq!(code(aggregates(None, None, many(0))), Code::InvalidLength);
+    assert!(
+        aggregates(None, None, Some(vec!["A".repeat(32)]))
+            .validate()
+            .is_ok()
+    );
+    assert_eq!(
+        code(aggregates(None, None, Some(vec!["A".repeat(33)]))),
+        Code::InvalidLength
+    );
+    for bad in ["btcusdt", "BTC-USDT", "BTC USDT", "BTCÜ"] {
+        assert_eq!(
+            code(aggregates(None, None, Some(vec![bad.into()]))),
+            Code::InvalidField,
+            "{bad}"
+        );
+    }
+}

@@ -4,7 +4,10 @@
 //! enclave's cryptography; the end-to-end tests use the real enclave binary).
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
+pub mod agg;
+pub mod real;
 pub mod stub;
+pub mod stub_log;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

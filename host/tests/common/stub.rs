@@ -1,6 +1,12 @@
 //! A stub enclave on the real RPC server code. It accepts any credential (no
 //! cryptography), or refuses with the code named by a label `refuse_<code>`; it runs
 //! on its own runtime so `stop` really drops every connection, like a dead enclave.
+//!
+//! `ComputeAggregates` signs a plausible payload (COSE_Sign1 ES256 with a test
+//! P-256 key) or, for a label `agg_<code>`, refuses with that code. `AppendLog`
+//! checks the host's state exactly like the real enclave (frontier hashes to the
+//! root of a head it signed, no head older than the newest it signed) and signs
+//! the next head; see `tlog.rs` of the enclave.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -16,6 +22,7 @@ use strongroom_protocol::{ErrorCode, RpcError};
 #[derive(Default)]
 struct Stub {
     forgotten: Arc<Mutex<Vec<String>>>,
+    log: super::stub_log::StubLog,
 }
 
 fn now() -> u64 {
@@ -42,7 +49,11 @@ impl Handler for Stub {
                 ResponseBody::Attestation(AttestationInfo {
                     document,
                     hpke_public_key: vec![4; 65],
-                    signing_public_key: vec![4; 65],
+                    signing_public_key: super::stub_log::signing_key()
+                        .verifying_key()
+                        .to_sec1_point(false)
+                        .as_bytes()
+                        .to_vec(),
                     key_id: "stub-1".into(),
                     pcr0: vec![0xab; 48],
                 })
@@ -65,6 +76,17 @@ impl Handler for Stub {
                     was_cached: true,
                 })
             }
+            RequestBody::ComputeAggregates(c) => {
+                if let Some(code) = c.metadata.label.strip_prefix("agg_") {
+                    let code: ErrorCode = serde_json::from_str(&format!("\"{code}\"")).unwrap();
+                    return ResponseBody::Error(RpcError::new(code));
+                }
+                ResponseBody::Aggregates(super::stub_log::aggregates(&c))
+            }
+            RequestBody::AppendLog(a) => match self.log.append(&a) {
+                Ok(r) => ResponseBody::LogAppended(r),
+                Err(code) => ResponseBody::Error(RpcError::new(code)),
+            },
             _ => ResponseBody::Error(RpcError::new(ErrorCode::NotImplemented)),
         }
     }

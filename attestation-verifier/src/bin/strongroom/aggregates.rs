@@ -5,7 +5,7 @@ use crate::CliError;
 use crate::common::{PolicyArgs, parse_time};
 use crate::host::{HostArgs, client_error};
 use std::path::PathBuf;
-use strongroom_verifier::verify_result;
+use strongroom_verifier::{parse_answer, verify_result};
 
 /// Arguments of `aggregates`.
 #[derive(clap::Args, Debug)]
@@ -24,7 +24,7 @@ pub struct Args {
     /// Restrict to this symbol (repeatable); default: the enclave discovers them.
     #[arg(long = "symbol", value_name = "SYMBOL")]
     pub symbols: Vec<String>,
-    /// Write the answer JSON here (also when verification fails), for `verify-result`.
+    /// Write the answer bytes as received here (also when verification fails), for `verify-result`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     #[command(flatten)]
@@ -46,8 +46,8 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     let policy = args.policy.policy()?;
     let client = args.host.client()?;
     let symbols = (!args.symbols.is_empty()).then_some(args.symbols.as_slice());
-    let answer = client
-        .request_aggregates(
+    let raw = client
+        .request_aggregates_raw(
             &args.session,
             args.from.as_deref(),
             args.to.as_deref(),
@@ -55,10 +55,10 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         )
         .map_err(client_error)?;
     if let Some(path) = &args.out {
-        let bytes = serde_json::to_vec_pretty(&answer).map_err(|e| CliError::refused("io", e))?;
-        std::fs::write(path, bytes)
+        std::fs::write(path, &raw)
             .map_err(|e| CliError::usage("io", format!("{}: {e}", path.display())))?;
     }
+    let answer = parse_answer(&raw).map_err(|e| CliError::refused(e.code(), e))?;
     let verified =
         verify_result(&answer, &root, &policy).map_err(|e| CliError::refused(e.code(), e))?;
     crate::verify_result::print(&verified, args.policy.pinned(), args.json);

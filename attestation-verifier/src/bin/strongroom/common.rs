@@ -152,9 +152,7 @@ pub fn read_input_limited(path: &Path, limit: u64) -> Result<Vec<u8>, CliError> 
             .map_err(io)?;
     } else {
         let file = std::fs::File::open(path).map_err(io)?;
-        file.take(limit + 1)
-            .read_to_end(&mut buf)
-            .map_err(io)?;
+        file.take(limit + 1).read_to_end(&mut buf).map_err(io)?;
     }
     if buf.len() as u64 > limit {
         return Err(CliError::usage(

@@ -53,7 +53,10 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     } else {
         println!("quote OK (nonce matches the challenge sent)");
         println!("  key_id:      {}", verified.key_id());
-        println!("  hpke key:    {}", r["enclave_pubkey"].as_str().unwrap_or(""));
+        println!(
+            "  hpke key:    {}",
+            r["enclave_pubkey"].as_str().unwrap_or("")
+        );
         print_human_body(&verified.document, &r);
     }
     Ok(())
@@ -73,7 +76,10 @@ pub fn fetch_verified(
     nonce: &[u8],
 ) -> Result<(QuoteResponse, VerifiedQuote), CliError> {
     if nonce.is_empty() || nonce.len() > MAX_QUOTE_NONCE_LEN {
-        return Err(CliError::usage("bad_nonce", "the nonce must be 1..=64 bytes"));
+        return Err(CliError::usage(
+            "bad_nonce",
+            "the nonce must be 1..=64 bytes",
+        ));
     }
     let root = policy.root()?;
     let policy = policy.policy()?.with_nonce(nonce.to_vec());

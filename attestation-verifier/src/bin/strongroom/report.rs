@@ -74,8 +74,8 @@ fn print_figures(p: &AggregatePayload) {
     println!("  session:      {}", p.session);
     println!(
         "  window:       {} .. {} (computed {})",
-        p.from.as_deref().unwrap_or("start"),
-        p.to.as_deref().unwrap_or("now"),
+        p.from.as_deref().unwrap_or("(beginning)"),
+        p.to.as_deref().unwrap_or("(open)"),
         p.computed_at
     );
     for (sym, s) in &p.symbols {
@@ -105,7 +105,12 @@ fn print_figures(p: &AggregatePayload) {
     for (asset, t) in &p.totals {
         println!(
             "  total {asset}: {} trades, volume {}, realized PnL {}, {} wins / {} losses, max drawdown {}",
-            t.trade_count, t.volume_quote, t.realized_pnl_quote, t.wins, t.losses, t.max_drawdown_quote
+            t.trade_count,
+            t.volume_quote,
+            t.realized_pnl_quote,
+            t.wins,
+            t.losses,
+            t.max_drawdown_quote
         );
     }
 }

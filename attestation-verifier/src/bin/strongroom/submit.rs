@@ -52,7 +52,10 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         .unwrap_or(0);
     let not_after = args.not_after.unwrap_or(now.saturating_add(args.ttl));
     if not_after <= now {
-        return Err(CliError::usage("bad_not_after", "--not-after lies in the past"));
+        return Err(CliError::usage(
+            "bad_not_after",
+            "--not-after lies in the past",
+        ));
     }
     // Read the secrets first: fail before any network traffic.
     let credential = credential_from_env(

@@ -20,7 +20,10 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
+use wire::{check_base_url, clean_message, is_code, percent_encode_b64};
 use zeroize::Zeroizing;
+
+mod wire;
 
 /// Largest challenge the host accepts in `GET /attestation/quote`.
 pub const MAX_QUOTE_NONCE_LEN: usize = 64;
@@ -28,9 +31,6 @@ pub const MAX_QUOTE_NONCE_LEN: usize = 64;
 pub const MAX_ERROR_BODY_LEN: u64 = 16 * 1024;
 /// Largest small answer (submit, revoke, transparency head).
 pub const MAX_SMALL_ANSWER_LEN: u64 = 64 * 1024;
-/// Longest server error code / message kept (the rest is cut).
-const MAX_SERVER_CODE_LEN: usize = 64;
-const MAX_SERVER_MESSAGE_LEN: usize = 512;
 /// Default connect timeout.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default whole-call timeout (aggregates over long histories take a while).
@@ -127,13 +127,45 @@ pub struct AggregatesRequest {
     pub symbols: Option<Vec<String>>,
 }
 
-/// `GET /transparency/head`: the signed tree head (base64 COSE_Sign1),
-/// checked with [`crate::verify_tree_head`]. Other fields the host adds are
-/// ignored: only the signed bytes count.
+/// `GET /transparency/head`. Only the signed bytes count: check them with
+/// [`crate::verify_tree_head`] (the size is repeated inside).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransparencyHead {
+    /// Size of the current tree (unauthenticated copy).
+    pub tree_size: u64,
     /// Base64 COSE_Sign1 ES256 over the CBOR tree head.
     pub tree_head: String,
+}
+
+/// `GET /transparency/inclusion?leaf_index=..&tree_size=..`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InclusionAnswer {
+    /// Leaf index.
+    pub leaf_index: u64,
+    /// Tree size the proof is for.
+    pub tree_size: u64,
+    /// Base64 leaf hash (recompute it from the entry; never trust this copy).
+    pub leaf_hash: String,
+    /// Base64 RFC 9162 audit path.
+    pub inclusion_proof: Vec<String>,
+    /// Base64 signed head of that size.
+    pub tree_head: String,
+}
+
+/// `GET /transparency/consistency?first=..&second=..`; check with
+/// [`crate::verify_consistency_heads`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsistencyAnswer {
+    /// Older size.
+    pub first: u64,
+    /// Newer size.
+    pub second: u64,
+    /// Base64 RFC 9162 consistency proof.
+    pub consistency_proof: Vec<String>,
+    /// Base64 signed head of size `first`.
+    pub first_head: String,
+    /// Base64 signed head of size `second`.
+    pub second_head: String,
 }
 
 #[derive(Deserialize)]
@@ -207,7 +239,9 @@ impl Client {
         timeout: Duration,
     ) -> Result<Self, ClientError> {
         if key.is_empty() || key.chars().any(|c| c.is_control() || c == ' ') {
-            return Err(ClientError::InvalidRequest("API key is empty or not a token"));
+            return Err(ClientError::InvalidRequest(
+                "API key is empty or not a token",
+            ));
         }
         let base = check_base_url(base_url, plain_ok)?;
         Ok(Client {
@@ -249,15 +283,33 @@ impl Client {
         to: Option<&str>,
         symbols: Option<&[String]>,
     ) -> Result<AggregatesAnswer, ClientError> {
+        let raw = self.request_aggregates_raw(session_id, from, to, symbols)?;
+        serde_json::from_slice(&raw).map_err(|e| ClientError::Answer(e.to_string()))
+    }
+
+    /// [`Client::request_aggregates`], returning the answer bytes exactly as
+    /// received (at most [`MAX_ANSWER_JSON_LEN`]): evidence to keep, parsed
+    /// later with [`crate::parse_answer`].
+    pub fn request_aggregates_raw(
+        &self,
+        session_id: &str,
+        from: Option<&str>,
+        to: Option<&str>,
+        symbols: Option<&[String]>,
+    ) -> Result<Vec<u8>, ClientError> {
         let body = AggregatesRequest {
             session_id: session_id.to_owned(),
             from: from.map(str::to_owned),
             to: to.map(str::to_owned),
             symbols: symbols.map(<[String]>::to_vec),
         };
-        self.post(
-            "/enclave/request_aggregates",
-            &body,
+        let json = serde_json::to_vec(&body).map_err(|e| ClientError::Answer(e.to_string()))?;
+        let req = self
+            .agent
+            .post(&format!("{}/enclave/request_aggregates", self.base))
+            .header("content-type", "application/json");
+        read_bytes(
+            self.authorize(req).send(&json[..]),
             MAX_ANSWER_JSON_LEN as u64,
         )
     }
@@ -277,9 +329,40 @@ impl Client {
     }
 
     /// `GET /transparency/head`. Verify with [`crate::verify_tree_head`].
+    /// The transparency reads are public: no API key is sent.
     pub fn transparency_head(&self) -> Result<TransparencyHead, ClientError> {
-        let req = self.agent.get(&format!("{}/transparency/head", self.base));
-        read(self.authorize(req).call(), MAX_SMALL_ANSWER_LEN)
+        self.public_get("/transparency/head")
+    }
+
+    /// `GET /transparency/inclusion` (the current size when `tree_size` is
+    /// `None`). Verify with [`crate::merkle::verify_inclusion`] against a
+    /// head checked by [`crate::verify_tree_head`].
+    pub fn transparency_inclusion(
+        &self,
+        leaf_index: u64,
+        tree_size: Option<u64>,
+    ) -> Result<InclusionAnswer, ClientError> {
+        let mut path = format!("/transparency/inclusion?leaf_index={leaf_index}");
+        if let Some(size) = tree_size {
+            path.push_str(&format!("&tree_size={size}"));
+        }
+        self.public_get(&path)
+    }
+
+    /// `GET /transparency/consistency?first=..&second=..`.
+    pub fn transparency_consistency(
+        &self,
+        first: u64,
+        second: u64,
+    ) -> Result<ConsistencyAnswer, ClientError> {
+        self.public_get(&format!(
+            "/transparency/consistency?first={first}&second={second}"
+        ))
+    }
+
+    fn public_get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let req = self.agent.get(&format!("{}{path}", self.base));
+        read(req.call(), MAX_SMALL_ANSWER_LEN)
     }
 
     fn post<B: Serialize, T: DeserializeOwned>(
@@ -317,21 +400,28 @@ fn read<T: DeserializeOwned>(
     result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     limit: u64,
 ) -> Result<T, ClientError> {
+    let bytes = read_bytes(result, limit)?;
+    serde_json::from_slice(&bytes).map_err(|e| ClientError::Answer(e.to_string()))
+}
+
+/// Success: the body, bounded. Failure: the server's error body.
+fn read_bytes(
+    result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    limit: u64,
+) -> Result<Vec<u8>, ClientError> {
     let mut resp = result.map_err(transport)?;
     let status = resp.status().as_u16();
     if !resp.status().is_success() {
         return Err(api_error(status, resp.body_mut()));
     }
-    let bytes = resp
-        .body_mut()
+    resp.body_mut()
         .with_config()
         .limit(limit)
         .read_to_vec()
         .map_err(|e| match e {
             ureq::Error::BodyExceedsLimit(_) => ClientError::TooLarge(limit),
             e => transport(e),
-        })?;
-    serde_json::from_slice(&bytes).map_err(|e| ClientError::Answer(e.to_string()))
+        })
 }
 
 fn transport(e: ureq::Error) -> ClientError {
@@ -355,102 +445,10 @@ fn api_error(status: u16, body: &mut ureq::Body) -> ClientError {
     }
 }
 
-/// Server codes are snake_case; anything else is not trusted as a code.
-fn is_code(code: &str) -> bool {
-    !code.is_empty()
-        && code.len() <= MAX_SERVER_CODE_LEN
-        && code
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-}
-
-/// One line, printable, bounded: server text ends up in terminals and logs.
-fn clean_message(message: &str) -> String {
-    message
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(MAX_SERVER_MESSAGE_LEN)
-        .collect()
-}
-
-/// Base64 uses `+`, `/`, `=`: reserved in a query string.
-fn percent_encode_b64(b64: &str) -> String {
-    b64.replace('+', "%2B")
-        .replace('/', "%2F")
-        .replace('=', "%3D")
-}
-
-/// `scheme://authority[/prefix]` without a trailing slash, query or fragment.
-fn check_base_url(url: &str, plain_ok: bool) -> Result<String, ClientError> {
-    let bad = |why: &str| ClientError::InvalidUrl(format!("{url}: {why}"));
-    let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("no scheme"))?;
-    let authority = rest.split('/').next().unwrap_or_default();
-    if authority.is_empty() || authority.contains('@') {
-        return Err(bad("needs a host and no user info"));
-    }
-    if rest.contains(['?', '#']) || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(bad("no query, fragment or spaces"));
-    }
-    match scheme {
-        "https" => {}
-        "http" if plain_ok || is_loopback(authority) => {}
-        "http" => return Err(ClientError::PlainHttp),
-        _ => return Err(bad("scheme must be http or https")),
-    }
-    Ok(url.trim_end_matches('/').to_owned())
-}
-
-fn is_loopback(authority: &str) -> bool {
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => authority.split(':').next().unwrap_or_default(),
-    };
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base_urls() {
-        let ok = |u: &str| check_base_url(u, false).unwrap();
-        assert_eq!(ok("https://api.example.com/"), "https://api.example.com");
-        assert_eq!(ok("http://127.0.0.1:3000"), "http://127.0.0.1:3000");
-        assert_eq!(ok("http://localhost:3000/v1/"), "http://localhost:3000/v1");
-        assert_eq!(ok("http://[::1]:3000"), "http://[::1]:3000");
-        assert_eq!(
-            check_base_url("http://api.example.com", false),
-            Err(ClientError::PlainHttp)
-        );
-        assert!(check_base_url("http://api.example.com", true).is_ok());
-        for bad in [
-            "api.example.com",
-            "ftp://x",
-            "https://",
-            "https://u:p@x",
-            "https://x/?a=1",
-            "https://x y",
-        ] {
-            assert!(
-                matches!(check_base_url(bad, true), Err(ClientError::InvalidUrl(_))),
-                "{bad}"
-            );
-        }
-    }
-
-    #[test]
-    fn codes_and_messages_are_sanitized() {
-        assert!(is_code("rate_limited"));
-        assert!(!is_code("Rate Limited"));
-        assert!(!is_code(&"a".repeat(65)));
-        assert_eq!(clean_message("a\nb\x1b[31m"), "a b [31m");
-        assert_eq!(percent_encode_b64("a+b/c=="), "a%2Bb%2Fc%3D%3D");
-    }
 
     #[test]
     fn debug_hides_the_key() {

@@ -1,0 +1,198 @@
+//! `POST /enclave/request_aggregates`: the session's sealed credential goes to
+//! the enclave, which fetches the trade history through the egress proxy and
+//! signs the aggregates; the host stores the signed result, has the enclave
+//! append it to the transparency log, and answers with everything a client
+//! needs to verify it offline.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use http::StatusCode;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use strongroom_protocol::aggregates::AggregatePayload;
+use strongroom_protocol::messages::{
+    AggregatesResult, ComputeAggregatesRequest, CredentialMetadata, SealedCredential,
+};
+use uuid::Uuid;
+
+use super::error::{ApiError, Code};
+use super::routes::{entry, session_state};
+use super::validate::{self, RequestAggregates, ValidAggregatesRequest};
+use super::{App, Ctx, Resp, json};
+use crate::audit;
+use crate::db;
+use crate::tlog::{self, Appended, TlogError};
+
+const ACTION: &str = "request_aggregates";
+
+impl From<TlogError> for ApiError {
+    fn from(e: TlogError) -> Self {
+        tracing::warn!(error = %e, "transparency log");
+        match e {
+            TlogError::Db(_) => Self::new(Code::DatabaseUnavailable),
+            TlogError::Mismatch => Self::new(Code::LogStateInvalid),
+            _ => Self::new(Code::InternalError),
+        }
+    }
+}
+
+impl App {
+    pub(super) async fn request_aggregates(
+        self: &Arc<Self>,
+        body: &[u8],
+        tenant: Uuid,
+        ctx: &Ctx,
+    ) -> Result<Resp, ApiError> {
+        let req = validate::parse_json::<RequestAggregates>(body)?.validate()?;
+        let outcome = async {
+            let call = self.compute_request(tenant, &req).await?;
+            let result = self.enclave.compute(call).await?;
+            let payload = decode_payload(&result.signed, req.session)?;
+            // Once the enclave has signed a head, the commit must not be cut short by
+            // the request deadline or a dropped connection (the enclave would then
+            // refuse the stored, older state as a rollback): run it as its own task.
+            let (app, stored, ctx2) = (self.clone(), result.clone(), ctx.clone());
+            let session = req.session;
+            let appended =
+                tokio::spawn(
+                    async move { app.store_and_log(tenant, session, &stored, &ctx2).await },
+                )
+                .await
+                .map_err(|_| ApiError::new(Code::InternalError))??;
+            Ok::<_, ApiError>((result, payload, appended))
+        }
+        .await;
+        let (result, payload, appended) = match outcome {
+            Ok(x) => x,
+            Err(e) => {
+                self.audit_failure(ctx, tenant, req.session, e.code).await;
+                return Err(e);
+            }
+        };
+        let aggregates =
+            serde_json::to_value(&payload).map_err(|_| ApiError::new(Code::InternalError))?;
+        Ok(json(
+            StatusCode::OK,
+            &json!({
+                "aggregates": aggregates,
+                "aggregates_signed": STANDARD.encode(&result.signed),
+                "attestation": STANDARD.encode(&result.attestation),
+                "log": {
+                    "leaf_index": appended.leaf_index,
+                    "tree_size": appended.tree_size,
+                    "tree_head": STANDARD.encode(&appended.tree_head),
+                    "inclusion_proof": appended.inclusion_proof.iter().map(|h| STANDARD.encode(h)).collect::<Vec<_>>(),
+                },
+            }),
+        ))
+    }
+
+    /// Loads the session (active, the tenant's own through row-level security)
+    /// and its sealed credential into a `ComputeAggregates` call.
+    async fn compute_request(
+        &self,
+        tenant: Uuid,
+        req: &ValidAggregatesRequest,
+    ) -> Result<ComputeAggregatesRequest, ApiError> {
+        let mut client = self.pool.get().await?;
+        let tx = db::tenant_tx(&mut client, tenant).await?;
+        session_state(&tx, req.session).await?;
+        // A re-open in the enclave (after a restart) gets the remaining lifetime.
+        let row = tx
+            .query_opt(
+                "SELECT s.exchange, s.label, c.key_id, c.enc, c.ciphertext, c.tag, \
+                        GREATEST(1, ceil(EXTRACT(EPOCH FROM s.expires_at - now())))::bigint \
+                 FROM sessions s JOIN credentials c ON c.session_id = s.id WHERE s.id = $1",
+                &[&req.session],
+            )
+            .await?
+            .ok_or_else(|| ApiError::new(Code::SessionNotFound))?;
+        tx.commit().await?;
+        let (mut ciphertext, tag): (Vec<u8>, Vec<u8>) = (row.get(4), row.get(5));
+        ciphertext.extend_from_slice(&tag);
+        Ok(ComputeAggregatesRequest {
+            session_id: req.session.to_string(),
+            sealed: SealedCredential {
+                key_id: row.get(2),
+                enc: row.get(3),
+                ciphertext,
+            },
+            metadata: CredentialMetadata {
+                exchange: row.get(0),
+                label: row.get(1),
+                ttl_seconds: u64::try_from(row.get::<_, i64>(6)).unwrap_or(1),
+            },
+            from_ms: req.from_ms,
+            to_ms: req.to_ms,
+            symbols: req.symbols.clone(),
+        })
+    }
+
+    /// One transaction: the signed result is stored, the log state locked, the
+    /// enclave asked to append, the new leaf/head/state stored, the audit row
+    /// written. Any failure rolls all of it back (the transaction is dropped).
+    async fn store_and_log(
+        &self,
+        tenant: Uuid,
+        session: Uuid,
+        result: &AggregatesResult,
+        ctx: &Ctx,
+    ) -> Result<Appended, ApiError> {
+        let mut client = self.pool.get().await?;
+        let tx = db::tenant_tx(&mut client, tenant).await?;
+        // Revoked while the enclave was computing: the result is not published.
+        session_state(&tx, session).await?;
+        let aggregate = Uuid::new_v4();
+        tx.execute(
+            "INSERT INTO aggregates (id, tenant_id, session_id, cose, attestation) \
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &aggregate,
+                &tenant,
+                &session,
+                &result.signed,
+                &result.attestation,
+            ],
+        )
+        .await?;
+        let state = tlog::lock_state(&*tx).await?;
+        let answer = self
+            .enclave
+            .append_log(state.append_request(result.signed.clone()))
+            .await?;
+        let appended = tlog::record_append(&*tx, &state, &result.signed, aggregate, answer).await?;
+        let mut e = entry(ctx, tenant, ACTION, session, "ok");
+        e.detail = i64::try_from(appended.leaf_index).ok();
+        audit::write(&*tx, &e).await?;
+        tx.commit().await?;
+        Ok(appended)
+    }
+
+    async fn audit_failure(&self, ctx: &Ctx, tenant: Uuid, session: Uuid, code: Code) {
+        let Ok(db) = self.pool.get().await else {
+            return;
+        };
+        if let Err(err) =
+            audit::write(&**db, &entry(ctx, tenant, ACTION, session, code.as_str())).await
+        {
+            tracing::warn!(error = %err, "audit write failed");
+        }
+    }
+}
+
+/// The payload of the signed result, read without verifying (clients verify),
+/// and checked to be about this session.
+fn decode_payload(signed: &[u8], session: Uuid) -> Result<AggregatePayload, ApiError> {
+    let bad = || {
+        tracing::warn!("enclave returned a signed result the host cannot read");
+        ApiError::new(Code::EnclaveError)
+    };
+    let bytes = tlog::cose::sign1_payload(signed).ok_or_else(bad)?;
+    let payload = AggregatePayload::from_cbor(&bytes).map_err(|_| bad())?;
+    if payload.session != hex::encode(Sha256::digest(session.to_string().as_bytes())) {
+        return Err(bad());
+    }
+    Ok(payload)
+}

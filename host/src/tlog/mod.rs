@@ -1,0 +1,205 @@
+//! Transparency-log storage (DESIGN.md "Transparency log"). The host stores
+//! the log; only the enclave signs tree heads. An append runs in one
+//! transaction that holds the single `transparency_state` row locked
+//! (`SELECT ... FOR UPDATE`) while the enclave checks the state and signs the
+//! next head, so host instances sharing a database extend one linear log.
+//!
+//! The host re-derives everything it stores from the leaf and the old state:
+//! the enclave's answer must name the expected index and size and its head
+//! must carry the root the host computed, or nothing is stored.
+
+pub mod cose;
+pub mod merkle;
+
+use strongroom_protocol::messages::{AppendLogRequest, LogAppended};
+use strongroom_protocol::tlog::TreeHead;
+use tokio_postgres::GenericClient;
+use uuid::Uuid;
+
+use merkle::Hash;
+
+/// Why a log operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlogError {
+    /// A statement failed.
+    #[error("database query failed: {0}")]
+    Db(#[from] tokio_postgres::Error),
+    /// Stored state does not have the expected shape (a bug or tampering).
+    #[error("stored log state is inconsistent")]
+    Corrupt,
+    /// The enclave's answer does not extend the state the host sent.
+    #[error("enclave answer does not match the expected log state")]
+    Mismatch,
+}
+
+/// The locked state an append starts from.
+#[derive(Debug, Clone)]
+pub struct LogState {
+    /// Leaves in the log.
+    pub size: u64,
+    /// Right-edge subtree roots, largest first.
+    pub frontier: Vec<Hash>,
+    /// Newest signed head (None only for the empty log).
+    pub head: Option<Vec<u8>>,
+}
+
+impl LogState {
+    /// The `AppendLog` request that adds `leaf` to this state.
+    pub fn append_request(&self, leaf: Vec<u8>) -> AppendLogRequest {
+        AppendLogRequest {
+            leaf,
+            tree_size: self.size,
+            frontier: self
+                .frontier
+                .iter()
+                .map(|h| serde_bytes::ByteBuf::from(h.to_vec()))
+                .collect(),
+            head: self.head.clone(),
+        }
+    }
+}
+
+/// What an append stored.
+#[derive(Debug, Clone)]
+pub struct Appended {
+    /// Index of the new leaf.
+    pub leaf_index: u64,
+    /// New tree size.
+    pub tree_size: u64,
+    /// The new signed head.
+    pub tree_head: Vec<u8>,
+    /// Audit path of the new leaf in the new tree.
+    pub inclusion_proof: Vec<Hash>,
+}
+
+fn to_i64(v: u64) -> Result<i64, TlogError> {
+    i64::try_from(v).map_err(|_| TlogError::Corrupt)
+}
+
+fn split_hashes(bytes: &[u8]) -> Result<Vec<Hash>, TlogError> {
+    if !bytes.len().is_multiple_of(32) {
+        return Err(TlogError::Corrupt);
+    }
+    bytes
+        .chunks_exact(32)
+        .map(|c| Hash::try_from(c).map_err(|_| TlogError::Corrupt))
+        .collect()
+}
+
+/// Locks and reads the state row; hold the transaction until the append is stored.
+pub async fn lock_state<C: GenericClient + Sync>(tx: &C) -> Result<LogState, TlogError> {
+    let row = tx
+        .query_one(
+            "SELECT tree_size, frontier, head FROM transparency_state WHERE id FOR UPDATE",
+            &[],
+        )
+        .await?;
+    let size = u64::try_from(row.get::<_, i64>(0)).map_err(|_| TlogError::Corrupt)?;
+    let frontier = split_hashes(row.get::<_, &[u8]>(1))?;
+    if frontier.len() != size.count_ones() as usize {
+        return Err(TlogError::Corrupt);
+    }
+    Ok(LogState {
+        size,
+        frontier,
+        head: row.get(2),
+    })
+}
+
+/// Checks the enclave's answer against `state` + `leaf` and stores leaf, head
+/// and the new state. Call inside the transaction that holds the lock.
+pub async fn record_append<C: GenericClient + Sync>(
+    tx: &C,
+    state: &LogState,
+    leaf: &[u8],
+    aggregate: Uuid,
+    answer: LogAppended,
+) -> Result<Appended, TlogError> {
+    let leaf_hash = merkle::leaf_hash(leaf);
+    let frontier = merkle::frontier_append(state.size, &state.frontier, leaf_hash)
+        .ok_or(TlogError::Corrupt)?;
+    let root = merkle::frontier_root(&frontier);
+    let new_size = state.size.checked_add(1).ok_or(TlogError::Corrupt)?;
+    let head = cose::sign1_payload(&answer.tree_head)
+        .and_then(|p| TreeHead::from_cbor(&p).ok())
+        .ok_or(TlogError::Mismatch)?;
+    if answer.leaf_index != state.size
+        || answer.tree_size != new_size
+        || head.size != new_size
+        || head.root != root
+    {
+        return Err(TlogError::Mismatch);
+    }
+    let (index, size) = (to_i64(state.size)?, to_i64(new_size)?);
+    tx.execute(
+        "INSERT INTO transparency_log (leaf_index, leaf_hash, aggregate_id) VALUES ($1, $2, $3)",
+        &[&index, &leaf_hash.as_slice(), &aggregate],
+    )
+    .await?;
+    tx.execute(
+        "INSERT INTO tree_heads (tree_size, root_hash, cose) VALUES ($1, $2, $3)",
+        &[&size, &root.as_slice(), &answer.tree_head],
+    )
+    .await?;
+    tx.execute(
+        "UPDATE transparency_state SET tree_size = $1, frontier = $2, head = $3 WHERE id",
+        &[&size, &frontier.concat(), &answer.tree_head],
+    )
+    .await?;
+    // The new leaf's audit path is the old frontier, smallest subtree first.
+    let inclusion_proof = state.frontier.iter().rev().copied().collect();
+    Ok(Appended {
+        leaf_index: state.size,
+        tree_size: new_size,
+        tree_head: answer.tree_head,
+        inclusion_proof,
+    })
+}
+
+/// The newest head: `(size, head)`, None for the empty log.
+pub async fn current_head<C: GenericClient + Sync>(
+    db: &C,
+) -> Result<Option<(u64, Vec<u8>)>, TlogError> {
+    let row = db
+        .query_one(
+            "SELECT tree_size, head FROM transparency_state WHERE id",
+            &[],
+        )
+        .await?;
+    let size = u64::try_from(row.get::<_, i64>(0)).map_err(|_| TlogError::Corrupt)?;
+    Ok(row.get::<_, Option<Vec<u8>>>(1).map(|head| (size, head)))
+}
+
+/// The signed head of the tree of `size` leaves.
+pub async fn head_at<C: GenericClient + Sync>(
+    db: &C,
+    size: u64,
+) -> Result<Option<Vec<u8>>, TlogError> {
+    let row = db
+        .query_opt(
+            "SELECT cose FROM tree_heads WHERE tree_size = $1",
+            &[&to_i64(size)?],
+        )
+        .await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// Leaf hashes `0..size`, in order (checked to be exactly that many).
+pub async fn leaf_hashes<C: GenericClient + Sync>(
+    db: &C,
+    size: u64,
+) -> Result<Vec<Hash>, TlogError> {
+    let rows = db
+        .query(
+            "SELECT leaf_hash FROM transparency_log WHERE leaf_index < $1 ORDER BY leaf_index",
+            &[&to_i64(size)?],
+        )
+        .await?;
+    if u64::try_from(rows.len()).ok() != Some(size) {
+        return Err(TlogError::Corrupt);
+    }
+    rows.iter()
+        .map(|r| Hash::try_from(r.get::<_, &[u8]>(0)).map_err(|_| TlogError::Corrupt))
+        .collect()
+}
