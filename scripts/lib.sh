@@ -2,7 +2,7 @@
 # shellcheck shell=bash
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-DEV_DIR="$ROOT/target/strongroom-dev"
+DEV_DIR="${STRONGROOM_DEV_DIR:-$ROOT/target/strongroom-dev}"   # scripts/pg honours it too
 BIN_DIR="$ROOT/target/debug"
 mkdir -p "$DEV_DIR"
 
@@ -27,11 +27,15 @@ start_postgres() {
     say "using DATABASE_URL from the environment"
     return
   fi
+  # Stop it at the end only if this script started it (another run may share it).
+  if ! "$ROOT/scripts/pg" status >/dev/null 2>&1; then
+    STARTED_POSTGRES=1
+  fi
   "$ROOT/scripts/pg" start >&2
   DATABASE_URL=$("$ROOT/scripts/pg" url)
   DATABASE_URL=${DATABASE_URL#DATABASE_URL=}
   export DATABASE_URL
-  STARTED_POSTGRES=1
+  OWN_CLUSTER=1
 }
 
 stop_postgres() {

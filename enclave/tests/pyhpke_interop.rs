@@ -22,7 +22,7 @@ struct Sealed {
 
 #[test]
 fn pyhpke_sealed_credential_opens() {
-    if Command::new("python3").arg("--version").output().is_err() {
+    if Command::new(python()).arg("--version").output().is_err() {
         eprintln!("NOTICE: python3 not found; skipping the pyhpke interop test");
         return;
     }
@@ -30,7 +30,7 @@ fn pyhpke_sealed_credential_opens() {
     let dir = tempfile::tempdir().unwrap();
     let pt_path = dir.path().join("pt.json");
     std::fs::write(&pt_path, credential_json("binance", "main", NOW + 600)).unwrap();
-    let out = Command::new("python3")
+    let out = Command::new(python())
         .arg(common::repo_root().join("scripts/checks/pyhpke_seal.py"))
         .arg(hex::encode(ring.current().public_sec1()))
         .arg(&pt_path)
@@ -67,4 +67,10 @@ fn pyhpke_sealed_credential_opens() {
     };
     let got = open_credential(&other, &env, &meta, NOW, &IntakePolicy::default());
     assert_eq!(got.err(), Some(IntakeError::OpenFailed));
+}
+
+/// The Python with the outside-check libraries: `STRONGROOM_PYTHON` (set by
+/// scripts/test to its venv, see scripts/checks/requirements.txt) or `python3`.
+fn python() -> String {
+    std::env::var("STRONGROOM_PYTHON").unwrap_or_else(|_| "python3".to_owned())
 }

@@ -298,7 +298,7 @@ fn leaf_is_renewed_before_it_expires() {
 
 #[test]
 fn outside_python_check_accepts_it_and_rejects_tampering() {
-    if std::process::Command::new("python3")
+    if std::process::Command::new(python())
         .arg("--version")
         .output()
         .is_err()
@@ -317,7 +317,7 @@ fn outside_python_check_accepts_it_and_rejects_tampering() {
     let run = |doc: &[u8]| {
         let path = dir.path().join("doc.cbor");
         std::fs::write(&path, doc).unwrap();
-        std::process::Command::new("python3")
+        std::process::Command::new(python())
             .arg(&script)
             .arg(&path)
             .arg(&root)
@@ -346,4 +346,10 @@ fn outside_python_check_accepts_it_and_rejects_tampering() {
         "tampered document passed the outside check"
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("ES384 signature does not verify"));
+}
+
+/// The Python with the outside-check libraries: `STRONGROOM_PYTHON` (set by
+/// scripts/test to its venv, see scripts/checks/requirements.txt) or `python3`.
+fn python() -> String {
+    std::env::var("STRONGROOM_PYTHON").unwrap_or_else(|_| "python3".to_owned())
 }
