@@ -8,6 +8,7 @@ pub mod compute;
 pub mod exchange;
 pub mod intake;
 pub mod keyring;
+pub mod kms;
 pub mod nsm;
 pub mod results;
 pub mod service;

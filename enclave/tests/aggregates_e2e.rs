@@ -47,9 +47,7 @@ fn verified(stack: &Stack, r: &AggregatesResult) -> (AggregatePayload, KeyBindin
     // The PCR policy is the enclave's own `--dev-pcrs-out` file.
     let pcrs = PcrSet::from_file(&stack.enclave.pcrs_json).unwrap();
     assert_eq!(pcrs.pcrs.len(), 3);
-    let policy = Policy::default()
-        .allow_pcrs(pcrs)
-        .with_nonce(nonce.clone());
+    let policy = Policy::default().allow_pcrs(pcrs).with_nonce(nonce.clone());
     let doc = verify(&r.attestation, &root, SystemTime::now(), &policy).unwrap();
     assert_eq!(doc.nonce.as_deref(), Some(nonce.as_slice()));
     let binding = KeyBinding::from_document(&doc).unwrap();
@@ -150,6 +148,13 @@ async fn demo_fixture_signed_aggregates() {
     let mid = tampered.len() / 2;
     tampered[mid] ^= 1;
     assert!(verify_es256(&tampered, &binding.signing_key, None).is_err());
+    // A policy naming another image refuses the attestation.
+    let other = format!(r#"{{"PCR0": "{}"}}"#, "00".repeat(48));
+    let other = PcrSet::from_json("other.json", other.as_bytes()).unwrap();
+    let root = TrustRoot::dev_from_pem(&std::fs::read_to_string(&stack.enclave.root_pem).unwrap())
+        .unwrap();
+    let policy = Policy::default().allow_pcrs(other);
+    assert!(verify(&r.attestation, &root, SystemTime::now(), &policy).is_err());
 
     // Not cached (forgotten, or never opened here): the envelope is re-opened.
     let ResponseBody::Forgotten(f) = enclave

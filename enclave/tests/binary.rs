@@ -214,7 +214,10 @@ fn dev_exchange_flags_need_the_simulator_and_each_other() {
     std::fs::write(&ca, "not a certificate").unwrap();
     let ca = ca.to_str().unwrap();
     let url = "https://127.0.0.1:8443";
-    let cases: [&[&str]; 5] = [
+    let pcrs = dir.path().join("pcrs.json");
+    let pcrs = pcrs.to_str().unwrap();
+    let cases: [&[&str]; 6] = [
+        &["--dev-pcrs-out", pcrs],
         &["--dev-exchange-url", url, "--dev-exchange-ca", ca],
         &["--dev-simulator", "--dev-exchange-url", url],
         &["--dev-simulator", "--dev-exchange-ca", ca],
