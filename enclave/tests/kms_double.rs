@@ -374,3 +374,29 @@ async fn bad_signatures_are_refused() {
     let (status, body) = post(&s.good, &req).await;
     assert!(parse_generate_data_key(status, &body).is_ok());
 }
+
+#[test]
+fn bad_configuration_exits_64_before_listening() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root.pem");
+    std::fs::write(&root, "not a certificate").unwrap();
+    let policy = dir.path().join("pcrs.json");
+    std::fs::write(&policy, r#"{"PCR0": "00"}"#).unwrap();
+    let missing = dir.path().join("missing.json");
+    for (policy, root) in [(&missing, &root), (&policy, &root)] {
+        let out = Command::new(double_binary())
+            .args(["--key-id", KEY_ID, "--policy"])
+            .arg(policy)
+            .arg("--trust-dev-root")
+            .arg(root)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(64),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.stdout.is_empty());
+    }
+}
