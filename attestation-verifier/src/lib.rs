@@ -11,7 +11,9 @@ pub mod cose;
 pub mod document;
 mod envelope;
 pub mod error;
-pub mod merkle;
+/// RFC 9162 hashing and proofs: one definition, in the protocol crate, shared
+/// by the enclave (appends), the host (proof generation) and clients (verification).
+pub use strongroom_protocol::merkle;
 pub mod policy;
 pub mod quote;
 pub mod result;

@@ -18,10 +18,10 @@
 use std::sync::Mutex;
 
 use p256::ecdsa::VerifyingKey;
+use strongroom_protocol::merkle::{Frontier, Hash, leaf_hash};
 use strongroom_protocol::messages::{AppendLogRequest, LogAppended};
 use strongroom_protocol::tlog::{TREE_HASH_LEN, TreeHead};
 use strongroom_verifier::cose::verify_es256;
-use strongroom_verifier::merkle::{Frontier, Hash, leaf_hash};
 
 /// Why an append was refused. All of them cross the wire as
 /// `log_state_invalid`; the variant is for the enclave's own log.

@@ -3,8 +3,8 @@
 use super::*;
 use p256::ecdsa::SigningKey;
 use serde_bytes::ByteBuf;
+use strongroom_protocol::merkle::{root, verify_inclusion};
 use strongroom_verifier::cose::sign_es256;
-use strongroom_verifier::merkle::{root, verify_inclusion};
 
 const NOW: &str = "2026-11-23T12:00:00Z";
 

@@ -7,6 +7,7 @@ pub mod codec;
 pub mod egress;
 pub mod error;
 pub mod frame;
+pub mod merkle;
 pub mod messages;
 pub mod server;
 pub mod tlog;

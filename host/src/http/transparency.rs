@@ -51,8 +51,8 @@ impl App {
             }
             let leaves = tlog::leaf_hashes(&**db, tree_size).await?;
             let i = usize_of(index)?;
-            let proof =
-                merkle::inclusion_proof(&leaves, i).ok_or(ApiError::new(Code::OutOfRange))?;
+            let proof = merkle::inclusion_proof(&leaves, index)
+                .map_err(|_| ApiError::new(Code::OutOfRange))?;
             let head = self.head_at(&db, tree_size).await?;
             return Ok(json(
                 StatusCode::OK,
@@ -76,8 +76,8 @@ impl App {
             return Err(ApiError::new(Code::OutOfRange));
         }
         let leaves = tlog::leaf_hashes(&**db, second).await?;
-        let proof = merkle::consistency_proof(&leaves, usize_of(first)?)
-            .ok_or(ApiError::new(Code::OutOfRange))?;
+        let proof = merkle::consistency_proof(&leaves, first)
+            .map_err(|_| ApiError::new(Code::OutOfRange))?;
         let first_head = self.head_at(&db, first).await?;
         let second_head = self.head_at(&db, second).await?;
         Ok(json(

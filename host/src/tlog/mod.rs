@@ -117,9 +117,10 @@ pub async fn record_append<C: GenericClient + Sync>(
     answer: LogAppended,
 ) -> Result<Appended, TlogError> {
     let leaf_hash = merkle::leaf_hash(leaf);
-    let frontier = merkle::frontier_append(state.size, &state.frontier, leaf_hash)
-        .ok_or(TlogError::Corrupt)?;
-    let root = merkle::frontier_root(&frontier);
+    let mut next = merkle::Frontier::from_parts(state.size, state.frontier.clone())
+        .map_err(|_| TlogError::Corrupt)?;
+    next.append(leaf_hash).map_err(|_| TlogError::Corrupt)?;
+    let (frontier, root) = (next.hashes().to_vec(), next.root());
     let new_size = state.size.checked_add(1).ok_or(TlogError::Corrupt)?;
     let head = cose::sign1_payload(&answer.tree_head)
         .and_then(|p| TreeHead::from_cbor(&p).ok())
