@@ -3,7 +3,9 @@
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DEV_DIR="${STRONGROOM_DEV_DIR:-$ROOT/target/strongroom-dev}"   # scripts/pg honours it too
-BIN_DIR="$ROOT/target/debug"
+# STRONGROOM_PROFILE=release builds and runs optimized binaries (scripts/bench does).
+PROFILE=${STRONGROOM_PROFILE:-debug}
+BIN_DIR="$ROOT/target/$PROFILE"
 mkdir -p "$DEV_DIR"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -18,7 +20,7 @@ need_cargo() {
 build_bins() {
   need_cargo
   say "building the workspace binaries"
-  (cd "$ROOT" && cargo build --locked --workspace --bins --quiet)
+  (cd "$ROOT" && cargo build --locked --workspace --bins --quiet $([ "$PROFILE" = release ] && echo --release))
 }
 
 # Starts (or reuses) PostgreSQL; exports DATABASE_URL.
