@@ -16,8 +16,9 @@ use zeroize::Zeroizing;
 use crate::loadgen::flow::{Credential, seal};
 use crate::stack::Stack;
 
-/// Most bodies sealed for one run.
-pub const MAX_SUBMITS: usize = 200_000;
+/// Most bodies sealed for one run: below the enclave's open-session cap
+/// (`strongroom_enclave::intake::MAX_SESSIONS`, 10,000).
+pub const MAX_SUBMITS: usize = 8_000;
 
 /// A failure that voids the measurement.
 #[derive(Debug, thiserror::Error)]
@@ -78,14 +79,19 @@ pub fn submit_burst(
     let next = AtomicUsize::new(0);
     let ok = AtomicUsize::new(0);
     let errors = Mutex::new(BTreeMap::<String, u64>::new());
+    let sessions = Mutex::new(Vec::with_capacity(count));
     let t0 = Instant::now();
     std::thread::scope(|s| {
         for _ in 0..concurrency.max(1) {
             s.spawn(|| {
                 while let Some(body) = bodies.get(next.fetch_add(1, Ordering::Relaxed)) {
                     match client.submit(body) {
-                        Ok(_) => {
+                        Ok(a) => {
                             ok.fetch_add(1, Ordering::Relaxed);
+                            sessions
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .push(a.session_id);
                         }
                         Err(e) => {
                             let mut m = errors.lock().unwrap_or_else(|p| p.into_inner());
@@ -96,12 +102,34 @@ pub fn submit_burst(
             });
         }
     });
+    let elapsed = t0.elapsed();
+    // Untimed: the enclave holds at most MAX_SESSIONS open sessions, so a
+    // benchmark must not leave thousands behind.
+    revoke_all(
+        client,
+        sessions.into_inner().unwrap_or_else(|p| p.into_inner()),
+        concurrency,
+    );
     let ok = ok.into_inner();
     Ok(Burst {
-        ok_per_s: ok as f64 / t0.elapsed().as_secs_f64(),
+        ok_per_s: ok as f64 / elapsed.as_secs_f64(),
         ok,
         errors: errors.into_inner().unwrap_or_else(|p| p.into_inner()),
     })
+}
+
+/// Revokes every session (errors ignored: a leftover session expires).
+pub fn revoke_all(client: &Client, sessions: Vec<String>, concurrency: usize) {
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..concurrency.max(1) {
+            s.spawn(|| {
+                while let Some(id) = sessions.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let _ = client.revoke(id);
+                }
+            });
+        }
+    });
 }
 
 /// Submits `cred` and times `requests` sequential `request_aggregates`
