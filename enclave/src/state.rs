@@ -232,6 +232,7 @@ impl Enclave {
             // Needs exchange I/O: served by `service::EnclaveService`, which
             // calls `session_credential` and `sign_aggregates` around the fetch.
             RequestBody::ComputeAggregates(_) => Err(EnclaveError::NotImplemented),
+            _ => Err(EnclaveError::NotImplemented),
         };
         result.unwrap_or_else(|err| err.into_response())
     }
@@ -268,6 +269,7 @@ impl Enclave {
             session_id: req.session_id.clone(),
             key_id: req.sealed.key_id.clone(),
             expires_at: credential.expires_at(),
+            resealed: None,
         })
     }
 
@@ -367,6 +369,8 @@ impl Enclave {
             phase: self.phase(),
             current_key_id: ids.as_ref().map(|(current, _)| current.clone()),
             key_ids: ids.map(|(_, all)| all).unwrap_or_default(),
+            ring_id: None,
+            ring_version: None,
         }
     }
 

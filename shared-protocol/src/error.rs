@@ -108,6 +108,14 @@ error_codes! {
     EgressRefused => "egress_refused", "the destination is not allowed";
     /// Transparency-log state from the host did not check out.
     LogStateInvalid => "log_state_invalid", "the transparency log state does not verify";
+    /// A key-sync peer's attestation, measurements, challenge or message did not check out.
+    SyncRefused => "sync_refused", "key sync refused: the peer's attestation does not check out";
+    /// KMS could not be reached, refused, or answered something unusable.
+    KmsFailed => "kms_failed", "KMS could not unwrap or generate the data key";
+    /// A sealed key ring does not open, is another ring, or is not newer.
+    RingInvalid => "ring_invalid", "the sealed key ring does not open or is not a newer version of this ring";
+    /// The enclave already holds a key ring.
+    RingPresent => "ring_present", "the enclave already holds a key ring";
     /// Anything else; details stay in the enclave.
     Internal => "internal", "internal enclave error";
 }

@@ -6,8 +6,11 @@ use serde_bytes::ByteBuf;
 
 use crate::error::RpcError;
 
-/// The protocol version this build speaks.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// The protocol version this build speaks. Version 2 (issue 7) added the
+/// key-ring operations (sealing, peer sync, rotation), `resealed` in
+/// [`CredentialAccepted`] and the ring fields of [`KeyRingInfo`]; version 1
+/// peers are refused at the handshake (host and enclave ship together).
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Versions this build can speak, oldest first.
 pub const SUPPORTED_VERSIONS: &[u32] = &[PROTOCOL_VERSION];
@@ -76,6 +79,32 @@ pub enum RequestBody {
     Forget(ForgetRequest),
     /// Which key versions the ring holds.
     KeyRingStatus,
+    /// First boot: generate a key ring (and its data key, through KMS when
+    /// `kms` is given) and answer it sealed for storage.
+    NewKeyRing(NewKeyRingRequest),
+    /// Restart: unwrap the stored ring's data key through KMS (Recipient =
+    /// this enclave's attestation) and open the ring.
+    UnsealKeyRing(UnsealKeyRingRequest),
+    /// A newer version of the ring this enclave holds (another instance
+    /// rotated): open it with the data key already in memory.
+    ReloadKeyRing(SealedKeyRing),
+    /// Peer sync, holder side, step 1: issue a single-use challenge.
+    SyncChallenge,
+    /// Peer sync, requester side, step 2: an attestation document answering
+    /// the holder's challenge and binding a fresh ephemeral HPKE key.
+    SyncRequest(SyncRequestRequest),
+    /// Peer sync, holder side, step 3: check the requester's document and
+    /// answer the ring HPKE-sealed to its ephemeral key.
+    SyncExport(SyncExportRequest),
+    /// Peer sync, requester side, step 4: check the holder's document, open
+    /// and install the ring.
+    SyncImport(SyncImportRequest),
+    /// Rotation: add a key version and make it current.
+    AddKeyVersion,
+    /// Rotation: re-seal stored credentials to the current key version.
+    ResealCredentials(ResealRequest),
+    /// Rotation: drop key versions nothing uses any more.
+    RetireKeyVersions(RetireRequest),
 }
 
 /// Answers, one variant per [`RequestBody`] kind plus [`ResponseBody::Error`].
@@ -94,8 +123,20 @@ pub enum ResponseBody {
     LogAppended(LogAppended),
     /// Answer to [`RequestBody::Forget`].
     Forgotten(Forgotten),
-    /// Answer to [`RequestBody::KeyRingStatus`].
+    /// Answer to [`RequestBody::KeyRingStatus`], [`RequestBody::UnsealKeyRing`],
+    /// [`RequestBody::ReloadKeyRing`] and [`RequestBody::SyncImport`].
     KeyRingStatus(KeyRingInfo),
+    /// Answer to [`RequestBody::NewKeyRing`], [`RequestBody::AddKeyVersion`]
+    /// and [`RequestBody::RetireKeyVersions`]: the ring to store.
+    KeyRingSealed(SealedKeyRing),
+    /// Answer to [`RequestBody::SyncChallenge`].
+    SyncChallenge(SyncChallengeInfo),
+    /// Answer to [`RequestBody::SyncRequest`].
+    SyncRequestDocument(SyncRequestDocument),
+    /// Answer to [`RequestBody::SyncExport`].
+    SyncExported(SyncExported),
+    /// Answer to [`RequestBody::ResealCredentials`].
+    Resealed(ResealResult),
     /// Any refusal or failure; never carries secret material.
     Error(RpcError),
 }
@@ -203,6 +244,10 @@ pub struct CredentialAccepted {
     pub key_id: String,
     /// When the session ends, unix seconds: min(not_after, now + ttl).
     pub expires_at: u64,
+    /// Present when the credential was sealed to an older key version: the
+    /// same credential re-sealed (inside the enclave) to the current one.
+    /// The host stores this instead of what the client sent.
+    pub resealed: Option<SealedCredential>,
 }
 
 /// Compute signed aggregates for a session.
@@ -291,5 +336,201 @@ pub struct KeyRingInfo {
     /// Key id new submissions should use.
     pub current_key_id: Option<String>,
     /// Every key id the ring can open, oldest first.
+    pub key_ids: Vec<String>,
+    /// Identity of the ring (16 bytes; the same on every instance sharing it).
+    #[serde(with = "serde_bytes")]
+    pub ring_id: Option<Vec<u8>>,
+    /// Version of the ring held (grows with every add or retire).
+    pub ring_version: Option<u64>,
+}
+
+/// AWS KMS access the host passes in: where KMS is, which key, and the
+/// instance role's credentials (SigV4 signing happens in the enclave; the
+/// request travels through the egress proxy inside TLS).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KmsAccess {
+    /// SigV4 region, e.g. `eu-central-1`.
+    pub region: String,
+    /// `host` or `host:port` of the KMS endpoint; must be on the enclave's
+    /// allowlist (`kms.<region>.amazonaws.com`, or the dev double).
+    pub endpoint: String,
+    /// KMS key id or ARN.
+    pub key_id: String,
+    /// Access key id.
+    pub access_key_id: String,
+    /// Secret access key.
+    pub secret_access_key: String,
+    /// Session token of temporary credentials.
+    pub session_token: Option<String>,
+}
+
+impl std::fmt::Debug for KmsAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KmsAccess")
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The key ring as the host stores it: AES-256-GCM under the ring's data key,
+/// which is itself stored only wrapped by KMS (`kms_blob`) or not at all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealedKeyRing {
+    /// Ring identity, 16 bytes.
+    #[serde(with = "serde_bytes")]
+    pub ring_id: Vec<u8>,
+    /// Version, starting at 1; authenticated with the ciphertext.
+    pub ring_version: u64,
+    /// The data key encrypted under the KMS key (`CiphertextBlob`); null
+    /// without KMS (the ring then survives only through peers).
+    #[serde(with = "serde_bytes")]
+    pub kms_blob: Option<Vec<u8>>,
+    /// AES-GCM nonce, 12 bytes.
+    #[serde(with = "serde_bytes")]
+    pub nonce: Vec<u8>,
+    /// AES-256-GCM output (ciphertext and tag) of the ring's secrets.
+    #[serde(with = "serde_bytes")]
+    pub ciphertext: Vec<u8>,
+    /// Public description, for operators (also inside the ciphertext).
+    pub key_ids: Vec<String>,
+    /// The current key id.
+    pub current_key_id: String,
+    /// Result-signing public key, 65-byte SEC1.
+    #[serde(with = "serde_bytes")]
+    pub signing_public_key: Vec<u8>,
+}
+
+/// Generate a new ring.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewKeyRingRequest {
+    /// KMS to wrap the data key with; null: no KMS (dev, or peers only).
+    pub kms: Option<KmsAccess>,
+}
+
+/// Open a stored ring through KMS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnsealKeyRingRequest {
+    /// The stored ring (its `kms_blob` must be present).
+    pub sealed: SealedKeyRing,
+    /// KMS access.
+    pub kms: KmsAccess,
+}
+
+/// Single-use challenge from the ring holder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncChallengeInfo {
+    /// 32 random bytes; valid once, for a short time.
+    #[serde(with = "serde_bytes")]
+    pub nonce: Vec<u8>,
+}
+
+/// Ask the requester enclave for its sync document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncRequestRequest {
+    /// The holder's challenge.
+    #[serde(with = "serde_bytes")]
+    pub challenge: Vec<u8>,
+}
+
+/// The requester's attestation: `nonce` = the holder's challenge,
+/// `public_key` = ephemeral HPKE key, `user_data` = the requester's own
+/// challenge (see SPEC.md, key sync).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncRequestDocument {
+    /// Attestation document.
+    #[serde(with = "serde_bytes")]
+    pub document: Vec<u8>,
+}
+
+/// Hand the requester's document to the holder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncExportRequest {
+    /// The requester's [`SyncRequestDocument::document`].
+    #[serde(with = "serde_bytes")]
+    pub document: Vec<u8>,
+}
+
+/// The ring, sealed to the requester's attested ephemeral key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncExported {
+    /// The holder's attestation: `nonce` = the requester's challenge,
+    /// `user_data` = SHA-256(enc || ciphertext).
+    #[serde(with = "serde_bytes")]
+    pub document: Vec<u8>,
+    /// HPKE encapsulated key, 65 bytes.
+    #[serde(with = "serde_bytes")]
+    pub enc: Vec<u8>,
+    /// HPKE ciphertext of the ring.
+    #[serde(with = "serde_bytes")]
+    pub ciphertext: Vec<u8>,
+}
+
+/// Hand the holder's answer to the requester.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncImportRequest {
+    /// The holder's answer, unchanged.
+    pub exported: SyncExported,
+}
+
+/// One stored credential to re-seal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResealItem {
+    /// Session id.
+    pub session_id: String,
+    /// The stored envelope.
+    pub sealed: SealedCredential,
+    /// The stored metadata (checked as at intake; `ttl_seconds` is not).
+    pub metadata: CredentialMetadata,
+}
+
+/// Re-seal a batch (at most [`MAX_RESEAL_BATCH`] items).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResealRequest {
+    /// The batch.
+    pub items: Vec<ResealItem>,
+}
+
+/// Largest re-seal batch.
+pub const MAX_RESEAL_BATCH: usize = 256;
+
+/// The outcome for one item, in request order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResealOutcome {
+    /// Session id.
+    pub session_id: String,
+    /// The envelope under the current key; null when `error` is set.
+    pub sealed: Option<SealedCredential>,
+    /// Why this item could not be re-sealed (e.g. `unknown_key_id`).
+    pub error: Option<RpcError>,
+}
+
+/// Answer to a re-seal batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResealResult {
+    /// One outcome per item.
+    pub items: Vec<ResealOutcome>,
+}
+
+/// Drop key versions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetireRequest {
+    /// Key ids to drop; the current one is refused.
     pub key_ids: Vec<String>,
 }

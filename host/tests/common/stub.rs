@@ -67,6 +67,7 @@ impl Handler for Stub {
                     session_id: o.session_id,
                     key_id: o.sealed.key_id,
                     expires_at: now() + o.metadata.ttl_seconds,
+                    resealed: None,
                 })
             }
             RequestBody::Forget(f) => {
