@@ -81,14 +81,14 @@ async fn raw_connect(addr: &Address) -> tokio::net::UnixStream {
 async fn raw_handshake(addr: &Address) -> tokio::net::UnixStream {
     let mut s = raw_connect(addr).await;
     let hello = ClientHello {
-        versions: vec![1],
+        versions: vec![PROTOCOL_VERSION],
         agent: "raw".into(),
     };
     write_frame(&mut s, &encode(&hello).unwrap(), 1 << 20)
         .await
         .unwrap();
     let reply: ServerHello = decode(&read_frame(&mut s, 1 << 20).await.unwrap()).unwrap();
-    assert!(matches!(reply, ServerHello::Accept { version: 1, .. }));
+    assert!(matches!(reply, ServerHello::Accept { version: PROTOCOL_VERSION, .. }));
     s
 }
 
@@ -260,10 +260,17 @@ async fn garbage_closes_only_that_connection() {
 
 #[tokio::test]
 async fn version_mismatch_is_refused_with_a_code() {
+    // 99: a future version; 1: the version before the key-ring operations.
+    for versions in [vec![99], vec![1]] {
+        version_refused(versions).await;
+    }
+}
+
+async fn version_refused(versions: Vec<u32>) {
     let server = start(ServerConfig::default());
     let mut s = raw_connect(&server.addr).await;
     let hello = ClientHello {
-        versions: vec![99],
+        versions,
         agent: "future".into(),
     };
     write_frame(&mut s, &encode(&hello).unwrap(), 1 << 20)

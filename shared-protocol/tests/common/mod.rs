@@ -83,7 +83,114 @@ pub fn requests() -> Vec<(&'static str, Request)> {
             ),
         ),
         ("request_key_ring_status", r(7, RequestBody::KeyRingStatus)),
+        (
+            "request_new_key_ring",
+            r(
+                8,
+                RequestBody::NewKeyRing(NewKeyRingRequest {
+                    kms: Some(kms_access()),
+                }),
+            ),
+        ),
+        (
+            "request_unseal_key_ring",
+            r(
+                9,
+                RequestBody::UnsealKeyRing(UnsealKeyRingRequest {
+                    sealed: sealed_ring(),
+                    kms: kms_access(),
+                }),
+            ),
+        ),
+        (
+            "request_reload_key_ring",
+            r(10, RequestBody::ReloadKeyRing(sealed_ring())),
+        ),
+        ("request_sync_challenge", r(11, RequestBody::SyncChallenge)),
+        (
+            "request_sync_request",
+            r(
+                12,
+                RequestBody::SyncRequest(SyncRequestRequest {
+                    challenge: vec![0x5C; 32],
+                }),
+            ),
+        ),
+        (
+            "request_sync_export",
+            r(
+                13,
+                RequestBody::SyncExport(SyncExportRequest {
+                    document: vec![0x84, 0x44],
+                }),
+            ),
+        ),
+        (
+            "request_sync_import",
+            r(
+                14,
+                RequestBody::SyncImport(SyncImportRequest {
+                    exported: sync_exported(),
+                }),
+            ),
+        ),
+        ("request_add_key_version", r(15, RequestBody::AddKeyVersion)),
+        (
+            "request_reseal_credentials",
+            r(
+                16,
+                RequestBody::ResealCredentials(ResealRequest {
+                    items: vec![ResealItem {
+                        session_id: SID.into(),
+                        sealed: sealed(),
+                        metadata: metadata(),
+                    }],
+                }),
+            ),
+        ),
+        (
+            "request_retire_key_versions",
+            r(
+                17,
+                RequestBody::RetireKeyVersions(RetireRequest {
+                    key_ids: vec!["v1:0a1b2c3d".into()],
+                }),
+            ),
+        ),
     ]
+}
+
+pub fn kms_access() -> KmsAccess {
+    KmsAccess {
+        region: "eu-central-1".into(),
+        endpoint: "kms.eu-central-1.amazonaws.com".into(),
+        key_id: "arn:aws:kms:eu-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+            .into(),
+        access_key_id: "AKIDEXAMPLE".into(),
+        secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
+        session_token: None,
+    }
+}
+
+pub fn sealed_ring() -> SealedKeyRing {
+    SealedKeyRing {
+        ring_id: vec![0x11; 16],
+        ring_version: 3,
+        kms_blob: Some(vec![0x01, 0x02, 0x03]),
+        nonce: vec![0x22; 12],
+        ciphertext: vec![0x33; 80],
+        key_ids: vec!["v1:0a1b2c3d".into(), "v2:4e5f6a7b".into()],
+        current_key_id: "v2:4e5f6a7b".into(),
+        signing_public_key: vec![4; 65],
+    }
+}
+
+pub fn sync_exported() -> SyncExported {
+    SyncExported {
+        document: vec![0x84, 0x45],
+        enc: vec![4; 65],
+        ciphertext: vec![0x44; 64],
+    }
 }
 
 pub fn responses() -> Vec<(&'static str, Response)> {
@@ -122,6 +229,22 @@ pub fn responses() -> Vec<(&'static str, Response)> {
                     key_id: "v1:0a1b2c3d".into(),
                     expires_at: 1_767_225_600,
                     resealed: None,
+                }),
+            ),
+        ),
+        (
+            "response_credential_accepted_resealed",
+            r(
+                14,
+                ResponseBody::CredentialAccepted(CredentialAccepted {
+                    session_id: SID.into(),
+                    key_id: "v1:0a1b2c3d".into(),
+                    expires_at: 1_767_225_600,
+                    resealed: Some(SealedCredential {
+                        key_id: "v2:4e5f6a7b".into(),
+                        enc: vec![4; 65],
+                        ciphertext: vec![0xC8; 48],
+                    }),
                 }),
             ),
         ),
@@ -170,6 +293,52 @@ pub fn responses() -> Vec<(&'static str, Response)> {
             ),
         ),
         (
+            "response_key_ring_sealed",
+            r(9, ResponseBody::KeyRingSealed(sealed_ring())),
+        ),
+        (
+            "response_sync_challenge",
+            r(
+                10,
+                ResponseBody::SyncChallenge(SyncChallengeInfo {
+                    nonce: vec![0x5C; 32],
+                }),
+            ),
+        ),
+        (
+            "response_sync_request_document",
+            r(
+                11,
+                ResponseBody::SyncRequestDocument(SyncRequestDocument {
+                    document: vec![0x84, 0x44],
+                }),
+            ),
+        ),
+        (
+            "response_sync_exported",
+            r(12, ResponseBody::SyncExported(sync_exported())),
+        ),
+        (
+            "response_resealed",
+            r(
+                13,
+                ResponseBody::Resealed(ResealResult {
+                    items: vec![
+                        ResealOutcome {
+                            session_id: SID.into(),
+                            sealed: Some(sealed()),
+                            error: None,
+                        },
+                        ResealOutcome {
+                            session_id: "0b9d3c1e-2f4a-4b5c-8d6e-7f8091a2b3c4".into(),
+                            sealed: None,
+                            error: Some(RpcError::new(ErrorCode::UnknownKeyId)),
+                        },
+                    ],
+                }),
+            ),
+        ),
+        (
             "response_error",
             r(
                 8,
@@ -182,11 +351,11 @@ pub fn responses() -> Vec<(&'static str, Response)> {
 pub fn hellos() -> (ClientHello, ServerHello) {
     (
         ClientHello {
-            versions: vec![1],
+            versions: vec![PROTOCOL_VERSION],
             agent: "strongroom-host/0.1.0".into(),
         },
         ServerHello::Accept {
-            version: 1,
+            version: PROTOCOL_VERSION,
             agent: "strongroom-enclave/0.1.0".into(),
         },
     )
