@@ -11,6 +11,8 @@ pub mod keyring;
 pub mod kms;
 pub mod nsm;
 pub mod results;
+pub mod ring;
 pub mod service;
 pub mod state;
+pub mod sync;
 pub mod tlog;

@@ -1,7 +1,11 @@
 //! `strongroom-enclave --listen ADDR [--egress ADDR] [--dev-simulator]
-//! [--dev-root-out PATH] [--dev-pcrs-out PATH]
+//! [--dev-root-key PATH] [--dev-root-out PATH] [--dev-pcrs-out PATH]
 //! [--dev-exchange-url URL --dev-exchange-ca PEM]
+//! [--dev-kms-url URL --dev-kms-ca PEM]
 //! [--max-ttl-seconds N]`
+//!
+//! The enclave starts in phase `booting` with no key ring; the host drives
+//! boot (`UnsealKeyRing`, peer sync, or `NewKeyRing`; see README.md).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,11 +17,13 @@ use strongroom_enclave::clock::{Clock, SystemClock};
 use strongroom_enclave::exchange::binance::Binance;
 use strongroom_enclave::exchange::{Allowlist, Endpoint, ExchangeConfig, tls};
 use strongroom_enclave::intake::{DEFAULT_MAX_TTL_SECONDS, IntakePolicy};
+use strongroom_enclave::kms::client::{KmsClient, KmsConfig};
 use strongroom_enclave::nsm::{self, Nsm};
 use strongroom_enclave::service::EnclaveService;
 use strongroom_enclave::state::{Enclave, VERSION};
 use strongroom_protocol::server::{ServerConfig, serve};
 use strongroom_protocol::transport::{Address, Listener};
+use strongroom_verifier::TrustRoot;
 use tracing::{error, info};
 
 /// Exit status for invalid configuration (EX_USAGE).
@@ -46,6 +52,12 @@ struct Args {
     /// DEV ONLY: use the NSM simulator (documents chain to a dev root, never to AWS).
     #[arg(long)]
     dev_simulator: bool,
+    /// DEV ONLY: load the simulator's dev CA (root and intermediate keys and
+    /// certificates) from PATH, creating it (mode 0600) when absent, so that
+    /// several dev enclaves and restarts share one dev root (peer sync
+    /// verifies under it). Without it every start makes a new dev root.
+    #[arg(long, value_name = "PATH", requires = "dev_simulator")]
+    dev_root_key: Option<PathBuf>,
     /// DEV ONLY: write the simulator's root certificate (PEM) here.
     #[arg(long, value_name = "PATH", requires = "dev_simulator")]
     dev_root_out: Option<PathBuf>,
@@ -67,6 +79,21 @@ struct Args {
         requires_all = ["dev_simulator", "dev_exchange_url"]
     )]
     dev_exchange_ca: Option<PathBuf>,
+    /// DEV ONLY: also allow the KMS test double at https://HOST:PORT (the
+    /// host's KmsAccess.endpoint must then be exactly HOST:PORT).
+    #[arg(
+        long,
+        value_name = "URL",
+        requires_all = ["dev_simulator", "dev_kms_ca"]
+    )]
+    dev_kms_url: Option<String>,
+    /// DEV ONLY: trust this CA (PEM) for the KMS test double only.
+    #[arg(
+        long,
+        value_name = "PEM",
+        requires_all = ["dev_simulator", "dev_kms_url"]
+    )]
+    dev_kms_ca: Option<PathBuf>,
     /// MAX_TTL_SECONDS: how far ahead a credential's not_after and ttl may reach.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_TTL_SECONDS)]
     max_ttl_seconds: u64,
@@ -98,22 +125,82 @@ fn main() -> ExitCode {
         Ok(cfg) => cfg.map(|c| Arc::new(Binance::new(c))),
         Err(code) => return ExitCode::from(code),
     };
+    let kms = match kms_config(&args) {
+        Ok(cfg) => cfg.map(|c| Arc::new(KmsClient::new(c))),
+        Err(code) => return ExitCode::from(code),
+    };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let nsm = match open_nsm(&args, clock.clone()) {
-        Ok(nsm) => nsm,
+    let (nsm, root) = match open_nsm(&args, clock.clone()) {
+        Ok(opened) => opened,
         Err(code) => return ExitCode::from(code),
     };
     let policy = IntakePolicy {
         max_ttl_seconds: args.max_ttl_seconds,
     };
     let enclave = match Enclave::new(nsm, clock, policy) {
-        Ok(enclave) => Arc::new(enclave),
+        Ok(enclave) => Arc::new(enclave.with_trust_root(root)),
         Err(err) => {
-            error!(%err, "cannot read PCR0");
+            error!(%err, "cannot read the PCRs");
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    run(args, enclave, exchange)
+    run(args, enclave, exchange, kms)
+}
+
+/// The egress proxy: `--egress`, else vsock://3:8001 in production; none in
+/// simulator mode without `--egress` (aggregates and KMS then refused).
+fn egress_address(args: &Args) -> Option<Address> {
+    match (&args.egress, args.dev_simulator) {
+        (Some(addr), _) => Some(addr.clone()),
+        (None, false) => Some(DEFAULT_EGRESS),
+        (None, true) => None,
+    }
+}
+
+/// KMS reach: production endpoints with webpki roots, plus the dev double
+/// with its CA when `--dev-kms-url`/`--dev-kms-ca` say so. `None` without
+/// egress (KMS boot paths then answer kms_failed).
+fn kms_config(args: &Args) -> Result<Option<KmsConfig>, u8> {
+    let tls = tls::production_config().map_err(|err| {
+        error!(%err, "TLS configuration failed");
+        EXIT_FAILURE
+    })?;
+    let mut cfg = KmsConfig::production(egress_address(args), tls);
+    if let (Some(url), Some(ca)) = (&args.dev_kms_url, &args.dev_kms_ca) {
+        let Some(endpoint) = Endpoint::from_https_url(url) else {
+            eprintln!("strongroom-enclave: --dev-kms-url must be https://HOST:PORT");
+            return Err(EXIT_CONFIG);
+        };
+        let dev_tls = read_dev_ca("--dev-kms-ca", ca)?;
+        for _ in 0..3 {
+            tracing::warn!(
+                endpoint = %endpoint,
+                ca = %ca.display(),
+                "*** DEV: KMS TEST DOUBLE allowed and its CA trusted; NOT AWS KMS ***"
+            );
+        }
+        cfg.dev = Some((endpoint, dev_tls));
+    }
+    if cfg.egress.is_none() {
+        tracing::warn!("no --egress: NewKeyRing with KMS and UnsealKeyRing will be refused");
+        return Ok(None);
+    }
+    Ok(Some(cfg))
+}
+
+/// Reads a dev CA PEM for `flag`; exits 64 naming the flag on failure.
+fn read_dev_ca(flag: &str, ca: &std::path::Path) -> Result<Arc<rustls::ClientConfig>, u8> {
+    let pem = std::fs::read(ca).map_err(|err| {
+        eprintln!(
+            "strongroom-enclave: cannot read {flag} {}: {err}",
+            ca.display()
+        );
+        EXIT_CONFIG
+    })?;
+    tls::dev_config(&pem).map_err(|err| {
+        eprintln!("strongroom-enclave: {flag} {}: {err}", ca.display());
+        EXIT_CONFIG
+    })
 }
 
 /// The exchange client's configuration: production (api.binance.com:443,
@@ -122,13 +209,9 @@ fn main() -> ExitCode {
 /// flags are checked even then, so a mistake is reported at start.
 fn exchange_config(args: &Args) -> Result<Option<ExchangeConfig>, u8> {
     let (endpoint, allowlist, tls) = exchange_target(args)?;
-    let egress = match (&args.egress, args.dev_simulator) {
-        (Some(addr), _) => addr.clone(),
-        (None, false) => DEFAULT_EGRESS,
-        (None, true) => {
-            tracing::warn!("no --egress: ComputeAggregates will be refused");
-            return Ok(None);
-        }
+    let Some(egress) = egress_address(args) else {
+        tracing::warn!("no --egress: ComputeAggregates will be refused");
+        return Ok(None);
     };
     Ok(Some(ExchangeConfig::new(egress, endpoint, allowlist, tls)))
 }
@@ -148,20 +231,7 @@ fn exchange_target(args: &Args) -> Result<Target, u8> {
         eprintln!("strongroom-enclave: --dev-exchange-url must be https://HOST:PORT");
         return Err(EXIT_CONFIG);
     };
-    let pem = std::fs::read(ca).map_err(|err| {
-        eprintln!(
-            "strongroom-enclave: cannot read --dev-exchange-ca {}: {err}",
-            ca.display()
-        );
-        EXIT_CONFIG
-    })?;
-    let tls = tls::dev_config(&pem).map_err(|err| {
-        eprintln!(
-            "strongroom-enclave: --dev-exchange-ca {}: {err}",
-            ca.display()
-        );
-        EXIT_CONFIG
-    })?;
+    let tls = read_dev_ca("--dev-exchange-ca", ca)?;
     for _ in 0..3 {
         tracing::warn!(
             endpoint = %endpoint,
@@ -173,7 +243,12 @@ fn exchange_target(args: &Args) -> Result<Target, u8> {
     Ok((endpoint, allowlist, tls))
 }
 
-fn run(args: Args, enclave: Arc<Enclave>, exchange: Option<Arc<Binance>>) -> ExitCode {
+fn run(
+    args: Args,
+    enclave: Arc<Enclave>,
+    exchange: Option<Arc<Binance>>,
+    kms: Option<Arc<KmsClient>>,
+) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -192,18 +267,18 @@ fn run(args: Args, enclave: Arc<Enclave>, exchange: Option<Arc<Binance>>) -> Exi
                 return ExitCode::from(EXIT_FAILURE);
             }
         };
-        if let Err(err) = enclave.generate_key_ring() {
-            error!(%err, "key ring generation failed");
-            return ExitCode::from(EXIT_FAILURE);
-        }
+        // No key ring yet: the host drives boot (UnsealKeyRing, peer sync
+        // or NewKeyRing); until then only health/status/boot calls are served.
         info!(
             version = VERSION,
             listen = %args.listen,
             egress = ?exchange.as_ref().map(|b| b.config().egress.to_string()),
             exchange = ?exchange.as_ref().map(|b| b.config().endpoint.to_string()),
+            kms = ?kms.as_ref().map(|k| k.config()),
             max_ttl_seconds = args.max_ttl_seconds,
             pcr0 = %hex::encode(enclave.pcr0()),
-            "strongroom-enclave ready"
+            trust_root_dev = enclave.trust_root().is_dev(),
+            "strongroom-enclave listening; phase booting, waiting for the host to provide a key ring"
         );
         let purger = enclave.clone();
         tokio::spawn(async move {
@@ -213,7 +288,7 @@ fn run(args: Args, enclave: Arc<Enclave>, exchange: Option<Arc<Binance>>) -> Exi
                 purger.purge_expired();
             }
         });
-        let service = Arc::new(EnclaveService::with_exchange(enclave, exchange));
+        let service = Arc::new(EnclaveService::with_exchange(enclave, exchange).with_kms(kms));
         serve(
             listener,
             service,
@@ -238,13 +313,14 @@ async fn shutdown_signal() {
     }
 }
 
-/// Chooses the NSM: the simulator only when asked, else `/dev/nsm` or exit.
-fn open_nsm(args: &Args, clock: Arc<dyn Clock>) -> Result<Arc<dyn Nsm>, u8> {
+/// Chooses the NSM: the simulator only when asked, else `/dev/nsm` or exit;
+/// with the root peers' attestation must chain to (AWS, or the dev root).
+fn open_nsm(args: &Args, clock: Arc<dyn Clock>) -> Result<(Arc<dyn Nsm>, TrustRoot), u8> {
     if args.dev_simulator {
         return open_simulator(args, clock);
     }
     match nsm::real::DeviceNsm::open() {
-        Ok(device) => Ok(Arc::new(device)),
+        Ok(device) => Ok((Arc::new(device), TrustRoot::aws_nitro_g1())),
         Err(err) => {
             error!(%err, "refusing to start");
             eprintln!(
@@ -259,7 +335,7 @@ fn open_nsm(args: &Args, clock: Arc<dyn Clock>) -> Result<Arc<dyn Nsm>, u8> {
 }
 
 #[cfg(feature = "dev-simulator")]
-fn open_simulator(args: &Args, clock: Arc<dyn Clock>) -> Result<Arc<dyn Nsm>, u8> {
+fn open_simulator(args: &Args, clock: Arc<dyn Clock>) -> Result<(Arc<dyn Nsm>, TrustRoot), u8> {
     use strongroom_enclave::nsm::sim::{DEV_MARKER, SimNsm, pcr0_of_current_exe};
     for _ in 0..3 {
         tracing::warn!("*** {DEV_MARKER}: NSM SIMULATOR IN USE. ATTESTATION IS NOT REAL. ***");
@@ -274,10 +350,28 @@ fn open_simulator(args: &Args, clock: Arc<dyn Clock>) -> Result<Arc<dyn Nsm>, u8
         error!(%err, "cannot hash the running executable for the simulated PCR0");
         EXIT_FAILURE
     })?;
-    let sim = SimNsm::new(clock, pcr0).map_err(|err| {
+    let sim = match &args.dev_root_key {
+        Some(path) => {
+            tracing::warn!(
+                path = %path.display(),
+                "*** DEV: simulator dev CA keys loaded from / created at this file (shared dev root) ***"
+            );
+            SimNsm::with_dev_ca_file(clock, pcr0, path)
+        }
+        None => SimNsm::new(clock, pcr0),
+    }
+    .map_err(|err| {
         error!(%err, "simulator start failed");
         EXIT_FAILURE
     })?;
+    let root = TrustRoot::dev_from_der(sim.root_der()).map_err(|err| {
+        error!(%err, "the simulator's dev root does not parse");
+        EXIT_FAILURE
+    })?;
+    tracing::warn!(
+        root_sha256 = %hex::encode(root.fingerprint()),
+        "*** DEV: peer key sync trusts the simulator dev root, NOT the AWS root ***"
+    );
     tracing::warn!(module_id = sim.module_id(), pcr0 = %hex::encode(pcr0), "simulated enclave identity");
     if let Some(path) = &args.dev_root_out {
         let pem = sim.root_pem().map_err(|err| {
@@ -293,7 +387,7 @@ fn open_simulator(args: &Args, clock: Arc<dyn Clock>) -> Result<Arc<dyn Nsm>, u8
     if let Some(path) = &args.dev_pcrs_out {
         write_pcrs_json(&sim, path)?;
     }
-    Ok(Arc::new(sim))
+    Ok((Arc::new(sim), root))
 }
 
 /// Writes the simulated PCR0..2 in the form `nitro-cli build-enclave` prints,
@@ -319,7 +413,7 @@ fn write_pcrs_json(sim: &dyn Nsm, path: &std::path::Path) -> Result<(), u8> {
 }
 
 #[cfg(not(feature = "dev-simulator"))]
-fn open_simulator(_args: &Args, _clock: Arc<dyn Clock>) -> Result<Arc<dyn Nsm>, u8> {
+fn open_simulator(_args: &Args, _clock: Arc<dyn Clock>) -> Result<(Arc<dyn Nsm>, TrustRoot), u8> {
     eprintln!("strongroom-enclave: this build has no simulator (feature dev-simulator is off)");
     Err(EXIT_CONFIG)
 }

@@ -6,11 +6,12 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use strongroom_protocol::messages::{
     AppendLogRequest, AttestRequest, AttestationInfo, CredentialAccepted, CredentialMetadata,
-    ForgetRequest, Forgotten, HealthInfo, KeyRingInfo, LogAppended, OpenCredentialRequest, Phase,
-    RequestBody, ResponseBody, SealedCredential,
+    ForgetRequest, Forgotten, HealthInfo, LogAppended, OpenCredentialRequest, Phase, RequestBody,
+    ResponseBody, SealedCredential,
 };
 use strongroom_protocol::{ErrorCode, RpcError};
-use tracing::{info, warn};
+use strongroom_verifier::TrustRoot;
+use tracing::warn;
 
 use crate::attest::{self, AttestError};
 use crate::clock::Clock;
@@ -20,6 +21,8 @@ use crate::intake::{
 };
 use crate::keyring::{KeyRing, KeyRingError};
 use crate::nsm::{Nsm, NsmError};
+use crate::ring::RingError;
+use crate::sync::{SyncError, SyncHolder, SyncRequester};
 use crate::tlog::{LogError, LogKeys, LogSigner};
 
 /// Version string reported by health checks.
@@ -57,6 +60,27 @@ pub enum EnclaveError {
     /// Operation not in this build yet.
     #[error("not implemented")]
     NotImplemented,
+    /// A boot operation while a key ring is already held.
+    #[error("a key ring is already present")]
+    RingPresent,
+    /// A sealed ring does not open, is another ring, or is not newer.
+    #[error("key ring invalid")]
+    RingInvalid,
+    /// KMS could not be reached, refused, or answered something unusable
+    /// (the reason is logged in the enclave, never sent).
+    #[error("KMS failed")]
+    KmsFailed,
+    /// Peer sync refused: attestation, measurements, challenge or message.
+    #[error("key sync refused")]
+    SyncRefused,
+    /// Peer sync failed (`sync_refused`, `busy` or `internal`, per
+    /// [`SyncError::code`]).
+    #[error("key sync: {0}")]
+    Sync(SyncError),
+    /// An argument other than a credential is invalid (e.g. retiring the
+    /// current key, an oversized batch).
+    #[error("invalid argument")]
+    InvalidArgument,
     /// NSM, key generation or lock failure; details stay in the enclave log.
     #[error("internal: {0}")]
     Internal(String),
@@ -80,6 +104,12 @@ impl EnclaveError {
             EnclaveError::Compute(e) => e.code(),
             EnclaveError::Log(_) => ErrorCode::LogStateInvalid,
             EnclaveError::NotImplemented => ErrorCode::NotImplemented,
+            EnclaveError::RingPresent => ErrorCode::RingPresent,
+            EnclaveError::RingInvalid => ErrorCode::RingInvalid,
+            EnclaveError::KmsFailed => ErrorCode::KmsFailed,
+            EnclaveError::SyncRefused => ErrorCode::SyncRefused,
+            EnclaveError::Sync(e) => e.code(),
+            EnclaveError::InvalidArgument => ErrorCode::InvalidArgument,
             EnclaveError::Internal(_) => ErrorCode::Internal,
         };
         RpcError::new(code)
@@ -107,7 +137,21 @@ impl From<AttestError> for EnclaveError {
 
 impl From<KeyRingError> for EnclaveError {
     fn from(e: KeyRingError) -> Self {
-        EnclaveError::Internal(e.to_string())
+        match e {
+            KeyRingError::RetireCurrent | KeyRingError::TooManyVersions => {
+                EnclaveError::InvalidArgument
+            }
+            other => EnclaveError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<RingError> for EnclaveError {
+    fn from(e: RingError) -> Self {
+        match e {
+            RingError::Random(nsm) => EnclaveError::Internal(nsm.to_string()),
+            _ => EnclaveError::RingInvalid,
+        }
     }
 }
 
@@ -115,17 +159,29 @@ fn poisoned<T>(_: T) -> EnclaveError {
     EnclaveError::Internal("lock poisoned".to_owned())
 }
 
-/// Whether `request` may be served in `phase`.
+/// Whether `request` may be served in `phase`. Booting serves only what
+/// needs no key ring (health, status, forget, which only drops state) and
+/// the boot operations; ready serves everything. The boot operations
+/// (`NewKeyRing`, `UnsealKeyRing`, `SyncRequest`, `SyncImport`) pass here in
+/// both phases: once a ring is held their handlers answer `ring_present`,
+/// which tells the host more than `not_ready` would.
 pub fn allowed(phase: Phase, request: &RequestBody) -> bool {
-    match phase {
-        Phase::Ready => true,
-        // Booting: only what needs no key ring. Forget only drops state.
-        Phase::Booting => matches!(
-            request,
-            RequestBody::Health | RequestBody::KeyRingStatus | RequestBody::Forget(_)
-        ),
+    match request {
+        RequestBody::Health | RequestBody::KeyRingStatus | RequestBody::Forget(_) => true,
+        RequestBody::NewKeyRing(_)
+        | RequestBody::UnsealKeyRing(_)
+        | RequestBody::SyncRequest(_)
+        | RequestBody::SyncImport(_) => true,
+        _ => phase == Phase::Ready,
     }
 }
+
+#[path = "state_keys.rs"]
+mod keys;
+#[path = "state_sync.rs"]
+mod peer_sync;
+
+pub use self::keys::MAX_RETIRE_IDS;
 
 /// The enclave.
 pub struct Enclave {
@@ -136,6 +192,10 @@ pub struct Enclave {
     sessions: Mutex<SessionCache>,
     log: LogSigner,
     pcr0: Vec<u8>,
+    pcrs: [Vec<u8>; 3],
+    root: TrustRoot,
+    holder: SyncHolder,
+    requester: SyncRequester,
 }
 
 impl std::fmt::Debug for Enclave {
@@ -148,13 +208,16 @@ impl std::fmt::Debug for Enclave {
 }
 
 impl Enclave {
-    /// A booting enclave (no key ring yet). Reads PCR0 once.
+    /// A booting enclave (no key ring yet). Reads PCR0 once. Peer sync
+    /// verifies under the AWS Nitro root unless
+    /// [`Enclave::with_trust_root`] says otherwise (the simulator's dev root).
     pub fn new(
         nsm: Arc<dyn Nsm>,
         clock: Arc<dyn Clock>,
         policy: IntakePolicy,
     ) -> Result<Self, NsmError> {
         let pcr0 = nsm.describe_pcr(0)?;
+        let pcrs = [pcr0.clone(), nsm.describe_pcr(1)?, nsm.describe_pcr(2)?];
         Ok(Self {
             nsm,
             clock,
@@ -163,7 +226,23 @@ impl Enclave {
             sessions: Mutex::new(SessionCache::new()),
             log: LogSigner::new(),
             pcr0,
+            pcrs,
+            root: TrustRoot::aws_nitro_g1(),
+            holder: SyncHolder::new(),
+            requester: SyncRequester::new(),
         })
+    }
+
+    /// Verifies peers' attestation under `root` instead (dev simulator:
+    /// its own dev root, shared by every dev enclave via `--dev-root-key`).
+    pub fn with_trust_root(mut self, root: TrustRoot) -> Self {
+        self.root = root;
+        self
+    }
+
+    /// The root peers' attestation documents must chain to.
+    pub fn trust_root(&self) -> &TrustRoot {
+        &self.root
     }
 
     /// Current phase.
@@ -174,18 +253,15 @@ impl Enclave {
         }
     }
 
-    /// Installs a key ring: booting -> ready.
+    /// Installs a key ring: booting -> ready (see [`Enclave::install_new`]).
     pub fn install_key_ring(&self, ring: KeyRing) -> Result<(), EnclaveError> {
-        let mut slot = self.ring.write().map_err(poisoned)?;
-        info!(key_ids = ?ring.key_ids(), "key ring installed; phase ready");
-        *slot = Some(ring);
-        Ok(())
+        self.install_new(ring)
     }
 
-    /// Generates a fresh key ring from NSM randomness and becomes ready.
+    /// Generates a fresh key ring (no KMS) and becomes ready; tests use it.
+    /// The binary never does this on its own: the host drives boot.
     pub fn generate_key_ring(&self) -> Result<(), EnclaveError> {
-        let ring = KeyRing::generate(self.nsm.as_ref())?;
-        self.install_key_ring(ring)
+        self.new_key_ring().map(|_| ())
     }
 
     /// Runs `f` with the key ring; [`EnclaveError::NotReady`] while booting.
@@ -229,10 +305,31 @@ impl Enclave {
             RequestBody::Forget(req) => self.forget(&req).map(ResponseBody::Forgotten),
             RequestBody::KeyRingStatus => Ok(ResponseBody::KeyRingStatus(self.key_ring_status())),
             RequestBody::AppendLog(req) => self.append_log(&req).map(ResponseBody::LogAppended),
-            // Needs exchange I/O: served by `service::EnclaveService`, which
-            // calls `session_credential` and `sign_aggregates` around the fetch.
-            RequestBody::ComputeAggregates(_) => Err(EnclaveError::NotImplemented),
-            _ => Err(EnclaveError::NotImplemented),
+            RequestBody::NewKeyRing(req) if req.kms.is_none() => {
+                self.new_key_ring().map(ResponseBody::KeyRingSealed)
+            }
+            RequestBody::ReloadKeyRing(sealed) => self
+                .reload_key_ring(&sealed)
+                .map(ResponseBody::KeyRingStatus),
+            RequestBody::AddKeyVersion => self.add_key_version().map(ResponseBody::KeyRingSealed),
+            RequestBody::SyncChallenge => self.sync_challenge().map(ResponseBody::SyncChallenge),
+            RequestBody::SyncRequest(req) => self
+                .sync_request(&req)
+                .map(ResponseBody::SyncRequestDocument),
+            RequestBody::SyncExport(req) => self.sync_export(&req).map(ResponseBody::SyncExported),
+            RequestBody::SyncImport(req) => self.sync_import(&req).map(ResponseBody::KeyRingStatus),
+            RequestBody::RetireKeyVersions(req) => self
+                .retire_key_versions(&req)
+                .map(ResponseBody::KeyRingSealed),
+            RequestBody::ResealCredentials(req) => {
+                self.reseal_credentials(&req).map(ResponseBody::Resealed)
+            }
+            // Need egress I/O: served by `service::EnclaveService` (exchange
+            // fetch around `session_credential`/`sign_aggregates`; KMS calls
+            // around `kms::boot`).
+            RequestBody::ComputeAggregates(_)
+            | RequestBody::NewKeyRing(_)
+            | RequestBody::UnsealKeyRing(_) => Err(EnclaveError::NotImplemented),
         };
         result.unwrap_or_else(|err| err.into_response())
     }
@@ -269,7 +366,7 @@ impl Enclave {
             session_id: req.session_id.clone(),
             key_id: req.sealed.key_id.clone(),
             expires_at: credential.expires_at(),
-            resealed: None,
+            resealed: self.resealed_for(&req.sealed, &req.metadata),
         })
     }
 
@@ -358,20 +455,6 @@ impl Enclave {
             session_id: req.session_id.clone(),
             was_cached,
         })
-    }
-
-    /// Which key versions the ring holds.
-    pub fn key_ring_status(&self) -> KeyRingInfo {
-        let ids = self
-            .with_key_ring(|ring| (ring.current().key_id().to_owned(), ring.key_ids().to_vec()))
-            .ok();
-        KeyRingInfo {
-            phase: self.phase(),
-            current_key_id: ids.as_ref().map(|(current, _)| current.clone()),
-            key_ids: ids.map(|(_, all)| all).unwrap_or_default(),
-            ring_id: None,
-            ring_version: None,
-        }
     }
 
     /// Drops expired sessions; how many.

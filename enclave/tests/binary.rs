@@ -86,13 +86,24 @@ async fn simulator_mode_serves_the_rpc() {
         );
         if sock.exists()
             && let Ok(ResponseBody::Health(h)) = client.call(RequestBody::Health).await
-            && h.phase == Phase::Ready
         {
             break h;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert!(health.simulator);
+    // It starts booting, with no key ring, and serves nothing that needs one.
+    assert_eq!(health.phase, Phase::Booting);
+    assert_eq!(
+        error_code(
+            &client
+                .call(RequestBody::Attest(AttestRequest { nonce: None }))
+                .await
+                .unwrap_err()
+        ),
+        Some(ErrorCode::NotReady)
+    );
+    common::boot::new_key_ring(&client).await;
 
     // Attestation: verifies under the written dev root, binds the keys and
     // nonce, and PCR0 is SHA-384 of the binary that runs.

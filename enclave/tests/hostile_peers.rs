@@ -31,14 +31,15 @@ impl Drop for Guard {
 async fn healthy(client: &RpcClient) -> bool {
     matches!(
         client.call(RequestBody::Health).await,
-        Ok(ResponseBody::Health(h)) if h.phase == Phase::Ready
+        // Booting is enough: nothing here needs a key ring.
+        Ok(ResponseBody::Health(h)) if h.phase == Phase::Booting
     )
 }
 
 async fn handshake(path: &std::path::Path) -> UnixStream {
     let mut s = UnixStream::connect(path).await.unwrap();
     let hello = ClientHello {
-        versions: vec![1],
+        versions: vec![strongroom_protocol::messages::PROTOCOL_VERSION],
         agent: "hostile".into(),
     };
     write_frame(&mut s, &encode(&hello).unwrap(), 1 << 20)

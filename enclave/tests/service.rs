@@ -95,7 +95,7 @@ fn fixture() -> Fixture {
     let nsm = Arc::new(FakeNsm::new(5));
     let clock = Arc::new(FixedClock::new(NOW_MS));
     let enclave = Arc::new(Enclave::new(nsm.clone(), clock, IntakePolicy::default()).unwrap());
-    enclave.generate_key_ring().unwrap();
+    common::new_key_ring(&enclave);
     let exchange = Arc::new(scripted());
     let service = EnclaveService::with_exchange(enclave.clone(), Some(exchange.clone()));
     Fixture {

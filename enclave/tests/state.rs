@@ -80,7 +80,7 @@ fn booting_refuses_all_but_health_status_forget() {
         }
         other => panic!("{other:?}"),
     }
-    e.generate_key_ring().unwrap();
+    common::new_key_ring(&e);
     assert_eq!(e.phase(), Phase::Ready);
     assert!(matches!(
         e.handle(RequestBody::Attest(AttestRequest { nonce: None })),
@@ -110,7 +110,7 @@ fn return_compute() -> strongroom_protocol::messages::ComputeAggregatesRequest {
 #[test]
 fn attestation_binds_keys_and_nonce() {
     let (nsm, _, e) = enclave();
-    e.generate_key_ring().unwrap();
+    common::new_key_ring(&e);
     let nonce = vec![0xabu8; 64];
     let att = match e.handle(RequestBody::Attest(AttestRequest {
         nonce: Some(nonce.clone()),
@@ -147,7 +147,7 @@ fn attestation_binds_keys_and_nonce() {
 #[test]
 fn sessions_open_forget_and_expire() {
     let (_, clock, e) = enclave();
-    e.generate_key_ring().unwrap();
+    common::new_key_ring(&e);
     let resp = e.handle(open_request(&e, "s-1", NOW + 7200, 3600));
     let ResponseBody::CredentialAccepted(acc) = resp else {
         panic!("{resp:?}")
@@ -195,7 +195,7 @@ fn sessions_open_forget_and_expire() {
 #[test]
 fn aggregates_and_log_are_typed_not_implemented_for_now() {
     let (_, _, e) = enclave();
-    e.generate_key_ring().unwrap();
+    common::new_key_ring(&e);
     let resp = e.handle(RequestBody::ComputeAggregates(return_compute()));
     assert!(matches!(
         error_code(&resp),
@@ -237,7 +237,7 @@ fn debug_of_secret_types_shows_no_key_bytes() {
     assert!(format!("{hpke:?}").starts_with("HpkeKeyPair"));
 
     let (_, _, e) = enclave();
-    e.generate_key_ring().unwrap();
+    common::new_key_ring(&e);
     assert!(matches!(
         e.handle(open_request(&e, "dbg", NOW + 600, 600)),
         ResponseBody::CredentialAccepted(_)

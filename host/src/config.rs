@@ -14,6 +14,8 @@ use zeroize::Zeroizing;
 
 use crate::egress::{EgressConfig, parse_allowlist};
 
+pub use crate::keys::config::{KeysConfig, KmsConfig};
+
 /// Destinations the egress proxy allows when `EGRESS_ALLOWLIST` is unset.
 pub const DEFAULT_EGRESS_ALLOWLIST: &str = "api.binance.com:443";
 
@@ -131,6 +133,8 @@ pub struct ServeConfig {
     pub shutdown_grace: Duration,
     /// The egress proxy, run when `EGRESS_LISTEN` is set.
     pub egress: Option<EgressConfig>,
+    /// Key-ring boot, peer sync, heartbeat and rotation.
+    pub keys: KeysConfig,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -142,7 +146,7 @@ impl std::fmt::Debug for ServeConfig {
     }
 }
 
-fn parse_num<T: std::str::FromStr + PartialOrd>(
+pub(crate) fn parse_num<T: std::str::FromStr + PartialOrd>(
     src: &dyn ConfigSource,
     name: &'static str,
     default: T,
@@ -176,7 +180,7 @@ fn parse_flag(src: &dyn ConfigSource, name: &'static str) -> Result<bool, Config
     }
 }
 
-fn non_empty(src: &dyn ConfigSource, name: &'static str) -> Option<String> {
+pub(crate) fn non_empty(src: &dyn ConfigSource, name: &'static str) -> Option<String> {
     src.get(name).filter(|v| !v.trim().is_empty())
 }
 
@@ -370,6 +374,7 @@ impl ServeConfig {
             request_timeout: ms("REQUEST_TIMEOUT_MS", 30_000, 1, 600_000)?,
             shutdown_grace: secs("SHUTDOWN_GRACE_SECONDS", 20, 0, 3_600)?,
             egress: parse_egress(src)?,
+            keys: KeysConfig::from_source(src)?,
         };
         if cfg.tls.is_none()
             && !cfg.listen_addr.ip().is_loopback()

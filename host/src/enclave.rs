@@ -8,8 +8,10 @@ use strongroom_protocol::ErrorCode;
 use strongroom_protocol::client::{CallError, ClientConfig, RpcClient};
 use strongroom_protocol::messages::{
     AggregatesResult, AppendLogRequest, AttestRequest, AttestationInfo, ComputeAggregatesRequest,
-    CredentialAccepted, ForgetRequest, HealthInfo, LogAppended, OpenCredentialRequest, RequestBody,
-    ResponseBody,
+    CredentialAccepted, ForgetRequest, HealthInfo, KeyRingInfo, KmsAccess, LogAppended,
+    NewKeyRingRequest, OpenCredentialRequest, RequestBody, ResealRequest, ResealResult,
+    ResponseBody, RetireRequest, SealedKeyRing, SyncExportRequest, SyncExported, SyncImportRequest,
+    SyncRequestRequest, UnsealKeyRingRequest,
 };
 use strongroom_protocol::transport::Address;
 
@@ -64,7 +66,12 @@ impl Enclave {
 
     async fn call(&self, body: RequestBody) -> Result<ResponseBody, EnclaveError> {
         let rpc = match body {
-            RequestBody::ComputeAggregates(_) => &self.slow,
+            // KMS round trips (through the egress proxy) and whole-ring
+            // re-seal batches may take longer than the quick calls.
+            RequestBody::ComputeAggregates(_)
+            | RequestBody::NewKeyRing(_)
+            | RequestBody::UnsealKeyRing(_)
+            | RequestBody::ResealCredentials(_) => &self.slow,
             _ => &self.rpc,
         };
         let err = match rpc.call(body).await {
@@ -144,6 +151,112 @@ impl Enclave {
     pub async fn append_log(&self, req: AppendLogRequest) -> Result<LogAppended, EnclaveError> {
         match self.call(RequestBody::AppendLog(req)).await? {
             ResponseBody::LogAppended(a) => Ok(a),
+            _ => Err(self.unexpected()),
+        }
+    }
+
+    /// The key ring's phase, id, version and key ids.
+    pub async fn key_ring_status(&self) -> Result<KeyRingInfo, EnclaveError> {
+        match self.call(RequestBody::KeyRingStatus).await? {
+            ResponseBody::KeyRingStatus(k) => Ok(k),
+            _ => Err(self.unexpected()),
+        }
+    }
+
+    /// First boot: a new ring (data key wrapped by KMS when `kms` is given), sealed for storage.
+    pub async fn new_key_ring(
+        &self,
+        kms: Option<KmsAccess>,
+    ) -> Result<SealedKeyRing, EnclaveError> {
+        self.sealed(RequestBody::NewKeyRing(NewKeyRingRequest { kms }))
+            .await
+    }
+
+    /// Restart: unwrap the stored ring through KMS.
+    pub async fn unseal_key_ring(
+        &self,
+        sealed: SealedKeyRing,
+        kms: KmsAccess,
+    ) -> Result<KeyRingInfo, EnclaveError> {
+        let body = RequestBody::UnsealKeyRing(UnsealKeyRingRequest { sealed, kms });
+        self.ring_status(body).await
+    }
+
+    /// A newer version of the ring the enclave holds.
+    pub async fn reload_key_ring(
+        &self,
+        sealed: SealedKeyRing,
+    ) -> Result<KeyRingInfo, EnclaveError> {
+        self.ring_status(RequestBody::ReloadKeyRing(sealed)).await
+    }
+
+    /// Peer sync, holder side: a single-use challenge.
+    pub async fn sync_challenge(&self) -> Result<Vec<u8>, EnclaveError> {
+        match self.call(RequestBody::SyncChallenge).await? {
+            ResponseBody::SyncChallenge(c) => Ok(c.nonce),
+            _ => Err(self.unexpected()),
+        }
+    }
+
+    /// Peer sync, requester side: the document answering the holder's challenge.
+    pub async fn sync_request(&self, challenge: Vec<u8>) -> Result<Vec<u8>, EnclaveError> {
+        let body = RequestBody::SyncRequest(SyncRequestRequest { challenge });
+        match self.call(body).await? {
+            ResponseBody::SyncRequestDocument(d) => Ok(d.document),
+            _ => Err(self.unexpected()),
+        }
+    }
+
+    /// Peer sync, holder side: the ring sealed to the requester's attested key.
+    pub async fn sync_export(&self, document: Vec<u8>) -> Result<SyncExported, EnclaveError> {
+        match self
+            .call(RequestBody::SyncExport(SyncExportRequest { document }))
+            .await?
+        {
+            ResponseBody::SyncExported(e) => Ok(e),
+            _ => Err(self.unexpected()),
+        }
+    }
+
+    /// Peer sync, requester side: check the holder's answer and install the ring.
+    pub async fn sync_import(&self, exported: SyncExported) -> Result<KeyRingInfo, EnclaveError> {
+        self.ring_status(RequestBody::SyncImport(SyncImportRequest { exported }))
+            .await
+    }
+
+    /// Rotation: a new current key version; the ring to store.
+    pub async fn add_key_version(&self) -> Result<SealedKeyRing, EnclaveError> {
+        self.sealed(RequestBody::AddKeyVersion).await
+    }
+
+    /// Rotation: re-seal stored credentials to the current key version.
+    pub async fn reseal(&self, req: ResealRequest) -> Result<ResealResult, EnclaveError> {
+        let n = req.items.len();
+        match self.call(RequestBody::ResealCredentials(req)).await? {
+            ResponseBody::Resealed(r) if r.items.len() == n => Ok(r),
+            _ => Err(self.unexpected()),
+        }
+    }
+
+    /// Rotation: drop key versions; the ring to store.
+    pub async fn retire_key_versions(
+        &self,
+        key_ids: Vec<String>,
+    ) -> Result<SealedKeyRing, EnclaveError> {
+        self.sealed(RequestBody::RetireKeyVersions(RetireRequest { key_ids }))
+            .await
+    }
+
+    async fn sealed(&self, body: RequestBody) -> Result<SealedKeyRing, EnclaveError> {
+        match self.call(body).await? {
+            ResponseBody::KeyRingSealed(s) => Ok(s),
+            _ => Err(self.unexpected()),
+        }
+    }
+
+    async fn ring_status(&self, body: RequestBody) -> Result<KeyRingInfo, EnclaveError> {
+        match self.call(body).await? {
+            ResponseBody::KeyRingStatus(k) => Ok(k),
             _ => Err(self.unexpected()),
         }
     }

@@ -8,6 +8,7 @@ pub mod egress;
 pub mod enclave;
 pub mod http;
 pub mod janitor;
+pub mod keys;
 pub mod metrics;
 pub mod ratelimit;
 pub mod serve;

@@ -1,9 +1,11 @@
-//! `strongroom-host`: serve | migrate | tenant create NAME | tenant list | tenant delete NAME.
+//! `strongroom-host`: serve | migrate | tenant create NAME | tenant list | tenant delete NAME |
+//! keys status | keys rotate [--no-wait] | keys reset --confirm.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use strongroom_host::config::{ConfigError, DbConfig, EnvSource, ServeConfig};
+use strongroom_host::keys::cli as keys_cli;
 use strongroom_host::{db, serve, tenants};
 
 /// Exit status for invalid configuration (EX_USAGE).
@@ -29,6 +31,27 @@ enum Command {
     /// Tenant administration.
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Key ring: status, rotation, reset.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Print the ring in use, the instances and the latest rotation.
+    Status,
+    /// Rotate: add a key version, re-seal every stored credential, retire the old ones.
+    Rotate {
+        /// Only request the rotation; do not wait for it to finish.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Abandon a lost key ring so the next boot creates a new one.
+    Reset {
+        /// Required: stored credentials become unusable.
+        #[arg(long)]
+        confirm: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -102,7 +125,36 @@ async fn run(command: Command) -> ExitCode {
             }
         }
         Command::Tenant(t) => tenant(t).await,
+        Command::Keys(k) => keys(k).await,
     }
+}
+
+async fn keys(command: KeysCommand) -> ExitCode {
+    let db = match DbConfig::from_source(&EnvSource) {
+        Ok(c) => c,
+        Err(e) => return config_failure(&e),
+    };
+    let Some(url) = db.owner_url() else {
+        return config_failure(&ConfigError::Missing("DATABASE_URL"));
+    };
+    let result = async {
+        db::migrate(url).await.map_err(keys_err)?;
+        let mut client = db::connect(url).await.map_err(keys_err)?;
+        match command {
+            KeysCommand::Status => keys_cli::status(&client).await,
+            KeysCommand::Rotate { no_wait } => keys_cli::rotate(&client, !no_wait).await,
+            KeysCommand::Reset { confirm } => keys_cli::reset(&mut client, confirm).await,
+        }
+    }
+    .await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+fn keys_err(e: db::DbError) -> keys_cli::CliError {
+    keys_cli::CliError::Keys(e.into())
 }
 
 async fn tenant(command: TenantCommand) -> ExitCode {

@@ -14,6 +14,8 @@ use crate::config::ServeConfig;
 use crate::db::{self, DbError};
 use crate::enclave::Enclave;
 use crate::http::{App, server};
+use crate::keys::Keys;
+use crate::keys::peer::PeerService;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 
@@ -65,16 +67,34 @@ pub async fn serve(
         Some(e) => Some((Listener::bind(&e.listen)?, e.clone())),
         None => None,
     };
+    let peer_listener = match cfg.keys.peer_listen {
+        Some(addr) => Some(TcpListener::bind(addr).await?),
+        None => None,
+    };
     let listener = TcpListener::bind(cfg.listen_addr).await?;
     let local = listener.local_addr()?;
     let metrics = Arc::new(Metrics::default());
+    let enclave = Arc::new(Enclave::new(
+        cfg.enclave_addr.clone(),
+        cfg.enclave_timeout,
+        cfg.aggregates_timeout,
+        metrics.clone(),
+    ));
+    let peer_url = match (&cfg.keys.peer_url, &peer_listener) {
+        (Some(u), _) => Some(u.clone()),
+        (None, Some(l)) => Some(format!("http://{}", l.local_addr()?)),
+        (None, None) => None,
+    };
+    let keys = Arc::new(Keys::new(
+        pool.clone(),
+        enclave.clone(),
+        &cfg.keys,
+        peer_url,
+    ));
+    let peer_rate = cfg.keys.peer_rate_limit;
     let app = Arc::new(App {
-        enclave: Enclave::new(
-            cfg.enclave_addr.clone(),
-            cfg.enclave_timeout,
-            cfg.aggregates_timeout,
-            metrics.clone(),
-        ),
+        enclave: enclave.clone(),
+        keys: keys.clone(),
         addr_limits: RateLimiter::new(cfg.rate_limit_max, cfg.rate_limit_window),
         tenant_limits: RateLimiter::new(cfg.rate_limit_max, cfg.rate_limit_window),
         pseudonyms: Pseudonymizer::new(key),
@@ -100,6 +120,20 @@ pub async fn serve(
             }
         })
     });
+    tracing::info!(
+        instance = %keys.instance_id(),
+        kms = app.cfg.keys.kms.is_some(),
+        peer_url = ?keys.peer_url(),
+        "keys task starting"
+    );
+    let keys_task = tokio::spawn(crate::keys::task::run(keys, stopped(stop_rx.clone())));
+    let peer = peer_listener.map(|l| {
+        if let Ok(a) = l.local_addr() {
+            tracing::info!(addr = %a, "key-sync listener");
+        }
+        let svc = Arc::new(PeerService::new(enclave, peer_rate));
+        tokio::spawn(crate::keys::peer::run(l, svc, stopped(stop_rx.clone())))
+    });
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(addr = %local, tls = tls.is_some(), "listening");
     println!("listening on {scheme}://{local}");
@@ -110,6 +144,10 @@ pub async fn serve(
     let _ = stop_tx.send(true);
     let _ = server.await;
     let _ = janitor.await;
+    let _ = keys_task.await;
+    if let Some(p) = peer {
+        let _ = p.await;
+    }
     if let Some(e) = egress {
         let _ = e.await;
     }

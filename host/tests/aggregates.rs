@@ -311,7 +311,9 @@ async fn enclave_refusals_map_to_distinct_codes_and_store_nothing() {
         ("exchange_unreachable", 502, "exchange_unreachable"),
         ("egress_refused", 502, "egress_refused"),
         ("invalid_argument", 400, "invalid_argument"),
-        ("unknown_key_id", 409, "unknown_key_id"),
+        // A stored envelope whose key is gone (no newer ring to reload, envelope
+        // unchanged): the session cannot be used again, the client resubmits.
+        ("unknown_key_id", 409, "key_version_gone"),
         ("metadata_mismatch", 422, "metadata_mismatch"),
         ("internal", 502, "enclave_error"),
         ("busy", 503, "enclave_not_ready"),
@@ -326,7 +328,7 @@ async fn enclave_refusals_map_to_distinct_codes_and_store_nothing() {
         assert_eq!(r.header("retry-after").is_some(), status == 429, "{code}");
         if code == "unknown_key_id" {
             let msg = r.json()["error"]["message"].as_str().unwrap().to_owned();
-            assert!(msg.contains("quote") && msg.contains("again"), "{msg}");
+            assert!(msg.contains("submit the credential again"), "{msg}");
         }
     }
     assert_eq!(r_after(&s).await, "60");

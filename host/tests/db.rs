@@ -18,6 +18,10 @@ const TABLES: &[&str] = &[
     "audit_log",
     "auth_failures",
     "host_settings",
+    "key_rings",
+    "key_ring_state",
+    "instances",
+    "key_rotations",
 ];
 
 async fn tenant_id(c: &tokio_postgres::Client, name: &str) -> Uuid {
@@ -66,7 +70,7 @@ async fn migrations_apply_and_are_idempotent() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(versions, 3);
+    assert_eq!(versions, 4);
     let again = run_host(&["migrate"], &db.env()).await;
     assert!(again.status.success());
     assert!(

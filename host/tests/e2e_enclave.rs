@@ -64,6 +64,7 @@ async fn real_enclave_flow_never_leaks_the_planted_secret() {
     let (enclave, addr) = start_enclave(dir.path()).await;
     let db = TestDb::migrated().await;
     let host = Host::start(&db, &addr, &[]).await;
+    common::wait_ready(&host).await;
     let key = db.tenant("acme").await;
     let mut bodies: Vec<Vec<u8>> = Vec::new();
 
@@ -177,29 +178,79 @@ async fn real_enclave_flow_never_leaks_the_planted_secret() {
     let _ = dir;
 }
 
+/// Without KMS and without a live peer, a restarted enclave cannot get its
+/// ring back (failure mode 4): the host stays up answering 503
+/// `enclave_not_ready` and says why in its log; `keys reset --confirm` abandons
+/// the ring and the next boot makes a new one.
 #[tokio::test]
-async fn real_enclave_restart_gives_503_then_recovers() {
+async fn real_enclave_restart_without_kms_or_peer_is_ring_lost_until_reset() {
     let dir = tempfile::tempdir().unwrap();
     let (mut enclave, addr) = start_enclave(dir.path()).await;
     let db = TestDb::migrated().await;
-    let host = Host::start(&db, &addr, &[]).await;
-    assert_eq!(host.get("/attestation/quote", &[]).await.status, 200);
+    let host = Host::start(&db, &addr, &[("KEYS_TICK_MS", "200")]).await;
+    common::wait_ready(&host).await;
+    let key = db.tenant("acme").await;
+    let q = host.get("/attestation/quote", &[]).await.json();
+    let pk = STANDARD
+        .decode(q["enclave_pubkey"].as_str().unwrap())
+        .unwrap();
+    let key_id = q["key_id"].as_str().unwrap().to_owned();
+    let ok = host
+        .post(
+            "/enclave/submit_key",
+            &key,
+            &submission(&key_id, &pk, "main", "main", "S1"),
+        )
+        .await;
+    assert_eq!(ok.status, 201, "{}", String::from_utf8_lossy(&ok.body));
+    let session = ok.json()["session_id"].as_str().unwrap().to_owned();
+
     enclave.child.kill().await.unwrap();
     let _ = std::fs::remove_file(dir.path().join("enclave.sock"));
     let r = host.get("/attestation/quote", &[]).await;
     assert_eq!((r.status, r.code().as_str()), (503, "enclave_unavailable"));
     let (_again, _) = start_enclave(dir.path()).await;
-    let mut ok = false;
-    for _ in 0..40 {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        if host.get("/attestation/quote", &[]).await.status == 200 {
-            ok = true;
+    let mut lost = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if host.logs().contains("key ring unavailable") {
+            lost = true;
             break;
         }
     }
+    assert!(lost, "the host says why: {}", host.logs());
+    let r = host.get("/attestation/quote", &[]).await;
+    assert_eq!((r.status, r.code().as_str()), (503, "enclave_not_ready"));
+    assert!(host.logs().contains("no live peer holds it"));
+
+    let out = common::run_host(&["keys", "reset", "--confirm"], &db.env()).await;
     assert!(
-        ok,
-        "quote works again: {}",
-        std::fs::read_to_string(&enclave.log).unwrap_or_default()
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
+    common::wait_ready(&host).await;
+    let q2 = host.get("/attestation/quote", &[]).await.json();
+    assert_ne!(q2["key_id"], q["key_id"], "a new ring");
+    // The old session's envelope is under a key the new ring lacks (its
+    // aggregates answer 409 key_version_gone: tests/aggregates.rs).
+    let stored: String = db
+        .client()
+        .await
+        .query_one(
+            "SELECT key_id FROM credentials WHERE session_id::text = $1",
+            &[&session],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, key_id);
+    let rings: i64 = db
+        .client()
+        .await
+        .query_one("SELECT count(DISTINCT ring_id) FROM key_rings", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rings, 2);
 }

@@ -88,7 +88,13 @@ async fn raw_handshake(addr: &Address) -> tokio::net::UnixStream {
         .await
         .unwrap();
     let reply: ServerHello = decode(&read_frame(&mut s, 1 << 20).await.unwrap()).unwrap();
-    assert!(matches!(reply, ServerHello::Accept { version: PROTOCOL_VERSION, .. }));
+    assert!(matches!(
+        reply,
+        ServerHello::Accept {
+            version: PROTOCOL_VERSION,
+            ..
+        }
+    ));
     s
 }
 

@@ -1,5 +1,6 @@
-//! Building blocks for sealing the key ring with AWS KMS (DESIGN.md "Keys"):
-//! pure, I/O-free, not yet wired into boot.
+//! Sealing the key ring with AWS KMS (DESIGN.md "Keys"): pure, I/O-free
+//! building blocks, the HTTPS transport over egress ([`client`]) and the
+//! two boot paths ([`boot`]).
 //!
 //! - [`cms`]: open a KMS `CiphertextForRecipient` (CMS EnvelopedData, BER as
 //!   KMS emits it) with the enclave's ephemeral [`cms::RecipientKey`]
@@ -10,7 +11,12 @@
 //!   requests carrying `Recipient = {RSAES_OAEP_SHA_256, attestation}`, and
 //!   strict parsing of their answers.
 //!
-//! The flow (to be wired into boot): generate a [`cms::RecipientKey`]; ask
+//! - [`client`]: `POST /` to the allowlisted KMS endpoint through the egress
+//!   proxy (TLS terminating in the enclave), bounded and time-limited.
+//! - [`boot`]: `NewKeyRing` with KMS (`GenerateDataKey`) and `UnsealKeyRing`
+//!   (`Decrypt`), encryption context `{"strongroom:ring_id": hex(ring_id)}`.
+//!
+//! The flow: generate a [`cms::RecipientKey`]; ask
 //! the NSM for a document with `public_key` = [`cms::RecipientKey::public_key_der`];
 //! send `GenerateDataKey` (first boot) or `Decrypt` (stored blob) through the
 //! egress path; open `CiphertextForRecipient` here. KMS checks the document's
@@ -35,6 +41,8 @@
 //! vectors.
 
 mod ber;
+pub mod boot;
+pub mod client;
 pub mod cms;
 pub mod request;
 mod rng;

@@ -1,6 +1,8 @@
 //! Shared test helpers: a deterministic NSM, a sealing client, test data paths.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod boot;
+
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -135,4 +137,21 @@ pub fn credential_json(exchange: &str, label: &str, not_after: u64) -> Vec<u8> {
         r#"{{"exchange":"{exchange}","api_key":"KEY-abcdef0123456789","api_secret":"SECRET-9876543210fedcba","label":"{label}","not_after":{not_after}}}"#
     )
     .into_bytes()
+}
+
+/// Boots `e` as the host does (it starts with no key ring): `NewKeyRing`
+/// without KMS. Returns the sealed ring (version 1).
+pub fn new_key_ring(
+    e: &strongroom_enclave::state::Enclave,
+) -> strongroom_protocol::messages::SealedKeyRing {
+    use strongroom_protocol::messages::{NewKeyRingRequest, Phase, RequestBody, ResponseBody};
+    assert_eq!(e.phase(), Phase::Booting);
+    match e.handle(RequestBody::NewKeyRing(NewKeyRingRequest { kms: None })) {
+        ResponseBody::KeyRingSealed(sealed) => {
+            assert_eq!(sealed.ring_version, 1);
+            assert_eq!(e.phase(), Phase::Ready);
+            sealed
+        }
+        other => panic!("NewKeyRing answered {other:?}"),
+    }
 }

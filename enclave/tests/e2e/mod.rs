@@ -4,6 +4,10 @@
 //! simulator mode, talking over unix sockets.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+// Shared with `common` (some test crates load both; each copy is the same code).
+#[allow(clippy::duplicate_mod)]
+#[path = "../common/boot.rs"]
+pub mod boot;
 pub mod proxy;
 
 use std::io::{BufRead, BufReader};
@@ -204,10 +208,9 @@ impl Enclave {
                     std::fs::read_to_string(&log).unwrap_or_default()
                 );
             }
-            if sock.exists()
-                && let Ok(ResponseBody::Health(h)) = client.call(RequestBody::Health).await
-                && h.phase == Phase::Ready
-            {
+            // The enclave starts booting (no key ring); boot it as the host does.
+            if sock.exists() && boot::phase(&client).await == Some(Phase::Booting) {
+                boot::new_key_ring(&client).await;
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

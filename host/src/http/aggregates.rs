@@ -11,6 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use http::StatusCode;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use strongroom_protocol::ErrorCode;
 use strongroom_protocol::aggregates::AggregatePayload;
 use strongroom_protocol::messages::{
     AggregatesResult, ComputeAggregatesRequest, CredentialMetadata, SealedCredential,
@@ -23,6 +24,7 @@ use super::validate::{self, RequestAggregates, ValidAggregatesRequest};
 use super::{App, Ctx, Resp, json};
 use crate::audit;
 use crate::db;
+use crate::enclave::EnclaveError;
 use crate::tlog::{self, Appended, TlogError};
 
 const ACTION: &str = "request_aggregates";
@@ -47,8 +49,7 @@ impl App {
     ) -> Result<Resp, ApiError> {
         let req = validate::parse_json::<RequestAggregates>(body)?.validate()?;
         let outcome = async {
-            let call = self.compute_request(tenant, &req).await?;
-            let result = self.enclave.compute(call).await?;
+            let result = self.compute_with_retry(tenant, &req).await?;
             let payload = decode_payload(&result.signed, req.session)?;
             // Once the enclave has signed a head, the commit must not be cut short by
             // the request deadline or a dropped connection (the enclave would then
@@ -87,6 +88,34 @@ impl App {
                 },
             }),
         ))
+    }
+
+    /// Computes; on `unknown_key_id` retries once when the ring was reloaded
+    /// (another instance rotated) or the stored envelope changed meanwhile
+    /// (re-sealed by a rotation). Otherwise the key version is gone: 409
+    /// `key_version_gone`, the client submits the credential again.
+    async fn compute_with_retry(
+        &self,
+        tenant: Uuid,
+        req: &ValidAggregatesRequest,
+    ) -> Result<AggregatesResult, ApiError> {
+        let call = self.compute_request(tenant, req).await?;
+        let used = call.sealed.key_id.clone();
+        match self.enclave.compute(call).await {
+            Err(EnclaveError::Refused(ErrorCode::UnknownKeyId)) => {}
+            other => return Ok(other?),
+        }
+        let reloaded = self.keys.refresh().await;
+        let call = self.compute_request(tenant, req).await?;
+        if !reloaded && call.sealed.key_id == used {
+            return Err(ApiError::new(Code::KeyVersionGone));
+        }
+        match self.enclave.compute(call).await {
+            Err(EnclaveError::Refused(ErrorCode::UnknownKeyId)) => {
+                Err(ApiError::new(Code::KeyVersionGone))
+            }
+            other => Ok(other?),
+        }
     }
 
     /// Loads the session (active, the tenant's own through row-level security)

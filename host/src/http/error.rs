@@ -72,6 +72,9 @@ codes! {
     RequestTimeout => "request_timeout", 408, "the request took too long";
     /// The credential was sealed to a key the enclave no longer holds.
     UnknownKeyId => "unknown_key_id", 409, "the credential was sealed to an unknown key; fetch a new quote and seal again";
+    /// The stored credential was sealed to a key version that has been retired
+    /// (or a key ring that was reset): the session cannot be used any more.
+    KeyVersionGone => "key_version_gone", 409, "the session's credential was sealed to a retired key version; submit the credential again (fetch a new quote first)";
     /// The session was revoked.
     SessionRevoked => "session_revoked", 410, "the session was revoked";
     /// The session expired.

@@ -49,7 +49,9 @@ pub struct App {
     /// `app_service` connections.
     pub pool: Pool,
     /// The enclave.
-    pub enclave: Enclave,
+    pub enclave: Arc<Enclave>,
+    /// The key ring service (reload on `unknown_key_id`).
+    pub keys: Arc<crate::keys::Keys>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// Per client address.

@@ -7,8 +7,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use http::StatusCode;
 use serde_json::json;
+use strongroom_protocol::ErrorCode;
 use strongroom_protocol::messages::{
-    CredentialMetadata, OpenCredentialRequest, Phase, SealedCredential,
+    CredentialAccepted, CredentialMetadata, OpenCredentialRequest, Phase, SealedCredential,
 };
 use uuid::Uuid;
 
@@ -95,7 +96,7 @@ impl App {
     ) -> Result<Resp, ApiError> {
         let sub = validate::parse_json::<SubmitKey>(body)?.validate(self.cfg.max_ttl_seconds)?;
         let session = Uuid::new_v4();
-        let accepted = match self.enclave.open(open_request(session, &sub)).await {
+        let accepted = match self.open_with_reload(session, &sub).await {
             Ok(a) => a,
             Err(e) => {
                 let err = ApiError::from(e);
@@ -104,8 +105,9 @@ impl App {
             }
         };
         let expires_at = rfc3339(accepted.expires_at)?;
+        let stored = stored_envelope(&sub, accepted.resealed.as_ref())?;
         if let Err(e) = self
-            .store(&sub, session, accepted.expires_at, tenant, ctx)
+            .store(&sub, &stored, session, accepted.expires_at, tenant, ctx)
             .await
         {
             // Nothing stored: the enclave must not keep the session either.
@@ -117,6 +119,21 @@ impl App {
             StatusCode::CREATED,
             &json!({"session_id": session.to_string(), "expires_at": expires_at}),
         ))
+    }
+
+    /// Opens the credential; on `unknown_key_id`, reloads the ring when the
+    /// database holds a newer version (another instance rotated) and tries once more.
+    async fn open_with_reload(
+        &self,
+        session: Uuid,
+        sub: &ValidSubmission,
+    ) -> Result<CredentialAccepted, EnclaveError> {
+        match self.enclave.open(open_request(session, sub)).await {
+            Err(EnclaveError::Refused(ErrorCode::UnknownKeyId)) if self.keys.refresh().await => {
+                self.enclave.open(open_request(session, sub)).await
+            }
+            other => other,
+        }
     }
 
     async fn audit_refusal(&self, ctx: &Ctx, tenant: Uuid, session: Uuid, code: Code) {
@@ -132,6 +149,7 @@ impl App {
     async fn store(
         &self,
         sub: &ValidSubmission,
+        env: &StoredEnvelope,
         session: Uuid,
         expires_at: u64,
         tenant: Uuid,
@@ -156,7 +174,7 @@ impl App {
         .await?;
         tx.execute(
             "INSERT INTO credentials (session_id, key_id, enc, ciphertext, tag) VALUES ($1, $2, $3, $4, $5)",
-            &[&session, &sub.key_id, &sub.enc, &sub.ciphertext, &sub.tag],
+            &[&session, &env.key_id, &env.enc, &env.ciphertext, &env.tag],
         )
         .await?;
         audit::write(&*tx, &entry(ctx, tenant, "submit_key", session, "ok")).await?;
@@ -215,6 +233,45 @@ pub(super) async fn session_state(
         _ if expired => Err(ApiError::new(Code::SessionExpired)),
         _ => Ok(()),
     }
+}
+
+/// The envelope stored for a session: the client's, or the enclave's re-sealing
+/// of it to the current key version (`ciphertext || tag` split for the table).
+struct StoredEnvelope {
+    key_id: String,
+    enc: Vec<u8>,
+    ciphertext: Vec<u8>,
+    tag: Vec<u8>,
+}
+
+fn stored_envelope(
+    sub: &ValidSubmission,
+    resealed: Option<&SealedCredential>,
+) -> Result<StoredEnvelope, ApiError> {
+    let Some(r) = resealed else {
+        return Ok(StoredEnvelope {
+            key_id: sub.key_id.clone(),
+            enc: sub.enc.clone(),
+            ciphertext: sub.ciphertext.clone(),
+            tag: sub.tag.clone(),
+        });
+    };
+    let n = r.ciphertext.len();
+    let ok = r.enc.len() == validate::ENC_LEN
+        && n > validate::TAG_LEN
+        && n - validate::TAG_LEN <= 8192
+        && (1..=validate::MAX_KEY_ID_LEN).contains(&r.key_id.len());
+    if !ok {
+        tracing::warn!("enclave answered a malformed re-sealed credential");
+        return Err(ApiError::new(Code::EnclaveError));
+    }
+    let (ct, tag) = r.ciphertext.split_at(n - validate::TAG_LEN);
+    Ok(StoredEnvelope {
+        key_id: r.key_id.clone(),
+        enc: r.enc.clone(),
+        ciphertext: ct.to_vec(),
+        tag: tag.to_vec(),
+    })
 }
 
 fn open_request(session: Uuid, sub: &ValidSubmission) -> OpenCredentialRequest {

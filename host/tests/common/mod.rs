@@ -347,6 +347,18 @@ fn parse_reply(buf: &[u8]) -> Option<Reply> {
     })
 }
 
+/// Waits (up to a minute: a debug enclave is slow) until `/readyz` answers 200,
+/// i.e. the host has booted the enclave's key ring.
+pub async fn wait_ready(host: &Host) {
+    for _ in 0..600 {
+        if host.get("/readyz", &[]).await.status == 200 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("host never became ready: {}", host.logs());
+}
+
 /// A unix socket path for an enclave in `dir`.
 pub fn socket_in(dir: &Path) -> (PathBuf, String) {
     let p = dir.join("enclave.sock");

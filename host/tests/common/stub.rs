@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use strongroom_protocol::messages::{
-    AttestationInfo, CredentialAccepted, Forgotten, HealthInfo, Phase, RequestBody, ResponseBody,
+    AttestationInfo, CredentialAccepted, Forgotten, HealthInfo, KeyRingInfo, Phase, RequestBody,
+    ResponseBody,
 };
 use strongroom_protocol::server::{self, Handler, ServerConfig};
 use strongroom_protocol::transport::{Address, Listener};
@@ -84,6 +85,15 @@ impl Handler for Stub {
                 }
                 ResponseBody::Aggregates(super::stub_log::aggregates(&c))
             }
+            // A stub manages no key ring: Ready without a ring id, which the
+            // host's keys task leaves alone (no boot, no rotation).
+            RequestBody::KeyRingStatus => ResponseBody::KeyRingStatus(KeyRingInfo {
+                phase: Phase::Ready,
+                current_key_id: Some("stub-1".into()),
+                key_ids: vec!["stub-1".into()],
+                ring_id: None,
+                ring_version: None,
+            }),
             RequestBody::AppendLog(a) => match self.log.append(&a) {
                 Ok(r) => ResponseBody::LogAppended(r),
                 Err(code) => ResponseBody::Error(RpcError::new(code)),

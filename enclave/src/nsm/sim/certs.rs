@@ -217,3 +217,129 @@ impl DevCa {
             .map_err(|_| NsmError::Simulator("root PEM encoding"))
     }
 }
+
+/// Tag of the dev CA file format (`--dev-root-key`).
+const DEV_CA_FILE_FORMAT: &str = "strongroom-dev-ca-v1";
+/// Largest dev CA file read.
+pub const MAX_DEV_CA_FILE_LEN: usize = 16 * 1024;
+
+/// The dev CA as stored by `--dev-root-key` (CBOR): P-384 scalars and DER
+/// certificates of the root and the intermediate. DEV ONLY: the file holds
+/// private keys that let anyone forge simulator documents, which is fine
+/// only because nothing but a dev verifier trusts this root.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DevCaFile {
+    format: String,
+    root_key: serde_bytes::ByteBuf,
+    root_cert: serde_bytes::ByteBuf,
+    intermediate_key: serde_bytes::ByteBuf,
+    intermediate_cert: serde_bytes::ByteBuf,
+}
+
+fn load_issued(key: &[u8], cert_der: &[u8]) -> Result<Issued, NsmError> {
+    let bad = |what: &'static str| NsmError::Simulator(what);
+    let key = SigningKey::from_slice(key).map_err(|_| bad("dev CA file: bad key"))?;
+    let cert = <x509_cert::Certificate as der::Decode>::from_der(cert_der)
+        .map_err(|_| bad("dev CA file: bad certificate"))?;
+    let spki = SubjectPublicKeyInfo::from_key(key.verifying_key())
+        .and_then(|s| s.to_der().map_err(Into::into))
+        .map_err(|_| bad("dev CA file: key encoding"))?;
+    let cert_spki = cert
+        .tbs_certificate()
+        .subject_public_key_info()
+        .to_der()
+        .map_err(|_| bad("dev CA file: certificate key encoding"))?;
+    if spki != cert_spki {
+        return Err(bad("dev CA file: key does not match its certificate"));
+    }
+    let not_after = cert
+        .tbs_certificate()
+        .validity()
+        .not_after
+        .to_unix_duration();
+    Ok(Issued {
+        der: cert_der.to_vec(),
+        key,
+        subject: cert.tbs_certificate().subject().clone(),
+        not_after_ms: u64::try_from(not_after.as_millis()).unwrap_or(u64::MAX),
+    })
+}
+
+impl DevCa {
+    fn to_file(&self) -> Result<Vec<u8>, NsmError> {
+        let file = DevCaFile {
+            format: DEV_CA_FILE_FORMAT.to_owned(),
+            root_key: serde_bytes::ByteBuf::from(self.root.key.to_bytes().to_vec()),
+            root_cert: serde_bytes::ByteBuf::from(self.root.der.clone()),
+            intermediate_key: serde_bytes::ByteBuf::from(self.intermediate.key.to_bytes().to_vec()),
+            intermediate_cert: serde_bytes::ByteBuf::from(self.intermediate.der.clone()),
+        };
+        serde_cbor::to_vec(&file).map_err(|_| NsmError::Simulator("dev CA encoding"))
+    }
+
+    fn from_file(bytes: &[u8], now_ms: u64) -> Result<Self, NsmError> {
+        if bytes.len() > MAX_DEV_CA_FILE_LEN {
+            return Err(NsmError::Simulator("dev CA file too large"));
+        }
+        let mut de = serde_cbor::Deserializer::from_slice(bytes);
+        let file = <DevCaFile as serde::Deserialize>::deserialize(&mut de)
+            .map_err(|_| NsmError::Simulator("dev CA file malformed"))?;
+        de.end()
+            .map_err(|_| NsmError::Simulator("dev CA file malformed"))?;
+        if file.format != DEV_CA_FILE_FORMAT {
+            return Err(NsmError::Simulator("dev CA file: unknown format"));
+        }
+        let root = load_issued(&file.root_key, &file.root_cert)?;
+        let intermediate = load_issued(&file.intermediate_key, &file.intermediate_cert)?;
+        let margin = u64::try_from(LEAF_LIFETIME.as_millis()).unwrap_or(u64::MAX);
+        if root.not_after_ms.min(intermediate.not_after_ms) <= now_ms.saturating_add(margin) {
+            return Err(NsmError::Simulator(
+                "dev CA file expired: delete it to create a new dev root",
+            ));
+        }
+        Ok(Self { root, intermediate })
+    }
+
+    /// Loads the dev CA from `path`, or creates it there (mode 0600) if
+    /// absent. Creation publishes a complete file atomically (hard link of a
+    /// finished temporary file), so dev enclaves starting at once agree on
+    /// one root: the loser of the race loads the winner's file.
+    pub(crate) fn load_or_create(path: &std::path::Path, now_ms: u64) -> Result<Self, NsmError> {
+        match std::fs::read(path) {
+            Ok(bytes) => return Self::from_file(&bytes, now_ms),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(_) => return Err(NsmError::Simulator("cannot read the dev CA file")),
+        }
+        let ca = Self::generate(now_ms)?;
+        let bytes = ca.to_file()?;
+        let tmp = path.with_extension(format!("tmp{}", hex::encode(&os_random(8)?[..])));
+        write_private(&tmp, &bytes)?;
+        let linked = std::fs::hard_link(&tmp, path);
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => Ok(ca),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let bytes = std::fs::read(path)
+                    .map_err(|_| NsmError::Simulator("cannot read the dev CA file"))?;
+                Self::from_file(&bytes, now_ms)
+            }
+            Err(_) => Err(NsmError::Simulator("cannot write the dev CA file")),
+        }
+    }
+}
+
+/// Writes a new file readable by its owner only.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), NsmError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let fail = |_| NsmError::Simulator("cannot write the dev CA file");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(fail)?;
+    f.write_all(bytes).map_err(fail)?;
+    f.sync_all().map_err(fail)
+}

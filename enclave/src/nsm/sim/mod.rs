@@ -17,7 +17,7 @@ use self::doc::{DocPayload, pcr_map, sign_document};
 use super::{MAX_RANDOM_LEN, Nsm, NsmError, PCR_COUNT, PCR_LEN, check_fields};
 use crate::clock::Clock;
 
-pub use self::certs::{DEV_MARKER, LEAF_LIFETIME};
+pub use self::certs::{DEV_MARKER, LEAF_LIFETIME, MAX_DEV_CA_FILE_LEN};
 pub use self::doc::PROTECTED_ES384;
 
 /// A leaf is re-issued when less than this remains of its validity, so every
@@ -71,6 +71,24 @@ impl SimNsm {
     /// and PCR2 are fixed, distinct, labelled values; PCR4 is derived from
     /// the simulated instance id as on real hardware; the rest are zero.
     pub fn new(clock: Arc<dyn Clock>, pcr0: [u8; PCR_LEN]) -> Result<Self, NsmError> {
+        let ca = DevCa::generate(clock.now_unix_ms())?;
+        Self::with_ca(clock, pcr0, ca)
+    }
+
+    /// Like [`SimNsm::new`], with the dev CA loaded from `path` or created
+    /// there (mode 0600) when absent (`--dev-root-key`): several dev
+    /// enclaves, and restarts, then share one dev root, as real enclaves
+    /// share the AWS root (peer sync needs that).
+    pub fn with_dev_ca_file(
+        clock: Arc<dyn Clock>,
+        pcr0: [u8; PCR_LEN],
+        path: &std::path::Path,
+    ) -> Result<Self, NsmError> {
+        let ca = DevCa::load_or_create(path, clock.now_unix_ms())?;
+        Self::with_ca(clock, pcr0, ca)
+    }
+
+    fn with_ca(clock: Arc<dyn Clock>, pcr0: [u8; PCR_LEN], ca: DevCa) -> Result<Self, NsmError> {
         let now = clock.now_unix_ms();
         let instance = format!("{SIM_MODULE_PREFIX}{}", hex::encode(&os_random(8)?[..]));
         let module_id = format!("{instance}-enc{}", hex::encode(&os_random(8)?[..]));
@@ -82,7 +100,6 @@ impl SimNsm {
         pcr4.update([0u8; PCR_LEN]);
         pcr4.update(instance.as_bytes());
         pcrs[4] = pcr4.finalize().into();
-        let ca = DevCa::generate(now)?;
         let leaf = ca.issue_leaf(&module_id, now)?;
         Ok(Self {
             ca,

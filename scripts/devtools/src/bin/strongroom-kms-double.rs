@@ -32,6 +32,11 @@ struct Args {
     /// DEV: trust this root (PEM) for Recipient attestation documents.
     #[arg(long)]
     trust_dev_root: PathBuf,
+    /// Read --trust-dev-root and --policy on the first request that needs
+    /// them instead of at start (they may not exist yet: the first dev
+    /// enclave writes them).
+    #[arg(long)]
+    lazy_trust: bool,
     /// The KMS key id served (also answers to its ARN).
     #[arg(long)]
     key_id: String,
@@ -64,19 +69,28 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
     std::path::absolute(path)
 }
 
-fn build(args: &Args) -> Result<KmsDouble, String> {
+fn load_trust(policies: &[PathBuf], root: &Path) -> Result<(TrustRoot, Policy), String> {
     let mut policy = Policy::default();
-    for p in &args.policy {
+    for p in policies {
         policy = policy.allow_pcrs(PcrSet::from_file(p).map_err(|e| e.to_string())?);
     }
-    let pem = std::fs::read_to_string(&args.trust_dev_root)
-        .map_err(|e| format!("{}: {e}", args.trust_dev_root.display()))?;
+    let pem = std::fs::read_to_string(root).map_err(|e| format!("{}: {e}", root.display()))?;
     let root = TrustRoot::dev_from_pem(&pem).map_err(|e| e.to_string())?;
+    Ok((root, policy))
+}
+
+fn build(args: &Args) -> Result<KmsDouble, String> {
     let verifier = Verifier {
         access_key: args.access_key.clone(),
         secret: args.secret.clone(),
         region: args.region.clone(),
     };
+    if args.lazy_trust {
+        let (policies, root) = (args.policy.clone(), args.trust_dev_root.clone());
+        let load = Box::new(move || load_trust(&policies, &root));
+        return KmsDouble::new_lazy(verifier, args.key_id.clone(), load).map_err(|e| e.to_string());
+    }
+    let (root, policy) = load_trust(&args.policy, &args.trust_dev_root)?;
     KmsDouble::new(verifier, args.key_id.clone(), root, policy).map_err(|e| e.to_string())
 }
 

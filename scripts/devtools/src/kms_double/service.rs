@@ -32,11 +32,39 @@ pub struct KmsDouble {
     pub verifier: Verifier,
     /// The key id (`--key-id`).
     pub key_id: String,
-    /// Root the Recipient documents must chain to (the simulator's).
-    pub root: TrustRoot,
-    /// PCR policy ("key policy").
-    pub policy: Policy,
+    trust: Trust,
     blob_key: aes_gcm::Aes256Gcm,
+}
+
+/// Loads the trust root and PCR policy when first needed.
+pub type TrustLoader = Box<dyn Fn() -> Result<(TrustRoot, Policy), String> + Send + Sync>;
+
+/// The root Recipient documents must chain to (the simulator's) and the PCR
+/// policy ("key policy"): given at once, or loaded on the first request
+/// that needs them (so the double can start before the first dev enclave
+/// has written its root and PCRs).
+enum Trust {
+    Fixed(TrustRoot, Policy),
+    Lazy {
+        load: TrustLoader,
+        loaded: std::sync::OnceLock<(TrustRoot, Policy)>,
+    },
+}
+
+impl Trust {
+    fn get(&self) -> Result<(&TrustRoot, &Policy), String> {
+        match self {
+            Trust::Fixed(root, policy) => Ok((root, policy)),
+            Trust::Lazy { load, loaded } => {
+                if let Some((root, policy)) = loaded.get() {
+                    return Ok((root, policy));
+                }
+                let value = load()?;
+                let (root, policy) = loaded.get_or_init(|| value);
+                Ok((root, policy))
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for KmsDouble {
@@ -101,14 +129,35 @@ impl KmsDouble {
         root: TrustRoot,
         policy: Policy,
     ) -> Result<Self, getrandom::Error> {
+        Self::with_trust(verifier, key_id, Trust::Fixed(root, policy))
+    }
+
+    /// A double whose root and policy are loaded by `load` on the first
+    /// request that needs them (retried on the next request if it fails).
+    pub fn new_lazy(
+        verifier: Verifier,
+        key_id: String,
+        load: TrustLoader,
+    ) -> Result<Self, getrandom::Error> {
+        let trust = Trust::Lazy {
+            load,
+            loaded: std::sync::OnceLock::new(),
+        };
+        Self::with_trust(verifier, key_id, trust)
+    }
+
+    fn with_trust(
+        verifier: Verifier,
+        key_id: String,
+        trust: Trust,
+    ) -> Result<Self, getrandom::Error> {
         let mut k = [0u8; 32];
         getrandom::fill(&mut k)?;
         let blob_key = aes_gcm::Aes256Gcm::new(&k.into());
         Ok(Self {
             verifier,
             key_id,
-            root,
-            policy,
+            trust,
             blob_key,
         })
     }
@@ -169,21 +218,27 @@ impl KmsDouble {
         let doc = B64
             .decode(&rec.attestation_document)
             .map_err(|_| error("ValidationException", "AttestationDocument"))?;
-        let policy = self.policy.clone().with_max_age(MAX_DOCUMENT_AGE);
-        let verified =
-            strongroom_verifier::verify(&doc, &self.root, now, &policy).map_err(|e| {
-                tracing::warn!(error = %e, "recipient attestation refused");
-                match e {
-                    VerifyError::PcrsNotAllowed => error(
-                        "AccessDeniedException",
-                        "The key policy does not allow this enclave's measurements.",
-                    ),
-                    _ => error(
-                        "ValidationException",
-                        "The attestation document could not be verified.",
-                    ),
-                }
-            })?;
+        let (root, policy) = self.trust.get().map_err(|e| {
+            tracing::warn!(error = %e, "trust root or PCR policy not loadable yet");
+            error(
+                "KMSInternalException",
+                "The key policy could not be evaluated.",
+            )
+        })?;
+        let policy = policy.clone().with_max_age(MAX_DOCUMENT_AGE);
+        let verified = strongroom_verifier::verify(&doc, root, now, &policy).map_err(|e| {
+            tracing::warn!(error = %e, "recipient attestation refused");
+            match e {
+                VerifyError::PcrsNotAllowed => error(
+                    "AccessDeniedException",
+                    "The key policy does not allow this enclave's measurements.",
+                ),
+                _ => error(
+                    "ValidationException",
+                    "The attestation document could not be verified.",
+                ),
+            }
+        })?;
         let pcr0 = verified.pcr0_hex();
         tracing::info!(%pcr0, "recipient attestation accepted");
         verified.public_key.ok_or_else(|| {

@@ -1,0 +1,213 @@
+//! Keys that survive: the host drives the enclave's key ring.
+//!
+//! The enclave starts in phase `Booting`, without a ring, and can reach nothing
+//! but the host; the host decides where the ring comes from ([`boot`]), keeps
+//! the instance registry current ([`task`]), answers other instances' key-sync
+//! requests ([`peer`]), and drives rotations ([`rotation`]). Nothing here sees
+//! key material: sealed rings are AES-GCM ciphertext under a data key that
+//! exists outside an enclave only wrapped by KMS; sync messages are attestation
+//! documents and HPKE ciphertext. See README.md, "Keys".
+
+pub mod boot;
+pub mod cli;
+pub mod config;
+pub mod peer;
+pub mod peer_client;
+pub mod rotation;
+pub mod store;
+pub mod task;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use deadpool_postgres::Pool;
+use strongroom_protocol::ErrorCode;
+use strongroom_protocol::messages::{KeyRingInfo, Phase, SealedKeyRing};
+use uuid::Uuid;
+
+use crate::db::DbError;
+use crate::enclave::{Enclave, EnclaveError};
+use config::{KeysConfig, KmsConfig};
+use peer_client::PeerClient;
+
+/// `pg_try_advisory_xact_lock` key held while booting an enclave (steps 1-3),
+/// so N instances starting at once make one ring.
+pub const BOOT_LOCK: i64 = 0x5354_524f_4e47_0002;
+/// Advisory lock key held by whichever host drives a rotation step.
+pub const ROTATION_LOCK: i64 = 0x5354_524f_4e47_0003;
+
+/// Why a keys operation failed. Messages carry codes and names, never key material.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeysError {
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The enclave failed or refused.
+    #[error(transparent)]
+    Enclave(#[from] EnclaveError),
+    /// A key-sync peer could not be reached or answered something unusable.
+    #[error("peer: {0}")]
+    Peer(String),
+    /// A stored or answered ring is unusable.
+    #[error("key ring: {0}")]
+    BadRing(&'static str),
+}
+
+impl From<tokio_postgres::Error> for KeysError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Self::Db(DbError::Query(e))
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for KeysError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        Self::Db(DbError::from(e))
+    }
+}
+
+impl KeysError {
+    /// A refusal that will not go away by retrying (as opposed to an
+    /// unreachable enclave, a busy one, or a database hiccup).
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            Self::Enclave(EnclaveError::Refused(c)) => {
+                !matches!(c, ErrorCode::NotReady | ErrorCode::Busy)
+            }
+            Self::Enclave(EnclaveError::Protocol) | Self::BadRing(_) => true,
+            _ => false,
+        }
+    }
+}
+
+/// The keys service shared by the keys task, the peer listener and the HTTP routes.
+pub struct Keys {
+    pool: Pool,
+    enclave: Arc<Enclave>,
+    instance_id: Uuid,
+    peer_url: Option<String>,
+    kms: Option<KmsConfig>,
+    peer_live: Duration,
+    heartbeat: Duration,
+    tick: Duration,
+    peers: PeerClient,
+    /// A ring the enclave produced whose storing failed: retried every tick
+    /// (the enclave holds it, so losing it would strand new credentials).
+    pending: Mutex<Option<SealedKeyRing>>,
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keys")
+            .field("instance_id", &self.instance_id)
+            .field("peer_url", &self.peer_url)
+            .field("kms", &self.kms.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the enclave reports about its ring; `None` fields for an enclave that
+/// does not manage a ring (then the host leaves it alone).
+pub fn phase_text(p: Phase) -> &'static str {
+    match p {
+        Phase::Booting => "booting",
+        Phase::Ready => "ready",
+    }
+}
+
+impl Keys {
+    /// The service for `enclave` over `pool`, advertising `peer_url` (the
+    /// key-sync listener, if any) in the registry.
+    pub fn new(
+        pool: Pool,
+        enclave: Arc<Enclave>,
+        cfg: &KeysConfig,
+        peer_url: Option<String>,
+    ) -> Self {
+        Self {
+            pool,
+            enclave,
+            instance_id: cfg.instance_id,
+            peer_url,
+            kms: cfg.kms.clone(),
+            peer_live: cfg.peer_live,
+            heartbeat: cfg.heartbeat,
+            tick: cfg.tick,
+            peers: PeerClient,
+            pending: Mutex::new(None),
+        }
+    }
+
+    /// Where this instance's key-sync listener answers, as advertised.
+    pub fn peer_url(&self) -> Option<&str> {
+        self.peer_url.as_deref()
+    }
+
+    /// This instance's id in the registry.
+    pub fn instance_id(&self) -> Uuid {
+        self.instance_id
+    }
+
+    /// The enclave's ring status. An enclave that does not know
+    /// `KeyRingStatus` is reported from `Health`, without a ring (unmanaged).
+    pub async fn status(&self) -> Result<KeyRingInfo, EnclaveError> {
+        match self.enclave.key_ring_status().await {
+            Err(EnclaveError::Refused(ErrorCode::NotImplemented)) => {
+                let h = self.enclave.health().await?;
+                Ok(KeyRingInfo {
+                    phase: h.phase,
+                    current_key_id: None,
+                    key_ids: Vec::new(),
+                    ring_id: None,
+                    ring_version: None,
+                })
+            }
+            other => other,
+        }
+    }
+
+    /// Reloads the enclave's ring when the database holds a newer version of
+    /// the same ring (another instance rotated). Returns whether it reloaded.
+    pub async fn reload_if_newer(&self, info: &KeyRingInfo) -> Result<bool, KeysError> {
+        let (Phase::Ready, Some(held), Some(version)) =
+            (info.phase, info.ring_id.as_deref(), info.ring_version)
+        else {
+            return Ok(false);
+        };
+        let client = self.pool.get().await?;
+        let Some(st) = store::state(&**client).await? else {
+            return Ok(false);
+        };
+        if st.ring_id != held || st.ring_version <= version {
+            return Ok(false);
+        }
+        let sealed = store::ring(&**client, &st.ring_id, st.ring_version)
+            .await?
+            .ok_or(KeysError::BadRing("key_ring_state names a missing ring"))?;
+        drop(client);
+        let now = self.enclave.reload_key_ring(sealed).await?;
+        tracing::info!(
+            from = version,
+            to = ?now.ring_version,
+            current_key_id = ?now.current_key_id,
+            "reloaded the key ring from the database"
+        );
+        Ok(true)
+    }
+
+    /// [`Keys::reload_if_newer`] with a fresh status: for the request paths
+    /// that got `unknown_key_id`.
+    pub async fn refresh(&self) -> bool {
+        let info = match self.status().await {
+            Ok(i) => i,
+            Err(_) => return false,
+        };
+        match self.reload_if_newer(&info).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "key ring reload failed");
+                false
+            }
+        }
+    }
+}

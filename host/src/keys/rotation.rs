@@ -1,0 +1,431 @@
+//! Rotation, driven one step at a time by whichever host holds the rotation
+//! advisory lock; every step is recorded before the next begins, so any host
+//! resumes after a crash at any state:
+//!
+//! `requested` -> `AddKeyVersion`, new ring version stored and made current
+//! -> `added` -> every live instance reports the new version (they reload)
+//! -> `resealing`: batches of [`RESEAL_BATCH`] credentials not under the new
+//! key go through `ResealCredentials` and back through
+//! `strongroom_reseal_store`, until `strongroom_count_not_under` finds none
+//! left twice [`QUIET`] apart -> `retiring`: `RetireKeyVersions(old)`, stored
+//! -> `done`.
+//!
+//! Credentials the enclave cannot re-seal (sealed to a key the ring no longer
+//! holds, or refused at re-opening) are counted in `unusable` and left as they
+//! are; retirement proceeds, and their sessions answer 409 `key_version_gone`
+//! (the client submits the credential again).
+
+use std::collections::{BTreeSet, HashSet};
+use std::time::{Duration, Instant};
+
+use deadpool_postgres::Transaction;
+use strongroom_protocol::ErrorCode;
+use strongroom_protocol::messages::{
+    CredentialMetadata, KeyRingInfo, ResealItem, ResealRequest, SealedCredential, SealedKeyRing,
+};
+use uuid::Uuid;
+
+use super::{Keys, KeysError, ROTATION_LOCK, store};
+
+/// Credentials per `ResealCredentials` call.
+pub const RESEAL_BATCH: usize = 64;
+/// Nothing left under an old key at two checks this far apart -> retire.
+pub const QUIET: Duration = Duration::from_secs(2);
+/// Re-seal batches per keys-task tick (each its own transaction).
+const BATCHES_PER_TICK: usize = 16;
+/// AEAD tag length: `ciphertext || tag` is split for storage.
+const TAG_LEN: usize = 16;
+
+/// A rotation row.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    /// Id.
+    pub id: i64,
+    /// State.
+    pub state: String,
+    /// Ring rotated.
+    pub ring_id: Option<Vec<u8>>,
+    /// Key added.
+    pub new_key_id: Option<String>,
+    /// Keys to retire.
+    pub old_key_ids: Vec<String>,
+}
+
+/// What the driving host remembers between ticks of one rotation.
+#[derive(Debug, Default)]
+pub struct Progress {
+    id: i64,
+    /// Key ids the enclave does not hold (every credential under them is unusable).
+    skip_keys: BTreeSet<String>,
+    /// Single credentials the enclave refused to re-open.
+    skip_sessions: HashSet<Uuid>,
+    quiet_since: Option<Instant>,
+}
+
+fn row(r: &tokio_postgres::Row) -> Rotation {
+    Rotation {
+        id: r.get(0),
+        state: r.get(1),
+        ring_id: r.get(2),
+        new_key_id: r.get(3),
+        old_key_ids: r.get::<_, Option<Vec<String>>>(4).unwrap_or_default(),
+    }
+}
+
+async fn set_state(tx: &Transaction<'_>, id: i64, state: &str) -> Result<(), KeysError> {
+    tx.execute(
+        "UPDATE key_rotations SET state = $2, updated_at = now(), \
+         finished_at = CASE WHEN $2 IN ('done', 'failed') THEN now() END WHERE id = $1",
+        &[&id, &state],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn fail(tx: &Transaction<'_>, id: i64, why: &str) -> Result<(), KeysError> {
+    let why: String = why.chars().take(500).collect();
+    tx.execute(
+        "UPDATE key_rotations SET state = 'failed', error = $2, updated_at = now(), \
+         finished_at = now() WHERE id = $1",
+        &[&id, &why],
+    )
+    .await?;
+    tracing::error!(rotation = id, error = %why, "key rotation failed");
+    Ok(())
+}
+
+fn split_tag(sealed: &SealedCredential) -> Option<(&[u8], &[u8])> {
+    let ok = sealed.enc.len() == 65
+        && sealed.ciphertext.len() > TAG_LEN
+        && sealed.ciphertext.len() <= 8192 + TAG_LEN
+        && (1..=128).contains(&sealed.key_id.len());
+    ok.then(|| {
+        sealed
+            .ciphertext
+            .split_at(sealed.ciphertext.len() - TAG_LEN)
+    })
+}
+
+impl Keys {
+    /// Drives the active rotation by one step when this host gets the lock.
+    /// `info` is the enclave's status this tick (ready, holding a ring).
+    pub async fn rotation_step(
+        &self,
+        info: &KeyRingInfo,
+        progress: &mut Progress,
+    ) -> Result<(), KeysError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let Some(rot) = lock_active(&tx).await? else {
+            return Ok(());
+        };
+        if progress.id != rot.id {
+            *progress = Progress {
+                id: rot.id,
+                ..Progress::default()
+            };
+        }
+        let result = match rot.state.as_str() {
+            "requested" => self.add(&tx, &rot, info).await,
+            "added" => self.await_instances(&tx, &rot).await,
+            "resealing" => {
+                drop(tx);
+                return self.reseal(info, &rot, progress).await;
+            }
+            "retiring" => self.retire(&tx, &rot, info).await,
+            _ => Ok(()),
+        };
+        match result {
+            Ok(()) => {}
+            Err(e) if e.is_permanent() => fail(&tx, rot.id, &e.to_string()).await?,
+            Err(e) => return Err(e),
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn add(
+        &self,
+        tx: &Transaction<'_>,
+        rot: &Rotation,
+        info: &KeyRingInfo,
+    ) -> Result<(), KeysError> {
+        let Some(st) = store::state(&**tx).await? else {
+            return Err(KeysError::BadRing("no key ring in the database"));
+        };
+        let current = info.ring_id.as_deref() == Some(st.ring_id.as_slice())
+            && info.ring_version.is_some_and(|v| v >= st.ring_version);
+        if !current {
+            // The reload step of this tick brings the enclave up to date first.
+            return Ok(());
+        }
+        let sealed = self.enclave.add_key_version().await?;
+        if let Err(e) = store_version(tx, &sealed).await {
+            self.stash(sealed);
+            return Err(e);
+        }
+        let old: Vec<String> = sealed
+            .key_ids
+            .iter()
+            .filter(|k| **k != sealed.current_key_id)
+            .cloned()
+            .collect();
+        tx.execute(
+            "UPDATE key_rotations SET state = 'added', ring_id = $2, new_key_id = $3, \
+             old_key_ids = $4, updated_at = now() WHERE id = $1",
+            &[&rot.id, &sealed.ring_id, &sealed.current_key_id, &old],
+        )
+        .await?;
+        tracing::info!(
+            rotation = rot.id,
+            new_key_id = %sealed.current_key_id,
+            ring_version = sealed.ring_version,
+            "key version added"
+        );
+        Ok(())
+    }
+
+    async fn await_instances(&self, tx: &Transaction<'_>, rot: &Rotation) -> Result<(), KeysError> {
+        let (Some(ring_id), Some(new)) = (&rot.ring_id, &rot.new_key_id) else {
+            return Err(KeysError::BadRing("rotation row lacks ring or key id"));
+        };
+        let version: Option<i64> = tx
+            .query_one(
+                "SELECT min(ring_version) FROM key_rings WHERE ring_id = $1 AND current_key_id = $2",
+                &[ring_id, new],
+            )
+            .await?
+            .get(0);
+        let version = version
+            .and_then(|v| u64::try_from(v).ok())
+            .ok_or(KeysError::BadRing("the added ring version is not stored"))?;
+        let lagging = store::lagging_instances(&**tx, ring_id, version, self.peer_live).await?;
+        if lagging == 0 {
+            set_state(tx, rot.id, "resealing").await?;
+            tracing::info!(
+                rotation = rot.id,
+                "every live instance holds the new key; re-sealing"
+            );
+        } else {
+            tracing::debug!(
+                rotation = rot.id,
+                lagging,
+                "waiting for instances to reload"
+            );
+        }
+        Ok(())
+    }
+
+    async fn retire(
+        &self,
+        tx: &Transaction<'_>,
+        rot: &Rotation,
+        info: &KeyRingInfo,
+    ) -> Result<(), KeysError> {
+        // The enclave ignores ids it no longer holds, so after a crash between
+        // its retirement and the commit the same call answers the ring to store.
+        if info.current_key_id.as_deref() != rot.new_key_id.as_deref() {
+            return Ok(()); // reload first (this tick's reload step)
+        }
+        let sealed = self
+            .enclave
+            .retire_key_versions(rot.old_key_ids.clone())
+            .await?;
+        if let Err(e) = store_version(tx, &sealed).await {
+            self.stash(sealed);
+            return Err(e);
+        }
+        set_state(tx, rot.id, "done").await?;
+        tracing::info!(
+            rotation = rot.id,
+            retired = ?rot.old_key_ids,
+            ring_version = sealed.ring_version,
+            "key rotation done"
+        );
+        Ok(())
+    }
+
+    async fn reseal(
+        &self,
+        info: &KeyRingInfo,
+        rot: &Rotation,
+        progress: &mut Progress,
+    ) -> Result<(), KeysError> {
+        let Some(new) = rot.new_key_id.clone() else {
+            return Err(KeysError::BadRing("rotation row lacks the new key id"));
+        };
+        if info.current_key_id.as_deref() != Some(new.as_str()) {
+            return Ok(()); // reload first (this tick's reload step)
+        }
+        for _ in 0..BATCHES_PER_TICK {
+            let mut client = self.pool.get().await?;
+            let tx = client.transaction().await?;
+            let Some(rot) = lock_active(&tx).await? else {
+                return Ok(());
+            };
+            if rot.state != "resealing" || rot.id != progress.id {
+                return Ok(());
+            }
+            let more = match self.reseal_batch(&tx, &new, progress).await {
+                Ok(more) => more,
+                Err(e) if e.is_permanent() => {
+                    fail(&tx, rot.id, &e.to_string()).await?;
+                    false
+                }
+                Err(e) => return Err(e),
+            };
+            tx.commit().await?;
+            if !more {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// One batch; `false` when there was nothing to re-seal.
+    async fn reseal_batch(
+        &self,
+        tx: &Transaction<'_>,
+        new: &str,
+        p: &mut Progress,
+    ) -> Result<bool, KeysError> {
+        let mut keep: Vec<String> = vec![new.to_owned()];
+        keep.extend(p.skip_keys.iter().cloned());
+        let ask = i32::try_from((RESEAL_BATCH + p.skip_sessions.len()).min(256)).unwrap_or(256);
+        let rows = tx
+            .query(
+                "SELECT session_id, key_id, enc, ciphertext, tag, exchange, label \
+                 FROM strongroom_reseal_batch($1, $2)",
+                &[&keep, &ask],
+            )
+            .await?;
+        let items: Vec<(Uuid, ResealItem)> = rows
+            .iter()
+            .map(|r| (r.get::<_, Uuid>(0), r))
+            .filter(|(sid, _)| !p.skip_sessions.contains(sid))
+            .take(RESEAL_BATCH)
+            .map(|(sid, r)| {
+                let (mut ct, tag): (Vec<u8>, Vec<u8>) = (r.get(3), r.get(4));
+                ct.extend_from_slice(&tag);
+                let item = ResealItem {
+                    session_id: sid.to_string(),
+                    sealed: SealedCredential {
+                        key_id: r.get(1),
+                        enc: r.get(2),
+                        ciphertext: ct,
+                    },
+                    metadata: CredentialMetadata {
+                        exchange: r.get(5),
+                        label: r.get(6),
+                        ttl_seconds: 1,
+                    },
+                };
+                (sid, item)
+            })
+            .collect();
+        if items.is_empty() {
+            self.check_quiet(tx, &keep, p).await?;
+            return Ok(false);
+        }
+        p.quiet_since = None;
+        let (sids, reqs): (Vec<Uuid>, Vec<ResealItem>) = items.into_iter().unzip();
+        let olds: Vec<String> = reqs.iter().map(|i| i.sealed.key_id.clone()).collect();
+        let answer = self.enclave.reseal(ResealRequest { items: reqs }).await?;
+        let (mut resealed, mut unusable) = (0i64, 0i64);
+        for ((sid, old), out) in sids.iter().zip(&olds).zip(answer.items) {
+            if out.session_id != sid.to_string() {
+                return Err(KeysError::BadRing("re-seal answer out of order"));
+            }
+            match (out.sealed, out.error) {
+                (Some(s), None) if s.key_id == new => {
+                    let Some((ct, tag)) = split_tag(&s) else {
+                        return Err(KeysError::BadRing("re-sealed credential malformed"));
+                    };
+                    let stored: bool = tx
+                        .query_one(
+                            "SELECT strongroom_reseal_store($1, $2, $3, $4, $5, $6)",
+                            &[sid, old, &s.key_id, &s.enc, &ct, &tag],
+                        )
+                        .await?
+                        .get(0);
+                    resealed += i64::from(stored);
+                }
+                (_, Some(e)) if e.code == ErrorCode::UnknownKeyId => {
+                    unusable += i64::from(p.skip_keys.insert(old.clone()));
+                    tracing::warn!(key_id = %old, "credentials sealed to a key the ring lacks are left as they are");
+                }
+                (_, Some(e)) => {
+                    unusable += i64::from(p.skip_sessions.insert(*sid));
+                    tracing::warn!(session = %sid, code = %e.code, "credential could not be re-sealed; left as it is");
+                }
+                _ => return Err(KeysError::BadRing("re-seal answer under another key")),
+            }
+        }
+        tx.execute(
+            "UPDATE key_rotations SET resealed = resealed + $2, unusable = unusable + $3, \
+             updated_at = now() WHERE id = $1",
+            &[&p.id, &resealed, &unusable],
+        )
+        .await?;
+        Ok(true)
+    }
+
+    async fn check_quiet(
+        &self,
+        tx: &Transaction<'_>,
+        keep: &[String],
+        p: &mut Progress,
+    ) -> Result<(), KeysError> {
+        let left: i64 = tx
+            .query_one("SELECT strongroom_count_not_under($1)", &[&keep])
+            .await?
+            .get(0);
+        let known_bad = i64::try_from(p.skip_sessions.len()).unwrap_or(i64::MAX);
+        if left > known_bad {
+            p.quiet_since = None;
+            return Ok(());
+        }
+        match p.quiet_since {
+            None => p.quiet_since = Some(Instant::now()),
+            Some(t) if t.elapsed() >= QUIET => {
+                set_state(tx, p.id, "retiring").await?;
+                tracing::info!(
+                    rotation = p.id,
+                    "no credential left under an old key; retiring"
+                );
+            }
+            Some(_) => {}
+        }
+        Ok(())
+    }
+}
+
+/// The active rotation, row-locked, when this transaction gets the rotation lock.
+async fn lock_active(tx: &Transaction<'_>) -> Result<Option<Rotation>, KeysError> {
+    let locked: bool = tx
+        .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&ROTATION_LOCK])
+        .await?
+        .get(0);
+    if !locked {
+        return Ok(None);
+    }
+    let r = tx
+        .query_opt(
+            "SELECT id, state, ring_id, new_key_id, old_key_ids FROM key_rotations \
+             WHERE state NOT IN ('done', 'failed') ORDER BY id LIMIT 1 FOR UPDATE",
+            &[],
+        )
+        .await?;
+    Ok(r.as_ref().map(row))
+}
+
+/// Stores a new version of the ring in use and moves the state to it.
+async fn store_version(tx: &Transaction<'_>, sealed: &SealedKeyRing) -> Result<(), KeysError> {
+    store::insert_ring(&**tx, sealed).await?;
+    if !store::advance_state(&**tx, sealed).await? {
+        return Err(KeysError::BadRing(
+            "the database's ring is not the enclave's",
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,615 @@
+//! Issue 7 end to end, with real processes only: several host+enclave pairs
+//! on one PostgreSQL database, each host running its own egress proxy and
+//! key-sync listener, the enclaves in simulator mode sharing one dev root
+//! (`--dev-root-key`, as real enclaves share the AWS root), the real mock
+//! exchange and, where a test says so, the real KMS double.
+//!
+//! - a credential submitted through pair A is aggregated through pair B;
+//! - enclave A killed (SIGKILL) and started again recovers the ring from the
+//!   KMS double, or with KMS off from peer B, and serves the old session;
+//! - a peer whose PCR0 differs (another enclave binary) is refused;
+//! - `keys rotate` under continuous traffic through both pairs finishes with
+//!   zero failed requests and no credential left under the old version;
+//! - `pg_dump` afterwards holds no plaintext.
+//!
+//! Needs `cargo build -p strongroom-enclave -p strongroom-devtools` (scripts/test does).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use common::real::{MockExchange, pg_dump, seal, sibling_bin, start_mock_exchange};
+use common::{HOST_BIN, Host, TestDb, workspace_root};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// The mock exchange's demo account (scripts/fixtures/demo.json).
+const API_KEY: &str = "demo-api-key";
+/// Must never appear on the host side.
+const API_SECRET: &str = "demo-api-secret";
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// The KMS double (`strongroom-kms-double --lazy-trust`).
+struct Kms {
+    _child: tokio::process::Child,
+    port: u16,
+    ca_pem: PathBuf,
+}
+
+const KMS_KEY: &str = "instances-test-key";
+const KMS_AK: &str = "AKIDINSTANCESTEST";
+const KMS_SK: &str = "instances-test-kms-secret";
+
+async fn start_kms(dir: &Path, root_pem: &Path, pcrs: &Path) -> Kms {
+    let bin = sibling_bin(
+        "strongroom-kms-double",
+        "STRONGROOM_KMS_DOUBLE_BIN",
+        "strongroom-devtools",
+    );
+    let ca_pem = dir.join("kms-ca.pem");
+    let mut child = tokio::process::Command::new(bin)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--lazy-trust",
+            "--key-id",
+            KMS_KEY,
+        ])
+        .args([
+            "--region",
+            "us-east-1",
+            "--access-key",
+            KMS_AK,
+            "--secret",
+            KMS_SK,
+        ])
+        .arg("--trust-dev-root")
+        .arg(root_pem)
+        .arg("--policy")
+        .arg(pcrs)
+        .arg("--ca-out")
+        .arg(&ca_pem)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(dir.join("kms.log")).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .expect("KMS double printed nothing");
+    let v: Value = serde_json::from_str(&line).unwrap();
+    let port = v["url"]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    Kms {
+        _child: child,
+        port,
+        ca_pem,
+    }
+}
+
+/// What every pair of one test shares.
+struct World {
+    dir: tempfile::TempDir,
+    db: TestDb,
+    tenant_key: String,
+    mock: MockExchange,
+    kms: Option<Kms>,
+}
+
+impl World {
+    async fn new(kms: bool) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let db = TestDb::migrated().await;
+        let tenant_key = db.tenant("instances").await;
+        let fixture = workspace_root().join("scripts/fixtures/demo.json");
+        let mock = start_mock_exchange(dir.path(), &fixture).await;
+        let kms = if kms {
+            Some(
+                start_kms(
+                    dir.path(),
+                    &dir.path().join("dev-root.pem"),
+                    &dir.path().join("pcrs.json"),
+                )
+                .await,
+            )
+        } else {
+            None
+        };
+        World {
+            dir,
+            db,
+            tenant_key,
+            mock,
+            kms,
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Starts pair `name`: its enclave (binary `enclave_bin`, default the
+    /// built one) and its host.
+    async fn pair(&self, name: &str, enclave_bin: Option<&Path>) -> Pair {
+        let bin = enclave_bin.map(Path::to_path_buf).unwrap_or_else(|| {
+            sibling_bin(
+                "strongroom-enclave",
+                "STRONGROOM_ENCLAVE_BIN",
+                "strongroom-enclave",
+            )
+        });
+        let sock = self.path(&format!("{name}-enclave.sock"));
+        let egress = format!(
+            "unix://{}",
+            self.path(&format!("{name}-egress.sock")).display()
+        );
+        let mut args: Vec<String> = vec![
+            "--dev-simulator".into(),
+            "--listen".into(),
+            format!("unix://{}", sock.display()),
+            "--egress".into(),
+            egress.clone(),
+            "--dev-root-key".into(),
+            self.path("dev-root.key").display().to_string(),
+            "--dev-root-out".into(),
+            self.path("dev-root.pem").display().to_string(),
+            "--dev-pcrs-out".into(),
+            self.path(&format!("{name}-pcrs.json"))
+                .display()
+                .to_string(),
+            "--dev-exchange-url".into(),
+            format!("https://localhost:{}", self.mock.port),
+            "--dev-exchange-ca".into(),
+            self.mock.ca_pem.display().to_string(),
+        ];
+        let mut allow = format!("localhost:{}", self.mock.port);
+        let mut env: Vec<(String, String)> = vec![
+            ("EGRESS_LISTEN".into(), egress),
+            ("ENCLAVE_TIMEOUT_MS".into(), "60000".into()),
+            ("REQUEST_TIMEOUT_MS".into(), "120000".into()),
+            ("RATE_LIMIT_MAX".into(), "100000".into()),
+            ("PEER_LISTEN".into(), "127.0.0.1:0".into()),
+        ];
+        if let Some(kms) = &self.kms {
+            args.extend([
+                "--dev-kms-url".into(),
+                format!("https://localhost:{}", kms.port),
+                "--dev-kms-ca".into(),
+                kms.ca_pem.display().to_string(),
+            ]);
+            allow.push_str(&format!(",localhost:{}", kms.port));
+            env.extend([
+                ("KMS_KEY_ID".into(), KMS_KEY.into()),
+                ("KMS_REGION".into(), "us-east-1".into()),
+                ("KMS_ENDPOINT".into(), format!("localhost:{}", kms.port)),
+                ("AWS_ACCESS_KEY_ID".into(), KMS_AK.into()),
+                ("AWS_SECRET_ACCESS_KEY".into(), KMS_SK.into()),
+            ]);
+        }
+        env.push(("EGRESS_ALLOWLIST".into(), allow));
+        let log = self.path(&format!("{name}-enclave.log"));
+        let enclave = start_enclave_process(&bin, &args, &sock, &log).await;
+        // The KMS double's policy is the PCRs every enclave of the world writes.
+        let pcrs = self.path("pcrs.json");
+        if !pcrs.exists() {
+            std::fs::copy(self.path(&format!("{name}-pcrs.json")), &pcrs).unwrap();
+        }
+        let env_ref: Vec<(&str, &str)> =
+            env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let host = Host::start(&self.db, &format!("unix://{}", sock.display()), &env_ref).await;
+        Pair {
+            name: name.to_owned(),
+            bin,
+            args,
+            sock,
+            log,
+            enclave,
+            host,
+        }
+    }
+}
+
+async fn start_enclave_process(
+    bin: &Path,
+    args: &[String],
+    sock: &Path,
+    log: &Path,
+) -> tokio::process::Child {
+    let _ = std::fs::remove_file(sock);
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    let mut child = tokio::process::Command::new(bin)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(log_file)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    for _ in 0..1800 {
+        if sock.exists() {
+            return child;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "enclave exited ({status}): {}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "enclave did not listen: {}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+}
+
+struct Pair {
+    name: String,
+    bin: PathBuf,
+    args: Vec<String>,
+    sock: PathBuf,
+    log: PathBuf,
+    enclave: tokio::process::Child,
+    host: Host,
+}
+
+impl Pair {
+    /// Waits until the host reports ready (its enclave holds the ring).
+    async fn ready(&self, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        while tokio::time::Instant::now() < deadline {
+            if self.host.get("/readyz", &[]).await.status == 200 {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        false
+    }
+
+    async fn expect_ready(&self) {
+        assert!(
+            self.ready(Duration::from_secs(90)).await,
+            "pair {} did not become ready\nhost:\n{}\nenclave:\n{}",
+            self.name,
+            self.host.logs(),
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        );
+    }
+
+    /// SIGKILL the enclave, then start the same binary with the same flags.
+    async fn crash_and_restart_enclave(&mut self) {
+        self.enclave.start_kill().unwrap();
+        let _ = self.enclave.wait().await;
+        // The host notices: not ready while its enclave is away.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while self.host.get("/readyz", &[]).await.status == 200 {
+            assert!(tokio::time::Instant::now() < deadline, "host stayed ready");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.enclave = start_enclave_process(&self.bin, &self.args, &self.sock, &self.log).await;
+    }
+
+    async fn quote(&self) -> Value {
+        let r = self.host.get("/attestation/quote", &[]).await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        r.json()
+    }
+
+    /// Quote, seal, submit; the session id, or the failing status and body.
+    async fn submit(&self, tenant_key: &str, label: &str) -> Result<String, String> {
+        let r = self.host.get("/attestation/quote", &[]).await;
+        if r.status != 200 {
+            return Err(format!(
+                "quote {} {}",
+                r.status,
+                String::from_utf8_lossy(&r.body)
+            ));
+        }
+        let body = submission(&r.json(), label);
+        let r = self
+            .host
+            .post("/enclave/submit_key", tenant_key, &body)
+            .await;
+        if r.status != 201 {
+            return Err(format!(
+                "submit {} {}",
+                r.status,
+                String::from_utf8_lossy(&r.body)
+            ));
+        }
+        Ok(r.json()["session_id"].as_str().unwrap().to_owned())
+    }
+
+    async fn aggregates(&self, tenant_key: &str, session: &str) -> Result<Value, String> {
+        let body = json!({"session_id": session}).to_string();
+        let r = self
+            .host
+            .post("/enclave/request_aggregates", tenant_key, &body)
+            .await;
+        if r.status != 200 {
+            return Err(format!(
+                "aggregates {} {}",
+                r.status,
+                String::from_utf8_lossy(&r.body)
+            ));
+        }
+        Ok(r.json())
+    }
+}
+
+fn submission(quote: &Value, label: &str) -> String {
+    let pk = STANDARD
+        .decode(quote["enclave_pubkey"].as_str().unwrap())
+        .unwrap();
+    let plaintext = json!({
+        "exchange": "binance", "api_key": API_KEY, "api_secret": API_SECRET,
+        "label": label, "not_after": now() + 3600,
+    })
+    .to_string();
+    let (enc, ct, tag) = seal(&pk, plaintext.as_bytes());
+    json!({
+        "key_id": quote["key_id"],
+        "ephemeral_pub": STANDARD.encode(enc),
+        "ciphertext": STANDARD.encode(ct),
+        "tag": STANDARD.encode(tag),
+        "metadata": {"exchange": "binance", "label": label, "ttl": 3600}
+    })
+    .to_string()
+}
+
+fn tail(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(60)..].join("\n")
+}
+
+fn totals(answer: &Value) -> Value {
+    answer["aggregates"]["totals"].clone()
+}
+
+/// The planted secret is nowhere on the host side.
+fn assert_no_plaintext(world: &World, pairs: &[&Pair]) {
+    let dump = pg_dump(&world.db.url);
+    assert!(dump.contains("key_rings"), "pg_dump looks empty");
+    assert!(!dump.contains(API_SECRET), "the secret is in pg_dump");
+    for p in pairs {
+        assert!(!p.host.logs().contains(API_SECRET), "secret in host log");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_pairs_share_one_ring_and_a_crashed_enclave_recovers_it_from_kms() {
+    let world = World::new(true).await;
+    let a = world.pair("a", None).await;
+    a.expect_ready().await;
+    let mut b_pair = world.pair("b", None).await;
+    b_pair.expect_ready().await;
+    let b = &b_pair;
+
+    // One ring: both quote the same key id.
+    assert_eq!(a.quote().await["key_id"], b.quote().await["key_id"]);
+
+    let session = a.submit(&world.tenant_key, "main").await.unwrap();
+    let through_b = b.aggregates(&world.tenant_key, &session).await.unwrap();
+    assert!(totals(&through_b).is_object(), "{through_b}");
+
+    // A's enclave dies; its ring comes back from KMS (the double checks the
+    // new enclave's attestation against the PCR policy).
+    let mut a = a;
+    a.crash_and_restart_enclave().await;
+    a.expect_ready().await;
+    let through_a = a.aggregates(&world.tenant_key, &session).await.unwrap();
+    assert_eq!(totals(&through_a), totals(&through_b));
+    // The log went on: the second result sits after the first.
+    assert!(
+        through_a["log"]["leaf_index"].as_u64().unwrap()
+            > through_b["log"]["leaf_index"].as_u64().unwrap()
+    );
+    let kms_log = std::fs::read_to_string(world.path("kms.log")).unwrap_or_default();
+    assert!(
+        kms_log.contains("recipient attestation accepted"),
+        "the ring did not come through KMS:\n{kms_log}"
+    );
+    b_pair.enclave.start_kill().unwrap();
+    assert_no_plaintext(&world, &[&a, &b_pair]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_kms_a_crashed_enclave_recovers_the_ring_from_its_peer() {
+    let world = World::new(false).await;
+    let mut a = world.pair("a", None).await;
+    a.expect_ready().await;
+    let b = world.pair("b", None).await;
+    b.expect_ready().await;
+    let key_id = a.quote().await["key_id"].clone();
+    assert_eq!(b.quote().await["key_id"], key_id);
+
+    let session = a.submit(&world.tenant_key, "main").await.unwrap();
+    let first = a.aggregates(&world.tenant_key, &session).await.unwrap();
+
+    a.crash_and_restart_enclave().await;
+    a.expect_ready().await;
+    assert_eq!(a.quote().await["key_id"], key_id, "not the same ring");
+    let again = a.aggregates(&world.tenant_key, &session).await.unwrap();
+    assert_eq!(totals(&again), totals(&first));
+    assert_no_plaintext(&world, &[&a, &b]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_with_another_pcr0_gets_no_ring() {
+    let world = World::new(false).await;
+    let a = world.pair("a", None).await;
+    a.expect_ready().await;
+    // Another enclave build: the same program with one byte appended, so
+    // the simulator measures a different PCR0.
+    let other = world.path("strongroom-enclave-other");
+    let mut bytes = std::fs::read(sibling_bin(
+        "strongroom-enclave",
+        "STRONGROOM_ENCLAVE_BIN",
+        "strongroom-enclave",
+    ))
+    .unwrap();
+    bytes.push(0);
+    std::fs::write(&other, bytes).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let c = world.pair("c", Some(&other)).await;
+    assert_ne!(
+        std::fs::read_to_string(world.path("a-pcrs.json")).unwrap(),
+        std::fs::read_to_string(world.path("c-pcrs.json")).unwrap()
+    );
+    assert!(
+        !c.ready(Duration::from_secs(15)).await,
+        "an enclave with another PCR0 got the ring"
+    );
+    let r = c.host.get("/attestation/quote", &[]).await;
+    assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.body));
+    let logs = c.host.logs();
+    assert!(logs.contains("sync_refused"), "no refusal logged:\n{logs}");
+    // A keeps serving.
+    a.submit(&world.tenant_key, "main").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_under_traffic_through_two_pairs_fails_no_request() {
+    let world = Arc::new(World::new(false).await);
+    let a = world.pair("a", None).await;
+    a.expect_ready().await;
+    let b = world.pair("b", None).await;
+    b.expect_ready().await;
+    let old_key = a.quote().await["key_id"].as_str().unwrap().to_owned();
+    // Credentials stored before the rotation.
+    let mut sessions = Vec::new();
+    for i in 0..6 {
+        let p = if i % 2 == 0 { &a } else { &b };
+        sessions.push(
+            p.submit(&world.tenant_key, &format!("before{i}"))
+                .await
+                .unwrap(),
+        );
+    }
+    let pairs = Arc::new([a, b]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let mut traffic = Vec::new();
+    for worker in 0..2usize {
+        let (pairs, world, stop, done) = (pairs.clone(), world.clone(), stop.clone(), done.clone());
+        let sessions = sessions.clone();
+        traffic.push(tokio::spawn(async move {
+            let mut failures = Vec::new();
+            let mut n = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                let p = &pairs[(n + worker) % 2];
+                // Aggregates sparingly: the mock exchange enforces Binance's request
+                // weight budget (6000 per minute) per API key.
+                let outcome = if n % 20 == 19 {
+                    p.aggregates(&world.tenant_key, &sessions[n % sessions.len()])
+                        .await
+                        .map(|_| ())
+                } else {
+                    p.submit(&world.tenant_key, &format!("w{worker}n{n}"))
+                        .await
+                        .map(|_| ())
+                };
+                if let Err(e) = outcome {
+                    failures.push(e);
+                }
+                done.fetch_add(1, Ordering::Relaxed);
+                n += 1;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            failures
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let out = tokio::process::Command::new(HOST_BIN)
+        .args(["keys", "rotate"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(world.db.env())
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(240), out)
+        .await
+        .expect("rotation did not finish")
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "keys rotate: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut failures = Vec::new();
+    for t in traffic {
+        match t.await {
+            Ok(f) => failures.extend(f),
+            Err(e) => {
+                let _ = std::fs::write(
+                    std::env::temp_dir().join("instances-host-a.log"),
+                    pairs[0].host.logs(),
+                );
+                let _ = std::fs::write(
+                    std::env::temp_dir().join("instances-host-b.log"),
+                    pairs[1].host.logs(),
+                );
+                panic!(
+                    "traffic worker died: {e}\nhost a:\n{}\nhost b:\n{}",
+                    tail(&pairs[0].host.logs()),
+                    tail(&pairs[1].host.logs())
+                )
+            }
+        }
+    }
+    assert!(done.load(Ordering::Relaxed) > 10, "too little traffic");
+    assert!(failures.is_empty(), "failed requests: {failures:#?}");
+
+    let new_key = pairs[0].quote().await["key_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(new_key, old_key);
+    assert_eq!(pairs[1].quote().await["key_id"].as_str().unwrap(), new_key);
+    let client = world.db.client().await;
+    let left: i64 = client
+        .query_one(
+            "SELECT count(*) FROM credentials WHERE key_id = $1",
+            &[&old_key],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "credentials left under the old key version");
+    // Credentials stored before the rotation still work, through either pair.
+    for (i, s) in sessions.iter().enumerate() {
+        pairs[i % 2].aggregates(&world.tenant_key, s).await.unwrap();
+    }
+    assert_no_plaintext(&world, &[&pairs[0], &pairs[1]]);
+}
