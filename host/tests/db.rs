@@ -22,6 +22,8 @@ const TABLES: &[&str] = &[
     "key_ring_state",
     "instances",
     "key_rotations",
+    "transparency_log_archive",
+    "tree_heads_archive",
 ];
 
 async fn tenant_id(c: &tokio_postgres::Client, name: &str) -> Uuid {
@@ -70,7 +72,7 @@ async fn migrations_apply_and_are_idempotent() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(versions, 4);
+    assert_eq!(versions, 5);
     let again = run_host(&["migrate"], &db.env()).await;
     assert!(again.status.success());
     assert!(

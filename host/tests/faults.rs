@@ -242,8 +242,26 @@ async fn enclave_sigkill_without_kms_says_ring_lost_until_reset_then_serves() {
             "{}",
             body_text(&r)
         );
+        // The lost ring's log was closed (archived as epoch 1); the new ring
+        // signs a new log from leaf 0.
+        assert!(
+            s.db.count("SELECT count(*) FROM transparency_log_archive WHERE log_epoch = 1")
+                .await
+                > 0
+        );
         let (_, fresh) = s.submit_demo("after").await;
-        assert_demo_figures(&c.aggregates(&fresh).await.unwrap(), "after the reset");
+        let after = c.aggregates(&fresh).await.unwrap();
+        assert_demo_figures(&after, "after the reset");
+        assert_eq!(
+            after.json()["log"]["leaf_index"].as_u64(),
+            Some(0),
+            "the new ring starts a new log"
+        );
+        assert_eq!(
+            s.db.count("SELECT log_epoch::bigint FROM transparency_state")
+                .await,
+            2
+        );
         assert_no_half_sessions(&s.db).await;
     })
     .await;

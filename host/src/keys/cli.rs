@@ -207,10 +207,56 @@ pub async fn reset(c: &mut Client, confirm: bool) -> Result<(), CliError> {
         &[],
     )
     .await?;
+    let closed = close_log(&tx).await?;
     tx.commit().await?;
     println!(
         "key ring {} abandoned: the next enclave to boot creates a new ring",
         hex::encode(&st.ring_id)
     );
+    if let Some((epoch, size)) = closed {
+        println!(
+            "transparency log epoch {epoch} closed at {size} leaves (archived; its published \
+             proofs stay verifiable offline); epoch {} starts empty under the new ring",
+            epoch + 1
+        );
+    }
     Ok(())
+}
+
+/// Closes the transparency log of a lost ring (no enclave can sign an
+/// extension of it again): its leaves and heads move to the archive tables
+/// under its epoch and the live log starts empty at the next epoch (V5
+/// migration). `None` when the log was empty (nothing to close).
+async fn close_log(tx: &tokio_postgres::Transaction<'_>) -> Result<Option<(i32, i64)>, CliError> {
+    let row = tx
+        .query_one(
+            "SELECT log_epoch, tree_size FROM transparency_state WHERE id FOR UPDATE",
+            &[],
+        )
+        .await?;
+    let (epoch, size): (i32, i64) = (row.get(0), row.get(1));
+    if size == 0 {
+        return Ok(None);
+    }
+    tx.execute(
+        "INSERT INTO transparency_log_archive (log_epoch, leaf_index, leaf_hash, aggregate_id, created_at) \
+         SELECT $1, leaf_index, leaf_hash, aggregate_id, created_at FROM transparency_log",
+        &[&epoch],
+    )
+    .await?;
+    tx.execute(
+        "INSERT INTO tree_heads_archive (log_epoch, tree_size, root_hash, cose, created_at) \
+         SELECT $1, tree_size, root_hash, cose, created_at FROM tree_heads",
+        &[&epoch],
+    )
+    .await?;
+    tx.execute("DELETE FROM transparency_log", &[]).await?;
+    tx.execute("DELETE FROM tree_heads", &[]).await?;
+    tx.execute(
+        "UPDATE transparency_state SET tree_size = 0, frontier = '\\x', head = NULL, \
+         log_epoch = log_epoch + 1 WHERE id",
+        &[],
+    )
+    .await?;
+    Ok(Some((epoch, size)))
 }
