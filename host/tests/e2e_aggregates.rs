@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use common::real::{pg_dump, seal, start_enclave, start_mock_exchange};
+use common::real::{pg_dump, start_enclave, start_mock_exchange};
 use common::{Host, Reply, TestDb, workspace_root};
 use serde_json::{Value, json};
 use strongroom_verifier::result::{parse_answer, verify_result};
@@ -26,31 +26,8 @@ use strongroom_verifier::{PcrSet, Policy, TrustRoot};
 const API_KEY: &str = "demo-api-key";
 const API_SECRET: &str = "demo-api-secret";
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
 fn submission(quote: &Value, secret: &str) -> String {
-    let pk = STANDARD
-        .decode(quote["enclave_pubkey"].as_str().unwrap())
-        .unwrap();
-    let plaintext = json!({
-        "exchange": "binance", "api_key": API_KEY, "api_secret": secret,
-        "label": "main", "not_after": now() + 3600,
-    })
-    .to_string();
-    let (enc, ct, tag) = seal(&pk, plaintext.as_bytes());
-    json!({
-        "key_id": quote["key_id"],
-        "ephemeral_pub": STANDARD.encode(enc),
-        "ciphertext": STANDARD.encode(ct),
-        "tag": STANDARD.encode(tag),
-        "metadata": {"exchange": "binance", "label": "main", "ttl": 600}
-    })
-    .to_string()
+    common::real::submission(quote, API_KEY, secret, "main")
 }
 
 async fn start_host(db: &TestDb, enclave: &str, egress: &str, allow: &str) -> Host {

@@ -23,92 +23,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use common::real::{MockExchange, pg_dump, seal, sibling_bin, start_mock_exchange};
+use common::real::{
+    self as real, KMS_DOUBLE_ACCESS_KEY, KMS_DOUBLE_SECRET, KmsDouble, MockExchange, pg_dump,
+    sibling_bin, start_kms_double, start_mock_exchange,
+};
 use common::{HOST_BIN, Host, TestDb, workspace_root};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// The mock exchange's demo account (scripts/fixtures/demo.json).
 const API_KEY: &str = "demo-api-key";
 /// Must never appear on the host side.
 const API_SECRET: &str = "demo-api-secret";
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-/// The KMS double (`strongroom-kms-double --lazy-trust`).
-struct Kms {
-    _child: tokio::process::Child,
-    port: u16,
-    ca_pem: PathBuf,
-}
-
 const KMS_KEY: &str = "instances-test-key";
-const KMS_AK: &str = "AKIDINSTANCESTEST";
-const KMS_SK: &str = "instances-test-kms-secret";
-
-async fn start_kms(dir: &Path, root_pem: &Path, pcrs: &Path) -> Kms {
-    let bin = sibling_bin(
-        "strongroom-kms-double",
-        "STRONGROOM_KMS_DOUBLE_BIN",
-        "strongroom-devtools",
-    );
-    let ca_pem = dir.join("kms-ca.pem");
-    let mut child = tokio::process::Command::new(bin)
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--lazy-trust",
-            "--key-id",
-            KMS_KEY,
-        ])
-        .args([
-            "--region",
-            "us-east-1",
-            "--access-key",
-            KMS_AK,
-            "--secret",
-            KMS_SK,
-        ])
-        .arg("--trust-dev-root")
-        .arg(root_pem)
-        .arg("--policy")
-        .arg(pcrs)
-        .arg("--ca-out")
-        .arg(&ca_pem)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(dir.join("kms.log")).unwrap())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .expect("KMS double printed nothing");
-    let v: Value = serde_json::from_str(&line).unwrap();
-    let port = v["url"]
-        .as_str()
-        .unwrap()
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    Kms {
-        _child: child,
-        port,
-        ca_pem,
-    }
-}
 
 /// What every pair of one test shares.
 struct World {
@@ -116,7 +43,7 @@ struct World {
     db: TestDb,
     tenant_key: String,
     mock: MockExchange,
-    kms: Option<Kms>,
+    kms: Option<KmsDouble>,
 }
 
 impl World {
@@ -127,14 +54,11 @@ impl World {
         let fixture = workspace_root().join("scripts/fixtures/demo.json");
         let mock = start_mock_exchange(dir.path(), &fixture).await;
         let kms = if kms {
-            Some(
-                start_kms(
-                    dir.path(),
-                    &dir.path().join("dev-root.pem"),
-                    &dir.path().join("pcrs.json"),
-                )
-                .await,
-            )
+            let (root, pcrs) = (
+                dir.path().join("dev-root.pem"),
+                dir.path().join("pcrs.json"),
+            );
+            Some(start_kms_double(dir.path(), KMS_KEY, &root, &pcrs).await)
         } else {
             None
         };
@@ -205,8 +129,8 @@ impl World {
                 ("KMS_KEY_ID".into(), KMS_KEY.into()),
                 ("KMS_REGION".into(), "us-east-1".into()),
                 ("KMS_ENDPOINT".into(), format!("localhost:{}", kms.port)),
-                ("AWS_ACCESS_KEY_ID".into(), KMS_AK.into()),
-                ("AWS_SECRET_ACCESS_KEY".into(), KMS_SK.into()),
+                ("AWS_ACCESS_KEY_ID".into(), KMS_DOUBLE_ACCESS_KEY.into()),
+                ("AWS_SECRET_ACCESS_KEY".into(), KMS_DOUBLE_SECRET.into()),
             ]);
         }
         env.push(("EGRESS_ALLOWLIST".into(), allow));
@@ -364,23 +288,7 @@ impl Pair {
 }
 
 fn submission(quote: &Value, label: &str) -> String {
-    let pk = STANDARD
-        .decode(quote["enclave_pubkey"].as_str().unwrap())
-        .unwrap();
-    let plaintext = json!({
-        "exchange": "binance", "api_key": API_KEY, "api_secret": API_SECRET,
-        "label": label, "not_after": now() + 3600,
-    })
-    .to_string();
-    let (enc, ct, tag) = seal(&pk, plaintext.as_bytes());
-    json!({
-        "key_id": quote["key_id"],
-        "ephemeral_pub": STANDARD.encode(enc),
-        "ciphertext": STANDARD.encode(ct),
-        "tag": STANDARD.encode(tag),
-        "metadata": {"exchange": "binance", "label": label, "ttl": 3600}
-    })
-    .to_string()
+    real::submission(quote, API_KEY, API_SECRET, label)
 }
 
 fn tail(log: &str) -> String {

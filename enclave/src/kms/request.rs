@@ -300,6 +300,10 @@ fn b64_field(v: Option<String>, max: usize) -> Result<Vec<u8>, KmsError> {
     if bytes.is_empty() {
         return Err(KmsError::Malformed);
     }
+    // The text bound above allows up to two bytes more than `max`.
+    if bytes.len() > max {
+        return Err(KmsError::TooLarge);
+    }
     Ok(bytes)
 }
 

@@ -57,8 +57,12 @@ impl Keys {
             Some((st, sealed)) => {
                 let mut why = Vec::new();
                 match (&self.kms, sealed.kms_blob.is_some()) {
-                    (Some(kms), true) => {
-                        match self.enclave.unseal_key_ring(sealed, kms.access()).await {
+                    (Some(kms), true) => match kms.access().await {
+                        Err(e) => {
+                            why.push(format!("KMS unseal impossible ({e})"));
+                            self.via_peers(&tx, &st, why).await?
+                        }
+                        Ok(access) => match self.enclave.unseal_key_ring(sealed, access).await {
                             Ok(info) => {
                                 self.check_same_ring(&st, &info);
                                 BootOutcome::Unsealed(info)
@@ -67,8 +71,8 @@ impl Keys {
                                 why.push(format!("KMS unseal failed ({e})"));
                                 self.via_peers(&tx, &st, why).await?
                             }
-                        }
-                    }
+                        },
+                    },
                     (None, true) => {
                         why.push("the ring is sealed with KMS but KMS_KEY_ID is not set".into());
                         self.via_peers(&tx, &st, why).await?
@@ -80,10 +84,13 @@ impl Keys {
                 }
             }
             None => {
-                let sealed = self
-                    .enclave
-                    .new_key_ring(self.kms.as_ref().map(|k| k.access()))
-                    .await?;
+                // Without credentials no ring is made (a ring without its KMS
+                // blob would not survive this enclave): the error is retried.
+                let kms = match &self.kms {
+                    Some(k) => Some(k.access().await?),
+                    None => None,
+                };
+                let sealed = self.enclave.new_key_ring(kms).await?;
                 if let Err(e) = self.store_new(&tx, &sealed).await {
                     self.stash(sealed);
                     return Err(e);

@@ -2,12 +2,17 @@
 //! identity and the timing of the keys task.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use strongroom_protocol::messages::KmsAccess;
+use time::OffsetDateTime;
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
+use super::imds::{
+    self, AwsCredentials, CredentialSource, CredentialsError, ImdsEndpoint, ImdsProvider,
+};
 use crate::config::{ConfigError, ConfigSource, non_empty, parse_num};
 
 /// Longest `PEER_URL`.
@@ -23,12 +28,9 @@ pub struct KmsConfig {
     pub region: String,
     /// `KMS_ENDPOINT` (`host[:port]`), default `kms.<region>.amazonaws.com`.
     pub endpoint: String,
-    /// `AWS_ACCESS_KEY_ID`.
-    pub access_key_id: String,
-    /// `AWS_SECRET_ACCESS_KEY`.
-    pub secret_access_key: Zeroizing<String>,
-    /// `AWS_SESSION_TOKEN` (temporary credentials).
-    pub session_token: Option<Zeroizing<String>>,
+    /// `AWS_CREDENTIALS`: fixed credentials from the environment, or the
+    /// instance role's through IMDSv2 (clones share one cache).
+    pub credentials: CredentialSource,
 }
 
 impl std::fmt::Debug for KmsConfig {
@@ -37,21 +39,29 @@ impl std::fmt::Debug for KmsConfig {
             .field("key_id", &self.key_id)
             .field("region", &self.region)
             .field("endpoint", &self.endpoint)
+            .field("credentials", &self.credentials.kind())
             .finish_non_exhaustive()
     }
 }
 
 impl KmsConfig {
-    /// What the enclave's KMS calls need (it signs with SigV4 itself).
-    pub fn access(&self) -> KmsAccess {
-        KmsAccess {
+    /// What the enclave's KMS calls need (it signs with SigV4 itself), with
+    /// credentials valid for at least [`imds::MIN_VALIDITY`] from now.
+    pub async fn access(&self) -> Result<KmsAccess, CredentialsError> {
+        self.access_at(OffsetDateTime::now_utc()).await
+    }
+
+    /// [`KmsConfig::access`] at `now`.
+    pub async fn access_at(&self, now: OffsetDateTime) -> Result<KmsAccess, CredentialsError> {
+        let c = self.credentials.credentials_at(now).await?;
+        Ok(KmsAccess {
             region: self.region.clone(),
             endpoint: self.endpoint.clone(),
             key_id: self.key_id.clone(),
-            access_key_id: self.access_key_id.clone(),
-            secret_access_key: self.secret_access_key.as_str().to_owned(),
-            session_token: self.session_token.as_ref().map(|t| t.as_str().to_owned()),
-        }
+            access_key_id: c.access_key_id.clone(),
+            secret_access_key: c.secret_access_key.as_str().to_owned(),
+            session_token: c.session_token.as_ref().map(|t| t.as_str().to_owned()),
+        })
     }
 }
 
@@ -121,36 +131,88 @@ fn parse_kms(src: &dyn ConfigSource) -> Result<Option<KmsConfig>, ConfigError> {
     if !valid_endpoint(&endpoint) {
         return Err(invalid("KMS_ENDPOINT", "expected host or host:port"));
     }
+    Ok(Some(KmsConfig {
+        key_id,
+        region,
+        endpoint,
+        credentials: parse_credentials(src)?,
+    }))
+}
+
+/// `AWS_CREDENTIALS` (`env` or `imds`). Unset: `env` when `AWS_ACCESS_KEY_ID`
+/// is set, else `imds` (an EC2 instance with an instance role needs no
+/// configuration; explicit keys, as in development, win).
+fn credential_kind(src: &dyn ConfigSource) -> Result<Option<&'static str>, ConfigError> {
+    match non_empty(src, "AWS_CREDENTIALS").as_deref().map(str::trim) {
+        None => Ok(None),
+        Some("env") => Ok(Some("env")),
+        Some("imds") => Ok(Some("imds")),
+        Some(_) => Err(invalid("AWS_CREDENTIALS", "expected env or imds")),
+    }
+}
+
+fn imds_endpoint(src: &dyn ConfigSource) -> Result<ImdsEndpoint, ConfigError> {
+    match non_empty(src, "AWS_IMDS_ENDPOINT") {
+        None => Ok(ImdsEndpoint::default()),
+        Some(v) => ImdsEndpoint::parse(v.trim())
+            .ok_or_else(|| invalid("AWS_IMDS_ENDPOINT", "expected http://HOST[:PORT]")),
+    }
+}
+
+fn parse_credentials(src: &dyn ConfigSource) -> Result<CredentialSource, ConfigError> {
+    let has_keys = [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+    ]
+    .into_iter()
+    .any(|name| non_empty(src, name).is_some());
+    match credential_kind(src)? {
+        Some("env") => env_credentials(src).map(CredentialSource::Env),
+        None if has_keys => env_credentials(src).map(CredentialSource::Env),
+        // Two sources configured would leave one silently unused.
+        Some(_) if has_keys => Err(invalid(
+            "AWS_CREDENTIALS",
+            "is imds but AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or AWS_SESSION_TOKEN \
+             is set too (unset them, or set AWS_CREDENTIALS=env)",
+        )),
+        _ => Ok(CredentialSource::Imds(Arc::new(ImdsProvider::new(
+            imds_endpoint(src)?,
+        )))),
+    }
+}
+
+fn env_credentials(src: &dyn ConfigSource) -> Result<AwsCredentials, ConfigError> {
     let access_key_id = non_empty(src, "AWS_ACCESS_KEY_ID")
         .ok_or(ConfigError::Missing("AWS_ACCESS_KEY_ID"))?
         .trim()
         .to_owned();
-    if access_key_id.len() > 128 || !access_key_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    if access_key_id.len() > imds::MAX_ACCESS_KEY_ID_LEN
+        || !access_key_id.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
         return Err(invalid("AWS_ACCESS_KEY_ID", "expected an access key id"));
     }
     let secret = Zeroizing::new(
         non_empty(src, "AWS_SECRET_ACCESS_KEY")
             .ok_or(ConfigError::Missing("AWS_SECRET_ACCESS_KEY"))?,
     );
-    let secret_ok = secret.len() <= 512 && secret.bytes().all(|b| b.is_ascii_graphic());
+    let secret_ok = secret.len() <= imds::MAX_SECRET_ACCESS_KEY_LEN
+        && secret.bytes().all(|b| b.is_ascii_graphic());
     if !secret_ok {
         return Err(invalid("AWS_SECRET_ACCESS_KEY", "not a secret access key"));
     }
     let token = non_empty(src, "AWS_SESSION_TOKEN").map(Zeroizing::new);
-    if token
-        .as_ref()
-        .is_some_and(|t| t.len() > 8192 || !t.bytes().all(|b| b.is_ascii_graphic()))
-    {
+    if token.as_ref().is_some_and(|t| {
+        t.len() > imds::MAX_SESSION_TOKEN_LEN || !t.bytes().all(|b| b.is_ascii_graphic())
+    }) {
         return Err(invalid("AWS_SESSION_TOKEN", "not a session token"));
     }
-    Ok(Some(KmsConfig {
-        key_id,
-        region,
-        endpoint,
+    Ok(AwsCredentials {
         access_key_id,
         secret_access_key: Zeroizing::new(secret.trim().to_owned()),
         session_token: token.map(|t| Zeroizing::new(t.trim().to_owned())),
-    }))
+        expiration: None,
+    })
 }
 
 fn parse_peer(src: &dyn ConfigSource) -> Result<(Option<SocketAddr>, Option<String>), ConfigError> {
@@ -190,6 +252,9 @@ fn parse_peer(src: &dyn ConfigSource) -> Result<(Option<SocketAddr>, Option<Stri
 impl KeysConfig {
     /// Reads the `KMS_*`, `AWS_*`, `PEER_*`, `INSTANCE_ID` and timing variables.
     pub fn from_source(src: &dyn ConfigSource) -> Result<Self, ConfigError> {
+        // Checked even with KMS off, so a typo does not wait for KMS to be turned on.
+        credential_kind(src)?;
+        imds_endpoint(src)?;
         let ms = |name, default: u64, min: u64, max: u64| {
             parse_num(src, name, default, min, max).map(Duration::from_millis)
         };
@@ -257,22 +322,26 @@ mod tests {
         assert_eq!(a.peer_live, Duration::from_secs(15));
     }
 
-    #[test]
-    fn kms_defaults_the_endpoint_and_never_shows_the_secret() {
+    #[tokio::test]
+    async fn kms_defaults_the_endpoint_and_never_shows_the_secret() {
         let c = KeysConfig::from_source(&map(KMS)).unwrap();
         let kms = c.kms.as_ref().unwrap();
         assert_eq!(kms.endpoint, "kms.eu-central-1.amazonaws.com");
-        let text = format!("{c:?} {kms:?} {:?}", kms.access());
+        assert_eq!(kms.credentials.kind(), "env");
+        let access = kms.access().await.unwrap();
+        let text = format!("{c:?} {kms:?} {access:?}");
         assert!(
             !text.contains("wJalr") && !text.contains("TOKENtoken"),
             "{text}"
         );
         assert_eq!(
-            kms.access().secret_access_key,
+            access.secret_access_key,
             "wJalrXUtnFEMI/K7MDENG+bPxRfiCYzEXAMPLEKEY"
         );
+        assert_eq!(access.session_token.as_deref(), Some("TOKENtokenTOKEN"));
         let mut m = map(KMS);
         m.insert("KMS_ENDPOINT".into(), "localhost:4443".into());
+        m.insert("AWS_CREDENTIALS".into(), "env".into());
         let c = KeysConfig::from_source(&m).unwrap();
         assert_eq!(c.kms.unwrap().endpoint, "localhost:4443");
     }
@@ -301,6 +370,8 @@ mod tests {
             ("KMS_REGION", "EU Central"),
             ("KMS_ENDPOINT", "https://kms.example.com/"),
             ("KMS_ENDPOINT", "host:0"),
+            ("AWS_CREDENTIALS", "instance-role"),
+            ("AWS_IMDS_ENDPOINT", "https://169.254.169.254"),
         ] {
             let mut m = map(KMS);
             m.insert(k.into(), v.into());
@@ -312,6 +383,51 @@ mod tests {
                 "{k}={v}"
             );
         }
+    }
+
+    #[test]
+    fn credential_source_selection() {
+        let kms_only = &KMS[..2];
+        // No keys given: the instance role, at the default IMDS address.
+        let c = KeysConfig::from_source(&map(kms_only)).unwrap();
+        let CredentialSource::Imds(p) = &c.kms.as_ref().unwrap().credentials else {
+            panic!("expected imds");
+        };
+        assert_eq!(p.endpoint().url(), "http://169.254.169.254");
+        let mut m = map(kms_only);
+        m.insert("AWS_CREDENTIALS".into(), "imds".into());
+        m.insert("AWS_IMDS_ENDPOINT".into(), "http://127.0.0.1:9999".into());
+        let c = KeysConfig::from_source(&m).unwrap();
+        let kms = c.kms.unwrap();
+        assert_eq!(kms.credentials.kind(), "imds");
+        assert!(format!("{kms:?}").contains("imds"));
+        // imds and keys at once is a mistake, named without values.
+        for extra in ["AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN"] {
+            let mut m = map(KMS);
+            m.insert("AWS_CREDENTIALS".into(), "imds".into());
+            m.retain(|k, _| k.starts_with("KMS_") || k == extra || k == "AWS_CREDENTIALS");
+            let e = KeysConfig::from_source(&m).unwrap_err().to_string();
+            assert!(
+                e.contains("AWS_CREDENTIALS") && !e.contains("TOKENtoken"),
+                "{e}"
+            );
+        }
+        // env insists on the keys; a lone secret means env, missing the id.
+        let mut m = map(kms_only);
+        m.insert("AWS_CREDENTIALS".into(), "env".into());
+        assert_eq!(
+            KeysConfig::from_source(&m).unwrap_err(),
+            ConfigError::Missing("AWS_ACCESS_KEY_ID")
+        );
+        let mut m = map(kms_only);
+        m.insert("AWS_SECRET_ACCESS_KEY".into(), "x".into());
+        assert_eq!(
+            KeysConfig::from_source(&m).unwrap_err(),
+            ConfigError::Missing("AWS_ACCESS_KEY_ID")
+        );
+        // A bad value is reported even with KMS off.
+        let e = KeysConfig::from_source(&map(&[("AWS_CREDENTIALS", "yes")])).unwrap_err();
+        assert!(e.to_string().contains("AWS_CREDENTIALS"), "{e}");
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! The enclave starts in phase `Booting`, without a ring, and can reach nothing
 //! but the host; the host decides where the ring comes from ([`boot`]), keeps
 //! the instance registry current ([`task`]), answers other instances' key-sync
-//! requests ([`peer`]), and drives rotations ([`rotation`]). Nothing here sees
+//! requests ([`peer`]), and drives rotations ([`rotation`]). The AWS
+//! credentials handed to the enclave for KMS come from [`imds`]. Nothing here sees
 //! key material: sealed rings are AES-GCM ciphertext under a data key that
 //! exists outside an enclave only wrapped by KMS; sync messages are attestation
 //! documents and HPKE ciphertext. See README.md, "Keys".
@@ -11,6 +12,7 @@
 pub mod boot;
 pub mod cli;
 pub mod config;
+pub mod imds;
 pub mod peer;
 pub mod peer_client;
 pub mod rotation;
@@ -52,6 +54,10 @@ pub enum KeysError {
     /// A stored or answered ring is unusable.
     #[error("key ring: {0}")]
     BadRing(&'static str),
+    /// No AWS credentials for the enclave's KMS calls (IMDS unreachable,
+    /// no instance role, a malformed answer).
+    #[error("AWS credentials: {0}")]
+    Credentials(#[from] imds::CredentialsError),
 }
 
 impl From<tokio_postgres::Error> for KeysError {

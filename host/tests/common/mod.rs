@@ -331,7 +331,8 @@ pub async fn raw(addr: &str, bytes: &[u8]) -> Option<Reply> {
     parse_reply(&buf)
 }
 
-fn parse_reply(buf: &[u8]) -> Option<Reply> {
+/// Parses a raw HTTP/1.1 answer (status line, headers, body).
+pub fn parse_reply(buf: &[u8]) -> Option<Reply> {
     let split = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = std::str::from_utf8(&buf[..split]).ok()?;
     let mut lines = head.split("\r\n");

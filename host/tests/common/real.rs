@@ -112,6 +112,105 @@ pub async fn start_mock_exchange(dir: &Path, fixture: &Path) -> MockExchange {
     }
 }
 
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// A `submit_key` body sealed to `quote`'s key exactly as a client does it
+/// (valid for an hour, ttl 3600 s).
+pub fn submission(quote: &serde_json::Value, api_key: &str, secret: &str, label: &str) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let pk = b64
+        .decode(quote["enclave_pubkey"].as_str().unwrap())
+        .unwrap();
+    let plaintext = serde_json::json!({
+        "exchange": "binance", "api_key": api_key, "api_secret": secret,
+        "label": label, "not_after": unix_now() + 3600,
+    })
+    .to_string();
+    let (enc, ct, tag) = seal(&pk, plaintext.as_bytes());
+    serde_json::json!({
+        "key_id": quote["key_id"],
+        "ephemeral_pub": b64.encode(enc),
+        "ciphertext": b64.encode(ct),
+        "tag": b64.encode(tag),
+        "metadata": {"exchange": "binance", "label": label, "ttl": 3600}
+    })
+    .to_string()
+}
+
+/// The KMS double's default credentials (what the host must sign with).
+pub const KMS_DOUBLE_ACCESS_KEY: &str = "AKIDSTRONGROOMDEV";
+/// Its secret.
+pub const KMS_DOUBLE_SECRET: &str = "strongroom-dev-secret-not-for-production";
+
+/// A running `strongroom-kms-double`.
+pub struct KmsDouble {
+    pub child: tokio::process::Child,
+    pub port: u16,
+    pub ca_pem: PathBuf,
+    pub log: PathBuf,
+}
+
+/// Starts `strongroom-kms-double --lazy-trust` serving `key_id` in
+/// us-east-1: it reads `root_pem` and the PCR policy `pcrs` on the first
+/// request that needs them (the first dev enclave writes them).
+pub async fn start_kms_double(dir: &Path, key_id: &str, root_pem: &Path, pcrs: &Path) -> KmsDouble {
+    let bin = sibling_bin(
+        "strongroom-kms-double",
+        "STRONGROOM_KMS_DOUBLE_BIN",
+        "strongroom-devtools",
+    );
+    let ca_pem = dir.join("kms-ca.pem");
+    let log = dir.join("kms-double.log");
+    let mut child = tokio::process::Command::new(bin)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--lazy-trust",
+            "--key-id",
+            key_id,
+        ])
+        .args(["--region", "us-east-1", "--trust-dev-root"])
+        .arg(root_pem)
+        .arg("--policy")
+        .arg(pcrs)
+        .arg("--ca-out")
+        .arg(&ca_pem)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .expect("the KMS double printed nothing");
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let port = v["url"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    KmsDouble {
+        child,
+        port,
+        ca_pem,
+        log,
+    }
+}
+
 /// HPKE base-mode seal to the enclave key as DESIGN.md says: (enc, ciphertext, tag).
 pub fn seal(pk: &[u8], plaintext: &[u8]) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     let pk = <Kem as hpke::Kem>::PublicKey::from_bytes(pk).unwrap();

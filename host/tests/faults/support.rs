@@ -12,13 +12,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::common::real::{MockExchange, RealEnclave, seal, start_enclave, start_mock_exchange};
+use crate::common::real::{MockExchange, RealEnclave, start_enclave, start_mock_exchange};
 use crate::common::{Host, Reply, TestDb, run_host, workspace_root};
 
 /// Every fault test fails instead of hanging past this.
@@ -78,21 +76,7 @@ pub async fn try_http(
         .map_err(|_| format!("no answer within {limit:?}"))?
 }
 
-pub fn parse_reply(buf: &[u8]) -> Option<Reply> {
-    let split = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = std::str::from_utf8(&buf[..split]).ok()?;
-    let mut lines = head.split("\r\n");
-    let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    Some(Reply {
-        status,
-        headers,
-        body: buf[split + 4..].to_vec(),
-    })
-}
+pub use crate::common::parse_reply;
 
 /// The error code of an answer, or "" when it has none.
 pub fn code_of(r: &Reply) -> String {
@@ -184,26 +168,7 @@ impl Client {
     }
 }
 
-/// A submission body sealed to `quote`'s key as a client does it.
-pub fn submission(quote: &Value, api_key: &str, secret: &str, label: &str) -> String {
-    let pk = STANDARD
-        .decode(quote["enclave_pubkey"].as_str().unwrap())
-        .unwrap();
-    let plaintext = json!({
-        "exchange": "binance", "api_key": api_key, "api_secret": secret,
-        "label": label, "not_after": now() + 3600,
-    })
-    .to_string();
-    let (enc, ct, tag) = seal(&pk, plaintext.as_bytes());
-    json!({
-        "key_id": quote["key_id"],
-        "ephemeral_pub": STANDARD.encode(enc),
-        "ciphertext": STANDARD.encode(ct),
-        "tag": STANDARD.encode(tag),
-        "metadata": {"exchange": "binance", "label": label, "ttl": 3600}
-    })
-    .to_string()
-}
+pub use crate::common::real::submission;
 
 /// The demo fixture's API key and secret (`scripts/fixtures/demo.json`).
 pub const DEMO_KEY: &str = "demo-api-key";
@@ -344,7 +309,14 @@ impl Stack {
         let mut allow = format!("localhost:{port}");
         let mut kms_env: Vec<(String, String)> = Vec::new();
         let kms = if opts.kms {
-            let (child, kms_port, ca) = start_kms_double(dir.path(), &pcrs).await;
+            let kms = crate::common::real::start_kms_double(
+                dir.path(),
+                KMS_KEY_ID,
+                &dir.path().join("dev-root.pem"),
+                &pcrs,
+            )
+            .await;
+            let (child, kms_port, ca) = (kms.child, kms.port, kms.ca_pem);
             enclave_args.extend([
                 "--dev-kms-url".into(),
                 format!("https://localhost:{kms_port}"),
@@ -540,51 +512,6 @@ impl Stack {
 }
 
 const KMS_KEY_ID: &str = "strongroom-faults-ring-key";
-
-/// Starts `strongroom-kms-double` trusting the dev root the enclave will write
-/// (`--lazy-trust`: read at the first request); returns (child, port, CA path).
-async fn start_kms_double(dir: &Path, pcrs: &Path) -> (tokio::process::Child, u16, PathBuf) {
-    use tokio::io::AsyncBufReadExt;
-    let bin = crate::common::real::sibling_bin(
-        "strongroom-kms-double",
-        "STRONGROOM_KMS_DOUBLE_BIN",
-        "strongroom-devtools",
-    );
-    let ca = dir.join("kms-ca.pem");
-    let mut child = tokio::process::Command::new(bin)
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--lazy-trust",
-            "--trust-dev-root",
-        ])
-        .arg(dir.join("dev-root.pem"))
-        .arg("--policy")
-        .arg(pcrs)
-        .args(["--key-id", KMS_KEY_ID, "--region", "us-east-1", "--ca-out"])
-        .arg(&ca)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::fs::File::create(dir.join("kms-double.log")).unwrap())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .expect("the KMS double printed nothing");
-    let v: Value = serde_json::from_str(&line).unwrap();
-    let url = v["url"].as_str().unwrap();
-    let port = url
-        .trim_end_matches('/')
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    (child, port, ca)
-}
 
 async fn start_host(db: &TestDb, enclave: &str, env: &[(String, String)]) -> Host {
     let extra: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
