@@ -4,6 +4,8 @@ use std::net::IpAddr;
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
+use tokio_postgres::Statement;
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
@@ -60,25 +62,55 @@ pub struct AuditEntry<'a> {
 const INSERT: &str = "INSERT INTO audit_log (tenant_id, action, session_id, outcome, request_id, client, detail) \
                       VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
-/// Writes `entry` through any client or transaction.
+impl AuditEntry<'_> {
+    /// The parameters of [`INSERT`], in order.
+    fn params(&self) -> [&(dyn ToSql + Sync); 7] {
+        [
+            &self.tenant,
+            &self.action,
+            &self.session,
+            &self.outcome,
+            &self.request_id,
+            &self.client,
+            &self.detail,
+        ]
+    }
+}
+
+/// Writes `entry` through any client or transaction (statement prepared per call;
+/// for administration and background jobs).
 pub async fn write<C: tokio_postgres::GenericClient + Sync>(
     db: &C,
     entry: &AuditEntry<'_>,
 ) -> Result<(), tokio_postgres::Error> {
-    db.execute(
-        INSERT,
-        &[
-            &entry.tenant,
-            &entry.action,
-            &entry.session,
-            &entry.outcome,
-            &entry.request_id,
-            &entry.client,
-            &entry.detail,
-        ],
-    )
-    .await
-    .map(|_| ())
+    db.execute(INSERT, &entry.params()).await.map(|_| ())
+}
+
+/// The audit insert from the pooled connection's statement cache, for request
+/// paths that pipeline it with other statements (see [`execute`]).
+pub async fn prepare<C: deadpool_postgres::GenericClient>(
+    db: &C,
+) -> Result<Statement, tokio_postgres::Error> {
+    db.prepare_cached(INSERT).await
+}
+
+/// Runs the prepared audit insert `stmt` (from [`prepare`]) for `entry`.
+pub async fn execute<C: deadpool_postgres::GenericClient>(
+    db: &C,
+    stmt: &Statement,
+    entry: &AuditEntry<'_>,
+) -> Result<(), tokio_postgres::Error> {
+    db.execute(stmt, &entry.params()).await.map(|_| ())
+}
+
+/// Writes `entry` through a pooled connection or transaction, with the
+/// statement from the connection's cache (request paths).
+pub async fn write_cached<C: deadpool_postgres::GenericClient>(
+    db: &C,
+    entry: &AuditEntry<'_>,
+) -> Result<(), tokio_postgres::Error> {
+    let stmt = prepare(db).await?;
+    execute(db, &stmt, entry).await
 }
 
 #[cfg(test)]

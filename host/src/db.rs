@@ -134,17 +134,23 @@ pub async fn check_app_role(pool: &Pool) -> Result<(), DbError> {
     Ok(())
 }
 
+/// Scopes row-level security to one tenant for the rest of the transaction
+/// (`SET LOCAL`: it ends with the transaction, so a pooled connection never
+/// carries a tenant into the next request). Parameter: the tenant id as text.
+pub const SET_TENANT: &str = "SELECT set_config('strongroom.tenant_id', $1, true)";
+
 /// Starts a transaction in which row-level security shows only `tenant`'s rows.
+///
+/// Statements on request paths go through the connection's statement cache
+/// (`prepare_cached`): a statement is parsed and planned once per pooled
+/// connection instead of costing a Parse/Describe round trip on every call.
 pub async fn tenant_tx(
     client: &mut deadpool_postgres::Object,
     tenant: Uuid,
 ) -> Result<Transaction<'_>, DbError> {
+    let set = client.prepare_cached(SET_TENANT).await?;
     let tx = client.transaction().await?;
-    tx.execute(
-        "SELECT set_config('strongroom.tenant_id', $1, true)",
-        &[&tenant.to_string()],
-    )
-    .await?;
+    tx.execute(&set, &[&tenant.to_string()]).await?;
     Ok(tx)
 }
 

@@ -338,7 +338,7 @@ async fn two_pairs_share_one_ring_and_a_crashed_enclave_recovers_it_from_kms() {
         through_a["log"]["leaf_index"].as_u64().unwrap()
             > through_b["log"]["leaf_index"].as_u64().unwrap()
     );
-    let kms_log = std::fs::read_to_string(world.path("kms.log")).unwrap_or_default();
+    let kms_log = std::fs::read_to_string(&world.kms.as_ref().unwrap().log).unwrap_or_default();
     assert!(
         kms_log.contains("recipient attestation accepted"),
         "the ring did not come through KMS:\n{kms_log}"

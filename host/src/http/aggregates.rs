@@ -129,13 +129,15 @@ impl App {
         let tx = db::tenant_tx(&mut client, tenant).await?;
         session_state(&tx, req.session).await?;
         // A re-open in the enclave (after a restart) gets the remaining lifetime.
-        let row = tx
-            .query_opt(
+        let load = tx
+            .prepare_cached(
                 "SELECT s.exchange, s.label, c.key_id, c.enc, c.ciphertext, c.tag, \
                         GREATEST(1, ceil(EXTRACT(EPOCH FROM s.expires_at - now())))::bigint \
                  FROM sessions s JOIN credentials c ON c.session_id = s.id WHERE s.id = $1",
-                &[&req.session],
             )
+            .await?;
+        let row = tx
+            .query_opt(&load, &[&req.session])
             .await?
             .ok_or_else(|| ApiError::new(Code::SessionNotFound))?;
         tx.commit().await?;
@@ -174,9 +176,14 @@ impl App {
         // Revoked while the enclave was computing: the result is not published.
         session_state(&tx, session).await?;
         let aggregate = Uuid::new_v4();
+        let insert = tx
+            .prepare_cached(
+                "INSERT INTO aggregates (id, tenant_id, session_id, cose, attestation) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .await?;
         tx.execute(
-            "INSERT INTO aggregates (id, tenant_id, session_id, cose, attestation) \
-             VALUES ($1, $2, $3, $4, $5)",
+            &insert,
             &[
                 &aggregate,
                 &tenant,
@@ -186,15 +193,15 @@ impl App {
             ],
         )
         .await?;
-        let state = tlog::lock_state(&*tx).await?;
+        let state = tlog::lock_state(&tx).await?;
         let answer = self
             .enclave
             .append_log(state.append_request(result.signed.clone()))
             .await?;
-        let appended = tlog::record_append(&*tx, &state, &result.signed, aggregate, answer).await?;
+        let appended = tlog::record_append(&tx, &state, &result.signed, aggregate, answer).await?;
         let mut e = entry(ctx, tenant, ACTION, session, "ok");
         e.detail = i64::try_from(appended.leaf_index).ok();
-        audit::write(&*tx, &e).await?;
+        audit::write_cached(&tx, &e).await?;
         tx.commit().await?;
         Ok(appended)
     }
@@ -204,7 +211,7 @@ impl App {
             return;
         };
         if let Err(err) =
-            audit::write(&**db, &entry(ctx, tenant, ACTION, session, code.as_str())).await
+            audit::write_cached(&db, &entry(ctx, tenant, ACTION, session, code.as_str())).await
         {
             tracing::warn!(error = %err, "audit write failed");
         }

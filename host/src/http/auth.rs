@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use http::HeaderMap;
-use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
 use super::error::{ApiError, Code};
@@ -23,39 +22,62 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token.trim())
 }
 
-/// The tenant owning `key`, or None. The lookup is by SHA-256 of the key through a
-/// narrow SECURITY DEFINER function; `app_service` cannot read `api_keys`. An index
-/// lookup's timing can only reveal something about the hash of a guess, which does
-/// not help to find a 256-bit random key.
-pub async fn tenant_for_key<C: GenericClient + Sync>(
-    db: &C,
-    key: &str,
-) -> Result<Option<Uuid>, ApiError> {
-    let hash = hash_api_key(key);
-    let row = db
-        .query_one("SELECT strongroom_authenticate($1)", &[&hash.as_slice()])
-        .await?;
-    Ok(row.get(0))
+/// What the lockout and the key say about a request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Verdict {
+    /// The client is locked out for this long; the key was not looked up.
+    LockedOut(Duration),
+    /// The key belongs to this tenant.
+    Tenant(Uuid),
+    /// No key, or an unknown or revoked one.
+    Unknown,
 }
 
-/// Remaining lockout of `client`, if any.
-pub async fn locked_for<C: GenericClient + Sync>(
+/// The lockout check and the key lookup, in one statement (one round trip):
+/// the key is looked up only when `client` is not locked out. The lookup is by
+/// SHA-256 of the key through a narrow SECURITY DEFINER function; `app_service`
+/// cannot read `api_keys`. An index lookup's timing can only reveal something
+/// about the hash of a guess, which does not help to find a 256-bit random key.
+const CHECK: &str = "WITH lock AS ( \
+         SELECT EXTRACT(EPOCH FROM locked_until - now())::float8 AS secs FROM auth_failures \
+         WHERE client = $1 AND locked_until > now()) \
+     SELECT (SELECT secs FROM lock), \
+            CASE WHEN EXISTS (SELECT 1 FROM lock) THEN NULL \
+                 ELSE strongroom_authenticate($2) END";
+
+/// Checks the lockout of `client` and, when not locked out, the bearer `key`.
+pub async fn check<C: deadpool_postgres::GenericClient>(
     db: &C,
     client: &str,
-) -> Result<Option<Duration>, ApiError> {
+    key: Option<&str>,
+) -> Result<Verdict, ApiError> {
+    let hash = key.map(hash_api_key);
+    let stmt = db.prepare_cached(CHECK).await?;
     let row = db
-        .query_opt(
-            "SELECT EXTRACT(EPOCH FROM locked_until - now())::float8 FROM auth_failures \
-             WHERE client = $1 AND locked_until > now()",
-            &[&client],
-        )
+        .query_one(&stmt, &[&client, &hash.as_ref().map(<[u8; 32]>::as_slice)])
         .await?;
-    Ok(row.map(|r| Duration::from_secs_f64(r.get::<_, f64>(0).max(0.0))))
+    if let Some(secs) = row.get::<_, Option<f64>>(0) {
+        return Ok(Verdict::LockedOut(Duration::from_secs_f64(secs.max(0.0))));
+    }
+    Ok(row
+        .get::<_, Option<Uuid>>(1)
+        .map_or(Verdict::Unknown, Verdict::Tenant))
 }
+
+const COUNT_FAILURE: &str = "INSERT INTO auth_failures AS a (client, failures, window_start) VALUES ($1, 1, now()) \
+     ON CONFLICT (client) DO UPDATE SET \
+       failures = CASE WHEN a.window_start <= now() - make_interval(secs => $2) \
+                       THEN 1 ELSE a.failures + 1 END, \
+       window_start = CASE WHEN a.window_start <= now() - make_interval(secs => $2) \
+                           THEN now() ELSE a.window_start END \
+     RETURNING failures";
+
+const LOCK_OUT: &str = "UPDATE auth_failures SET locked_until = now() + make_interval(secs => $2), \
+        failures = 0, window_start = now() WHERE client = $1";
 
 /// Counts a failed authentication; locks the client out once `max_failures` fall
 /// within `window`. Returns whether the client is now locked out.
-pub async fn record_failure<C: GenericClient + Sync>(
+pub async fn record_failure<C: deadpool_postgres::GenericClient>(
     db: &C,
     client: &str,
     max_failures: u32,
@@ -63,28 +85,14 @@ pub async fn record_failure<C: GenericClient + Sync>(
 ) -> Result<bool, ApiError> {
     let secs = window.as_secs_f64();
     let max = i32::try_from(max_failures).unwrap_or(i32::MAX);
-    let row = db
-        .query_one(
-            "INSERT INTO auth_failures AS a (client, failures, window_start) VALUES ($1, 1, now()) \
-             ON CONFLICT (client) DO UPDATE SET \
-               failures = CASE WHEN a.window_start <= now() - make_interval(secs => $2) \
-                               THEN 1 ELSE a.failures + 1 END, \
-               window_start = CASE WHEN a.window_start <= now() - make_interval(secs => $2) \
-                                   THEN now() ELSE a.window_start END \
-             RETURNING failures",
-            &[&client, &secs],
-        )
-        .await?;
+    let count = db.prepare_cached(COUNT_FAILURE).await?;
+    let row = db.query_one(&count, &[&client, &secs]).await?;
     let failures: i32 = row.get(0);
     if failures < max {
         return Ok(false);
     }
-    db.execute(
-        "UPDATE auth_failures SET locked_until = now() + make_interval(secs => $2), \
-                failures = 0, window_start = now() WHERE client = $1",
-        &[&client, &secs],
-    )
-    .await?;
+    let lock = db.prepare_cached(LOCK_OUT).await?;
+    db.execute(&lock, &[&client, &secs]).await?;
     Ok(true)
 }
 

@@ -216,19 +216,14 @@ impl App {
 
     async fn authenticate(&self, headers: &http::HeaderMap, ctx: &Ctx) -> Result<Uuid, ApiError> {
         let db = self.pool.get().await?;
-        if let Some(after) = auth::locked_for(&**db, &ctx.client).await? {
-            return Err(ApiError::retry(Code::LockedOut, after));
-        }
-        let tenant = match auth::bearer(headers) {
-            Some(key) => auth::tenant_for_key(&**db, key).await?,
-            None => None,
-        };
-        if let Some(t) = tenant {
-            return Ok(t);
+        match auth::check(&db, &ctx.client, auth::bearer(headers)).await? {
+            auth::Verdict::Tenant(t) => return Ok(t),
+            auth::Verdict::LockedOut(after) => return Err(ApiError::retry(Code::LockedOut, after)),
+            auth::Verdict::Unknown => {}
         }
         let cfg = &self.cfg;
         let locked = auth::record_failure(
-            &**db,
+            &db,
             &ctx.client,
             cfg.lockout_max_failures,
             cfg.lockout_duration,
@@ -243,7 +238,7 @@ impl App {
             client: Some(&ctx.client),
             detail: None,
         };
-        audit::write(&**db, &entry).await?;
+        audit::write_cached(&db, &entry).await?;
         Err(auth::unauthorized())
     }
 

@@ -11,6 +11,7 @@ use strongroom_protocol::ErrorCode;
 use strongroom_protocol::messages::{
     CredentialAccepted, CredentialMetadata, OpenCredentialRequest, Phase, SealedCredential,
 };
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use super::error::{ApiError, Code};
@@ -141,11 +142,16 @@ impl App {
             return;
         };
         let e = entry(ctx, tenant, "submit_key", session, code.as_str());
-        if let Err(err) = audit::write(&**db, &e).await {
+        if let Err(err) = audit::write_cached(&db, &e).await {
             tracing::warn!(error = %err, "audit write failed");
         }
     }
 
+    /// One transaction, one commit: the session row, its credential and the audit
+    /// row exist together or not at all. The statements come from the
+    /// connection's statement cache and are pipelined (sent together, executed in
+    /// order: tenant scope, session, credential, audit); the commit is sent only
+    /// once each of them has succeeded.
     async fn store(
         &self,
         sub: &ValidSubmission,
@@ -156,28 +162,34 @@ impl App {
         ctx: &Ctx,
     ) -> Result<(), ApiError> {
         let mut client = self.pool.get().await?;
-        let tx = db::tenant_tx(&mut client, tenant).await?;
+        let (set_tenant, insert_session, insert_credential, insert_audit) = tokio::try_join!(
+            client.prepare_cached(db::SET_TENANT),
+            client.prepare_cached(INSERT_SESSION),
+            client.prepare_cached(INSERT_CREDENTIAL),
+            audit::prepare(&client),
+        )?;
         #[allow(clippy::cast_precision_loss)] // unix seconds fit f64 exactly for millennia
         let expires = expires_at as f64;
-        tx.execute(
-            "INSERT INTO sessions (id, tenant_id, exchange, label, key_id, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, to_timestamp($6))",
-            &[
-                &session,
-                &tenant,
-                &sub.exchange,
-                &sub.label,
-                &sub.key_id,
-                &expires,
-            ],
-        )
-        .await?;
-        tx.execute(
-            "INSERT INTO credentials (session_id, key_id, enc, ciphertext, tag) VALUES ($1, $2, $3, $4, $5)",
-            &[&session, &env.key_id, &env.enc, &env.ciphertext, &env.tag],
-        )
-        .await?;
-        audit::write(&*tx, &entry(ctx, tenant, "submit_key", session, "ok")).await?;
+        let tenant_text = tenant.to_string();
+        let audit_entry = entry(ctx, tenant, "submit_key", session, "ok");
+        let tenant_params: [&(dyn ToSql + Sync); 1] = [&tenant_text];
+        let session_params: [&(dyn ToSql + Sync); 6] = [
+            &session,
+            &tenant,
+            &sub.exchange,
+            &sub.label,
+            &sub.key_id,
+            &expires,
+        ];
+        let credential_params: [&(dyn ToSql + Sync); 5] =
+            [&session, &env.key_id, &env.enc, &env.ciphertext, &env.tag];
+        let tx = client.transaction().await?;
+        tokio::try_join!(
+            tx.execute(&set_tenant, &tenant_params),
+            tx.execute(&insert_session, &session_params),
+            tx.execute(&insert_credential, &credential_params),
+            audit::execute(&tx, &insert_audit, &audit_entry),
+        )?;
         tx.commit().await?;
         Ok(())
     }
@@ -190,16 +202,20 @@ impl App {
     ) -> Result<Resp, ApiError> {
         let session = validate::session_id(&validate::parse_json::<Revoke>(body)?.session_id)?;
         let mut client = self.pool.get().await?;
+        let (delete_credential, end_session, insert_audit) = tokio::try_join!(
+            client.prepare_cached(DELETE_CREDENTIAL),
+            client.prepare_cached(REVOKE_SESSION),
+            audit::prepare(&client),
+        )?;
+        let audit_entry = entry(ctx, tenant, "revoke", session, "ok");
         let tx = db::tenant_tx(&mut client, tenant).await?;
         session_state(&tx, session).await?;
-        tx.execute("DELETE FROM credentials WHERE session_id = $1", &[&session])
-            .await?;
-        tx.execute(
-            "UPDATE sessions SET state = 'revoked', ended_at = now() WHERE id = $1",
-            &[&session],
-        )
-        .await?;
-        audit::write(&*tx, &entry(ctx, tenant, "revoke", session, "ok")).await?;
+        let params: [&(dyn ToSql + Sync); 1] = [&session];
+        tokio::try_join!(
+            tx.execute(&delete_credential, &params),
+            tx.execute(&end_session, &params),
+            audit::execute(&tx, &insert_audit, &audit_entry),
+        )?;
         tx.commit().await?;
         self.metrics.revoked.fetch_add(1, Ordering::Relaxed);
         // The ciphertext is gone, so the enclave can never reopen it; dropping its
@@ -213,17 +229,25 @@ impl App {
     }
 }
 
+const INSERT_SESSION: &str = "INSERT INTO sessions (id, tenant_id, exchange, label, key_id, expires_at) \
+     VALUES ($1, $2, $3, $4, $5, to_timestamp($6))";
+const INSERT_CREDENTIAL: &str = "INSERT INTO credentials (session_id, key_id, enc, ciphertext, tag) \
+     VALUES ($1, $2, $3, $4, $5)";
+const DELETE_CREDENTIAL: &str = "DELETE FROM credentials WHERE session_id = $1";
+const REVOKE_SESSION: &str =
+    "UPDATE sessions SET state = 'revoked', ended_at = now() WHERE id = $1";
+const SESSION_STATE: &str =
+    "SELECT state, expires_at <= now() FROM sessions WHERE id = $1 FOR UPDATE";
+
 /// Locks the session row and checks that it is active. Row-level security hides
 /// other tenants' sessions, so they are simply not found.
 pub(super) async fn session_state(
     tx: &deadpool_postgres::Transaction<'_>,
     session: Uuid,
 ) -> Result<(), ApiError> {
+    let stmt = tx.prepare_cached(SESSION_STATE).await?;
     let row = tx
-        .query_opt(
-            "SELECT state, expires_at <= now() FROM sessions WHERE id = $1 FOR UPDATE",
-            &[&session],
-        )
+        .query_opt(&stmt, &[&session])
         .await?
         .ok_or_else(|| ApiError::new(Code::SessionNotFound))?;
     let (state, expired): (String, bool) = (row.get(0), row.get(1));

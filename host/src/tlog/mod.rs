@@ -14,6 +14,7 @@ pub mod merkle;
 use strongroom_protocol::messages::{AppendLogRequest, LogAppended};
 use strongroom_protocol::tlog::TreeHead;
 use tokio_postgres::GenericClient;
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use merkle::Hash;
@@ -88,13 +89,16 @@ fn split_hashes(bytes: &[u8]) -> Result<Vec<Hash>, TlogError> {
 }
 
 /// Locks and reads the state row; hold the transaction until the append is stored.
-pub async fn lock_state<C: GenericClient + Sync>(tx: &C) -> Result<LogState, TlogError> {
-    let row = tx
-        .query_one(
+/// Statements come from the pooled connection's statement cache.
+pub async fn lock_state<C: deadpool_postgres::GenericClient>(
+    tx: &C,
+) -> Result<LogState, TlogError> {
+    let stmt = tx
+        .prepare_cached(
             "SELECT tree_size, frontier, head FROM transparency_state WHERE id FOR UPDATE",
-            &[],
         )
         .await?;
+    let row = tx.query_one(&stmt, &[]).await?;
     let size = u64::try_from(row.get::<_, i64>(0)).map_err(|_| TlogError::Corrupt)?;
     let frontier = split_hashes(row.get::<_, &[u8]>(1))?;
     if frontier.len() != size.count_ones() as usize {
@@ -109,7 +113,7 @@ pub async fn lock_state<C: GenericClient + Sync>(tx: &C) -> Result<LogState, Tlo
 
 /// Checks the enclave's answer against `state` + `leaf` and stores leaf, head
 /// and the new state. Call inside the transaction that holds the lock.
-pub async fn record_append<C: GenericClient + Sync>(
+pub async fn record_append<C: deadpool_postgres::GenericClient>(
     tx: &C,
     state: &LogState,
     leaf: &[u8],
@@ -133,21 +137,29 @@ pub async fn record_append<C: GenericClient + Sync>(
         return Err(TlogError::Mismatch);
     }
     let (index, size) = (to_i64(state.size)?, to_i64(new_size)?);
-    tx.execute(
-        "INSERT INTO transparency_log (leaf_index, leaf_hash, aggregate_id) VALUES ($1, $2, $3)",
-        &[&index, &leaf_hash.as_slice(), &aggregate],
-    )
-    .await?;
-    tx.execute(
-        "INSERT INTO tree_heads (tree_size, root_hash, cose) VALUES ($1, $2, $3)",
-        &[&size, &root.as_slice(), &answer.tree_head],
-    )
-    .await?;
-    tx.execute(
-        "UPDATE transparency_state SET tree_size = $1, frontier = $2, head = $3 WHERE id",
-        &[&size, &frontier.concat(), &answer.tree_head],
-    )
-    .await?;
+    let (insert_leaf, insert_head, update_state) = tokio::try_join!(
+        tx.prepare_cached(
+            "INSERT INTO transparency_log (leaf_index, leaf_hash, aggregate_id) VALUES ($1, $2, $3)"
+        ),
+        tx.prepare_cached(
+            "INSERT INTO tree_heads (tree_size, root_hash, cose) VALUES ($1, $2, $3)"
+        ),
+        tx.prepare_cached(
+            "UPDATE transparency_state SET tree_size = $1, frontier = $2, head = $3 WHERE id"
+        ),
+    )?;
+    let (frontier, leaf_hash_bytes, root_bytes) =
+        (frontier.concat(), leaf_hash.as_slice(), root.as_slice());
+    let leaf_params: [&(dyn ToSql + Sync); 3] = [&index, &leaf_hash_bytes, &aggregate];
+    let head_params: [&(dyn ToSql + Sync); 3] = [&size, &root_bytes, &answer.tree_head];
+    let state_params: [&(dyn ToSql + Sync); 3] = [&size, &frontier, &answer.tree_head];
+    // Pipelined: sent together, executed in order; any failure aborts the
+    // caller's transaction, which is then never committed.
+    tokio::try_join!(
+        tx.execute(&insert_leaf, &leaf_params),
+        tx.execute(&insert_head, &head_params),
+        tx.execute(&update_state, &state_params),
+    )?;
     // The new leaf's audit path is the old frontier, smallest subtree first.
     let inclusion_proof = state.frontier.iter().rev().copied().collect();
     Ok(Appended {
