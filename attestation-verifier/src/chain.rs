@@ -4,10 +4,10 @@
 use crate::cache::VerifierCache;
 use crate::error::{CertPosition, VerifyError};
 use crate::root::TrustRoot;
+use crate::sig::{Curve, EcPublicKey, Encoding};
 use der::asn1::ObjectIdentifier;
 use der::oid::AssociatedOid;
 use der::{Decode, Reader, SliceReader, asn1::AnyRef};
-use ecdsa::signature::Verifier;
 use std::time::Duration;
 use x509_cert::Certificate;
 use x509_cert::certificate::Version;
@@ -19,27 +19,20 @@ const ID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840
 const SECP256R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 const SECP384R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
 
-/// A certificate's public key, on one of the two curves accepted.
-#[derive(Debug, Clone)]
-enum EcKey {
-    P256(p256::ecdsa::VerifyingKey),
-    P384(p384::ecdsa::VerifyingKey),
-}
-
 /// One decoded certificate with its TBS bytes as received.
 struct Parsed<'a> {
     position: CertPosition,
     der: &'a [u8],
     cert: Certificate,
     tbs: &'a [u8],
-    key: EcKey,
+    key: EcPublicKey,
 }
 
 /// What the rest of verification needs from a valid chain.
 #[derive(Debug, Clone)]
 pub struct ValidChain {
     /// The leaf's P-384 key, which must sign the document.
-    pub leaf_key: p384::ecdsa::VerifyingKey,
+    pub leaf_key: EcPublicKey,
     /// Leaf notBefore, unix seconds.
     pub leaf_not_before: u64,
     /// Leaf notAfter, unix seconds.
@@ -77,12 +70,12 @@ pub fn verify_chain(
 
 fn leaf_info(leaf: Option<Parsed<'_>>) -> Result<ValidChain, VerifyError> {
     let leaf = leaf.ok_or(VerifyError::CertificateDecode(CertPosition::Leaf))?;
-    let EcKey::P384(leaf_key) = leaf.key else {
+    if leaf.key.curve() != Curve::P384 {
         return Err(VerifyError::CertificateKey(CertPosition::Leaf));
-    };
+    }
     let validity = leaf.cert.tbs_certificate().validity();
     Ok(ValidChain {
-        leaf_key,
+        leaf_key: leaf.key,
         leaf_not_before: validity.not_before.to_unix_duration().as_secs(),
         leaf_not_after: validity.not_after.to_unix_duration().as_secs(),
     })
@@ -120,22 +113,20 @@ fn tbs_bytes(der: &[u8]) -> Option<&[u8]> {
     body.get(..tbs_len)
 }
 
-fn public_key(cert: &Certificate) -> Option<EcKey> {
+/// Check 13: id-ecPublicKey on one of the two curves, a valid point.
+fn public_key(cert: &Certificate) -> Option<EcPublicKey> {
     let spki = cert.tbs_certificate().subject_public_key_info();
     if spki.algorithm.oid != ID_EC_PUBLIC_KEY {
         return None;
     }
     let curve: ObjectIdentifier = spki.algorithm.parameters.as_ref()?.decode_as().ok()?;
     let point = spki.subject_public_key.as_bytes()?;
-    match curve {
-        SECP384R1 => p384::ecdsa::VerifyingKey::from_sec1_bytes(point)
-            .ok()
-            .map(EcKey::P384),
-        SECP256R1 => p256::ecdsa::VerifyingKey::from_sec1_bytes(point)
-            .ok()
-            .map(EcKey::P256),
-        _ => None,
-    }
+    let curve = match curve {
+        SECP384R1 => Curve::P384,
+        SECP256R1 => Curve::P256,
+        _ => return None,
+    };
+    EcPublicKey::from_sec1(curve, point)
 }
 
 /// Outer and TBS algorithm identical, ECDSA with SHA-256/384, no parameters.
@@ -257,16 +248,16 @@ fn check_signature(child: &Parsed<'_>, parent: &Parsed<'_>) -> Result<(), Verify
         .signature()
         .as_bytes()
         .ok_or(VerifyError::CertificateSignature(pos))?;
-    let alg = child.cert.signature_algorithm().oid;
-    let verified = match (&parent.key, alg) {
-        (EcKey::P384(key), ECDSA_WITH_SHA384) => p384::ecdsa::DerSignature::from_bytes(sig)
-            .ok()
-            .is_some_and(|s| key.verify(child.tbs, &s).is_ok()),
-        (EcKey::P256(key), ECDSA_WITH_SHA256) => p256::ecdsa::DerSignature::from_bytes(sig)
-            .ok()
-            .is_some_and(|s| key.verify(child.tbs, &s).is_ok()),
+    // Each curve with its own hash only (as check 12 and 13 allow).
+    let curve = match child.cert.signature_algorithm().oid {
+        ECDSA_WITH_SHA384 => Curve::P384,
+        ECDSA_WITH_SHA256 => Curve::P256,
         _ => return Err(VerifyError::CertificateAlgorithm(pos)),
     };
+    if parent.key.curve() != curve {
+        return Err(VerifyError::CertificateAlgorithm(pos));
+    }
+    let verified = parent.key.verifies(Encoding::Asn1, child.tbs, sig);
     if verified {
         Ok(())
     } else {

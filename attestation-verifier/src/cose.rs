@@ -26,8 +26,9 @@
 //!   COSE_Sign1 and inputs over [`MAX_SIGN1_LEN`] are refused before parsing.
 //! - Signature failures are one opaque variant ([`CoseError::BadSignature`]).
 
+use crate::sig::{EcPublicKey, Encoding};
 use coset::{Algorithm, AsCborValue, CoseSign1, cbor::value::Value, iana};
-use p256::ecdsa::{Signature, SigningKey, VerifyingKey, signature::Signer, signature::Verifier};
+use p256::ecdsa::{Signature, SigningKey, VerifyingKey, signature::Signer};
 
 /// Largest COSE_Sign1 accepted by [`verify_es256`] (checked before parsing).
 pub const MAX_SIGN1_LEN: usize = 1 << 20;
@@ -110,12 +111,13 @@ pub fn verify_es256_with_aad(
     if sign1.payload.is_none() {
         return Err(CoseError::DetachedPayload);
     }
+    let key = EcPublicKey::from_p256(key);
     sign1.verify_signature(external_aad, |sig, tbs| {
-        if sig.len() != ES256_SIG_LEN {
-            return Err(CoseError::BadSignature);
+        if sig.len() == ES256_SIG_LEN && key.verifies(Encoding::Fixed, tbs, sig) {
+            Ok(())
+        } else {
+            Err(CoseError::BadSignature)
         }
-        let sig = Signature::from_slice(sig).map_err(|_| CoseError::BadSignature)?;
-        key.verify(tbs, &sig).map_err(|_| CoseError::BadSignature)
     })?;
     sign1.payload.ok_or(CoseError::DetachedPayload)
 }

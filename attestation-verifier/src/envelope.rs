@@ -5,7 +5,7 @@
 
 use crate::cbor::{self, Item};
 use crate::error::VerifyError;
-use p384::ecdsa::{Signature, VerifyingKey, signature::Verifier};
+use crate::sig::{Curve, EcPublicKey, Encoding};
 
 /// CBOR tag of COSE_Sign1 (RFC 9052 §2).
 const COSE_SIGN1_TAG: u64 = 18;
@@ -94,11 +94,15 @@ impl Sign1<'_> {
     }
 
     /// Check 21: the signature verifies under the leaf's P-384 key.
-    pub fn verify(&self, key: &VerifyingKey) -> Result<(), VerifyError> {
-        let sig =
-            Signature::from_slice(self.signature).map_err(|_| VerifyError::DocumentSignature)?;
-        key.verify(&self.to_be_signed(), &sig)
-            .map_err(|_| VerifyError::DocumentSignature)
+    /// (ES384 = ECDSA P-384 with SHA-384, `r || s`.)
+    pub fn verify(&self, key: &EcPublicKey) -> Result<(), VerifyError> {
+        if key.curve() == Curve::P384
+            && key.verifies(Encoding::Fixed, &self.to_be_signed(), self.signature)
+        {
+            Ok(())
+        } else {
+            Err(VerifyError::DocumentSignature)
+        }
     }
 }
 

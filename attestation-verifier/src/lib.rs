@@ -19,6 +19,7 @@ pub mod quote;
 pub mod result;
 pub mod root;
 pub mod seal;
+mod sig;
 mod verify;
 
 pub use binding::{BindingError, KeyBinding};
