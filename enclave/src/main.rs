@@ -250,6 +250,7 @@ fn run(
     kms: Option<Arc<KmsClient>>,
 ) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .thread_name("enclave-worker")
         .enable_all()
         .build()
     {

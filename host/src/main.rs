@@ -84,6 +84,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .thread_name("host-worker")
         .enable_all()
         .build()
     {

@@ -72,7 +72,7 @@ async fn migrations_apply_and_are_idempotent() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(versions, 5);
+    assert_eq!(versions, 6);
     let again = run_host(&["migrate"], &db.env()).await;
     assert!(again.status.success());
     assert!(
@@ -425,4 +425,146 @@ async fn a_non_superuser_owner_can_migrate_administer_and_become_app_service() {
     ] {
         admin.batch_execute(&sql).await.unwrap();
     }
+}
+
+/// The plans of every statement that touches `credentials` under its
+/// row-level policy, as a generic (cached) plan would run them, joined.
+async fn credential_plans(c: &tokio_postgres::Client, tenant: Uuid, session: Uuid) -> String {
+    let statements = [
+        ("d(uuid)", "DELETE FROM credentials WHERE session_id = $1"),
+        (
+            "i(uuid)",
+            "INSERT INTO credentials (session_id, key_id, enc, ciphertext, tag) \
+             VALUES ($1, 'k1', '\\x00'::bytea, '\\x01'::bytea, '\\x02'::bytea)",
+        ),
+        (
+            "s(uuid)",
+            "SELECT c.enc FROM sessions s JOIN credentials c ON c.session_id = s.id WHERE s.id = $1",
+        ),
+    ];
+    let mut script = format!(
+        "BEGIN; SET LOCAL ROLE app_service; SET LOCAL plan_cache_mode = force_generic_plan; \
+         SELECT set_config('strongroom.tenant_id', '{tenant}', true);"
+    );
+    for (name, sql) in statements {
+        script.push_str(&format!(
+            " PREPARE {name} AS {sql}; EXPLAIN EXECUTE {}('{session}');",
+            &name[..1]
+        ));
+    }
+    script.push_str(" ROLLBACK; DEALLOCATE ALL;");
+    let mut plan = String::new();
+    for m in c.simple_query(&script).await.unwrap() {
+        if let tokio_postgres::SimpleQueryMessage::Row(r) = m {
+            plan.push_str(r.get(0).unwrap_or(""));
+            plan.push('\n');
+        }
+    }
+    plan
+}
+
+#[tokio::test]
+async fn credentials_policy_looks_up_one_session_however_many_the_tenant_has() {
+    let db = TestDb::migrated().await;
+    db.tenant("many").await;
+    db.tenant("other").await;
+    let owner = db.client().await;
+    let (t, other) = (
+        tenant_id(&owner, "many").await,
+        tenant_id(&owner, "other").await,
+    );
+    let mine = plant_session(&owner, t, 600.0).await;
+    let theirs = plant_session(&owner, other, 600.0).await;
+    // Before statistics exist (a new deployment) and after: a hashed subplan
+    // would read every one of the tenant's sessions on each statement.
+    for analyzed in [false, true] {
+        let plan = credential_plans(&owner, t, mine).await;
+        assert!(plan.contains("sessions_pkey"), "{plan}");
+        assert!(!plan.to_lowercase().contains("hashed"), "{plan}");
+        if !analyzed {
+            owner
+                .execute(
+                    "INSERT INTO sessions (id, tenant_id, exchange, label, key_id, expires_at) \
+                     SELECT gen_random_uuid(), $1, 'binance', 'main', 'k1', now() + interval '1 hour' \
+                     FROM generate_series(1, 5000)",
+                    &[&t],
+                )
+                .await
+                .unwrap();
+            owner
+                .batch_execute("ANALYZE sessions, credentials")
+                .await
+                .unwrap();
+        }
+    }
+    // The policy still decides by the session's tenant: a credential for
+    // another tenant's session is refused, one for our own accepted.
+    let mut c = db.client().await;
+    c.batch_execute("SET ROLE app_service").await.unwrap();
+    let tx = c.transaction().await.unwrap();
+    tx.execute(
+        "SELECT set_config('strongroom.tenant_id', $1, true)",
+        &[&t.to_string()],
+    )
+    .await
+    .unwrap();
+    let fresh_other = Uuid::new_v4();
+    owner
+        .execute(
+            "INSERT INTO sessions (id, tenant_id, exchange, label, key_id, expires_at) \
+             VALUES ($1, $2, 'binance', 'main', 'k1', now() + interval '1 hour')",
+            &[&fresh_other, &other],
+        )
+        .await
+        .unwrap();
+    let insert = "INSERT INTO credentials (session_id, key_id, enc, ciphertext, tag) \
+                  VALUES ($1, 'k1', $2, $3, $4)";
+    let args = (vec![4u8; 65], vec![1u8; 40], vec![2u8; 16]);
+    let err = tx
+        .execute(insert, &[&fresh_other, &args.0, &args.1, &args.2])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE)
+    );
+    tx.rollback().await.unwrap();
+    let tx = c.transaction().await.unwrap();
+    tx.execute(
+        "SELECT set_config('strongroom.tenant_id', $1, true)",
+        &[&t.to_string()],
+    )
+    .await
+    .unwrap();
+    let fresh_mine = Uuid::new_v4();
+    tx.execute(
+        "INSERT INTO sessions (id, tenant_id, exchange, label, key_id, expires_at) \
+         VALUES ($1, $2, 'binance', 'main', 'k1', now() + interval '1 hour')",
+        &[&fresh_mine, &t],
+    )
+    .await
+    .unwrap();
+    tx.execute(insert, &[&fresh_mine, &args.0, &args.1, &args.2])
+        .await
+        .unwrap();
+    let visible: Vec<Uuid> = tx
+        .query(
+            "SELECT session_id FROM credentials ORDER BY session_id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut expected = vec![mine, fresh_mine];
+    expected.sort();
+    assert_eq!(visible, expected);
+    assert_eq!(
+        tx.execute("DELETE FROM credentials WHERE session_id = $1", &[&theirs])
+            .await
+            .unwrap(),
+        0
+    );
+    tx.commit().await.unwrap();
 }

@@ -5,11 +5,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use strongroom_verifier::client::Client;
-use zeroize::Zeroizing;
 
 use super::figure::{Figure, Goal, table};
 use super::{attest, hpke_open, machine, pg_insert, submit};
-use crate::loadgen::Credential;
 use crate::stack::Stack;
 use crate::stats::{percentile, spread};
 
@@ -26,13 +24,9 @@ pub fn submit_figure(
     let client =
         Client::new(&stack.host_url, &stack.api_key)?.with_timeout(Duration::from_secs(60));
     let recipient = submit::attested_recipient(&client, stack)?;
-    let cred = Credential {
-        api_key: Zeroizing::new("bench-api-key".into()),
-        api_secret: Zeroizing::new("bench-api-secret".into()),
-        ttl: 3600,
-        symbols: None,
-    };
+    let cred = submit::bench_credential();
     let rt = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("bench-worker")
         .enable_all()
         .build()?;
     let (sync_commit, fsync) = rt.block_on(pg_insert::durability(&stack.database_url))?;

@@ -10,6 +10,7 @@ pub mod figures;
 pub mod hpke_open;
 pub mod machine;
 pub mod pg_insert;
+pub mod profile;
 pub mod submit;
 
 use std::time::{Duration, Instant};

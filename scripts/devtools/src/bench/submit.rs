@@ -40,6 +40,17 @@ pub fn trust(stack: &Stack) -> Result<(TrustRoot, Policy), E2eError> {
     Ok((root, policy))
 }
 
+/// The credential every bench submission seals (the mock exchange never
+/// sees it: submit_key alone does not call the exchange).
+pub fn bench_credential() -> Credential {
+    Credential {
+        api_key: Zeroizing::new("bench-api-key".into()),
+        api_secret: Zeroizing::new("bench-api-secret".into()),
+        ttl: 3600,
+        symbols: None,
+    }
+}
+
 /// Fetches and verifies a quote (fresh nonce): whom to seal to.
 pub fn attested_recipient(client: &Client, stack: &Stack) -> Result<SealRecipient, E2eError> {
     let (root, policy) = trust(stack)?;
@@ -72,10 +83,39 @@ pub fn submit_burst(
     count: usize,
     concurrency: usize,
 ) -> Result<Burst, E2eError> {
-    let count = count.min(MAX_SUBMITS);
-    let bodies: Vec<SubmitKeyBody> = (0..count)
+    let bodies = seal_bodies(recipient, cred, count)?;
+    Ok(burst(client, &bodies, concurrency))
+}
+
+/// `count` (at most [`MAX_SUBMITS`]) freshly sealed submission bodies.
+pub fn seal_bodies(
+    recipient: &SealRecipient,
+    cred: &Credential,
+    count: usize,
+) -> Result<Vec<SubmitKeyBody>, E2eError> {
+    (0..count.min(MAX_SUBMITS))
         .map(|_| seal(recipient, cred).map_err(|e| E2eError(e.code)))
-        .collect::<Result<_, _>>()?;
+        .collect()
+}
+
+/// Submits `bodies` with `concurrency` threads as fast as the host answers,
+/// then revokes every session it opened (untimed).
+pub fn burst(client: &Client, bodies: &[SubmitKeyBody], concurrency: usize) -> Burst {
+    let (burst, sessions) = timed_burst(client, bodies, concurrency);
+    // Untimed: the enclave holds at most MAX_SESSIONS open sessions, so a
+    // benchmark must not leave thousands behind.
+    revoke_all(client, sessions, concurrency);
+    burst
+}
+
+/// The timed part of [`burst`]: its figures and the sessions it opened,
+/// which the caller must revoke.
+pub fn timed_burst(
+    client: &Client,
+    bodies: &[SubmitKeyBody],
+    concurrency: usize,
+) -> (Burst, Vec<String>) {
+    let count = bodies.len();
     let next = AtomicUsize::new(0);
     let ok = AtomicUsize::new(0);
     let errors = Mutex::new(BTreeMap::<String, u64>::new());
@@ -103,19 +143,16 @@ pub fn submit_burst(
         }
     });
     let elapsed = t0.elapsed();
-    // Untimed: the enclave holds at most MAX_SESSIONS open sessions, so a
-    // benchmark must not leave thousands behind.
-    revoke_all(
-        client,
-        sessions.into_inner().unwrap_or_else(|p| p.into_inner()),
-        concurrency,
-    );
     let ok = ok.into_inner();
-    Ok(Burst {
+    let burst = Burst {
         ok_per_s: ok as f64 / elapsed.as_secs_f64(),
         ok,
         errors: errors.into_inner().unwrap_or_else(|p| p.into_inner()),
-    })
+    };
+    (
+        burst,
+        sessions.into_inner().unwrap_or_else(|p| p.into_inner()),
+    )
 }
 
 /// Revokes every session (errors ignored: a leftover session expires).

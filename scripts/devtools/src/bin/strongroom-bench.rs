@@ -11,7 +11,7 @@ use strongroom_devtools::bench::figure::{Figure, Goal};
 use strongroom_devtools::bench::figures::{
     BoxError, attest_figures, latency_figures, report, rpc_figures, rss_figures, submit_figure,
 };
-use strongroom_devtools::bench::{aggregate, attest};
+use strongroom_devtools::bench::{aggregate, attest, profile};
 use strongroom_devtools::stack::Stack;
 
 #[derive(Parser)]
@@ -40,6 +40,23 @@ enum Cmd {
         /// Seconds of each ceiling measurement.
         #[arg(long, default_value_t = 3.0)]
         ceiling_secs: f64,
+    },
+    /// One submit_key burst recorded system-wide by `perf record -a -g`
+    /// (root; Debian package linux-perf); prints the burst as JSON.
+    Profile {
+        #[arg(long)]
+        stack: PathBuf,
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Credentials submitted (sealed before perf starts).
+        #[arg(long, default_value_t = 6000)]
+        count: usize,
+        /// Where perf writes its data.
+        #[arg(long)]
+        perf_data: PathBuf,
+        /// Samples per second per CPU.
+        #[arg(long, default_value_t = 999)]
+        frequency: u32,
     },
     /// Enclave RPC vs echo, from `cargo bench -p strongroom-protocol --bench rpc -- --json` outputs.
     Rpc { files: Vec<PathBuf> },
@@ -138,6 +155,23 @@ fn run(cmd: Cmd) -> Result<(), BoxError> {
             runs,
             ceiling_secs,
         )?),
+        Cmd::Profile {
+            stack,
+            concurrency,
+            count,
+            perf_data,
+            frequency,
+        } => {
+            let burst = profile::profile_submit(
+                &Stack::load(&stack)?,
+                concurrency,
+                count,
+                &perf_data,
+                frequency,
+            )?;
+            println!("{}", serde_json::to_string(&burst)?);
+            Ok(())
+        }
         Cmd::Rpc { files } => print(&rpc_figures(&files)?),
         Cmd::Aggregate { trades, runs } => {
             let (exact, floor) = aggregate::rates(trades, runs)?;
