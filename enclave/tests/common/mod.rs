@@ -16,9 +16,11 @@ use strongroom_enclave::keyring::{Aead, Kdf, Kem};
 use strongroom_enclave::nsm::{Nsm, NsmError};
 use zeroize::Zeroizing;
 
-/// `../shared/testdata` beside the checkout.
+/// The repository's copy of the shared test data (`../shared/testdata`
+/// beside the checkout: real Nitro documents, RFC 9180 and COSE vectors),
+/// kept in `attestation-verifier/tests/data` so a clone alone runs the tests.
 pub fn testdata() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../attestation-verifier/tests/data");
     assert!(dir.is_dir(), "test data missing at {}", dir.display());
     dir
 }
