@@ -1,5 +1,6 @@
 //! The shared COSE_Sign1 ES256 definition (`strongroom_verifier::cose`) over
-//! the cose-wg examples in attestation-verifier/tests/data/cose/ (copied from ../shared/testdata), plus enclave signing.
+//! the cose-wg examples in attestation-verifier/tests/data/cose/ (copied from
+//! ../shared/testdata), plus enclave signing.
 //!
 //! Decision on `sign-pass-01`: REFUSED. Its algorithm sits only in the
 //! unprotected header (protected is `h'A0'`); this profile requires ES256 in

@@ -1,5 +1,6 @@
 //! RFC 9180 known-answer tests, looped over the official vectors in
-//! attestation-verifier/tests/data/hpke/ (copied from ../shared/testdata). Our suite (P-256 / HKDF-SHA256 / AES-256-GCM)
+//! attestation-verifier/tests/data/hpke/ (copied from ../shared/testdata).
+//! Our suite (P-256 / HKDF-SHA256 / AES-256-GCM)
 //! is run in full: key derivation, deterministic seal (ikmE), and open with
 //! the enclave's own open function. Any suite not in the table fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

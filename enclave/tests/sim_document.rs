@@ -1,6 +1,7 @@
 #![cfg(feature = "dev-simulator")]
 //! The NSM simulator's documents, compared field by field with the real
-//! Nitro documents in attestation-verifier/tests/data/nitro/ (copied from ../shared/testdata), verified by the verifier
+//! Nitro documents in attestation-verifier/tests/data/nitro/ (copied from
+//! ../shared/testdata), verified by the verifier
 //! crate under the dev root only, and checked by an outside Python script.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -4,6 +4,7 @@
 mod common;
 
 use common::{TestDb, run_host};
+use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
 const TABLES: &[&str] = &[
@@ -33,8 +34,27 @@ async fn tenant_id(c: &tokio_postgres::Client, name: &str) -> Uuid {
         .get(0)
 }
 
-/// Inserts a session + credential for `tenant` as the owner.
-async fn plant_session(c: &tokio_postgres::Client, tenant: Uuid, expires_in_secs: f64) -> Uuid {
+/// Creates two tenants; the owner's client and their ids.
+async fn two_tenants(db: &TestDb, a: &str, b: &str) -> (tokio_postgres::Client, Uuid, Uuid) {
+    db.tenant(a).await;
+    db.tenant(b).await;
+    let owner = db.client().await;
+    let (ta, tb) = (tenant_id(&owner, a).await, tenant_id(&owner, b).await);
+    (owner, ta, tb)
+}
+
+/// Scopes the transaction to `tenant`, as the host does (`SET LOCAL`).
+async fn scope(tx: &tokio_postgres::Transaction<'_>, tenant: Uuid) {
+    tx.execute(
+        "SELECT set_config('strongroom.tenant_id', $1, true)",
+        &[&tenant.to_string()],
+    )
+    .await
+    .unwrap();
+}
+
+/// Inserts a session row for `tenant` expiring in `expires_in_secs`.
+async fn insert_session(c: &impl GenericClient, tenant: Uuid, expires_in_secs: f64) -> Uuid {
     let s = Uuid::new_v4();
     c.execute(
         "INSERT INTO sessions (id, tenant_id, exchange, label, key_id, expires_at) \
@@ -43,12 +63,25 @@ async fn plant_session(c: &tokio_postgres::Client, tenant: Uuid, expires_in_secs
     )
     .await
     .unwrap();
+    s
+}
+
+/// Inserts the credential row of `session`.
+async fn insert_credential(
+    c: &impl GenericClient,
+    session: Uuid,
+) -> Result<u64, tokio_postgres::Error> {
     c.execute(
         "INSERT INTO credentials (session_id, key_id, enc, ciphertext, tag) VALUES ($1, 'k1', $2, $3, $4)",
-        &[&s, &vec![4u8; 65], &vec![1u8; 40], &vec![2u8; 16]],
+        &[&session, &vec![4u8; 65], &vec![1u8; 40], &vec![2u8; 16]],
     )
     .await
-    .unwrap();
+}
+
+/// Inserts a session + credential for `tenant` as the owner.
+async fn plant_session(c: &tokio_postgres::Client, tenant: Uuid, expires_in_secs: f64) -> Uuid {
+    let s = insert_session(c, tenant, expires_in_secs).await;
+    insert_credential(c, s).await.unwrap();
     s
 }
 
@@ -156,13 +189,7 @@ async fn operator_readonly_reads_all_but_credentials() {
 #[tokio::test]
 async fn row_level_security_isolates_tenants_for_app_service() {
     let db = TestDb::migrated().await;
-    db.tenant("alpha").await;
-    db.tenant("beta").await;
-    let owner = db.client().await;
-    let (a, b) = (
-        tenant_id(&owner, "alpha").await,
-        tenant_id(&owner, "beta").await,
-    );
+    let (owner, a, b) = two_tenants(&db, "alpha", "beta").await;
     let sa = plant_session(&owner, a, 600.0).await;
     let sb = plant_session(&owner, b, 600.0).await;
 
@@ -176,12 +203,7 @@ async fn row_level_security_isolates_tenants_for_app_service() {
         .get(0);
     assert_eq!(n, 0);
     let tx = c.transaction().await.unwrap();
-    tx.execute(
-        "SELECT set_config('strongroom.tenant_id', $1, true)",
-        &[&a.to_string()],
-    )
-    .await
-    .unwrap();
+    scope(&tx, a).await;
     // A WHERE clause that "forgot" the tenant still sees only alpha's rows.
     let ids: Vec<Uuid> = tx
         .query("SELECT id FROM sessions", &[])
@@ -466,13 +488,7 @@ async fn credential_plans(c: &tokio_postgres::Client, tenant: Uuid, session: Uui
 #[tokio::test]
 async fn credentials_policy_looks_up_one_session_however_many_the_tenant_has() {
     let db = TestDb::migrated().await;
-    db.tenant("many").await;
-    db.tenant("other").await;
-    let owner = db.client().await;
-    let (t, other) = (
-        tenant_id(&owner, "many").await,
-        tenant_id(&owner, "other").await,
-    );
+    let (owner, t, other) = two_tenants(&db, "many", "other").await;
     let mine = plant_session(&owner, t, 600.0).await;
     let theirs = plant_session(&owner, other, 600.0).await;
     // Before statistics exist (a new deployment) and after: a hashed subplan
@@ -499,54 +515,21 @@ async fn credentials_policy_looks_up_one_session_however_many_the_tenant_has() {
     }
     // The policy still decides by the session's tenant: a credential for
     // another tenant's session is refused, one for our own accepted.
+    let fresh_other = insert_session(&owner, other, 3600.0).await;
     let mut c = db.client().await;
     c.batch_execute("SET ROLE app_service").await.unwrap();
     let tx = c.transaction().await.unwrap();
-    tx.execute(
-        "SELECT set_config('strongroom.tenant_id', $1, true)",
-        &[&t.to_string()],
-    )
-    .await
-    .unwrap();
-    let fresh_other = Uuid::new_v4();
-    owner
-        .execute(
-            "INSERT INTO sessions (id, tenant_id, exchange, label, key_id, expires_at) \
-             VALUES ($1, $2, 'binance', 'main', 'k1', now() + interval '1 hour')",
-            &[&fresh_other, &other],
-        )
-        .await
-        .unwrap();
-    let insert = "INSERT INTO credentials (session_id, key_id, enc, ciphertext, tag) \
-                  VALUES ($1, 'k1', $2, $3, $4)";
-    let args = (vec![4u8; 65], vec![1u8; 40], vec![2u8; 16]);
-    let err = tx
-        .execute(insert, &[&fresh_other, &args.0, &args.1, &args.2])
-        .await
-        .unwrap_err();
+    scope(&tx, t).await;
+    let err = insert_credential(&tx, fresh_other).await.unwrap_err();
     assert_eq!(
         err.code(),
         Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE)
     );
     tx.rollback().await.unwrap();
     let tx = c.transaction().await.unwrap();
-    tx.execute(
-        "SELECT set_config('strongroom.tenant_id', $1, true)",
-        &[&t.to_string()],
-    )
-    .await
-    .unwrap();
-    let fresh_mine = Uuid::new_v4();
-    tx.execute(
-        "INSERT INTO sessions (id, tenant_id, exchange, label, key_id, expires_at) \
-         VALUES ($1, $2, 'binance', 'main', 'k1', now() + interval '1 hour')",
-        &[&fresh_mine, &t],
-    )
-    .await
-    .unwrap();
-    tx.execute(insert, &[&fresh_mine, &args.0, &args.1, &args.2])
-        .await
-        .unwrap();
+    scope(&tx, t).await;
+    let fresh_mine = insert_session(&tx, t, 3600.0).await;
+    insert_credential(&tx, fresh_mine).await.unwrap();
     let visible: Vec<Uuid> = tx
         .query(
             "SELECT session_id FROM credentials ORDER BY session_id",
