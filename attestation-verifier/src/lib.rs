@@ -13,7 +13,7 @@ mod envelope;
 pub mod error;
 /// RFC 9162 hashing and proofs: one definition, in the protocol crate, shared
 /// by the enclave (appends), the host (proof generation) and clients (verification).
-pub use strongroom_protocol::merkle;
+pub use strongroom_formats::merkle;
 pub mod policy;
 pub mod quote;
 pub mod result;

@@ -20,8 +20,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::time::{Duration, UNIX_EPOCH};
-use strongroom_protocol::aggregates::AggregatePayload;
-use strongroom_protocol::tlog::TreeHead;
+use strongroom_formats::aggregates::AggregatePayload;
+use strongroom_formats::tlog::TreeHead;
 use thiserror::Error;
 
 /// Largest `request_aggregates` answer JSON accepted by [`parse_answer`]:

@@ -9,8 +9,8 @@ use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::str::FromStr;
-use strongroom_protocol::aggregates::{AggregatePayload, Dec, QuoteTotals, SymbolAggregates};
-use strongroom_protocol::tlog::TreeHead;
+use strongroom_formats::aggregates::{AggregatePayload, Dec, QuoteTotals, SymbolAggregates};
+use strongroom_formats::tlog::TreeHead;
 use strongroom_verifier::merkle::{self, Frontier, Hash};
 use strongroom_verifier::{AggregatesAnswer, LogEntry, Policy, TrustRoot, cose};
 

@@ -4,7 +4,7 @@ use crate::common::rfc3339_ms;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
-use strongroom_protocol::aggregates::{AggregatePayload, Dec};
+use strongroom_formats::aggregates::{AggregatePayload, Dec};
 use strongroom_verifier::VerifiedResult;
 
 /// The `--json` form: every link of the chain and the figures.
