@@ -15,14 +15,18 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use zeroize::Zeroizing;
 
+use strongroom_formats::credential::{
+    ContractError, Field, SealedCredential, check_exchange, check_key_id, check_label, check_secret,
+};
+
 /// HPKE `info` for credentials (DESIGN.md).
-pub const CREDENTIAL_INFO: &[u8] = b"strongroom/credential/v1";
-/// AES-256-GCM tag length.
-pub const TAG_LEN: usize = 16;
-/// Longest api_key / api_secret accepted.
-pub const MAX_SECRET_LEN: usize = 1024;
-/// Longest exchange name / label accepted.
-pub const MAX_NAME_LEN: usize = 64;
+pub const CREDENTIAL_INFO: &[u8] = strongroom_formats::credential::CREDENTIAL_INFO_V1;
+/// The limits are the sealed-credential contract's (SPEC.md), the same the
+/// host and the enclave apply: a credential this client seals is one they
+/// accept.
+pub use strongroom_formats::credential::{
+    MAX_EXCHANGE_LEN, MAX_LABEL_LEN, MAX_SECRET_LEN, TAG_LEN,
+};
 
 /// The HPKE KEM, KDF and AEAD of the credential suite.
 pub type Kem = DhP256HkdfSha256;
@@ -38,8 +42,8 @@ pub enum SealError {
     /// Recipient key is not a 65-byte uncompressed P-256 point.
     #[error("recipient key is not a 65-byte P-256 public key")]
     RecipientKey,
-    /// Key id empty or longer than [`crate::binding::MAX_KID_LEN`].
-    #[error("key id must be 1..=128 bytes")]
+    /// Key id outside the contract (1..=64 visible ASCII characters).
+    #[error("key id must be 1..=64 visible ASCII characters")]
     KeyId,
     /// Plaintext and metadata name a different exchange or label.
     #[error("metadata `{0}` differs from the credential's")]
@@ -47,6 +51,10 @@ pub enum SealError {
     /// A field is empty or over its named limit.
     #[error("`{0}` is empty or too long")]
     FieldLength(&'static str),
+    /// A field has characters the contract does not allow (labels and
+    /// exchange names: `[A-Za-z0-9_.-]`; secrets: printable ASCII).
+    #[error("`{0}` contains characters that are not allowed")]
+    FieldCharacters(&'static str),
     /// HPKE failed (opaque on purpose).
     #[error("HPKE seal failed")]
     Hpke,
@@ -106,16 +114,14 @@ impl CredentialPlaintext {
     }
 
     fn check(&self, metadata: &CredentialMetadata) -> Result<(), SealError> {
-        for (name, value, max) in [
-            ("exchange", self.exchange.as_str(), MAX_NAME_LEN),
-            ("label", self.label.as_str(), MAX_NAME_LEN),
-            ("api_key", self.api_key.as_str(), MAX_SECRET_LEN),
-            ("api_secret", self.api_secret.as_str(), MAX_SECRET_LEN),
-        ] {
-            if value.is_empty() || value.len() > max {
-                return Err(SealError::FieldLength(name));
-            }
-        }
+        let contract = |e: ContractError| match e {
+            ContractError::Length(f) => SealError::FieldLength(f.name()),
+            _ => SealError::FieldCharacters(e.field().name()),
+        };
+        check_exchange(&self.exchange).map_err(contract)?;
+        check_label(&self.label).map_err(contract)?;
+        check_secret(Field::ApiKey, &self.api_key).map_err(contract)?;
+        check_secret(Field::ApiSecret, &self.api_secret).map_err(contract)?;
         if metadata.exchange != self.exchange {
             return Err(SealError::MetadataMismatch("exchange"));
         }
@@ -173,9 +179,7 @@ impl SealRecipient {
     /// A key that nobody attested. Only for tests and tools that verified
     /// the key some other way.
     pub fn danger_unattested(key_id: &str, public_key: &[u8]) -> Result<Self, SealError> {
-        if key_id.is_empty() || key_id.len() > crate::binding::MAX_KID_LEN {
-            return Err(SealError::KeyId);
-        }
+        check_key_id(key_id).map_err(|_| SealError::KeyId)?;
         let public_key: [u8; SEC1_P256_LEN] =
             public_key.try_into().map_err(|_| SealError::RecipientKey)?;
         if public_key[0] != 0x04 || p256::PublicKey::from_sec1_bytes(&public_key).is_err() {
@@ -218,14 +222,17 @@ pub fn seal_credential_with_rng(
         hpke::setup_sender_with_rng::<Aead, Kdf, Kem>(&OpModeS::Base, &pk, CREDENTIAL_INFO, rng)
             .map_err(|_| SealError::Hpke)?;
     let plaintext = credential.to_json();
-    let mut sealed = ctx.seal(&plaintext, b"").map_err(|_| SealError::Hpke)?;
-    let split = sealed.len().checked_sub(TAG_LEN).ok_or(SealError::Hpke)?;
-    let tag = sealed.split_off(split);
+    let aead = ctx.seal(&plaintext, b"").map_err(|_| SealError::Hpke)?;
+    let sealed = SealedCredential::from_aead(&recipient.key_id, enc.to_bytes().to_vec(), aead)
+        .map_err(|e| match e.field() {
+            Field::KeyId => SealError::KeyId,
+            _ => SealError::FieldLength("credential"),
+        })?;
     Ok(SubmitKeyBody {
-        key_id: recipient.key_id.clone(),
-        ephemeral_pub: STANDARD.encode(enc.to_bytes()),
-        ciphertext: STANDARD.encode(&sealed),
-        tag: STANDARD.encode(&tag),
+        key_id: sealed.key_id().to_owned(),
+        ephemeral_pub: STANDARD.encode(sealed.enc()),
+        ciphertext: STANDARD.encode(sealed.ciphertext()),
+        tag: STANDARD.encode(sealed.tag()),
         metadata: metadata.clone(),
     })
 }

@@ -91,12 +91,14 @@ fn agree(curve: Curve, enc: Encoding, key: &[u8], msg: &[u8], sig: &[u8]) -> boo
     ours
 }
 
+/// `bytes` with one bit flipped: always different from `bytes`. The
+/// generators never draw an empty input (flipping a bit of nothing would
+/// leave it unchanged, and the "tampered" signature would verify: that
+/// made this test fail about one run in ten).
 fn flip(bytes: &[u8], at: usize, bit: u8) -> Vec<u8> {
+    assert!(!bytes.is_empty(), "flip needs at least one byte");
     let mut out = bytes.to_vec();
-    if !out.is_empty() {
-        let i = at % out.len();
-        out[i] ^= 1 << (bit % 8);
-    }
+    out[at % bytes.len()] ^= 1 << (bit % 8);
     out
 }
 
@@ -144,7 +146,7 @@ proptest! {
     fn ring_and_rustcrypto_agree_p384(
         seed in prop::collection::vec(any::<u8>(), 48),
         other in prop::collection::vec(1u8.., 48),
-        message in prop::collection::vec(any::<u8>(), 0..600),
+        message in prop::collection::vec(any::<u8>(), 1..600),
         at in any::<usize>(),
         bit in any::<u8>(),
         junk in prop::collection::vec(any::<u8>(), 0..120),
@@ -158,7 +160,7 @@ proptest! {
     fn ring_and_rustcrypto_agree_p256(
         seed in prop::collection::vec(any::<u8>(), 32),
         other in prop::collection::vec(1u8.., 32),
-        message in prop::collection::vec(any::<u8>(), 0..600),
+        message in prop::collection::vec(any::<u8>(), 1..600),
         at in any::<usize>(),
         bit in any::<u8>(),
         junk in prop::collection::vec(any::<u8>(), 0..80),
@@ -179,6 +181,22 @@ proptest! {
             for enc in [Encoding::Asn1, Encoding::Fixed] {
                 prop_assert!(!agree(curve, enc, &key, &message, &sig));
             }
+        }
+    }
+}
+
+/// The empty message (which the property tests never draw, since they tamper
+/// by flipping a bit of it) signs and verifies on both curves; one byte more
+/// does not.
+#[test]
+fn empty_message_verifies_and_one_byte_more_does_not() {
+    for case in [
+        p256_case(&[7; 32], &[8; 32], b"").unwrap(),
+        p384_case(&[7; 48], &[8; 48], b"").unwrap(),
+    ] {
+        for (enc, sig) in [(Encoding::Asn1, &case.der), (Encoding::Fixed, &case.fixed)] {
+            assert!(agree(case.curve, enc, &case.public_key, b"", sig));
+            assert!(!agree(case.curve, enc, &case.public_key, b"\0", sig));
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::attest::{self, AttestError};
 use crate::clock::Clock;
 use crate::compute::{ComputeError, rfc3339_ms};
 use crate::intake::{
-    self, Credential, Envelope, IntakeError, IntakePolicy, Metadata, SessionCache, valid_session_id,
+    self, Credential, IntakeError, IntakePolicy, Metadata, SessionCache, valid_session_id,
 };
 use crate::keyring::{KeyRing, KeyRingError};
 use crate::nsm::{Nsm, NsmError};
@@ -361,45 +361,53 @@ impl Enclave {
         &self,
         req: &OpenCredentialRequest,
     ) -> Result<CredentialAccepted, EnclaveError> {
-        let credential = self.open_and_cache(&req.session_id, &req.sealed, &req.metadata)?;
+        let (credential, resealed) =
+            self.open_and_cache(&req.session_id, &req.sealed, &req.metadata, true)?;
         Ok(CredentialAccepted {
             session_id: req.session_id.clone(),
-            key_id: req.sealed.key_id.clone(),
+            key_id: req.sealed.key_id().to_owned(),
             expires_at: credential.expires_at(),
-            resealed: self.resealed_for(&req.sealed, &req.metadata),
+            resealed,
         })
     }
 
+    /// Opens (one HPKE open), checks and caches; with `reseal`, a credential
+    /// sealed to an older key version also comes back re-sealed to the
+    /// current one, from the same plaintext.
     fn open_and_cache(
         &self,
         session_id: &str,
         sealed: &SealedCredential,
         meta: &CredentialMetadata,
-    ) -> Result<Arc<Credential>, EnclaveError> {
+        reseal: bool,
+    ) -> Result<(Arc<Credential>, Option<SealedCredential>), EnclaveError> {
         if !valid_session_id(session_id) {
             return Err(IntakeError::InvalidArgument.into());
         }
         let now = self.clock.now_unix_s();
-        let envelope = Envelope {
-            key_id: &sealed.key_id,
-            enc: &sealed.enc,
-            ciphertext: &sealed.ciphertext,
-        };
         let metadata = Metadata {
             exchange: &meta.exchange,
             label: &meta.label,
             ttl_seconds: meta.ttl_seconds,
         };
-        let credential = self.with_key_ring(|ring| {
-            intake::open_credential(ring, &envelope, &metadata, now, &self.policy)
+        let (credential, resealed) = self.with_key_ring(|ring| {
+            let opened = intake::open_credential(ring, sealed, &metadata, now, &self.policy)?;
+            let resealed = (reseal && ring.current().key_id() != sealed.key_id())
+                .then(|| self.reseal_plaintext(ring, &opened.plaintext))
+                .and_then(|r| {
+                    r.inspect_err(|err| warn!(reason = %err, "re-seal on open failed"))
+                        .ok()
+                });
+            Ok::<_, EnclaveError>((opened.credential, resealed))
         })??;
         let mut sessions = self.sessions.lock().map_err(poisoned)?;
         if !sessions.insert(session_id, credential, now) {
             return Err(EnclaveError::Busy);
         }
-        sessions
+        let cached = sessions
             .get(session_id, now)
-            .ok_or_else(|| EnclaveError::Internal("session vanished".to_owned()))
+            .ok_or_else(|| EnclaveError::Internal("session vanished".to_owned()))?;
+        Ok((cached, resealed))
     }
 
     /// The credential for an aggregates request: the cached one when the
@@ -420,7 +428,7 @@ impl Enclave {
                 Err(IntakeError::MetadataMismatch.into())
             }
             Some(c) => Ok(c),
-            None => self.open_and_cache(session_id, sealed, metadata),
+            None => Ok(self.open_and_cache(session_id, sealed, metadata, false)?.0),
         }
     }
 

@@ -11,7 +11,7 @@ use subtle::ConstantTimeEq;
 use tracing::{info, warn};
 
 use super::{Enclave, EnclaveError, poisoned};
-use crate::intake::{self, HPKE_INFO, IntakeError, MAX_KEY_ID_LEN, valid_session_id};
+use crate::intake::{self, HPKE_INFO, IntakeError, MAX_KEY_ID_LEN, Metadata, valid_session_id};
 use crate::keyring::{KeyRing, MAX_KEY_VERSIONS, hpke_seal};
 use crate::ring::{self, NONCE_LEN};
 
@@ -189,56 +189,36 @@ impl Enclave {
         sealed: &SealedCredential,
         meta: &CredentialMetadata,
     ) -> Result<SealedCredential, EnclaveError> {
-        if sealed.key_id.len() > MAX_KEY_ID_LEN {
-            return Err(IntakeError::UnknownKeyId.into());
-        }
-        let pair = ring.get(&sealed.key_id).ok_or(IntakeError::UnknownKeyId)?;
-        let plaintext = intake::hpke_open(pair, &sealed.enc, HPKE_INFO, &[], &sealed.ciphertext)?;
-        let plain = intake::credential::parse_plaintext(&plaintext)
-            .ok_or(IntakeError::MalformedCredential)?;
-        if plain.exchange != meta.exchange || plain.label != meta.label {
-            return Err(IntakeError::MetadataMismatch.into());
-        }
+        let metadata = Metadata {
+            exchange: &meta.exchange,
+            label: &meta.label,
+            ttl_seconds: meta.ttl_seconds,
+        };
+        let (plaintext, plain) = intake::open_matching(ring, sealed, &metadata)?;
         drop(plain);
-        let current = ring.current();
-        if current.key_id() == sealed.key_id {
+        if ring.current().key_id() == sealed.key_id() {
             return Ok(sealed.clone());
         }
-        let (enc, ciphertext) = hpke_seal(
+        self.reseal_plaintext(ring, &plaintext)
+    }
+
+    /// A credential plaintext sealed to the ring's current key.
+    pub(crate) fn reseal_plaintext(
+        &self,
+        ring: &KeyRing,
+        plaintext: &[u8],
+    ) -> Result<SealedCredential, EnclaveError> {
+        let current = ring.current();
+        let (enc, aead) = hpke_seal(
             current.public_key(),
             HPKE_INFO,
             &[],
-            &plaintext,
+            plaintext,
             self.nsm.as_ref(),
         )?;
-        Ok(SealedCredential {
-            key_id: current.key_id().to_owned(),
-            enc,
-            ciphertext,
+        SealedCredential::from_aead(current.key_id(), enc, aead).map_err(|_| {
+            EnclaveError::Internal("re-sealed credential outside the contract".to_owned())
         })
-    }
-
-    /// `resealed` for an `OpenCredential` that used an older key version:
-    /// best effort (the session is open either way; a failure is logged and
-    /// the host's batch re-seal covers it).
-    pub(crate) fn resealed_for(
-        &self,
-        sealed: &SealedCredential,
-        meta: &CredentialMetadata,
-    ) -> Option<SealedCredential> {
-        let result = self.with_key_ring(|ring| {
-            if ring.current().key_id() == sealed.key_id {
-                return Ok(None);
-            }
-            self.reseal_one(ring, sealed, meta).map(Some)
-        });
-        match result {
-            Ok(Ok(resealed)) => resealed,
-            Ok(Err(err)) | Err(err) => {
-                warn!(reason = %err, "re-seal on open failed");
-                None
-            }
-        }
     }
 
     /// Which key versions the ring holds, and which ring at which version.

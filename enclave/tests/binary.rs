@@ -155,11 +155,7 @@ async fn simulator_mode_serves_the_rpc() {
         );
         RequestBody::OpenCredential(OpenCredentialRequest {
             session_id: session.into(),
-            sealed: SealedCredential {
-                key_id: att.key_id.clone(),
-                enc,
-                ciphertext,
-            },
+            sealed: SealedCredential::from_aead(&att.key_id, enc, ciphertext).unwrap(),
             metadata: CredentialMetadata {
                 exchange: "binance".into(),
                 label: label.into(),

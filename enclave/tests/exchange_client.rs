@@ -18,7 +18,7 @@ use strongroom_enclave::exchange::binance::Binance;
 use strongroom_enclave::exchange::{
     Allowlist, Endpoint, Exchange, ExchangeConfig, ExchangeError, History, tls,
 };
-use strongroom_enclave::intake::{self, Credential, Envelope, IntakePolicy, Metadata};
+use strongroom_enclave::intake::{self, Credential, IntakePolicy, Metadata, SealedCredential};
 use strongroom_enclave::keyring::KeyRing;
 
 fn now_s() -> u64 {
@@ -34,17 +34,15 @@ fn credential(key: &str, secret: &str) -> Credential {
     let json = serde_json::json!({"exchange": "binance", "api_key": key, "api_secret": secret,
         "label": "main", "not_after": now_s() + 600});
     let (enc, ciphertext) = common::seal(ring.current().public_sec1(), json.to_string().as_bytes());
-    let envelope = Envelope {
-        key_id: ring.current().key_id(),
-        enc: &enc,
-        ciphertext: &ciphertext,
-    };
+    let envelope = SealedCredential::from_aead(ring.current().key_id(), enc, ciphertext).unwrap();
     let meta = Metadata {
         exchange: "binance",
         label: "main",
         ttl_seconds: 600,
     };
-    intake::open_credential(&ring, &envelope, &meta, now_s(), &IntakePolicy::default()).unwrap()
+    intake::open_credential(&ring, &envelope, &meta, now_s(), &IntakePolicy::default())
+        .unwrap()
+        .credential
 }
 
 fn config(proxy: &Proxy, mock: &Mock, allowlist: Allowlist, dev_tls: bool) -> ExchangeConfig {

@@ -6,8 +6,8 @@ mod common;
 
 use common::{FakeNsm, credential_json, seal, seal_with};
 use strongroom_enclave::intake::{
-    Envelope, HPKE_INFO, IntakeError, IntakePolicy, MAX_CIPHERTEXT_LEN, MAX_PLAINTEXT_LEN,
-    Metadata, TAG_LEN, account_pseudonym, open_credential,
+    HPKE_INFO, IntakeError, IntakePolicy, MAX_AEAD_LEN, MAX_CIPHERTEXT_LEN as MAX_PLAINTEXT_LEN,
+    Metadata, SealedCredential, TAG_LEN, account_pseudonym, open_credential,
 };
 use strongroom_enclave::keyring::KeyRing;
 use strongroom_protocol::ErrorCode;
@@ -27,14 +27,22 @@ fn meta(ttl: u64) -> Metadata<'static> {
     }
 }
 
+/// Through the sealed-credential contract (the shape every caller checks
+/// before the enclave sees it); panics on a shape the contract refuses.
+fn sealed(key_id: &str, enc: &[u8], ct: &[u8]) -> SealedCredential {
+    SealedCredential::from_aead(key_id, enc.to_vec(), ct.to_vec()).unwrap()
+}
+
+/// Whether the contract refuses this shape before any HPKE open.
+fn contract_refuses(key_id: &str, enc: &[u8], ct: &[u8]) -> bool {
+    SealedCredential::from_aead(key_id, enc.to_vec(), ct.to_vec()).is_err()
+}
+
 fn try_open(ring: &KeyRing, pt: &[u8], metadata: &Metadata<'_>) -> Result<u64, IntakeError> {
     let (enc, ct) = seal(ring.current().public_sec1(), pt);
-    let env = Envelope {
-        key_id: ring.current().key_id(),
-        enc: &enc,
-        ciphertext: &ct,
-    };
-    open_credential(ring, &env, metadata, NOW, &IntakePolicy::default()).map(|c| c.expires_at())
+    let env = sealed(ring.current().key_id(), &enc, &ct);
+    open_credential(ring, &env, metadata, NOW, &IntakePolicy::default())
+        .map(|c| c.credential.expires_at())
 }
 
 #[test]
@@ -42,12 +50,10 @@ fn opens_and_computes_account_and_expiry() {
     let ring = ring();
     let pt = credential_json("binance", "main", NOW + 3 * DAY);
     let (enc, ct) = seal(ring.current().public_sec1(), &pt);
-    let env = Envelope {
-        key_id: ring.current().key_id(),
-        enc: &enc,
-        ciphertext: &ct,
-    };
-    let c = open_credential(&ring, &env, &meta(DAY), NOW, &IntakePolicy::default()).unwrap();
+    let env = sealed(ring.current().key_id(), &enc, &ct);
+    let c = open_credential(&ring, &env, &meta(DAY), NOW, &IntakePolicy::default())
+        .unwrap()
+        .credential;
     assert_eq!(c.exchange(), "binance");
     assert_eq!(c.label(), "main");
     assert_eq!(c.api_key(), "KEY-abcdef0123456789");
@@ -73,14 +79,12 @@ fn refuses_unknown_key_id() {
     let ring = ring();
     let pt = credential_json("binance", "main", NOW + DAY);
     let (enc, ct) = seal(ring.current().public_sec1(), &pt);
-    for key_id in ["v1:0000000000000000", "", &"v".repeat(1000)] {
-        let env = Envelope {
-            key_id,
-            enc: &enc,
-            ciphertext: &ct,
-        };
-        let err = open_credential(&ring, &env, &meta(DAY), NOW, &IntakePolicy::default());
-        assert_eq!(err.err(), Some(IntakeError::UnknownKeyId));
+    let env = sealed("v1:0000000000000000", &enc, &ct);
+    let err = open_credential(&ring, &env, &meta(DAY), NOW, &IntakePolicy::default());
+    assert_eq!(err.err(), Some(IntakeError::UnknownKeyId));
+    // Key ids outside the contract never reach the ring.
+    for key_id in ["", &"v".repeat(1000), "v1 x"] {
+        assert!(contract_refuses(key_id, &enc, &ct), "{key_id}");
     }
     assert_eq!(IntakeError::UnknownKeyId.code(), ErrorCode::UnknownKeyId);
 }
@@ -109,27 +113,32 @@ fn refuses_envelopes_that_do_not_open() {
         ("ciphertext bit flipped", enc.clone(), flipped_ct),
         ("tag bit flipped", enc.clone(), flipped_tag),
         ("enc bit flipped", flipped_enc, ct.clone()),
-        ("enc compressed", compressed, ct.clone()),
-        ("enc empty", vec![], ct.clone()),
-        ("enc too long", [enc.clone(), vec![0]].concat(), ct.clone()),
-        (
-            "tag only, truncated",
-            enc.clone(),
-            ct[..TAG_LEN - 1].to_vec(),
-        ),
-        ("empty ciphertext", enc.clone(), vec![]),
         ("mismatched enc/ct", enc.clone(), seal(pk, &pt).1),
     ];
     for (name, enc, ct) in cases {
-        let env = Envelope {
-            key_id: ring.current().key_id(),
-            enc: &enc,
-            ciphertext: &ct,
-        };
+        let env = sealed(ring.current().key_id(), &enc, &ct);
         let got = open_credential(&ring, &env, &meta(DAY), NOW, &IntakePolicy::default());
         assert_eq!(got.err(), Some(IntakeError::OpenFailed), "{name}");
     }
     assert_eq!(IntakeError::OpenFailed.code(), ErrorCode::OpenFailed);
+    // Shapes the contract refuses before any HPKE open.
+    let kid = ring.current().key_id();
+    let shapes: Vec<(&str, Vec<u8>, Vec<u8>)> = vec![
+        ("enc compressed", compressed, ct.clone()),
+        ("enc empty", vec![], ct.clone()),
+        ("enc too long", [enc.clone(), vec![0]].concat(), ct.clone()),
+        (
+            "enc not a point",
+            [vec![2u8], enc[1..].to_vec()].concat(),
+            ct.clone(),
+        ),
+        ("tag only", enc.clone(), ct[..TAG_LEN].to_vec()),
+        ("truncated tag", enc.clone(), ct[..TAG_LEN - 1].to_vec()),
+        ("empty ciphertext", enc.clone(), vec![]),
+    ];
+    for (name, enc, ct) in shapes {
+        assert!(contract_refuses(kid, &enc, &ct), "{name}");
+    }
 }
 
 #[test]
@@ -146,11 +155,9 @@ fn plaintext_size_limit_at_and_over() {
     padded.resize(MAX_PLAINTEXT_LEN, b' ');
     assert_eq!(try_open(&ring, &padded, &meta(DAY)), Ok(NOW + DAY));
     let over = vec![b' '; MAX_PLAINTEXT_LEN + 1];
-    assert_eq!(
-        try_open(&ring, &over, &meta(DAY)),
-        Err(IntakeError::OpenFailed)
-    );
-    assert_eq!(MAX_CIPHERTEXT_LEN, MAX_PLAINTEXT_LEN + TAG_LEN);
+    let (enc, ct) = seal(ring.current().public_sec1(), &over);
+    assert!(contract_refuses(ring.current().key_id(), &enc, &ct));
+    assert_eq!(MAX_AEAD_LEN, MAX_PLAINTEXT_LEN + TAG_LEN);
 }
 
 #[test]
@@ -248,11 +255,7 @@ fn refuses_expired_and_too_long() {
     // A configured, shorter maximum.
     let pt = credential_json("binance", "main", NOW + 2 * 3600);
     let (enc, ct) = seal(ring.current().public_sec1(), &pt);
-    let env = Envelope {
-        key_id: ring.current().key_id(),
-        enc: &enc,
-        ciphertext: &ct,
-    };
+    let env = sealed(ring.current().key_id(), &enc, &ct);
     let policy = IntakePolicy {
         max_ttl_seconds: 3600,
     };
@@ -272,18 +275,10 @@ fn older_key_versions_still_open() {
     assert_eq!(ring.key_ids(), [v1.clone(), v2.clone()]);
     let pt = credential_json("binance", "main", NOW + DAY);
     let (enc, ct) = seal(&v1_pub, &pt);
-    let env = Envelope {
-        key_id: &v1,
-        enc: &enc,
-        ciphertext: &ct,
-    };
+    let env = sealed(&v1, &enc, &ct);
     assert!(open_credential(&ring, &env, &meta(DAY), NOW, &IntakePolicy::default()).is_ok());
     // Naming v2 for a v1 envelope fails to open.
-    let env = Envelope {
-        key_id: &v2,
-        enc: &enc,
-        ciphertext: &ct,
-    };
+    let env = sealed(&v2, &enc, &ct);
     let got = open_credential(&ring, &env, &meta(DAY), NOW, &IntakePolicy::default());
     assert_eq!(got.err(), Some(IntakeError::OpenFailed));
 }

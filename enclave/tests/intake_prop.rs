@@ -5,7 +5,7 @@
 mod common;
 
 use proptest::prelude::*;
-use strongroom_enclave::intake::{Envelope, IntakePolicy, Metadata, open_credential};
+use strongroom_enclave::intake::{IntakePolicy, Metadata, SealedCredential, open_credential};
 use strongroom_enclave::keyring::{HpkeKeyPair, KeyRing, ResultSigningKey};
 
 fn ring() -> KeyRing {
@@ -28,7 +28,11 @@ proptest! {
         // Half the cases use a real client's `enc`, so the AEAD tag check runs.
         let honest = common::seal(ring.current().public_sec1(), b"x").0;
         let enc = if valid_point { honest } else { enc };
-        let env = Envelope { key_id: ring.current().key_id(), enc: &enc, ciphertext: &ct };
+        // Shapes outside the sealed-credential contract stop there; the
+        // rest reach the HPKE open, which refuses them.
+        let Ok(env) = SealedCredential::from_aead(ring.current().key_id(), enc, ct) else {
+            return Ok(());
+        };
         let meta = Metadata { exchange: "binance", label: "main", ttl_seconds: 60 };
         prop_assert!(open_credential(&ring, &env, &meta, 1_800_000_000, &IntakePolicy::default()).is_err());
     }

@@ -65,11 +65,7 @@ fn credential(e: &Enclave, not_after: u64) -> SealedCredential {
         .with_key_ring(|r| (r.current().key_id().to_owned(), *r.current().public_sec1()))
         .unwrap();
     let (enc, ciphertext) = seal(&public, &credential_json("binance", "main", not_after));
-    SealedCredential {
-        key_id,
-        enc,
-        ciphertext,
-    }
+    SealedCredential::from_aead(&key_id, enc, ciphertext).unwrap()
 }
 
 fn open(e: &Enclave, session: &str, sealed: &SealedCredential) -> ResponseBody {
@@ -146,7 +142,7 @@ fn rotation_reseals_then_retires() {
     common::new_key_ring(&e);
     let old = credential(&e, NOW + 3600);
     let expired = credential(&e, NOW - 10);
-    let old_id = old.key_id.clone();
+    let old_id = old.key_id().to_owned();
     // Under the current key: no re-seal on open.
     let ResponseBody::CredentialAccepted(acc) = open(&e, "s-cur", &old) else {
         panic!()
@@ -165,8 +161,8 @@ fn rotation_reseals_then_retires() {
     };
     assert_eq!(acc.key_id, old_id);
     let resealed = acc.resealed.expect("re-sealed to the current key");
-    assert_eq!(resealed.key_id, new_id);
-    assert_ne!(resealed.ciphertext, old.ciphertext);
+    assert_eq!(resealed.key_id(), new_id);
+    assert_ne!(resealed.aead(), old.aead());
     // The re-sealed envelope opens like a fresh submission (and needs no re-seal).
     let ResponseBody::CredentialAccepted(acc) = open(&e, "s-new", &resealed) else {
         panic!()
@@ -181,10 +177,15 @@ fn rotation_reseals_then_retires() {
         sealed: sealed.clone(),
         metadata: meta(label),
     };
-    let mut unknown = old.clone();
-    unknown.key_id = "v9:0000000000000000".into();
-    let mut tampered = old.clone();
-    tampered.ciphertext[0] ^= 1;
+    let unknown = SealedCredential::from_aead(
+        "v9:0000000000000000",
+        old.enc().to_vec(),
+        old.aead().to_vec(),
+    )
+    .unwrap();
+    let mut aead = old.aead().to_vec();
+    aead[0] ^= 1;
+    let tampered = SealedCredential::from_aead(old.key_id(), old.enc().to_vec(), aead).unwrap();
     let batch = ResealRequest {
         items: vec![
             item("a", &old, "main"),
@@ -203,7 +204,7 @@ fn rotation_reseals_then_retires() {
     assert_eq!(sids, ["a", "b", "c", "d", "e", "f", "bad id!"]);
     for o in &out.items[..3] {
         let s = o.sealed.as_ref().expect("re-sealed");
-        assert_eq!(s.key_id, new_id);
+        assert_eq!(s.key_id(), new_id);
         assert!(o.error.is_none());
     }
     assert_eq!(

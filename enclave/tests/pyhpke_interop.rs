@@ -9,7 +9,9 @@ mod common;
 use std::process::Command;
 
 use common::{FakeNsm, credential_json};
-use strongroom_enclave::intake::{Envelope, IntakeError, IntakePolicy, Metadata, open_credential};
+use strongroom_enclave::intake::{
+    IntakeError, IntakePolicy, Metadata, SealedCredential, open_credential,
+};
 use strongroom_enclave::keyring::KeyRing;
 
 const NOW: u64 = 1_800_000_000;
@@ -50,21 +52,16 @@ fn pyhpke_sealed_credential_opens() {
         label: "main",
         ttl_seconds: 60,
     };
-    let env = Envelope {
-        key_id: ring.current().key_id(),
-        enc: &enc,
-        ciphertext: &ct,
-    };
-    let cred = open_credential(&ring, &env, &meta, NOW, &IntakePolicy::default()).unwrap();
+    let env =
+        SealedCredential::from_aead(ring.current().key_id(), enc.clone(), ct.clone()).unwrap();
+    let cred = open_credential(&ring, &env, &meta, NOW, &IntakePolicy::default())
+        .unwrap()
+        .credential;
     assert_eq!(cred.api_secret(), "SECRET-9876543210fedcba");
     assert_eq!(cred.expires_at(), NOW + 60);
     // Same envelope, different ring: refused opaquely.
     let other = KeyRing::generate(&FakeNsm::new(6)).unwrap();
-    let env = Envelope {
-        key_id: other.current().key_id(),
-        enc: &enc,
-        ciphertext: &ct,
-    };
+    let env = SealedCredential::from_aead(other.current().key_id(), enc, ct).unwrap();
     let got = open_credential(&other, &env, &meta, NOW, &IntakePolicy::default());
     assert_eq!(got.err(), Some(IntakeError::OpenFailed));
 }

@@ -121,11 +121,7 @@ fn sealed(e: &Enclave, exchange: &str, key: &str) -> (SealedCredential, Credenti
         ttl_seconds: 600,
     };
     (
-        SealedCredential {
-            key_id,
-            enc,
-            ciphertext,
-        },
+        SealedCredential::from_aead(&key_id, enc, ciphertext).unwrap(),
         meta,
     )
 }
@@ -224,13 +220,16 @@ async fn credential_comes_from_the_cache_or_the_envelope() {
     );
     // A broken envelope for an uncached session is the intake's refusal.
     let mut broken = b.clone();
-    broken.0.ciphertext[0] ^= 1;
+    let mut aead = b.0.aead().to_vec();
+    aead[0] ^= 1;
+    broken.0 = SealedCredential::from_aead(b.0.key_id(), b.0.enc().to_vec(), aead).unwrap();
     assert_eq!(
         code(&f.service, compute("s3", &broken)).await,
         ErrorCode::OpenFailed
     );
     let mut bad_id = a.clone();
-    bad_id.0.key_id = "v9:nope".into();
+    bad_id.0 =
+        SealedCredential::from_aead("v9:nope", a.0.enc().to_vec(), a.0.aead().to_vec()).unwrap();
     assert_eq!(
         code(&f.service, compute("s4", &bad_id)).await,
         ErrorCode::UnknownKeyId
@@ -290,11 +289,7 @@ async fn booting_enclave_refuses_aggregates() {
     let service = EnclaveService::with_exchange(enclave, Some(Arc::new(scripted())));
     let body = RequestBody::ComputeAggregates(ComputeAggregatesRequest {
         session_id: "s".into(),
-        sealed: SealedCredential {
-            key_id: "v1:x".into(),
-            enc: vec![],
-            ciphertext: vec![],
-        },
+        sealed: SealedCredential::from_aead("v1:x", vec![4; 65], vec![0; 17]).unwrap(),
         metadata: CredentialMetadata {
             exchange: "binance".into(),
             label: "main".into(),

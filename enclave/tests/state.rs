@@ -41,11 +41,7 @@ fn open_request(e: &Enclave, session: &str, not_after: u64, ttl: u64) -> Request
     let (enc, ciphertext) = seal(&public, &credential_json("binance", "main", not_after));
     RequestBody::OpenCredential(OpenCredentialRequest {
         session_id: session.to_owned(),
-        sealed: SealedCredential {
-            key_id,
-            enc,
-            ciphertext,
-        },
+        sealed: SealedCredential::from_aead(&key_id, enc, ciphertext).unwrap(),
         metadata: CredentialMetadata {
             exchange: "binance".into(),
             label: "main".into(),
@@ -91,11 +87,7 @@ fn booting_refuses_all_but_health_status_forget() {
 fn return_compute() -> strongroom_protocol::messages::ComputeAggregatesRequest {
     strongroom_protocol::messages::ComputeAggregatesRequest {
         session_id: "s".into(),
-        sealed: SealedCredential {
-            key_id: "k".into(),
-            enc: vec![],
-            ciphertext: vec![],
-        },
+        sealed: SealedCredential::from_aead("k", vec![4; 65], vec![0; 17]).unwrap(),
         metadata: CredentialMetadata {
             exchange: "binance".into(),
             label: "main".into(),

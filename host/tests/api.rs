@@ -61,14 +61,14 @@ async fn submit_then_revoke_then_410() {
     let c = s.db.client().await;
     let row = c
         .query_one(
-            "SELECT enc, ciphertext, tag FROM credentials WHERE session_id::text = $1",
+            "SELECT sealed FROM credentials WHERE session_id::text = $1",
             &[&session],
         )
         .await
         .unwrap();
-    assert_eq!(row.get::<_, Vec<u8>>(0), vec![4u8; 65]);
-    assert_eq!(row.get::<_, Vec<u8>>(1), vec![7u8; 48]);
-    assert_eq!(row.get::<_, Vec<u8>>(2), vec![8u8; 16]);
+    // The stored form: enc ‖ ciphertext ‖ tag.
+    let want = [vec![4u8; 65], vec![7u8; 48], vec![8u8; 16]].concat();
+    assert_eq!(row.get::<_, Vec<u8>>(0), want);
 
     let body = json!({"session_id": session}).to_string();
     let r = s

@@ -72,8 +72,8 @@ async fn insert_credential(
     session: Uuid,
 ) -> Result<u64, tokio_postgres::Error> {
     c.execute(
-        "INSERT INTO credentials (session_id, key_id, enc, ciphertext, tag) VALUES ($1, 'k1', $2, $3, $4)",
-        &[&session, &vec![4u8; 65], &vec![1u8; 40], &vec![2u8; 16]],
+        "INSERT INTO credentials (session_id, key_id, sealed) VALUES ($1, 'k1', $2)",
+        &[&session, &[vec![4u8; 65], vec![1u8; 56]].concat()],
     )
     .await
 }
@@ -128,24 +128,37 @@ async fn credentials_table_holds_only_the_envelope_with_checked_lengths() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(cols, ["session_id", "key_id", "enc", "ciphertext", "tag"]);
+    assert_eq!(cols, ["session_id", "key_id", "sealed"]);
     db.tenant("acme").await;
     let t = tenant_id(&c, "acme").await;
     let s = plant_session(&c, t, 60.0).await;
     c.execute("DELETE FROM credentials WHERE session_id = $1", &[&s])
         .await
         .unwrap();
-    for (enc, ct, tag) in [
-        (64usize, 10usize, 16usize),
-        (65, 10, 15),
-        (65, 0, 16),
-        (65, 8193, 16),
+    // The contract's stored form: 65 + 1..=4096 + 16 bytes, enc first (0x04),
+    // key id 1..=64 bytes. At each limit and one past it.
+    let insert = "INSERT INTO credentials (session_id, key_id, sealed) VALUES ($1, $2, $3)";
+    let form = |len: usize, first: u8| [vec![first], vec![1u8; len - 1]].concat();
+    for (key_id, len) in [
+        ("k".repeat(64), 65 + 1 + 16),
+        ("k".to_owned(), 65 + 4096 + 16),
+    ] {
+        c.execute(insert, &[&s, &key_id, &form(len, 4)])
+            .await
+            .unwrap();
+        c.execute("DELETE FROM credentials WHERE session_id = $1", &[&s])
+            .await
+            .unwrap();
+    }
+    for (key_id, len, first) in [
+        ("k".to_owned(), 65 + 16, 4u8),
+        ("k".to_owned(), 65 + 4097 + 16, 4),
+        ("k".to_owned(), 65 + 10 + 16, 2),
+        ("k".repeat(65), 65 + 10 + 16, 4),
+        (String::new(), 65 + 10 + 16, 4),
     ] {
         let err = c
-            .execute(
-                "INSERT INTO credentials (session_id, key_id, enc, ciphertext, tag) VALUES ($1, 'k', $2, $3, $4)",
-                &[&s, &vec![4u8; enc], &vec![1u8; ct], &vec![2u8; tag]],
-            )
+            .execute(insert, &[&s, &key_id, &form(len, first)])
             .await
             .unwrap_err();
         assert_eq!(
@@ -456,12 +469,11 @@ async fn credential_plans(c: &tokio_postgres::Client, tenant: Uuid, session: Uui
         ("d(uuid)", "DELETE FROM credentials WHERE session_id = $1"),
         (
             "i(uuid)",
-            "INSERT INTO credentials (session_id, key_id, enc, ciphertext, tag) \
-             VALUES ($1, 'k1', '\\x00'::bytea, '\\x01'::bytea, '\\x02'::bytea)",
+            "INSERT INTO credentials (session_id, key_id, sealed) VALUES ($1, 'k1', '\\x04'::bytea)",
         ),
         (
             "s(uuid)",
-            "SELECT c.enc FROM sessions s JOIN credentials c ON c.session_id = s.id WHERE s.id = $1",
+            "SELECT c.sealed FROM sessions s JOIN credentials c ON c.session_id = s.id WHERE s.id = $1",
         ),
     ];
     let mut script = format!(

@@ -31,8 +31,8 @@ async fn plant(c: &tokio_postgres::Client, tenant: Uuid, key_id: &str) -> Uuid {
     .await
     .unwrap();
     c.execute(
-        "INSERT INTO credentials (session_id, key_id, enc, ciphertext, tag) VALUES ($1, $2, $3, $4, $5)",
-        &[&s, &key_id, &vec![4u8; 65], &vec![1u8; 40], &vec![2u8; 16]],
+        "INSERT INTO credentials (session_id, key_id, sealed) VALUES ($1, $2, $3)",
+        &[&s, &key_id, &sealed(4, 1, 40)],
     )
     .await
     .unwrap();
@@ -89,7 +89,7 @@ async fn reseal_functions_work_for_app_service_while_rls_hides_credentials() {
     assert_eq!(n, 2);
     let rows = c
         .query(
-            "SELECT session_id, key_id, enc, ciphertext, tag, exchange, label \
+            "SELECT session_id, key_id, sealed, exchange, label \
              FROM strongroom_reseal_batch($1, 64)",
             &[&keep],
         )
@@ -101,7 +101,7 @@ async fn reseal_functions_work_for_app_service_while_rls_hides_credentials() {
     want.sort();
     assert_eq!(got, want);
     assert_eq!(rows[0].get::<_, String>(1), "k1");
-    assert_eq!(rows[0].get::<_, String>(5), "binance");
+    assert_eq!(rows[0].get::<_, String>(3), "binance");
     let one = c
         .query(
             "SELECT session_id FROM strongroom_reseal_batch($1, 1)",
@@ -120,31 +120,31 @@ async fn reseal_functions_work_for_app_service_while_rls_hides_credentials() {
     assert_eq!(capped.len(), 2);
 
     // Store: only while the envelope is still the one read (same key id).
-    let store = "SELECT strongroom_reseal_store($1, $2, $3, $4, $5, $6)";
-    let (enc, ct, tag) = (vec![5u8; 65], vec![6u8; 41], vec![7u8; 16]);
+    let store = "SELECT strongroom_reseal_store($1, $2, $3, $4)";
+    let new = sealed(4, 6, 41);
     let ok: bool = c
-        .query_one(store, &[&old_a, &"k1", &"k2", &enc, &ct, &tag])
+        .query_one(store, &[&old_a, &"k1", &"k2", &new])
         .await
         .unwrap()
         .get(0);
     assert!(ok);
     let again: bool = c
-        .query_one(store, &[&old_a, &"k1", &"k2", &enc, &ct, &tag])
+        .query_one(store, &[&old_a, &"k1", &"k2", &new])
         .await
         .unwrap()
         .get(0);
     assert!(!again, "the envelope changed since it was read");
     let vanished: bool = c
-        .query_one(store, &[&Uuid::new_v4(), &"k1", &"k2", &enc, &ct, &tag])
+        .query_one(store, &[&Uuid::new_v4(), &"k1", &"k2", &new])
         .await
         .unwrap()
         .get(0);
     assert!(!vanished);
     // Table CHECKs still bind through the function.
     let bad = c
-        .query_one(store, &[&old_b, &"k1", &"k2", &vec![1u8; 3], &ct, &tag])
+        .query_one(store, &[&old_b, &"k1", &"k2", &vec![4u8; 3]])
         .await;
-    assert!(bad.is_err(), "enc must stay 65 bytes");
+    assert!(bad.is_err(), "the stored form keeps its length limits");
     let n: i64 = c
         .query_one("SELECT strongroom_count_not_under($1)", &[&keep])
         .await
@@ -153,13 +153,13 @@ async fn reseal_functions_work_for_app_service_while_rls_hides_credentials() {
     assert_eq!(n, 1);
     let row = owner
         .query_one(
-            "SELECT key_id, enc, ciphertext, tag FROM credentials WHERE session_id = $1",
+            "SELECT key_id, sealed FROM credentials WHERE session_id = $1",
             &[&old_a],
         )
         .await
         .unwrap();
     assert_eq!(row.get::<_, String>(0), "k2");
-    assert_eq!(row.get::<_, Vec<u8>>(2), ct);
+    assert_eq!(row.get::<_, Vec<u8>>(1), new);
     // Still hidden afterwards; and app_service cannot drop the ring in use.
     assert_eq!(count(&c, "SELECT count(*) FROM credentials").await, 0);
     assert!(c.execute("DELETE FROM key_ring_state", &[]).await.is_err());
@@ -402,4 +402,14 @@ async fn an_unmanaged_enclave_is_left_alone_and_the_instance_registers_and_leave
         0,
         "deregistered: {logs}"
     );
+}
+
+/// A stored form `enc ‖ ciphertext ‖ tag`: `enc` starts with `first`, then
+/// `ct_len` bytes of `fill` and a 16-byte tag.
+fn sealed(first: u8, fill: u8, ct_len: usize) -> Vec<u8> {
+    let mut v = vec![first];
+    v.extend_from_slice(&[fill; 64]);
+    v.extend(std::iter::repeat_n(fill, ct_len));
+    v.extend_from_slice(&[2u8; 16]);
+    v
 }

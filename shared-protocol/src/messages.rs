@@ -195,19 +195,9 @@ pub struct AttestationInfo {
     pub pcr0: Vec<u8>,
 }
 
-/// An HPKE-sealed credential exactly as the client produced it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SealedCredential {
-    /// Which HPKE key it was sealed to.
-    pub key_id: String,
-    /// HPKE encapsulated key, 65 bytes.
-    #[serde(with = "serde_bytes")]
-    pub enc: Vec<u8>,
-    /// AEAD output: ciphertext followed by the 16-byte tag.
-    #[serde(with = "serde_bytes")]
-    pub ciphertext: Vec<u8>,
-}
+/// An HPKE-sealed credential exactly as the client produced it: the one
+/// contract type of `strongroom-formats` (its RPC form is unchanged).
+pub use strongroom_formats::credential::SealedCredential;
 
 /// What the host says the credential is for; the enclave checks it against the
 /// sealed plaintext.

@@ -7,13 +7,13 @@
 //!   odd:  `enc` = a fixed VALID point (an honest client's `enc`), so the
 //!         rest of the input reaches the AES-256-GCM tag check;
 //! the rest is `ciphertext || tag`. The key id is the ring's own, so every
-//! input reaches the HPKE open.
+//! input inside the sealed-credential contract reaches the HPKE open.
 #![no_main]
 
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use strongroom_enclave::intake::{Envelope, IntakePolicy, Metadata, open_credential};
+use strongroom_enclave::intake::{IntakePolicy, Metadata, SealedCredential, open_credential};
 use strongroom_enclave::keyring::{HpkeKeyPair, KeyRing, ResultSigningKey};
 
 /// A valid uncompressed P-256 point (the generator): decodes as `enc`.
@@ -46,10 +46,12 @@ fuzz_target!(|data: &[u8]| {
         (&VALID_ENC[..], rest)
     };
     let ring = ring();
-    let envelope = Envelope {
-        key_id: ring.current().key_id(),
-        enc,
-        ciphertext,
+    // The sealed-credential contract first (as the RPC decoder applies it);
+    // what passes it reaches the HPKE open.
+    let Ok(envelope) =
+        SealedCredential::from_aead(ring.current().key_id(), enc.to_vec(), ciphertext.to_vec())
+    else {
+        return;
     };
     let metadata = Metadata {
         exchange: "binance",

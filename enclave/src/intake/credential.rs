@@ -9,12 +9,10 @@ use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-/// Longest `exchange` name.
-pub const MAX_EXCHANGE_LEN: usize = 32;
-/// Longest `label`.
-pub const MAX_LABEL_LEN: usize = 64;
-/// Longest `api_key` / `api_secret`.
-pub const MAX_API_FIELD_LEN: usize = 512;
+use strongroom_formats::credential::{Field, check_exchange, check_label, check_secret};
+pub use strongroom_formats::credential::{
+    MAX_EXCHANGE_LEN, MAX_LABEL_LEN, MAX_SECRET_LEN as MAX_API_FIELD_LEN,
+};
 
 /// Domain separator of the account pseudonym (DESIGN.md).
 pub const ACCOUNT_DOMAIN: &[u8] = b"strongroom/account/v1";
@@ -38,17 +36,10 @@ pub(crate) struct Plaintext {
 /// scratch buffer when they contain escapes; that buffer is not zeroized.
 pub(crate) fn parse_plaintext(bytes: &[u8]) -> Option<Plaintext> {
     let plain: Plaintext = serde_json::from_slice(bytes).ok()?;
-    let name_ok = |s: &str, max: usize| {
-        !s.is_empty()
-            && s.len() <= max
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-    };
-    let secret_ok = |s: &str| !s.is_empty() && s.len() <= MAX_API_FIELD_LEN && s.is_ascii();
-    let ok = name_ok(&plain.exchange, MAX_EXCHANGE_LEN)
-        && name_ok(&plain.label, MAX_LABEL_LEN)
-        && secret_ok(&plain.api_key)
-        && secret_ok(&plain.api_secret);
+    let ok = check_exchange(&plain.exchange).is_ok()
+        && check_label(&plain.label).is_ok()
+        && check_secret(Field::ApiKey, &plain.api_key).is_ok()
+        && check_secret(Field::ApiSecret, &plain.api_secret).is_ok();
     ok.then_some(plain)
 }
 

@@ -19,18 +19,12 @@ pub use self::credential::{
 };
 pub use self::sessions::{MAX_SESSION_ID_LEN, MAX_SESSIONS, SessionCache, valid_session_id};
 
-/// HPKE `info` for credentials (DESIGN.md).
-pub const HPKE_INFO: &[u8] = b"strongroom/credential/v1";
-/// Length of `enc`: an uncompressed SEC1 P-256 point.
-pub const ENC_LEN: usize = 65;
-/// AES-256-GCM tag length.
-pub const TAG_LEN: usize = 16;
-/// Largest credential plaintext.
-pub const MAX_PLAINTEXT_LEN: usize = 2048;
-/// Largest `ciphertext || tag`.
-pub const MAX_CIPHERTEXT_LEN: usize = MAX_PLAINTEXT_LEN + TAG_LEN;
-/// Longest key id looked up.
-pub const MAX_KEY_ID_LEN: usize = 64;
+/// The sealed-credential contract (limits, rules, the one join/split) is
+/// `strongroom_formats::credential`, shared with the client and the host.
+pub use strongroom_formats::credential::{
+    CREDENTIAL_INFO_V1 as HPKE_INFO, ENC_LEN, MAX_AEAD_LEN, MAX_CIPHERTEXT_LEN, MAX_KEY_ID_LEN,
+    SealedCredential, TAG_LEN,
+};
 /// Default for MAX_TTL_SECONDS (7 days).
 pub const DEFAULT_MAX_TTL_SECONDS: u64 = 604_800;
 
@@ -77,17 +71,6 @@ impl IntakeError {
     }
 }
 
-/// The sealed credential as forwarded by the host.
-#[derive(Debug, Clone, Copy)]
-pub struct Envelope<'a> {
-    /// Key id the client sealed to.
-    pub key_id: &'a str,
-    /// HPKE `enc` (65 bytes).
-    pub enc: &'a [u8],
-    /// `ciphertext || tag`.
-    pub ciphertext: &'a [u8],
-}
-
 /// The metadata the host forwards (untrusted; checked against the plaintext).
 #[derive(Debug, Clone, Copy)]
 pub struct Metadata<'a> {
@@ -126,7 +109,7 @@ pub fn hpke_open(
     let fail = |_| IntakeError::OpenFailed;
     if enc.len() != ENC_LEN
         || ciphertext_and_tag.len() < TAG_LEN
-        || ciphertext_and_tag.len() > MAX_CIPHERTEXT_LEN
+        || ciphertext_and_tag.len() > MAX_AEAD_LEN
     {
         return Err(IntakeError::OpenFailed);
     }
@@ -143,30 +126,47 @@ pub fn hpke_open(
     Ok(buffer)
 }
 
-/// Opens and checks a credential at time `now_s` (unix seconds).
+/// A credential opened and checked, with the plaintext it came from (kept
+/// only as long as a re-seal to the current key needs it; zeroized on drop).
+pub struct Opened {
+    /// The checked credential.
+    pub credential: Credential,
+    /// The exact plaintext JSON.
+    pub plaintext: Zeroizing<Vec<u8>>,
+}
+
+/// Opens `sealed` with the ring, parses the plaintext exactly and checks it
+/// against the forwarded metadata. No clock: re-sealing uses this too.
+pub(crate) fn open_matching(
+    ring: &KeyRing,
+    sealed: &SealedCredential,
+    metadata: &Metadata<'_>,
+) -> Result<(Zeroizing<Vec<u8>>, credential::Plaintext), IntakeError> {
+    let pair = ring.get(sealed.key_id()).ok_or(IntakeError::UnknownKeyId)?;
+    let plaintext = hpke_open(pair, sealed.enc(), HPKE_INFO, &[], sealed.aead())?;
+    let plain = credential::parse_plaintext(&plaintext).ok_or(IntakeError::MalformedCredential)?;
+    if plain.exchange != metadata.exchange || plain.label != metadata.label {
+        return Err(IntakeError::MetadataMismatch);
+    }
+    Ok((plaintext, plain))
+}
+
+/// Opens and checks a credential at time `now_s` (unix seconds): one HPKE
+/// open, whose plaintext the caller may re-seal to the current key.
 pub fn open_credential(
     ring: &KeyRing,
-    envelope: &Envelope<'_>,
+    sealed: &SealedCredential,
     metadata: &Metadata<'_>,
     now_s: u64,
     policy: &IntakePolicy,
-) -> Result<Credential, IntakeError> {
+) -> Result<Opened, IntakeError> {
     if metadata.ttl_seconds == 0 {
         return Err(IntakeError::InvalidArgument);
     }
     if metadata.ttl_seconds > policy.max_ttl_seconds {
         return Err(IntakeError::TtlTooLong);
     }
-    if envelope.key_id.len() > MAX_KEY_ID_LEN {
-        return Err(IntakeError::UnknownKeyId);
-    }
-    let pair = ring.get(envelope.key_id).ok_or(IntakeError::UnknownKeyId)?;
-    let plaintext = hpke_open(pair, envelope.enc, HPKE_INFO, &[], envelope.ciphertext)?;
-    let plain = credential::parse_plaintext(&plaintext).ok_or(IntakeError::MalformedCredential)?;
-    drop(plaintext);
-    if plain.exchange != metadata.exchange || plain.label != metadata.label {
-        return Err(IntakeError::MetadataMismatch);
-    }
+    let (plaintext, plain) = open_matching(ring, sealed, metadata)?;
     if plain.not_after <= now_s {
         return Err(IntakeError::CredentialExpired);
     }
@@ -176,5 +176,8 @@ pub fn open_credential(
     let expires_at = plain
         .not_after
         .min(now_s.saturating_add(metadata.ttl_seconds));
-    Ok(Credential::from_plaintext(plain, expires_at))
+    Ok(Opened {
+        credential: Credential::from_plaintext(plain, expires_at),
+        plaintext,
+    })
 }

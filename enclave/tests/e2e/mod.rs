@@ -308,11 +308,8 @@ pub fn seal_credential(att: &AttestationInfo, exchange: &str, key: &str, secret:
     )
     .unwrap();
     Sealed {
-        sealed: SealedCredential {
-            key_id: att.key_id.clone(),
-            enc: enc.to_bytes().to_vec(),
-            ciphertext,
-        },
+        sealed: SealedCredential::from_aead(&att.key_id, enc.to_bytes().to_vec(), ciphertext)
+            .unwrap(),
         metadata: CredentialMetadata {
             exchange: exchange.into(),
             label: "main".into(),

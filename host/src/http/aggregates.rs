@@ -100,14 +100,14 @@ impl App {
         req: &ValidAggregatesRequest,
     ) -> Result<AggregatesResult, ApiError> {
         let call = self.compute_request(tenant, req).await?;
-        let used = call.sealed.key_id.clone();
+        let used = call.sealed.key_id().to_owned();
         match self.enclave.compute(call).await {
             Err(EnclaveError::Refused(ErrorCode::UnknownKeyId)) => {}
             other => return Ok(other?),
         }
         let reloaded = self.keys.refresh().await;
         let call = self.compute_request(tenant, req).await?;
-        if !reloaded && call.sealed.key_id == used {
+        if !reloaded && call.sealed.key_id() == used {
             return Err(ApiError::new(Code::KeyVersionGone));
         }
         match self.enclave.compute(call).await {
@@ -131,7 +131,7 @@ impl App {
         // A re-open in the enclave (after a restart) gets the remaining lifetime.
         let load = tx
             .prepare_cached(
-                "SELECT s.exchange, s.label, c.key_id, c.enc, c.ciphertext, c.tag, \
+                "SELECT s.exchange, s.label, c.key_id, c.sealed, \
                         GREATEST(1, ceil(EXTRACT(EPOCH FROM s.expires_at - now())))::bigint \
                  FROM sessions s JOIN credentials c ON c.session_id = s.id WHERE s.id = $1",
             )
@@ -141,19 +141,17 @@ impl App {
             .await?
             .ok_or_else(|| ApiError::new(Code::SessionNotFound))?;
         tx.commit().await?;
-        let (mut ciphertext, tag): (Vec<u8>, Vec<u8>) = (row.get(4), row.get(5));
-        ciphertext.extend_from_slice(&tag);
+        let sealed = SealedCredential::from_stored(row.get(2), row.get(3)).map_err(|e| {
+            tracing::error!(error = %e, "stored credential outside the contract");
+            ApiError::new(Code::InternalError)
+        })?;
         Ok(ComputeAggregatesRequest {
             session_id: req.session.to_string(),
-            sealed: SealedCredential {
-                key_id: row.get(2),
-                enc: row.get(3),
-                ciphertext,
-            },
+            sealed,
             metadata: CredentialMetadata {
                 exchange: row.get(0),
                 label: row.get(1),
-                ttl_seconds: u64::try_from(row.get::<_, i64>(6)).unwrap_or(1),
+                ttl_seconds: u64::try_from(row.get::<_, i64>(4)).unwrap_or(1),
             },
             from_ms: req.from_ms,
             to_ms: req.to_ms,

@@ -106,7 +106,9 @@ impl App {
             }
         };
         let expires_at = rfc3339(accepted.expires_at)?;
-        let stored = stored_envelope(&sub, accepted.resealed.as_ref())?;
+        // The enclave's re-sealing to the current key version, when it made
+        // one (checked against the contract when the answer was decoded).
+        let stored = accepted.resealed.as_ref().unwrap_or(&sub.sealed);
         if let Err(e) = self
             .store(&sub, &stored, session, accepted.expires_at, tenant, ctx)
             .await
@@ -155,7 +157,7 @@ impl App {
     async fn store(
         &self,
         sub: &ValidSubmission,
-        env: &StoredEnvelope,
+        env: &SealedCredential,
         session: Uuid,
         expires_at: u64,
         tenant: Uuid,
@@ -178,11 +180,11 @@ impl App {
             &tenant,
             &sub.exchange,
             &sub.label,
-            &sub.key_id,
+            &sub.sealed.key_id(),
             &expires,
         ];
-        let credential_params: [&(dyn ToSql + Sync); 5] =
-            [&session, &env.key_id, &env.enc, &env.ciphertext, &env.tag];
+        let stored = env.to_stored();
+        let credential_params: [&(dyn ToSql + Sync); 3] = [&session, &env.key_id(), &stored];
         let tx = client.transaction().await?;
         tokio::try_join!(
             tx.execute(&set_tenant, &tenant_params),
@@ -231,8 +233,8 @@ impl App {
 
 const INSERT_SESSION: &str = "INSERT INTO sessions (id, tenant_id, exchange, label, key_id, expires_at) \
      VALUES ($1, $2, $3, $4, $5, to_timestamp($6))";
-const INSERT_CREDENTIAL: &str = "INSERT INTO credentials (session_id, key_id, enc, ciphertext, tag) \
-     VALUES ($1, $2, $3, $4, $5)";
+const INSERT_CREDENTIAL: &str =
+    "INSERT INTO credentials (session_id, key_id, sealed) VALUES ($1, $2, $3)";
 const DELETE_CREDENTIAL: &str = "DELETE FROM credentials WHERE session_id = $1";
 const REVOKE_SESSION: &str =
     "UPDATE sessions SET state = 'revoked', ended_at = now() WHERE id = $1";
@@ -259,56 +261,10 @@ pub(super) async fn session_state(
     }
 }
 
-/// The envelope stored for a session: the client's, or the enclave's re-sealing
-/// of it to the current key version (`ciphertext || tag` split for the table).
-struct StoredEnvelope {
-    key_id: String,
-    enc: Vec<u8>,
-    ciphertext: Vec<u8>,
-    tag: Vec<u8>,
-}
-
-fn stored_envelope(
-    sub: &ValidSubmission,
-    resealed: Option<&SealedCredential>,
-) -> Result<StoredEnvelope, ApiError> {
-    let Some(r) = resealed else {
-        return Ok(StoredEnvelope {
-            key_id: sub.key_id.clone(),
-            enc: sub.enc.clone(),
-            ciphertext: sub.ciphertext.clone(),
-            tag: sub.tag.clone(),
-        });
-    };
-    let n = r.ciphertext.len();
-    let ok = r.enc.len() == validate::ENC_LEN
-        && n > validate::TAG_LEN
-        && n - validate::TAG_LEN <= 8192
-        && (1..=validate::MAX_KEY_ID_LEN).contains(&r.key_id.len());
-    if !ok {
-        tracing::warn!("enclave answered a malformed re-sealed credential");
-        return Err(ApiError::new(Code::EnclaveError));
-    }
-    let (ct, tag) = r.ciphertext.split_at(n - validate::TAG_LEN);
-    Ok(StoredEnvelope {
-        key_id: r.key_id.clone(),
-        enc: r.enc.clone(),
-        ciphertext: ct.to_vec(),
-        tag: tag.to_vec(),
-    })
-}
-
 fn open_request(session: Uuid, sub: &ValidSubmission) -> OpenCredentialRequest {
-    let mut ciphertext = Vec::with_capacity(sub.ciphertext.len() + sub.tag.len());
-    ciphertext.extend_from_slice(&sub.ciphertext);
-    ciphertext.extend_from_slice(&sub.tag);
     OpenCredentialRequest {
         session_id: session.to_string(),
-        sealed: SealedCredential {
-            key_id: sub.key_id.clone(),
-            enc: sub.enc.clone(),
-            ciphertext,
-        },
+        sealed: sub.sealed.clone(),
         metadata: CredentialMetadata {
             exchange: sub.exchange.clone(),
             label: sub.label.clone(),

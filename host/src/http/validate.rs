@@ -10,18 +10,13 @@ use super::error::{ApiError, Code};
 
 /// Largest request body accepted.
 pub const MAX_BODY_LEN: usize = 64 * 1024;
-/// Largest HPKE ciphertext (without tag) accepted.
-pub const MAX_CIPHERTEXT_LEN: usize = 4096;
-/// HPKE `enc` for DHKEM(P-256): uncompressed SEC1 point.
-pub const ENC_LEN: usize = 65;
-/// AES-256-GCM tag.
-pub const TAG_LEN: usize = 16;
-/// Longest key id.
-pub const MAX_KEY_ID_LEN: usize = 128;
-/// Longest exchange name.
-pub const MAX_EXCHANGE_LEN: usize = 32;
-/// Longest label.
-pub const MAX_LABEL_LEN: usize = 64;
+// The sealed credential's limits and rules are the shared contract
+// (`strongroom_formats::credential`, SPEC.md "Sealed credential"): the
+// client, this host and the enclave accept and refuse the same inputs.
+use strongroom_formats::credential::{ContractError, SealedCredential};
+pub use strongroom_formats::credential::{
+    ENC_LEN, MAX_CIPHERTEXT_LEN, MAX_EXCHANGE_LEN, MAX_KEY_ID_LEN, MAX_LABEL_LEN, TAG_LEN,
+};
 /// Longest attestation nonce (decoded).
 pub const MAX_NONCE_LEN: usize = 64;
 /// Longest symbol list in an aggregates request.
@@ -82,14 +77,8 @@ pub struct Revoke {
 /// A validated submission.
 #[derive(Debug)]
 pub struct ValidSubmission {
-    /// Key id.
-    pub key_id: String,
-    /// `enc`.
-    pub enc: Vec<u8>,
-    /// Ciphertext without tag.
-    pub ciphertext: Vec<u8>,
-    /// Tag.
-    pub tag: Vec<u8>,
+    /// The sealed credential (key id, `enc`, `ciphertext ‖ tag`).
+    pub sealed: SealedCredential,
     /// Exchange.
     pub exchange: String,
     /// Label.
@@ -146,17 +135,6 @@ pub fn b64(field: &'static str, value: &str, max: usize) -> Result<Vec<u8>, ApiE
     Ok(bytes)
 }
 
-fn exact(field: &'static str, value: &str, len: usize) -> Result<Vec<u8>, ApiError> {
-    let bytes = b64(field, value, len)?;
-    if bytes.len() != len {
-        return Err(ApiError::with(
-            Code::InvalidLength,
-            format!("{field} must be {len} bytes"),
-        ));
-    }
-    Ok(bytes)
-}
-
 fn text(
     field: &'static str,
     value: &str,
@@ -178,39 +156,41 @@ fn text(
     Ok(())
 }
 
+/// A contract refusal as the API reports it: the field's name (under
+/// `metadata.` for the metadata), never its value.
+fn contract(e: ContractError, prefix: &str) -> ApiError {
+    let field = e.field().name();
+    match e {
+        ContractError::Length(_) => ApiError::with(
+            Code::InvalidLength,
+            format!("{prefix}{field} has a length outside the limits (SPEC.md)"),
+        ),
+        _ => ApiError::with(
+            Code::InvalidField,
+            format!("{prefix}{field} contains characters or bytes that are not allowed"),
+        ),
+    }
+}
+
 impl SubmitKey {
-    /// Checks every field against its limit.
+    /// Checks every field against the sealed-credential contract. The
+    /// base64 lengths are checked before decoding.
     pub fn validate(self, max_ttl: u64) -> Result<ValidSubmission, ApiError> {
-        text("key_id", &self.key_id, MAX_KEY_ID_LEN, |c| {
-            c.is_ascii_graphic()
-        })?;
-        let enc = exact("ephemeral_pub", &self.ephemeral_pub, ENC_LEN)?;
-        if enc.first() != Some(&0x04) {
-            return Err(ApiError::with(
-                Code::InvalidField,
-                "ephemeral_pub must be an uncompressed SEC1 point",
-            ));
-        }
+        let enc = b64("ephemeral_pub", &self.ephemeral_pub, ENC_LEN)?;
         let ciphertext = b64("ciphertext", &self.ciphertext, MAX_CIPHERTEXT_LEN)?;
-        if ciphertext.is_empty() {
-            return Err(ApiError::with(Code::InvalidLength, "ciphertext is empty"));
-        }
-        let tag = exact("tag", &self.tag, TAG_LEN)?;
+        let tag = b64("tag", &self.tag, TAG_LEN)?;
+        let sealed = SealedCredential::from_parts(&self.key_id, &enc, &ciphertext, &tag)
+            .map_err(|e| contract(e, ""))?;
         let m = self.metadata;
-        text("metadata.exchange", &m.exchange, MAX_EXCHANGE_LEN, |c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-'
-        })?;
-        text("metadata.label", &m.label, MAX_LABEL_LEN, |c| {
-            !c.is_control()
-        })?;
+        strongroom_formats::credential::check_exchange(&m.exchange)
+            .map_err(|e| contract(e, "metadata."))?;
+        strongroom_formats::credential::check_label(&m.label)
+            .map_err(|e| contract(e, "metadata."))?;
         if m.ttl == 0 || m.ttl > max_ttl {
             return Err(ApiError::new(Code::InvalidTtl));
         }
         Ok(ValidSubmission {
-            key_id: self.key_id,
-            enc,
-            ciphertext,
-            tag,
+            sealed,
             exchange: m.exchange,
             label: m.label,
             ttl: m.ttl,

@@ -34,7 +34,6 @@ pub const QUIET: Duration = Duration::from_secs(2);
 /// Re-seal batches per keys-task tick (each its own transaction).
 const BATCHES_PER_TICK: usize = 16;
 /// AEAD tag length: `ciphertext || tag` is split for storage.
-const TAG_LEN: usize = 16;
 
 /// A rotation row.
 #[derive(Debug, Clone)]
@@ -92,18 +91,6 @@ async fn fail(tx: &Transaction<'_>, id: i64, why: &str) -> Result<(), KeysError>
     .await?;
     tracing::error!(rotation = id, error = %why, "key rotation failed");
     Ok(())
-}
-
-fn split_tag(sealed: &SealedCredential) -> Option<(&[u8], &[u8])> {
-    let ok = sealed.enc.len() == 65
-        && sealed.ciphertext.len() > TAG_LEN
-        && sealed.ciphertext.len() <= 8192 + TAG_LEN
-        && (1..=128).contains(&sealed.key_id.len());
-    ok.then(|| {
-        sealed
-            .ciphertext
-            .split_at(sealed.ciphertext.len() - TAG_LEN)
-    })
 }
 
 impl Keys {
@@ -294,57 +281,62 @@ impl Keys {
         let ask = i32::try_from((RESEAL_BATCH + p.skip_sessions.len()).min(256)).unwrap_or(256);
         let rows = tx
             .query(
-                "SELECT session_id, key_id, enc, ciphertext, tag, exchange, label \
+                "SELECT session_id, key_id, sealed, exchange, label \
                  FROM strongroom_reseal_batch($1, $2)",
                 &[&keep, &ask],
             )
             .await?;
-        let items: Vec<(Uuid, ResealItem)> = rows
-            .iter()
-            .map(|r| (r.get::<_, Uuid>(0), r))
-            .filter(|(sid, _)| !p.skip_sessions.contains(sid))
-            .take(RESEAL_BATCH)
-            .map(|(sid, r)| {
-                let (mut ct, tag): (Vec<u8>, Vec<u8>) = (r.get(3), r.get(4));
-                ct.extend_from_slice(&tag);
-                let item = ResealItem {
-                    session_id: sid.to_string(),
-                    sealed: SealedCredential {
-                        key_id: r.get(1),
-                        enc: r.get(2),
-                        ciphertext: ct,
-                    },
-                    metadata: CredentialMetadata {
-                        exchange: r.get(5),
-                        label: r.get(6),
-                        ttl_seconds: 1,
-                    },
-                };
-                (sid, item)
-            })
-            .collect();
+        let mut items: Vec<(Uuid, ResealItem)> = Vec::new();
+        let mut outside_contract = 0i64;
+        for r in &rows {
+            let sid: Uuid = r.get(0);
+            if items.len() == RESEAL_BATCH {
+                break;
+            }
+            if p.skip_sessions.contains(&sid) {
+                continue;
+            }
+            // A stored row outside the contract cannot be opened: it is
+            // left as it is, like one the enclave refuses.
+            let Ok(sealed) = SealedCredential::from_stored(r.get(1), r.get(2)) else {
+                outside_contract += i64::from(p.skip_sessions.insert(sid));
+                tracing::warn!(session = %sid, "stored credential outside the contract; left as it is");
+                continue;
+            };
+            let metadata = CredentialMetadata {
+                exchange: r.get(3),
+                label: r.get(4),
+                ttl_seconds: 1,
+            };
+            let session_id = sid.to_string();
+            items.push((
+                sid,
+                ResealItem {
+                    session_id,
+                    sealed,
+                    metadata,
+                },
+            ));
+        }
         if items.is_empty() {
             self.check_quiet(tx, &keep, p).await?;
             return Ok(false);
         }
         p.quiet_since = None;
         let (sids, reqs): (Vec<Uuid>, Vec<ResealItem>) = items.into_iter().unzip();
-        let olds: Vec<String> = reqs.iter().map(|i| i.sealed.key_id.clone()).collect();
+        let olds: Vec<String> = reqs.iter().map(|i| i.sealed.key_id().to_owned()).collect();
         let answer = self.enclave.reseal(ResealRequest { items: reqs }).await?;
-        let (mut resealed, mut unusable) = (0i64, 0i64);
+        let (mut resealed, mut unusable) = (0i64, outside_contract);
         for ((sid, old), out) in sids.iter().zip(&olds).zip(answer.items) {
             if out.session_id != sid.to_string() {
                 return Err(KeysError::BadRing("re-seal answer out of order"));
             }
             match (out.sealed, out.error) {
-                (Some(s), None) if s.key_id == new => {
-                    let Some((ct, tag)) = split_tag(&s) else {
-                        return Err(KeysError::BadRing("re-sealed credential malformed"));
-                    };
+                (Some(s), None) if s.key_id() == new => {
                     let stored: bool = tx
                         .query_one(
-                            "SELECT strongroom_reseal_store($1, $2, $3, $4, $5, $6)",
-                            &[sid, old, &s.key_id, &s.enc, &ct, &tag],
+                            "SELECT strongroom_reseal_store($1, $2, $3, $4)",
+                            &[sid, old, &s.key_id(), &s.to_stored()],
                         )
                         .await?
                         .get(0);

@@ -66,7 +66,7 @@ impl Handler for Stub {
                 }
                 ResponseBody::CredentialAccepted(CredentialAccepted {
                     session_id: o.session_id,
-                    key_id: o.sealed.key_id,
+                    key_id: o.sealed.key_id().to_owned(),
                     expires_at: now() + o.metadata.ttl_seconds,
                     resealed: None,
                 })

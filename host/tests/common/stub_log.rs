@@ -63,7 +63,7 @@ pub fn aggregates(c: &ComputeAggregatesRequest) -> AggregatesResult {
         version: 1,
         exchange: c.metadata.exchange.clone(),
         label: c.metadata.label.clone(),
-        account: hex::encode(Sha256::digest(c.sealed.ciphertext.as_slice())),
+        account: hex::encode(Sha256::digest(c.sealed.aead())),
         session: hex::encode(Sha256::digest(c.session_id.as_bytes())),
         from: c.from_ms.map(rfc3339),
         to: c.to_ms.map(rfc3339),

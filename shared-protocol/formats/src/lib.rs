@@ -3,5 +3,6 @@
 
 pub mod aggregates;
 pub mod codec;
+pub mod credential;
 pub mod merkle;
 pub mod tlog;

@@ -6,11 +6,7 @@ use strongroom_protocol::messages::*;
 use strongroom_protocol::{ErrorCode, RpcError};
 
 pub fn sealed() -> SealedCredential {
-    SealedCredential {
-        key_id: "v1:0a1b2c3d".into(),
-        enc: vec![4; 65],
-        ciphertext: vec![0xC7; 48],
-    }
+    SealedCredential::from_aead("v1:0a1b2c3d", vec![4; 65], vec![0xC7; 48]).unwrap()
 }
 
 pub fn metadata() -> CredentialMetadata {
@@ -240,11 +236,10 @@ pub fn responses() -> Vec<(&'static str, Response)> {
                     session_id: SID.into(),
                     key_id: "v1:0a1b2c3d".into(),
                     expires_at: 1_767_225_600,
-                    resealed: Some(SealedCredential {
-                        key_id: "v2:4e5f6a7b".into(),
-                        enc: vec![4; 65],
-                        ciphertext: vec![0xC8; 48],
-                    }),
+                    resealed: Some(
+                        SealedCredential::from_aead("v2:4e5f6a7b", vec![4; 65], vec![0xC8; 48])
+                            .unwrap(),
+                    ),
                 }),
             ),
         ),
