@@ -16,8 +16,9 @@ const FULL: u16 = 256;
 /// Highest tile level in a path.
 pub const MAX_TILE_LEVEL: u8 = 63;
 
-/// Longest tile path accepted, in bytes (`tile/entries/` + 7 groups + `.p/255`).
-pub const MAX_TILE_PATH_LEN: usize = 64;
+/// Longest tile path accepted, in bytes: the longest canonical one,
+/// `tile/entries/x018/x446/x744/x073/x709/x551/615.p/255` (index 2^64 - 1).
+pub const MAX_TILE_PATH_LEN: usize = 52;
 
 /// What a tile holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
