@@ -7,6 +7,7 @@
 //! Each body panics when an invariant breaks: a panic is a finding.
 #![forbid(unsafe_code)]
 
+pub mod c2sp;
 pub mod fixtures;
 pub mod kms_answer;
 pub mod kms_cms;

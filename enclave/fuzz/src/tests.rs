@@ -8,7 +8,7 @@ use strongroom_enclave::ring::{self, MAX_RING_SECRETS_LEN};
 use strongroom_enclave::sync::{NONCE_LEN, SyncHolder};
 
 use crate::fixtures::{FIXED_DATA_KEY, T0_MS, fixed_ring, sim};
-use crate::{kms_answer, kms_cms, ring_open, ring_secrets, sync_export, sync_import};
+use crate::{c2sp, kms_answer, kms_cms, ring_open, ring_secrets, sync_export, sync_import};
 
 /// xorshift64*: deterministic inputs, no extra dependency.
 struct Rng(u64);
@@ -316,4 +316,18 @@ fn kms_cms_target() {
         0x30;
         strongroom_enclave::kms::cms::MAX_ENVELOPE_LEN + 1
     ]);
+}
+
+#[test]
+fn c2sp_target() {
+    for seed in c2sp::seeds() {
+        c2sp::run(&seed);
+        for m in mutations(&seed, 3) {
+            c2sp::run(&m);
+        }
+    }
+    let mut rng = Rng(7);
+    for _ in 0..500 {
+        c2sp::run(&rng.bytes(300));
+    }
 }

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod aggregates;
+pub mod c2sp;
 pub mod codec;
 pub mod credential;
 pub mod merkle;
