@@ -18,6 +18,7 @@ pub mod policy;
 pub mod quote;
 pub mod result;
 pub mod root;
+#[cfg(feature = "seal")]
 pub mod seal;
 mod sig;
 mod verify;
@@ -37,6 +38,7 @@ pub use result::{
     verify_consistency_heads, verify_result, verify_result_cached, verify_tree_head,
 };
 pub use root::{AWS_NITRO_ROOT_G1_SHA256, TrustRoot, TrustRootError};
+#[cfg(feature = "seal")]
 pub use seal::{
     CredentialMetadata, CredentialPlaintext, SealError, SealRecipient, SubmitKeyBody,
     seal_credential, seal_credential_with_rng,

@@ -17,6 +17,7 @@
 //! (compressed points are decompressed). ring gets the uncompressed point
 //! and validates it again on every verification.
 
+#[cfg(not(target_arch = "wasm32"))]
 use ring::signature::{
     ECDSA_P256_SHA256_ASN1, ECDSA_P256_SHA256_FIXED, ECDSA_P384_SHA384_ASN1,
     ECDSA_P384_SHA384_FIXED, EcdsaVerificationAlgorithm, UnparsedPublicKey,
@@ -42,6 +43,7 @@ pub(crate) enum Encoding {
 /// Whether `signature` over `message` verifies under `public_key` (an
 /// uncompressed SEC1 point on `curve`). Every failure, including a key that
 /// is not a valid point, is `false`: callers map it to one opaque error.
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn verify(
     curve: Curve,
     encoding: Encoding,
@@ -62,6 +64,40 @@ pub(crate) fn verify(
 
 /// A public key that decoded as a valid point: its curve and its
 /// uncompressed SEC1 encoding (what ring takes).
+/// The browser build (wasm32, where ring would need a C toolchain for the
+/// target): RustCrypto's verification, which `sig_tests.rs` checks agrees
+/// with ring's answer on random valid, high-s and tampered signatures.
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn verify(
+    curve: Curve,
+    encoding: Encoding,
+    public_key: &[u8],
+    message: &[u8],
+    signature: &[u8],
+) -> bool {
+    use p384::ecdsa::signature::Verifier;
+    macro_rules! check {
+        ($krate:ident) => {{
+            use $krate::ecdsa::{DerSignature, Signature, VerifyingKey};
+            let Ok(key) = VerifyingKey::from_sec1_bytes(public_key) else {
+                return false;
+            };
+            match encoding {
+                Encoding::Asn1 => DerSignature::from_bytes(signature)
+                    .ok()
+                    .is_some_and(|s| key.verify(message, &s).is_ok()),
+                Encoding::Fixed => Signature::from_slice(signature)
+                    .ok()
+                    .is_some_and(|s| key.verify(message, &s).is_ok()),
+            }
+        }};
+    }
+    match curve {
+        Curve::P256 => check!(p256),
+        Curve::P384 => check!(p384),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct EcPublicKey {
     curve: Curve,
