@@ -4,4 +4,5 @@
 pub mod aggregates;
 pub mod codec;
 pub mod merkle;
+pub mod returns;
 pub mod tlog;
