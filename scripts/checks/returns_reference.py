@@ -101,7 +101,9 @@ def figures(returns, rf):
         product *= 1 + r
     mean = sum(returns, Decimal(0)) / n if n else None
     s = None
-    if n >= 2:
+    if n >= 2 and all(r == returns[0] for r in returns):
+        s = Decimal(0)  # exactly 0 when all returns are equal (section 3)
+    elif n >= 2:
         s = (sum(((r - mean) ** 2 for r in returns), Decimal(0)) / (n - 1)).sqrt()
     root_year = YEAR.sqrt()
     downside = sum((min(r, Decimal(0)) ** 2 for r in returns), Decimal(0))

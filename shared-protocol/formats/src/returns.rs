@@ -333,7 +333,8 @@ fn compound(rets: &[Sci]) -> Result<(Sci, Sci), ReturnsError> {
         }
         twr = ovf(twr.add(r).and_then(|x| x.add(twr.mul(r)?)), "twr")?;
         let fall = Sci::ONE.sub(dd).and_then(|kept| r.mul(kept));
-        dd = ovf(fall.and_then(|f| dd.sub(f)), "max_drawdown")?.max(Sci::ZERO);
+        // Exactly, 0 ≤ δ' ≤ 1 (r ≥ −1); the clamps only undo rounding.
+        dd = ovf(fall.and_then(|f| dd.sub(f)), "max_drawdown")?.clamp(Sci::ZERO, Sci::ONE);
         max_dd = max_dd.max(dd);
     }
     Ok((twr, max_dd))
@@ -378,8 +379,15 @@ impl Moments {
             sum.div(count).ok_or_else(err)?
         };
         let (mut squares, mut downside) = (Sci::ZERO, Sci::ZERO);
+        // s = 0 exactly when all returns are equal; a rounded mean must not
+        // turn that into a tiny s (and a huge, non-null sharpe).
+        let all_equal = rets.windows(2).all(|w| w[0] == w[1]);
         for r in rets {
-            let dev = r.sub(mean).ok_or_else(err)?;
+            let dev = if all_equal {
+                Sci::ZERO
+            } else {
+                r.sub(mean).ok_or_else(err)?
+            };
             squares = dev.mul(dev).and_then(|x| squares.add(x)).ok_or_else(err)?;
             if r.is_negative() {
                 downside = r.mul(*r).and_then(|x| downside.add(x)).ok_or_else(err)?;

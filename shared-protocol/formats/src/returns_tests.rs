@@ -118,6 +118,16 @@ fn flat_series_has_zero_volatility_and_null_ratios() {
 }
 
 #[test]
+fn equal_returns_give_exactly_zero_volatility() {
+    // r = 1/3 twice: a rounded mean must not make s a tiny positive number.
+    let r = run(&[("9", "0"), ("12", "0"), ("16", "0")]);
+    assert_eq!(s(&r.volatility).unwrap(), "0");
+    assert_eq!(r.sharpe, None);
+    let r = run(&[("100", "0"), ("110", "0"), ("121", "0"), ("133.1", "0")]);
+    assert_eq!((s(&r.volatility).unwrap(), r.sharpe), ("0".into(), None));
+}
+
+#[test]
 fn rounding_is_half_even_and_negative_zero_is_zero() {
     // r = 0.0000000000005 exactly: ties to even (0); 0.0000000000015 -> 2e-12.
     let r = run(&[("1", "0"), ("1.0000000000005", "0")]);

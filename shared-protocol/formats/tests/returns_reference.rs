@@ -138,6 +138,11 @@ fn cases() -> Vec<(&'static str, Vec<DayInput>, Decimal)> {
         ),
         ("flat", literal(&[("42.5", "0"); 12]), zero),
         (
+            "equal returns of 1/3",
+            literal(&[("9", "0"), ("12", "0"), ("16", "0")]),
+            zero,
+        ),
+        (
             "deposits and withdrawals",
             literal(&[
                 ("1000", "0"),
