@@ -285,3 +285,6 @@ fn huge_annualised_return_is_an_overflow_only_when_calmar_needs_it() {
     let err = compute("USDT", &v, Decimal::ZERO).unwrap_err();
     assert_eq!(err, ReturnsError::Overflow("calmar"));
 }
+
+#[path = "returns_props.rs"]
+mod props;
