@@ -6,4 +6,5 @@ pub mod c2sp;
 pub mod codec;
 pub mod credential;
 pub mod merkle;
+pub mod returns;
 pub mod tlog;
