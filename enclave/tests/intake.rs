@@ -167,7 +167,6 @@ fn refuses_malformed_plaintext() {
     let good = String::from_utf8(credential_json("binance", "main", na)).unwrap();
     let cases = [
         "not json".to_owned(),
-        "".to_owned(),
         "[]".to_owned(),
         good.replace("}", r#","extra":1}"#),
         good.replace(r#""label":"main","#, ""),
@@ -194,6 +193,10 @@ fn refuses_malformed_plaintext() {
             "{pt}"
         );
     }
+    // An empty plaintext never reaches the open: the contract wants at least
+    // one byte of ciphertext.
+    let (enc, ct) = seal(ring.current().public_sec1(), b"");
+    assert!(contract_refuses(ring.current().key_id(), &enc, &ct));
     // Whitespace around the object is JSON, not trailing data.
     assert_eq!(
         try_open(&ring, format!(" {good}\n").as_bytes(), &meta(DAY)),

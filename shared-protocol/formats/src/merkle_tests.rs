@@ -27,7 +27,7 @@ struct ConsistencyCase {
 }
 
 fn vectors() -> Vectors {
-    let text = include_str!("../../testdata/merkle/rfc6962.json");
+    let text = include_str!("../testdata/merkle/rfc6962.json");
     serde_json::from_str(text).unwrap()
 }
 
