@@ -57,13 +57,20 @@ if [[ -z $app_binary ]]; then
   triple=x86_64-unknown-linux-gnu
   sysroot=$(cd "$root" && rustc --print sysroot)
   cargo_home=${CARGO_HOME:-$HOME/.cargo}
-  log "building strongroom-enclave (release, static, $triple)"
+  # The release feature set, named here rather than left to the crate's
+  # defaults, so a default added for development can never reach the
+  # measured image. The NSM simulator (feature dev-simulator: a dev CA and
+  # forged attestation) must never be in it: scripts/checks/release-features
+  # reads this line and checks the graph and the binary for this set.
+  release_features=""
+  log "building strongroom-enclave (release, static, $triple, features \"$release_features\")"
   (cd "$root" && \
    RUSTFLAGS="-C target-feature=+crt-static \
 --remap-path-prefix=$cargo_home=/cargo --remap-path-prefix=$sysroot=/rustc \
 --remap-path-prefix=$root=/strongroom --remap-path-prefix=$work=/build" \
    CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=symbols \
-   cargo build --locked --release -p strongroom-enclave --bin strongroom-enclave --target "$triple")
+   cargo build --locked --release -p strongroom-enclave --bin strongroom-enclave --target "$triple" \
+     --no-default-features --features "$release_features")
   app_binary="$CARGO_TARGET_DIR/$triple/release/strongroom-enclave"
   if readelf -lW "$app_binary" 2>/dev/null | grep -q 'INTERP'; then
     log "error: $app_binary is dynamically linked"; exit 1

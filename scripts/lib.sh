@@ -7,6 +7,11 @@ DEV_DIR="${STRONGROOM_DEV_DIR:-$ROOT/target/strongroom-dev}"   # scripts/pg hono
 PROFILE=${STRONGROOM_PROFILE:-debug}
 BIN_DIR="$ROOT/target/$PROFILE"
 mkdir -p "$DEV_DIR"
+# Dev and test builds of the workspace: the enclave's NSM simulator is off by
+# default (a release image must not contain it), so every dev build names it.
+# One feature set for clippy, the binaries, nextest and doc tests, so cargo
+# never rebuilds target/debug/strongroom-enclave back and forth.
+DEV_FEATURES=(--features strongroom-enclave/dev-simulator)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -16,11 +21,14 @@ need_cargo() {
   command -v cargo >/dev/null 2>&1 || die "cargo not found: install rustup (https://rustup.rs) first"
 }
 
-# Build every binary of the workspace once (debug profile, shared with the tests).
+# Build every binary of the workspace once (debug profile, shared with the
+# tests), with the simulator: the demo and the benchmarks run
+# `strongroom-enclave --dev-simulator`.
 build_bins() {
   need_cargo
-  say "building the workspace binaries"
-  (cd "$ROOT" && cargo build --locked --workspace --bins --quiet $([ "$PROFILE" = release ] && echo --release))
+  say "building the workspace binaries (with the NSM simulator)"
+  (cd "$ROOT" && cargo build --locked --workspace --bins --quiet "${DEV_FEATURES[@]}" \
+    $([ "$PROFILE" = release ] && echo --release))
 }
 
 # Starts (or reuses) PostgreSQL; exports DATABASE_URL.

@@ -4,7 +4,7 @@
 //! credential lookup, 10+3 signed REST calls, paging, aggregation, COSE
 //! signature and the attestation document. Prints p50/p99/mean latency.
 //!
-//! `cargo bench -p strongroom-enclave --bench compute_aggregates [-- ROUNDS]`
+//! `cargo bench -p strongroom-enclave --features dev-simulator --bench compute_aggregates [-- ROUNDS]`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../tests/e2e/mod.rs"]

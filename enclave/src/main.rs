@@ -34,6 +34,11 @@ const EXIT_NO_NSM: u8 = 69;
 const EXIT_FAILURE: u8 = 1;
 /// The parent instance's egress proxy in production (CID 3 is the parent).
 const DEFAULT_EGRESS: Address = Address::Vsock { cid: 3, port: 8001 };
+/// Whether this build has the NSM simulator (a release build does not).
+const SIMULATOR_BUILT: bool = cfg!(feature = "dev-simulator");
+/// What a release build says when asked for the simulator
+/// (scripts/checks/release-features looks for it).
+const NO_SIMULATOR: &str = "this build has no simulator (feature dev-simulator is off)";
 /// How often expired sessions are dropped.
 const PURGE_INTERVAL: Duration = Duration::from_secs(30);
 
@@ -119,6 +124,13 @@ fn main() -> ExitCode {
     };
     if args.max_ttl_seconds == 0 {
         eprintln!("strongroom-enclave: --max-ttl-seconds must be positive");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    if args.dev_simulator && !SIMULATOR_BUILT {
+        // Every --dev-* trust switch `requires` --dev-simulator (clap), so
+        // this one refusal covers them all, before any dev CA file is read,
+        // any file is written or any socket is bound.
+        eprintln!("strongroom-enclave: {NO_SIMULATOR}: --dev-* flags are refused");
         return ExitCode::from(EXIT_CONFIG);
     }
     let exchange = match exchange_config(&args) {
@@ -415,6 +427,6 @@ fn write_pcrs_json(sim: &dyn Nsm, path: &std::path::Path) -> Result<(), u8> {
 
 #[cfg(not(feature = "dev-simulator"))]
 fn open_simulator(_args: &Args, _clock: Arc<dyn Clock>) -> Result<(Arc<dyn Nsm>, TrustRoot), u8> {
-    eprintln!("strongroom-enclave: this build has no simulator (feature dev-simulator is off)");
+    eprintln!("strongroom-enclave: {NO_SIMULATOR}");
     Err(EXIT_CONFIG)
 }

@@ -269,3 +269,43 @@ fn dev_exchange_flags_need_the_simulator_and_each_other() {
         );
     }
 }
+
+/// A release build (no `dev-simulator` feature) refuses `--dev-simulator` and
+/// every `--dev-*` trust switch with 64, before reading a dev CA, writing a
+/// file or binding: `cargo test -p strongroom-enclave --no-default-features
+/// --test binary` (scripts/checks/release-features checks the same on the
+/// release-feature binary).
+#[cfg(not(feature = "dev-simulator"))]
+#[test]
+fn release_build_refuses_every_dev_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = format!("unix://{}/e.sock", dir.path().display());
+    let out_file = dir.path().join("written");
+    let out = out_file.to_str().unwrap();
+    let ca = dir.path().join("absent-ca.pem");
+    let ca = ca.to_str().unwrap();
+    let url = "https://127.0.0.1:8443";
+    let cases: [&[&str]; 6] = [
+        &[],
+        &["--dev-root-key", out],
+        &["--dev-root-out", out],
+        &["--dev-pcrs-out", out],
+        &["--dev-exchange-url", url, "--dev-exchange-ca", ca],
+        &["--dev-kms-url", url, "--dev-kms-ca", ca],
+    ];
+    for args in cases {
+        let run = Command::new(BIN)
+            .args(["--listen", &sock, "--dev-simulator"])
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(64), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("this build has no simulator"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!out_file.exists(), "{args:?}: wrote a file");
+        assert!(!dir.path().join("e.sock").exists(), "{args:?}: bound");
+    }
+}

@@ -18,7 +18,7 @@ use strongroom_protocol::ErrorCode;
 use strongroom_protocol::messages::{
     CredentialMetadata, KeyRingInfo, MAX_RESEAL_BATCH, NewKeyRingRequest, OpenCredentialRequest,
     Phase, RequestBody, ResealItem, ResealRequest, ResponseBody, RetireRequest, SealedCredential,
-    SealedKeyRing, SyncExportRequest, SyncImportRequest, SyncRequestRequest,
+    SealedKeyRing, SyncExportRequest, SyncRequestRequest,
 };
 
 const NOW_MS: u64 = 1_800_000_000_000;
@@ -337,7 +337,7 @@ mod peer_sync {
 
     use strongroom_enclave::clock::SystemClock;
     use strongroom_enclave::nsm::sim::SimNsm;
-    use strongroom_protocol::messages::SyncExported;
+    use strongroom_protocol::messages::{SyncExported, SyncImportRequest};
     use strongroom_verifier::TrustRoot;
 
     use super::*;

@@ -2,6 +2,9 @@
 //! independently by `openssl cms -encrypt` (RSAES-OAEP-SHA256, MGF1-SHA256,
 //! AES-256-CBC), in DER and in the BER indefinite-length shape KMS emits
 //! (`-stream -keyid`), and structural checks on a real KMS answer.
+// The fixtures import openssl-made keys with `RecipientKey::insecure_from_pkcs8_der`,
+// which exists only in dev builds (feature dev-simulator).
+#![cfg(feature = "dev-simulator")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

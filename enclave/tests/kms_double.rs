@@ -2,6 +2,7 @@
 //! `strongroom-kms-double` process (HTTPS with its dev CA): SigV4-signed
 //! requests from `kms::request`, Recipient attestation documents from the
 //! NSM simulator, `CiphertextForRecipient` opened with `kms::cms`.
+#![cfg(feature = "dev-simulator")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
