@@ -351,14 +351,20 @@ async fn malformed_inputs_get_4xx_json_and_the_server_keeps_serving() {
             "invalid_length",
         ),
         (
-            "exchange uppercase",
-            with(&|v| v["metadata"]["exchange"] = json!("BINANCE")),
+            "exchange with a slash (contract: [A-Za-z0-9_.-])",
+            with(&|v| v["metadata"]["exchange"] = json!("bin/ance")),
             400,
             "invalid_field",
         ),
         (
             "label control char",
             with(&|v| v["metadata"]["label"] = json!("a\u{1}b")),
+            400,
+            "invalid_field",
+        ),
+        (
+            "label with a space (refused before the enclave since the contract)",
+            with(&|v| v["metadata"]["label"] = json!("my main")),
             400,
             "invalid_field",
         ),

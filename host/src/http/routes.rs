@@ -110,7 +110,7 @@ impl App {
         // one (checked against the contract when the answer was decoded).
         let stored = accepted.resealed.as_ref().unwrap_or(&sub.sealed);
         if let Err(e) = self
-            .store(&sub, &stored, session, accepted.expires_at, tenant, ctx)
+            .store(&sub, stored, session, accepted.expires_at, tenant, ctx)
             .await
         {
             // Nothing stored: the enclave must not keep the session either.

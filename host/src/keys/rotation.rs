@@ -33,7 +33,6 @@ pub const RESEAL_BATCH: usize = 64;
 pub const QUIET: Duration = Duration::from_secs(2);
 /// Re-seal batches per keys-task tick (each its own transaction).
 const BATCHES_PER_TICK: usize = 16;
-/// AEAD tag length: `ciphertext || tag` is split for storage.
 
 /// A rotation row.
 #[derive(Debug, Clone)]
