@@ -75,6 +75,19 @@ pub(crate) fn verify(
     message: &[u8],
     signature: &[u8],
 ) -> bool {
+    rustcrypto_verify(curve, encoding, public_key, message, signature)
+}
+
+/// ECDSA verification with RustCrypto's p256/p384: the browser build's, and
+/// the reference ring is compared with in tests.
+#[cfg(any(target_arch = "wasm32", test))]
+pub(crate) fn rustcrypto_verify(
+    curve: Curve,
+    encoding: Encoding,
+    public_key: &[u8],
+    message: &[u8],
+    signature: &[u8],
+) -> bool {
     use p384::ecdsa::signature::Verifier;
     macro_rules! check {
         ($krate:ident) => {{

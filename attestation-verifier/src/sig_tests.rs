@@ -5,7 +5,7 @@
 
 use super::*;
 use p256::elliptic_curve::ff::PrimeField;
-use p384::ecdsa::signature::{Signer, Verifier};
+use p384::ecdsa::signature::Signer;
 use proptest::prelude::*;
 
 /// One signed message on one curve, in every encoding the verifier meets.
@@ -53,28 +53,10 @@ macro_rules! case_fn {
 case_fn!(p256_case, p256, Curve::P256);
 case_fn!(p384_case, p384, Curve::P384);
 
-/// The pre-ring verification, exactly as chain.rs / envelope.rs / cose.rs did it.
+/// The pre-ring verification, exactly as chain.rs / envelope.rs / cose.rs did
+/// it (and as the browser build still does).
 fn rustcrypto(curve: Curve, enc: Encoding, key: &[u8], msg: &[u8], sig: &[u8]) -> bool {
-    macro_rules! check {
-        ($krate:ident) => {{
-            use $krate::ecdsa::{DerSignature, Signature, VerifyingKey};
-            let Ok(key) = VerifyingKey::from_sec1_bytes(key) else {
-                return false;
-            };
-            match enc {
-                Encoding::Asn1 => DerSignature::from_bytes(sig)
-                    .ok()
-                    .is_some_and(|s| key.verify(msg, &s).is_ok()),
-                Encoding::Fixed => Signature::from_slice(sig)
-                    .ok()
-                    .is_some_and(|s| key.verify(msg, &s).is_ok()),
-            }
-        }};
-    }
-    match curve {
-        Curve::P256 => check!(p256),
-        Curve::P384 => check!(p384),
-    }
+    rustcrypto_verify(curve, enc, key, msg, sig)
 }
 
 /// Both verifiers agree; returns the common answer.
