@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod c2sp;
+pub mod cose_sign1;
 pub mod fixtures;
 pub mod kms_answer;
 pub mod kms_cms;

@@ -8,7 +8,9 @@ use strongroom_enclave::ring::{self, MAX_RING_SECRETS_LEN};
 use strongroom_enclave::sync::{NONCE_LEN, SyncHolder};
 
 use crate::fixtures::{FIXED_DATA_KEY, T0_MS, fixed_ring, sim};
-use crate::{c2sp, kms_answer, kms_cms, ring_open, ring_secrets, sync_export, sync_import};
+use crate::{
+    c2sp, cose_sign1, kms_answer, kms_cms, ring_open, ring_secrets, sync_export, sync_import,
+};
 
 /// xorshift64*: deterministic inputs, no extra dependency.
 struct Rng(u64);
@@ -329,5 +331,19 @@ fn c2sp_target() {
     let mut rng = Rng(7);
     for _ in 0..500 {
         c2sp::run(&rng.bytes(300));
+    }
+}
+
+#[test]
+fn cose_sign1_target() {
+    for seed in cose_sign1::seeds() {
+        cose_sign1::run(&seed);
+        for m in mutations(&seed, 3) {
+            cose_sign1::run(&m);
+        }
+    }
+    let mut rng = Rng(11);
+    for _ in 0..500 {
+        cose_sign1::run(&rng.bytes(200));
     }
 }

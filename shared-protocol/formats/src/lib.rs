@@ -4,6 +4,7 @@
 pub mod aggregates;
 pub mod c2sp;
 pub mod codec;
+pub mod cose;
 pub mod credential;
 pub mod merkle;
 pub mod returns;
