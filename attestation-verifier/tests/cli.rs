@@ -12,7 +12,22 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
 
+/// Runs the CLI. Tests of other checks accept any measurements explicitly
+/// (`--insecure-no-pcrs`) unless they pin with `--pcrs`; the refusal without
+/// either is tested with [`strongroom_exact`].
 fn strongroom(args: &[&str]) -> Output {
+    let verifying = matches!(
+        args.first(),
+        Some(&("verify-attestation" | "verify-result"))
+    );
+    if verifying && !args.contains(&"--pcrs") {
+        strongroom_exact(&[args, &["--insecure-no-pcrs"]].concat())
+    } else {
+        strongroom_exact(args)
+    }
+}
+
+fn strongroom_exact(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_strongroom"))
         .args(args)
         .env_remove("EXCHANGE_API_KEY")
@@ -58,7 +73,7 @@ fn verifies_a_production_document_in_human_and_json_form() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.starts_with("attestation document OK"));
     assert!(text.contains("f4d48b81a460c991"));
-    assert!(text.contains("NOT PINNED"));
+    assert!(text.contains("NOT CHECKED (--insecure-no-pcrs"));
 
     let out = strongroom(&[
         "verify-attestation",
@@ -353,4 +368,49 @@ fn seal_prints_a_submit_key_body_the_attested_key_opens() {
     assert_eq!(out.status.code(), Some(1));
     let j: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(j["error"]["code"], "pcrs_not_allowed");
+}
+
+/// A third party's production document must not verify "ok" by default:
+/// without measurements the CLI refuses, unless told `--insecure-no-pcrs`,
+/// and then every output says measurements were not checked.
+#[test]
+fn measurements_are_required_unless_explicitly_waived() {
+    let doc = doc_path("02_");
+    let at = at_of(&doc);
+    for cmd in ["verify-attestation", "verify-result"] {
+        let out = strongroom_exact(&[cmd, &doc, "--at", &at, "--json"]);
+        let out = if cmd == "verify-result" {
+            strongroom_exact(&[cmd, &doc, "--json"])
+        } else {
+            out
+        };
+        assert_eq!(out.status.code(), Some(2), "{cmd}");
+        let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(j["error"]["code"], "pcrs_required", "{cmd}");
+        assert!(stderr_line(&out).contains("--insecure-no-pcrs"), "{cmd}");
+    }
+    let out = strongroom_exact(&[
+        "verify-attestation",
+        &doc,
+        "--at",
+        &at,
+        "--insecure-no-pcrs",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["insecure_no_pcrs"], true);
+    assert_eq!(j["pcrs_pinned"], false);
+    assert!(j["warnings"][0].as_str().unwrap().contains("not checked"));
+    // Pinning and waiving at once is a usage error.
+    let pcrs = tempfile::NamedTempFile::new().unwrap();
+    let path = pcrs.path().to_str().unwrap();
+    let out = strongroom_exact(&[
+        "verify-attestation",
+        &doc,
+        "--pcrs",
+        path,
+        "--insecure-no-pcrs",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
 }

@@ -12,6 +12,7 @@ use common::http_server::{Seen, Server};
 use common::result_fixture::ResultFixture;
 use hpke::{Deserializable, Kem as _, Serializable};
 use serde_json::Value;
+use sha2::Digest as _;
 use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -120,6 +121,10 @@ fn run(h: &Host, args: &[&str], env: &[(&str, &str)]) -> Output {
     if args[0] != "revoke" {
         cmd.args(["--trust-dev-root", &h.root_pem]);
     }
+    // `quote` tests are about nonces: they accept any measurements, explicitly.
+    if args[0] == "quote" {
+        cmd.arg("--insecure-no-pcrs");
+    }
     cmd.env("STRONGROOM_HOST", &h.server.url)
         .env("STRONGROOM_TENANT_KEY", TENANT_KEY)
         .env_remove("EXCHANGE_API_KEY")
@@ -170,7 +175,11 @@ fn quote_refuses_a_host_that_replays_another_nonce() {
     std::fs::write(&root, pki.root_pem()).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_strongroom"))
         .args(["quote", "--host", &server.url, "--api-key", "k", "--json"])
-        .args(["--trust-dev-root", root.to_str().unwrap()])
+        .args([
+            "--trust-dev-root",
+            root.to_str().unwrap(),
+            "--insecure-no-pcrs",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -278,7 +287,12 @@ fn host_refusals_exit_1_with_the_host_code() {
 
 #[test]
 fn aggregates_saves_the_answer_and_verifies_the_chain() {
-    let f = ResultFixture::default();
+    let mut f = ResultFixture::default();
+    // The answer to what `cmd("good", ...)` asks, computed just now.
+    f.payload.session = hex::encode(sha2::Sha256::digest(b"good"));
+    f.payload.computed_at = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
     let answer = serde_json::to_string(&f.answer()).unwrap();
     let mut tampered = f.answer();
     tampered.aggregates["totals"]["USDT"]["wins"] = 7.into();
@@ -288,6 +302,7 @@ fn aggregates_saves_the_answer_and_verifies_the_chain() {
         "/enclave/request_aggregates" if seen.body.windows(3).any(|w| w == b"bad") => {
             (200, tampered.clone())
         }
+        // A valid answer, replayed for another session.
         "/enclave/request_aggregates" => (200, answer.clone()),
         "/enclave/revoke" => (200, r#"{"revoked":true}"#.into()),
         _ => (404, String::new()),
@@ -300,7 +315,7 @@ fn aggregates_saves_the_answer_and_verifies_the_chain() {
         Command::new(env!("CARGO_BIN_EXE_strongroom"))
             .args(["aggregates", "--session", session, "--host", &server.url])
             .args(["--api-key", "k", "--trust-dev-root", root.to_str().unwrap()])
-            .args(["--out", out_file.to_str().unwrap()])
+            .args(["--out", out_file.to_str().unwrap(), "--insecure-no-pcrs"])
             .args(extra)
             .output()
             .unwrap()
@@ -329,7 +344,11 @@ fn aggregates_saves_the_answer_and_verifies_the_chain() {
     );
     // The saved answer verifies offline.
     let out = Command::new(env!("CARGO_BIN_EXE_strongroom"))
-        .args(["verify-result", out_file.to_str().unwrap()])
+        .args([
+            "verify-result",
+            out_file.to_str().unwrap(),
+            "--insecure-no-pcrs",
+        ])
         .args(["--trust-dev-root", root.to_str().unwrap()])
         .output()
         .unwrap();
@@ -344,6 +363,38 @@ fn aggregates_saves_the_answer_and_verifies_the_chain() {
         served.as_bytes(),
         "bytes as received"
     );
+    // A valid signed answer that is not the one asked for: refused.
+    let mismatch = |extra: &[&str]| {
+        let out = cmd("good", &[&["--json"], extra].concat());
+        assert_eq!(out.status.code(), Some(1), "{extra:?}");
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+        json["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(mismatch(&[]), "answer_mismatch", "window start differs");
+    assert_eq!(
+        mismatch(&["--from", "2026-01-01T00:00:00Z", "--symbol", "ETHUSDT"]),
+        "answer_mismatch"
+    );
+    let other = cmd("other", &["--from", "2026-01-01T00:00:00Z", "--json"]);
+    assert_eq!(other.status.code(), Some(1));
+    let json: Value = serde_json::from_slice(&other.stdout).unwrap();
+    assert_eq!(json["error"]["code"], "answer_mismatch", "another session");
+    assert_eq!(
+        mismatch(&["--from", "2026-01-01T00:00:00Z", "--max-age", "0"]),
+        "answer_stale"
+    );
+    // Without --pcrs or --insecure-no-pcrs nothing is verified at all.
+    let out = Command::new(env!("CARGO_BIN_EXE_strongroom"))
+        .args(["aggregates", "--session", "good", "--host", &server.url])
+        .args(["--api-key", "k", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["error"]["code"], "pcrs_required");
     // Bad window syntax is a usage error before any request.
     let before = server.seen().len();
     assert_eq!(cmd("good", &["--to", "yesterday"]).status.code(), Some(2));

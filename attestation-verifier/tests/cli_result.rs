@@ -11,7 +11,22 @@ use std::path::Path;
 use std::process::{Command, Output};
 use strongroom_verifier::AggregatesAnswer;
 
+/// Runs the CLI. Tests of other checks accept any measurements explicitly
+/// (`--insecure-no-pcrs`) unless they pin with `--pcrs`; the refusal without
+/// either is tested with [`strongroom_exact`].
 fn strongroom(args: &[&str]) -> Output {
+    let verifying = matches!(
+        args.first(),
+        Some(&("verify-attestation" | "verify-result"))
+    );
+    if verifying && !args.contains(&"--pcrs") {
+        strongroom_exact(&[args, &["--insecure-no-pcrs"]].concat())
+    } else {
+        strongroom_exact(args)
+    }
+}
+
+fn strongroom_exact(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_strongroom"))
         .args(args)
         .output()
@@ -77,7 +92,7 @@ fn a_valid_answer_verifies_in_human_and_json_form() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.starts_with("signed result OK"), "{text}");
     assert!(text.contains("DEVELOPMENT root"));
-    assert!(text.contains("NOT PINNED"));
+    assert!(text.contains("NOT CHECKED (--insecure-no-pcrs"));
     assert!(text.contains("realized PnL 123.45"), "{text}");
     assert!(text.contains("leaf 4 of 7"));
 

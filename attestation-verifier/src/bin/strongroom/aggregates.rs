@@ -2,9 +2,11 @@
 //! the answer, verify the whole chain, print the verified figures.
 
 use crate::CliError;
+use crate::answer_check::{self, Asked};
 use crate::common::{PolicyArgs, parse_time};
 use crate::host::{HostArgs, client_error};
 use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
 use strongroom_verifier::{parse_answer, verify_result};
 
 /// Arguments of `aggregates`.
@@ -27,6 +29,9 @@ pub struct Args {
     /// Write the answer bytes as received here (also when verification fails), for `verify-result`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Refuse an answer computed longer ago than this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = answer_check::DEFAULT_MAX_AGE_SECS)]
+    pub max_age: u64,
     #[command(flatten)]
     pub policy: PolicyArgs,
     /// Machine-readable output (one JSON object on stdout).
@@ -61,6 +66,14 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     let answer = parse_answer(&raw).map_err(|e| CliError::refused(e.code(), e))?;
     let verified =
         verify_result(&answer, &root, &policy).map_err(|e| CliError::refused(e.code(), e))?;
+    let asked = Asked {
+        session: &args.session,
+        from: args.from.as_deref(),
+        to: args.to.as_deref(),
+        symbols: &args.symbols,
+        max_age: Duration::from_secs(args.max_age),
+    };
+    answer_check::check(&verified.payload, &asked, SystemTime::now())?;
     crate::verify_result::print(&verified, args.policy.pinned(), args.json);
     Ok(())
 }

@@ -17,8 +17,18 @@ pub const MAX_INPUT_FILE_LEN: u64 = 64 * 1024;
 #[derive(clap::Args, Debug)]
 pub struct PolicyArgs {
     /// Accepted measurements (pcrs.json from the image build); repeat for several releases.
+    /// Required unless --insecure-no-pcrs.
     #[arg(long = "pcrs", value_name = "FILE")]
     pub pcrs: Vec<PathBuf>,
+    /// Accept any enclave image (no --pcrs): a third party's enclave, or
+    /// yours running other code, passes too. Never for production; the
+    /// output says measurements were not checked.
+    #[arg(
+        long = "insecure-no-pcrs",
+        alias = "insecure-any-image",
+        conflicts_with = "pcrs"
+    )]
+    pub insecure_no_pcrs: bool,
     /// Accept debug-mode enclaves (PCR0/1/2 all zero). Never for production.
     #[arg(long)]
     pub allow_debug: bool,
@@ -39,8 +49,16 @@ impl PolicyArgs {
             .map_err(|e| CliError::usage("dev_root", format!("{}: {e}", path.display())))
     }
 
-    /// Debug and measurement rules.
+    /// Debug and measurement rules. Without `--pcrs` this refuses (exit 64,
+    /// `pcrs_required`) unless `--insecure-no-pcrs` says so explicitly.
     pub fn policy(&self) -> Result<Policy, CliError> {
+        if self.pcrs.is_empty() && !self.insecure_no_pcrs {
+            return Err(CliError::usage(
+                "pcrs_required",
+                "pass --pcrs pcrs.json (the release's measurements), \
+                 or --insecure-no-pcrs to accept any enclave image",
+            ));
+        }
         let mut policy = Policy::default().with_allow_debug(self.allow_debug);
         for path in &self.pcrs {
             let set = PcrSet::from_file(path).map_err(|e| CliError::usage("pcrs_file", e))?;
@@ -52,6 +70,15 @@ impl PolicyArgs {
     /// Whether measurements are pinned.
     pub fn pinned(&self) -> bool {
         !self.pcrs.is_empty()
+    }
+}
+
+/// The warnings a report carries: one when measurements were not checked.
+pub fn pcr_warnings(pinned: bool) -> Vec<&'static str> {
+    if pinned {
+        Vec::new()
+    } else {
+        vec!["measurements not checked (--insecure-no-pcrs): any enclave image passes"]
     }
 }
 

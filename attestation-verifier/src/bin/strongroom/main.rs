@@ -3,6 +3,7 @@
 //! stderr and the exit status.
 
 mod aggregates;
+mod answer_check;
 mod common;
 mod host;
 mod quote;
@@ -52,6 +53,7 @@ enum Command {
 }
 
 /// A failure: exit status, stable code, one-line message.
+#[derive(Debug)]
 pub struct CliError {
     exit: u8,
     code: Cow<'static, str>,
@@ -66,6 +68,11 @@ impl CliError {
             code: code.into(),
             message: message.to_string(),
         }
+    }
+    /// The machine-readable code.
+    #[cfg(test)]
+    pub fn code(&self) -> &str {
+        &self.code
     }
     /// Bad input or arguments (exit 2).
     pub fn usage(code: impl Into<Cow<'static, str>>, message: impl std::fmt::Display) -> Self {

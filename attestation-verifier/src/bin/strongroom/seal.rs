@@ -26,9 +26,6 @@ pub struct Args {
     pub quote: PathBuf,
     #[command(flatten)]
     pub trust: TrustArgs,
-    /// Seal to any measured image (no --pcrs). Dangerous: you would trust whatever code runs.
-    #[arg(long)]
-    pub insecure_any_image: bool,
     /// Exchange name.
     #[arg(long, default_value = "binance")]
     pub exchange: String,
@@ -51,12 +48,6 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: &Args) -> Result<(), CliError> {
-    if !args.trust.base.pinned() && !args.insecure_any_image {
-        return Err(CliError::usage(
-            "pcrs_required",
-            "seal needs --pcrs pcrs.json (or --insecure-any-image)",
-        ));
-    }
     let json = read_input(&args.quote)?;
     let root = args.trust.root()?;
     let policy = args.trust.policy(Some(DEFAULT_SEAL_MAX_AGE_SECS))?;

@@ -30,9 +30,6 @@ pub struct Args {
     pub not_after: Option<u64>,
     #[command(flatten)]
     pub policy: PolicyArgs,
-    /// Seal to any measured image (no --pcrs). Dangerous: you would trust whatever code runs.
-    #[arg(long)]
-    pub insecure_any_image: bool,
     /// Machine-readable output (one JSON object on stdout).
     #[arg(long)]
     pub json: bool,
@@ -40,12 +37,6 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: &Args) -> Result<(), CliError> {
-    if !args.policy.pinned() && !args.insecure_any_image {
-        return Err(CliError::usage(
-            "pcrs_required",
-            "submit needs --pcrs pcrs.json (or --insecure-any-image)",
-        ));
-    }
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())

@@ -67,6 +67,8 @@ pub fn report(v: &VerifiedDocument, pinned: bool) -> Value {
         "pcrs": pcrs,
         "pcrs_pinned": pinned,
         "pcrs_matched": v.matched_pcr_set,
+        "insecure_no_pcrs": !pinned,
+        "warnings": crate::common::pcr_warnings(pinned),
         "public_key": b64_opt(v.public_key.as_deref()),
         "user_data": b64_opt(v.user_data.as_deref()),
         "nonce": b64_opt(v.nonce.as_deref()),
@@ -100,7 +102,9 @@ pub fn print_human_body(v: &VerifiedDocument, r: &Value) {
     }
     match &v.matched_pcr_set {
         Some(src) => println!("  measurements: match {src}"),
-        None => println!("  measurements: NOT PINNED (pass --pcrs pcrs.json to require a release)"),
+        None => {
+            println!("  measurements: NOT CHECKED (--insecure-no-pcrs: any enclave image passes)")
+        }
     }
     let show = |k: &str| r[k].as_str().map_or("none".to_owned(), str::to_owned);
     println!("  public_key:  {}", show("public_key"));
