@@ -1,7 +1,6 @@
 #![allow(clippy::unwrap_used)]
 
 use super::*;
-use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
 use std::time::UNIX_EPOCH;
 
