@@ -1,5 +1,5 @@
 //! strongroom-formats' C2SP parsers of untrusted text: signed notes,
-//! checkpoints, `tlog-proof@v1` proofs, tile paths. Never panics; each
+//! checkpoints, `tlog-proof@v1` proofs, tile paths, `add-checkpoint` bodies. Never panics; each
 //! format has one encoding, so whatever parses formats back to the same
 //! bytes, within the documented bounds.
 
@@ -7,12 +7,16 @@ use strongroom_formats::c2sp::checkpoint::Checkpoint;
 use strongroom_formats::c2sp::note::{MAX_NOTE_LEN, MAX_SIGNATURES, Note};
 use strongroom_formats::c2sp::proof::TlogProof;
 use strongroom_formats::c2sp::tiles::Tile;
+use strongroom_formats::c2sp::witness::AddCheckpoint;
 
 /// One input.
 pub fn run(data: &[u8]) {
     if let Ok(n) = Note::parse(data) {
         assert!(data.len() <= MAX_NOTE_LEN && n.signatures().len() <= MAX_SIGNATURES);
         assert_eq!(n.format().as_bytes(), data, "note: one encoding");
+    }
+    if let Ok(r) = AddCheckpoint::parse(data) {
+        assert_eq!(r.format().as_bytes(), data, "add-checkpoint: one encoding");
     }
     if let Ok(p) = TlogProof::parse(data) {
         assert_eq!(p.format().as_bytes(), data, "proof: one encoding");
@@ -56,7 +60,14 @@ pub fn seeds() -> Vec<Vec<u8>> {
     let inclusion = merkle::inclusion_proof(&leaves, 3).expect("in range");
     let proof = TlogProof::new(Some(b"x".to_vec()), 3, inclusion, signed.clone());
     let proof = proof.expect("within bounds");
+    let consistency = merkle::consistency_proof(&leaves, 2).expect("in range");
+    let add = AddCheckpoint {
+        old_size: 2,
+        proof: consistency,
+        checkpoint: signed.clone(),
+    };
     vec![
+        add.format().into_bytes(),
         signed.format().into_bytes(),
         proof.format().into_bytes(),
         cp.format().into_bytes(),

@@ -9,3 +9,4 @@ pub mod cosignature;
 pub mod note;
 pub mod proof;
 pub mod tiles;
+pub mod witness;

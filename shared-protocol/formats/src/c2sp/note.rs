@@ -100,7 +100,9 @@ impl NoteSignature {
         &self.signature
     }
 
-    fn parse_line(line: &str) -> Result<Self, NoteError> {
+    /// Parses one signature line (without its newline), as a note's
+    /// signature block or a witness's `add-checkpoint` answer carries it.
+    pub fn parse_line(line: &str) -> Result<Self, NoteError> {
         let rest = line.strip_prefix(SIG_PREFIX).ok_or(NoteError::Malformed)?;
         let (name, b64) = rest.split_once(' ').ok_or(NoteError::Malformed)?;
         let raw = B64.decode(b64).map_err(|_| NoteError::Malformed)?;
@@ -110,6 +112,13 @@ impl NoteSignature {
         let (id, sig) = raw.split_at(4);
         let key_id = u32::from_be_bytes([id[0], id[1], id[2], id[3]]);
         Self::new(name, key_id, sig.to_vec())
+    }
+
+    /// The signature line, newline included.
+    pub fn line(&self) -> String {
+        let mut out = String::new();
+        self.format_line(&mut out);
+        out
     }
 
     fn format_line(&self, out: &mut String) {
