@@ -44,7 +44,7 @@ def split_note(note: str):
 
 
 def parse_vkey(vkey: str):
-    name, kid, b64 = vkey.split("+")
+    name, kid, b64 = vkey.split("+", 2)  # the base64 key may hold "+"
     raw = base64.b64decode(b64, validate=True)
     sig_type, pub = raw[0], raw[1:]
     assert sig_type in (1, 4) and len(pub) == 32, "unsupported vkey"

@@ -325,10 +325,9 @@ impl VerifierKey {
         if s.len() > MAX_KEY_NAME_LEN + 64 {
             return Err(bad);
         }
-        let mut parts = s.split('+');
-        let (Some(name), Some(id), Some(b64), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        // Names hold no `+`; the base64 key may (standard alphabet).
+        let mut parts = s.splitn(3, '+');
+        let (Some(name), Some(id), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(bad);
         };
         let canonical_hex = |c: char| c.is_ascii_digit() || ('a'..='f').contains(&c);
