@@ -91,3 +91,31 @@ impl Drop for Guard {
         let _ = self.0.wait();
     }
 }
+
+/// [`spawn`] for blocking tests (`std::process`): stderr appended to `log`,
+/// killed and reaped when the [`Guard`] drops.
+pub fn spawn_blocking(cmd: &mut std::process::Command, log: &Path, stdout: Stdio) -> Guard {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap_or_else(|e| panic!("create {}: {e}", log.display()));
+    let child = cmd
+        .stdout(stdout)
+        .stderr(file)
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {:?}: {e}", cmd.get_program()));
+    Guard(child)
+}
+
+/// [`first_line`] for a blocking child: waits until it prints a line or exits.
+pub fn first_line_blocking(child: &mut Guard, what: &str, log: &Path) -> String {
+    use std::io::BufRead as _;
+    let stdout = child.0.stdout.take().expect("stdout piped");
+    let mut line = String::new();
+    let read = std::io::BufReader::new(stdout).read_line(&mut line);
+    match read {
+        Ok(n) if n > 0 => line,
+        _ => panic!("{what} printed nothing ({read:?}): {}", read_log(log)),
+    }
+}
