@@ -228,6 +228,26 @@ impl Stack {
         panic!("not ready after {limit:?}: {last}{}", self.logs_tail());
     }
 
+    /// The stack as `stack.json` (the form `scripts/demo --serve` writes and the
+    /// load tools read: `strongroom_devtools::stack::Stack`).
+    pub fn description(&self) -> Value {
+        serde_json::json!({
+            "host_url": format!("http://{}", self.host.addr),
+            "api_key": self.key,
+            "database_url": self.db.url(),
+            "dev_root_pem": self.enclave.root_pem,
+            "pcrs_json": self.dir.path().join("pcrs.json"),
+            "pids": {"host": self.host_pid(), "enclave": self.enclave_pid()},
+        })
+    }
+
+    /// Writes [`Stack::description`] to `dir/stack.json` and returns its path.
+    pub fn write_description(&self) -> PathBuf {
+        let path = self.dir.path().join("stack.json");
+        std::fs::write(&path, self.description().to_string()).expect("write stack.json");
+        path
+    }
+
     /// quote -> submit (201) with the demo credential; returns (quote, session).
     pub async fn submit_demo(&self, label: &str) -> (Value, String) {
         let c = self.client();
