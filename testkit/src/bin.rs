@@ -61,3 +61,15 @@ pub fn loadgen() -> PathBuf {
 pub fn verifier_cli() -> PathBuf {
     path("strongroom")
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_missing_binary_names_the_variable_and_the_build() {
+        let err = std::panic::catch_unwind(|| super::path("strongroom-no-such-binary"))
+            .expect_err("a missing binary panics");
+        let msg = err.downcast_ref::<String>().expect("a formatted message");
+        assert!(msg.contains("STRONGROOM_BIN_DIR"), "{msg}");
+        assert!(msg.contains("cargo build --workspace --bins"), "{msg}");
+    }
+}

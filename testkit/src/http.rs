@@ -211,3 +211,32 @@ impl Client {
         self.post("/enclave/revoke", &body).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{code_of, parse_reply, request};
+
+    #[test]
+    fn parses_status_headers_and_body() {
+        let raw = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n\r\n\
+                    {\"error\":{\"code\":\"enclave_unavailable\"}}";
+        let r = parse_reply(raw).expect("an answer");
+        assert_eq!(r.status, 503);
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        assert_eq!(code_of(&r), "enclave_unavailable");
+        assert!(
+            parse_reply(b"HTTP/1.1 200 OK\r\n").is_none(),
+            "no end of head"
+        );
+    }
+
+    #[test]
+    fn a_request_has_its_length_and_closes() {
+        let bytes = request("h:1", "POST", "/x", &[("a", "b")], Some(b"hey"));
+        let text = String::from_utf8(bytes).expect("ASCII");
+        assert_eq!(
+            text,
+            "POST /x HTTP/1.1\r\nhost: h:1\r\nconnection: close\r\na: b\r\ncontent-length: 3\r\n\r\nhey"
+        );
+    }
+}

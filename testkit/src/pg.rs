@@ -208,3 +208,21 @@ pub fn pg_dump(url: &str) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::with_dbname;
+
+    #[test]
+    fn the_database_name_is_replaced_and_the_parameters_kept() {
+        let url = "postgres://postgres@/strongroom?host=/run/pg&port=54329";
+        assert_eq!(
+            with_dbname(url, "test_1"),
+            "postgres://postgres@/test_1?host=/run/pg&port=54329"
+        );
+        assert_eq!(
+            with_dbname("postgres://u:p@127.0.0.1:5432/db", "postgres"),
+            "postgres://u:p@127.0.0.1:5432/postgres"
+        );
+    }
+}
