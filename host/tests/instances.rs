@@ -24,8 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::real::{
-    self as real, KMS_DOUBLE_ACCESS_KEY, KMS_DOUBLE_SECRET, KmsDouble, MockExchange, pg_dump,
-    start_kms_double, start_mock_exchange,
+    self as real, KmsDouble, MockExchange, pg_dump, start_kms_double, start_mock_exchange,
 };
 use common::{HOST_BIN, Host, TestDb, workspace_root};
 use serde_json::{Value, json};
@@ -114,20 +113,9 @@ impl World {
             ("PEER_LISTEN".into(), "127.0.0.1:0".into()),
         ];
         if let Some(kms) = &self.kms {
-            args.extend([
-                "--dev-kms-url".into(),
-                format!("https://localhost:{}", kms.port),
-                "--dev-kms-ca".into(),
-                kms.ca_pem.display().to_string(),
-            ]);
+            args.extend(kms.enclave_args());
             allow.push_str(&format!(",localhost:{}", kms.port));
-            env.extend([
-                ("KMS_KEY_ID".into(), KMS_KEY.into()),
-                ("KMS_REGION".into(), "us-east-1".into()),
-                ("KMS_ENDPOINT".into(), format!("localhost:{}", kms.port)),
-                ("AWS_ACCESS_KEY_ID".into(), KMS_DOUBLE_ACCESS_KEY.into()),
-                ("AWS_SECRET_ACCESS_KEY".into(), KMS_DOUBLE_SECRET.into()),
-            ]);
+            env.extend(kms.host_env(KMS_KEY));
         }
         env.push(("EGRESS_ALLOWLIST".into(), allow));
         let log = self.path(&format!("{name}-enclave.log"));
