@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use sha2::{Digest, Sha384};
@@ -23,13 +23,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_strongroom-enclave");
 /// A debug build hashes its own (large, unoptimized) executable for PCR0.
 const START_TIMEOUT: Duration = Duration::from_secs(180);
 
-struct Guard(Child);
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+// A child killed and reaped when dropped.
+use strongroom_testkit::process::Guard;
 
 #[test]
 fn refuses_to_start_without_nsm_or_simulator() {

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![cfg(feature = "dev-simulator")]
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use strongroom_protocol::client::{ClientConfig, RpcClient};
@@ -20,13 +20,8 @@ use tokio::net::UnixStream;
 
 const BIN: &str = env!("CARGO_BIN_EXE_strongroom-enclave");
 
-struct Guard(Child);
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+// A child killed and reaped when dropped.
+use strongroom_testkit::process::Guard;
 
 async fn healthy(client: &RpcClient) -> bool {
     matches!(

@@ -6,9 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -23,50 +22,23 @@ use strongroom_enclave::kms::request::{
 use strongroom_enclave::kms::sigv4::{AmzDate, Credentials};
 use strongroom_enclave::nsm::Nsm;
 use strongroom_enclave::nsm::sim::SimNsm;
+use strongroom_testkit::process::{self, Guard};
 use zeroize::Zeroizing;
 
-const BIN: &str = "strongroom-kms-double";
 const KEY_ID: &str = "1234abcd-12ab-34cd-56ef-1234567890ab";
 const AK: &str = "AKIDKMSDOUBLETEST";
 const SK: &str = "kms-double-test-secret";
 
+/// The double's binary (the kit finds it, or panics with what to build).
 fn double_binary() -> PathBuf {
-    let dir = match std::env::var_os("STRONGROOM_BIN_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => std::env::current_exe()
-            .unwrap()
-            .parent()
-            .unwrap()
-            .parent()
-            .unwrap()
-            .to_path_buf(),
-    };
-    let bin = dir.join(BIN);
-    if !bin.is_file() {
-        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["build", "-p", "strongroom-devtools", "--bin", BIN])
-            .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
-            .status();
-        assert!(
-            matches!(status, Ok(s) if s.success()) && bin.is_file(),
-            "{} missing and could not be built: run `cargo build -p strongroom-devtools --bin {BIN}`",
-            bin.display()
-        );
-    }
-    bin
+    strongroom_testkit::bin::kms_double()
 }
 
 struct Double {
-    child: Child,
+    /// Killed and reaped when the double is dropped.
+    _child: Guard,
     port: u16,
     ca_pem: Vec<u8>,
-}
-
-impl Drop for Double {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn pcrs_json(sim: &SimNsm, pcr0: &[u8]) -> String {
@@ -83,31 +55,18 @@ fn start(dir: &Path, name: &str, root_pem: &str, pcrs: &str) -> Double {
     );
     std::fs::write(&root, root_pem).unwrap();
     std::fs::write(&policy, pcrs).unwrap();
-    let mut child = Command::new(double_binary())
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--key-id",
-            KEY_ID,
-            "--access-key",
-            AK,
-            "--secret",
-            SK,
-        ])
+    let log = dir.join(format!("{name}.log"));
+    let mut cmd = Command::new(double_binary());
+    cmd.args(["--listen", "127.0.0.1:0", "--key-id", KEY_ID])
+        .args(["--access-key", AK, "--secret", SK])
         .arg("--policy")
         .arg(&policy)
         .arg("--trust-dev-root")
         .arg(&root)
         .arg("--ca-out")
-        .arg(&ca)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+        .arg(&ca);
+    let mut child = process::spawn_blocking(&mut cmd, &log, Stdio::piped());
+    let line = process::first_line_blocking(&mut child, "the KMS double", &log);
     let v: serde_json::Value =
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
     let url = v["url"].as_str().unwrap();
@@ -117,7 +76,7 @@ fn start(dir: &Path, name: &str, root_pem: &str, pcrs: &str) -> Double {
         std::path::absolute(&ca).unwrap().to_str().unwrap()
     );
     Double {
-        child,
+        _child: child,
         port,
         ca_pem: std::fs::read(&ca).unwrap(),
     }

@@ -10,7 +10,6 @@
 
 mod e2e;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -27,32 +26,12 @@ use strongroom_protocol::messages::{
     RequestBody, ResponseBody, SealedKeyRing, UnsealKeyRingRequest,
 };
 use strongroom_protocol::transport::Address;
+use strongroom_testkit::process;
 
-const DOUBLE: &str = "strongroom-kms-double";
 const KEY_ID: &str = "1234abcd-12ab-34cd-56ef-1234567890ab";
 const AK: &str = "AKIDKMSE2ETEST";
 const SK: &str = "kms-e2e-secret-do-not-log";
 const START_TIMEOUT: Duration = Duration::from_secs(180);
-
-fn double_binary() -> PathBuf {
-    let dir = match std::env::var_os("STRONGROOM_BIN_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => Path::new(ENCLAVE_BIN).parent().unwrap().to_path_buf(),
-    };
-    let bin = dir.join(DOUBLE);
-    if !bin.is_file() {
-        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["build", "-p", "strongroom-devtools", "--bin", DOUBLE])
-            .current_dir(e2e::repo_root())
-            .status();
-        assert!(
-            matches!(status, Ok(s) if s.success()) && bin.is_file(),
-            "{} missing and could not be built",
-            bin.display()
-        );
-    }
-    bin
-}
 
 struct Double {
     port: u16,
@@ -65,23 +44,18 @@ fn start_double(dir: &Path, name: &str, root_pem: &Path, pcrs: &serde_json::Valu
     let policy = dir.join(format!("{name}.pcrs.json"));
     let ca_pem = dir.join(format!("{name}.ca.pem"));
     std::fs::write(&policy, pcrs.to_string()).unwrap();
-    let mut child = Command::new(double_binary())
-        .args(["--listen", "127.0.0.1:0", "--key-id", KEY_ID])
+    let log = dir.join(format!("{name}.double.log"));
+    let mut cmd = Command::new(strongroom_testkit::bin::kms_double());
+    cmd.args(["--listen", "127.0.0.1:0", "--key-id", KEY_ID])
         .args(["--access-key", AK, "--secret", SK])
         .arg("--policy")
         .arg(&policy)
         .arg("--trust-dev-root")
         .arg(root_pem)
         .arg("--ca-out")
-        .arg(&ca_pem)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+        .arg(&ca_pem);
+    let mut child = process::spawn_blocking(&mut cmd, &log, Stdio::piped());
+    let line = process::first_line_blocking(&mut child, "the KMS double", &log);
     let v: serde_json::Value =
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
     let port = v["url"]
@@ -95,7 +69,7 @@ fn start_double(dir: &Path, name: &str, root_pem: &Path, pcrs: &serde_json::Valu
     Double {
         port,
         ca_pem,
-        _child: Guard(child),
+        _child: child,
     }
 }
 
@@ -111,8 +85,8 @@ async fn start_enclave(dir: &Path, name: &str, egress: &Address, double: &Double
     let sock = dir.join(format!("{name}.sock"));
     let log = dir.join(format!("{name}.log"));
     let addr: Address = format!("unix://{}", sock.display()).parse().unwrap();
-    let child = Command::new(ENCLAVE_BIN)
-        .arg("--listen")
+    let mut cmd = Command::new(ENCLAVE_BIN);
+    cmd.arg("--listen")
         .arg(addr.to_string())
         .arg("--dev-simulator")
         .arg("--dev-root-key")
@@ -123,12 +97,8 @@ async fn start_enclave(dir: &Path, name: &str, egress: &Address, double: &Double
         .arg(format!("https://127.0.0.1:{}", double.port))
         .arg("--dev-kms-ca")
         .arg(&double.ca_pem)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let mut child = Guard(child);
+        .env("RUST_LOG", "info");
+    let mut child = process::spawn_blocking(&mut cmd, &log, Stdio::null());
     let config = ClientConfig {
         call_timeout: Duration::from_secs(120),
         ..ClientConfig::default()

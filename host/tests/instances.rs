@@ -24,8 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::real::{
-    self as real, KMS_DOUBLE_ACCESS_KEY, KMS_DOUBLE_SECRET, KmsDouble, MockExchange, pg_dump,
-    sibling_bin, start_kms_double, start_mock_exchange,
+    self as real, KmsDouble, MockExchange, pg_dump, start_kms_double, start_mock_exchange,
 };
 use common::{HOST_BIN, Host, TestDb, workspace_root};
 use serde_json::{Value, json};
@@ -78,13 +77,9 @@ impl World {
     /// Starts pair `name`: its enclave (binary `enclave_bin`, default the
     /// built one) and its host.
     async fn pair(&self, name: &str, enclave_bin: Option<&Path>) -> Pair {
-        let bin = enclave_bin.map(Path::to_path_buf).unwrap_or_else(|| {
-            sibling_bin(
-                "strongroom-enclave",
-                "STRONGROOM_ENCLAVE_BIN",
-                "strongroom-enclave",
-            )
-        });
+        let bin = enclave_bin
+            .map(Path::to_path_buf)
+            .unwrap_or_else(strongroom_testkit::bin::enclave);
         let sock = self.path(&format!("{name}-enclave.sock"));
         let egress = format!(
             "unix://{}",
@@ -118,20 +113,9 @@ impl World {
             ("PEER_LISTEN".into(), "127.0.0.1:0".into()),
         ];
         if let Some(kms) = &self.kms {
-            args.extend([
-                "--dev-kms-url".into(),
-                format!("https://localhost:{}", kms.port),
-                "--dev-kms-ca".into(),
-                kms.ca_pem.display().to_string(),
-            ]);
+            args.extend(kms.enclave_args());
             allow.push_str(&format!(",localhost:{}", kms.port));
-            env.extend([
-                ("KMS_KEY_ID".into(), KMS_KEY.into()),
-                ("KMS_REGION".into(), "us-east-1".into()),
-                ("KMS_ENDPOINT".into(), format!("localhost:{}", kms.port)),
-                ("AWS_ACCESS_KEY_ID".into(), KMS_DOUBLE_ACCESS_KEY.into()),
-                ("AWS_SECRET_ACCESS_KEY".into(), KMS_DOUBLE_SECRET.into()),
-            ]);
+            env.extend(kms.host_env(KMS_KEY));
         }
         env.push(("EGRESS_ALLOWLIST".into(), allow));
         let log = self.path(&format!("{name}-enclave.log"));
@@ -162,35 +146,15 @@ async fn start_enclave_process(
     sock: &Path,
     log: &Path,
 ) -> tokio::process::Child {
+    use strongroom_testkit::enclave::ENCLAVE_START_LIMIT;
+    use strongroom_testkit::process;
     let _ = std::fs::remove_file(sock);
-    let log_file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .unwrap();
-    let mut child = tokio::process::Command::new(bin)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(log_file)
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    for _ in 0..1800 {
-        if sock.exists() {
-            return child;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!(
-                "enclave exited ({status}): {}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!(
-        "enclave did not listen: {}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    );
+    let mut cmd = tokio::process::Command::new(bin);
+    cmd.args(args);
+    // The log is appended to: a restarted enclave keeps its history.
+    let mut child = process::spawn(&mut cmd, log, Stdio::null());
+    process::wait_for_path(&mut child, sock, "enclave", log, ENCLAVE_START_LIMIT).await;
+    child
 }
 
 struct Pair {
@@ -376,12 +340,7 @@ async fn a_peer_with_another_pcr0_gets_no_ring() {
     // Another enclave build: the same program with one byte appended, so
     // the simulator measures a different PCR0.
     let other = world.path("strongroom-enclave-other");
-    let mut bytes = std::fs::read(sibling_bin(
-        "strongroom-enclave",
-        "STRONGROOM_ENCLAVE_BIN",
-        "strongroom-enclave",
-    ))
-    .unwrap();
+    let mut bytes = std::fs::read(strongroom_testkit::bin::enclave()).unwrap();
     bytes.push(0);
     std::fs::write(&other, bytes).unwrap();
     {

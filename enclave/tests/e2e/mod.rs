@@ -10,9 +10,8 @@
 pub mod boot;
 pub mod proxy;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -26,6 +25,7 @@ use strongroom_protocol::messages::{
     OpenCredentialRequest, Phase, RequestBody, ResponseBody, SealedCredential,
 };
 use strongroom_protocol::transport::Address;
+use strongroom_testkit::process;
 
 pub use proxy::{Proxy, ProxyState};
 
@@ -64,44 +64,13 @@ pub fn plain(text: String) -> String {
     out
 }
 
-/// A child process killed (and reaped) when dropped.
-pub struct Guard(pub Child);
+/// A child process killed (and reaped) when dropped (the kit's).
+pub use strongroom_testkit::process::Guard;
 
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Where the mock binary lives: `$STRONGROOM_BIN_DIR`, else the directory of
-/// the enclave binary under test (`<target>/debug`). Built when missing;
-/// never silently skipped.
+/// The mock exchange binary: the kit finds it (`$STRONGROOM_BIN_DIR`, else
+/// the test's `target/<profile>`), and panics with what to build when missing.
 pub fn mock_binary() -> PathBuf {
-    let dir = match std::env::var_os("STRONGROOM_BIN_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => Path::new(ENCLAVE_BIN).parent().unwrap().to_path_buf(),
-    };
-    let bin = dir.join(MOCK_BIN);
-    if bin.is_file() {
-        return bin;
-    }
-    let release = dir.ends_with("release");
-    eprintln!("{} missing: building strongroom-devtools", bin.display());
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.args(["build", "-p", "strongroom-devtools", "--bins"])
-        .current_dir(repo_root());
-    if release {
-        cmd.arg("--release");
-    }
-    let status = cmd.status();
-    assert!(
-        matches!(status, Ok(s) if s.success()) && bin.is_file(),
-        "the mock exchange binary {} is missing and could not be built ({status:?}); \
-         run `cargo build -p strongroom-devtools --bins` (or set STRONGROOM_BIN_DIR)",
-        bin.display()
-    );
-    bin
+    strongroom_testkit::bin::mock_exchange()
 }
 
 /// A running mock exchange.
@@ -117,22 +86,15 @@ impl Mock {
     /// `dir/mock.log`.
     pub fn start(dir: &Path, fixture: &Path, extra: &[&str]) -> Mock {
         let log = dir.join("mock.log");
-        let mut child = Command::new(mock_binary())
-            .arg("--fixture")
+        let mut cmd = Command::new(mock_binary());
+        cmd.arg("--fixture")
             .arg(fixture)
             .arg("--ca-out")
             .arg(dir.join("mock-ca.pem"))
             .args(extra)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let child = Guard(child);
+            .env("RUST_LOG", "info");
+        let mut child = process::spawn_blocking(&mut cmd, &log, Stdio::piped());
+        let line = process::first_line_blocking(&mut child, "mock exchange", &log);
         let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| {
             panic!("mock exchange did not print its JSON line ({e}): {line:?}")
         });
@@ -174,8 +136,8 @@ impl Enclave {
         let log = dir.join("enclave.log");
         let pcrs_json = dir.join("pcrs.json");
         let addr: Address = format!("unix://{}", sock.display()).parse().unwrap();
-        let child = Command::new(ENCLAVE_BIN)
-            .arg("--listen")
+        let mut cmd = Command::new(ENCLAVE_BIN);
+        cmd.arg("--listen")
             .arg(addr.to_string())
             .arg("--dev-simulator")
             .arg("--dev-root-out")
@@ -188,12 +150,8 @@ impl Enclave {
             .arg(&mock.url)
             .arg("--dev-exchange-ca")
             .arg(&mock.ca_pem)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut child = Guard(child);
+            .env("RUST_LOG", "info");
+        let mut child = process::spawn_blocking(&mut cmd, &log, Stdio::null());
         let config = ClientConfig {
             call_timeout: Duration::from_secs(120),
             ..ClientConfig::default()

@@ -1,7 +1,7 @@
 //! The load generator's pure parts (percentiles, the recorder and its JSON
-//! report, the loopback rule) and, when a stack is running
-//! (`STRONGROOM_STACK=target/strongroom-dev/stack.json`), a tiny load run
-//! against it through the real binary.
+//! report, the loopback rule) and a tiny load run through the real binary
+//! against a running stack (`STRONGROOM_STACK=target/strongroom-dev/stack.json`)
+//! or, without one, a stack the test kit starts (`strongroom-testkit`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::Command;
@@ -11,6 +11,7 @@ use strongroom_devtools::bench::figure::{Figure, Goal};
 use strongroom_devtools::loadgen::{Recorder, Route};
 use strongroom_devtools::stack::Stack;
 use strongroom_devtools::stats::{percentile, summarize};
+use strongroom_testkit::stack::{Stack as KitStack, StackOpts};
 
 #[test]
 fn percentiles_of_a_known_distribution() {
@@ -124,20 +125,32 @@ fn stack_files_pointing_elsewhere_are_refused() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("non-loopback"));
 }
 
-#[test]
-fn tiny_load_run_against_a_running_stack() {
-    let Ok(stack) = std::env::var("STRONGROOM_STACK") else {
-        eprintln!(
-            "STRONGROOM_STACK not set: skipping the live run (scripts/bench --selftest sets it)"
-        );
-        return;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tiny_load_run_against_a_running_stack() {
+    // A running stack (`scripts/bench --selftest` sets STRONGROOM_STACK), else
+    // one the test kit starts here: the run never passes by running nothing.
+    let (_own, stack) = match std::env::var("STRONGROOM_STACK") {
+        Ok(path) => (None, path),
+        Err(_) => {
+            let own = KitStack::start(StackOpts::default()).await;
+            let path = own.write_description().display().to_string();
+            (Some(own), path)
+        }
     };
+    tokio::task::spawn_blocking(move || tiny_load_run(&stack))
+        .await
+        .unwrap();
+}
+
+/// Two tenants (created with the host binary the kit finds), at most six
+/// iterations of quote, verify_seal, submit, aggregates and revoke: no error.
+fn tiny_load_run(stack: &str) {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
     let out = Command::new(env!("CARGO_BIN_EXE_strongroom-loadgen"))
         .args([
             "--stack",
-            &stack,
+            stack,
             "--tenants",
             "2",
             "--concurrency",
@@ -148,6 +161,8 @@ fn tiny_load_run_against_a_running_stack() {
         .args([
             "--max-iterations",
             "6",
+            "--host-bin",
+            strongroom_testkit::bin::host().to_str().unwrap(),
             "--quiet",
             "--report",
             report.to_str().unwrap(),

@@ -2,9 +2,8 @@
 //! trusting only the dev CA it wrote.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -16,21 +15,16 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
 use serde_json::Value;
 use strongroom_devtools::generate::{GENERATED_API_KEY, GENERATED_API_SECRET};
+use strongroom_testkit::process::{self, Guard};
 
 const BIN: &str = env!("CARGO_BIN_EXE_strongroom-mock-exchange");
 
 struct Mock {
-    child: Child,
+    /// Killed and reaped when the mock is dropped.
+    _child: Guard,
     addr: String,
     ca_pem: PathBuf,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Mock {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn demo_fixture() -> PathBuf {
@@ -40,25 +34,20 @@ fn demo_fixture() -> PathBuf {
 fn start(fixture: &Path, extra: &[&str]) -> Mock {
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca.pem");
-    let mut child = Command::new(BIN)
-        .arg("--fixture")
+    let log = dir.path().join("mock.log");
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--fixture")
         .arg(fixture)
         .arg("--ca-out")
         .arg(&ca)
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+        .args(extra);
+    let mut child = process::spawn_blocking(&mut cmd, &log, Stdio::piped());
+    let line = process::first_line_blocking(&mut child, "mock exchange", &log);
     let v: Value = serde_json::from_str(&line).unwrap();
     let url = v["url"].as_str().unwrap();
     assert_eq!(Path::new(v["ca_pem"].as_str().unwrap()), ca.as_path());
     Mock {
-        child,
+        _child: child,
         addr: url.strip_prefix("https://").unwrap().to_string(),
         ca_pem: ca,
         _dir: dir,
