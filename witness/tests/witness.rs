@@ -5,74 +5,33 @@
 //! and rate-limits.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use strongroom_formats::c2sp::checkpoint::{Checkpoint, SignedCheckpoint};
 use strongroom_formats::c2sp::cosignature::WitnessPolicy;
 use strongroom_formats::c2sp::note::{NoteSigner, VerifierKey};
 use strongroom_formats::c2sp::witness::{AddCheckpoint, parse_cosignatures, parse_tlog_size};
 use strongroom_formats::merkle::{self, Hash};
+use strongroom_testkit::http::{Reply, http};
+use strongroom_testkit::pg::TestDb;
+use strongroom_testkit::process::{Guard, first_line_blocking, spawn_blocking};
 
 const ORIGIN: &str = "strongroom.test/log";
 
-/// A fresh database on the cluster of `DATABASE_URL` (scripts/test sets it).
-fn fresh_database() -> String {
-    let url = std::env::var("DATABASE_URL")
-        .expect("DATABASE_URL (scripts/test starts PostgreSQL and sets it)");
-    let name = format!("witness_{}_{}", std::process::id(), rand_suffix());
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
-        client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
-    });
-    with_dbname(&url, &name)
-}
-
-fn rand_suffix() -> u64 {
-    let mut b = [0u8; 8];
-    getrandom::fill(&mut b).unwrap();
-    u64::from_le_bytes(b)
-}
-
-fn with_dbname(url: &str, db: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap();
-    let (path, query) = rest
-        .split_once('?')
-        .map_or((rest, None), |(a, q)| (a, Some(q)));
-    let authority = path.split('/').next().unwrap();
-    let q = query.map(|q| format!("?{q}")).unwrap_or_default();
-    format!("{scheme}://{authority}/{db}{q}")
-}
-
 struct WitnessProcess {
-    child: Child,
+    _guard: Guard,
     addr: String,
-}
-
-impl Drop for WitnessProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 struct Setup {
     dir: tempfile::TempDir,
-    db: String,
+    db: TestDb,
     log: NoteSigner,
 }
 
 impl Setup {
-    fn new() -> Self {
+    async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let log = NoteSigner::from_seed(ORIGIN, &[1; 32]).unwrap();
         std::fs::write(dir.path().join("key"), format!("{}\n", "42".repeat(32))).unwrap();
@@ -80,34 +39,32 @@ impl Setup {
         std::fs::write(dir.path().join("logs"), logs).unwrap();
         Self {
             dir,
-            db: fresh_database(),
+            db: TestDb::new().await,
             log,
         }
     }
 
     fn start(&self, rate: u32) -> WitnessProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_strongroom-witness"))
-            .arg("serve")
+        let log = self.dir.path().join("witness.log");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_strongroom-witness"));
+        cmd.arg("serve")
             .env("WITNESS_NAME", "witness.test/w1")
             .env("WITNESS_KEY_FILE", self.dir.path().join("key"))
             .env("WITNESS_LOGS_FILE", self.dir.path().join("logs"))
-            .env("DATABASE_URL", &self.db)
+            .env("DATABASE_URL", &self.db.url)
             .env("WITNESS_LISTEN", "127.0.0.1:0")
-            .env("WITNESS_RATE_PER_SEC", rate.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+            .env("WITNESS_RATE_PER_SEC", rate.to_string());
+        let mut guard = spawn_blocking(&mut cmd, &log, Stdio::piped());
+        let line = first_line_blocking(&mut guard, "strongroom-witness", &log);
         let addr = line
             .trim()
             .strip_prefix("listening on http://")
             .unwrap_or_else(|| panic!("no listening line: {line:?}"))
             .to_owned();
-        WitnessProcess { child, addr }
+        WitnessProcess {
+            _guard: guard,
+            addr,
+        }
     }
 
     fn checkpoint(&self, leaves: &[Hash], signer: &NoteSigner) -> SignedCheckpoint {
@@ -131,37 +88,16 @@ impl Setup {
     }
 }
 
-struct Reply {
-    status: u16,
-    headers: String,
-    body: Vec<u8>,
+async fn get(w: &WitnessProcess, path: &str) -> Reply {
+    http(&w.addr, "GET", path, &[], None).await
 }
 
-fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> Reply {
-    let mut s = TcpStream::connect(addr).unwrap();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: w\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).unwrap();
-    let _ = s.write_all(body);
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a response head");
-    let headers = String::from_utf8_lossy(&raw[..split]).to_lowercase();
-    let status = headers[9..12].parse().unwrap();
-    Reply {
-        status,
-        headers,
-        body: raw[split + 4..].to_vec(),
-    }
+async fn post_raw(w: &WitnessProcess, body: &[u8]) -> Reply {
+    http(&w.addr, "POST", "/add-checkpoint", &[], Some(body)).await
 }
 
-fn post(w: &WitnessProcess, req: &AddCheckpoint) -> Reply {
-    http(&w.addr, "POST", "/add-checkpoint", req.format().as_bytes())
+async fn post(w: &WitnessProcess, req: &AddCheckpoint) -> Reply {
+    post_raw(w, req.format().as_bytes()).await
 }
 
 fn leaves(n: u64, salt: u8) -> Vec<Hash> {
@@ -208,42 +144,38 @@ fn python_verifies(dir: &Path, note: &str, vkeys: &[String]) {
     );
 }
 
-#[test]
-fn cosigns_consistent_checkpoints_and_refuses_forks_across_restarts() {
-    let s = Setup::new();
+#[tokio::test]
+async fn cosigns_consistent_checkpoints_and_refuses_forks_across_restarts() {
+    let s = Setup::new().await;
     let w = s.start(1000);
-    let vkey_text = String::from_utf8(http(&w.addr, "GET", "/vkey", b"").body).unwrap();
+    let vkey_text = String::from_utf8(get(&w, "/vkey").await.body).unwrap();
     let vkey = VerifierKey::parse(vkey_text.trim()).unwrap();
     let log = leaves(10, 0);
 
     // First contact and an extension: cosigned, checked here and in Python.
     let first = s.add(&log[..5], 0);
-    let note = cosigned(&s, &first, &post(&w, &first), &vkey);
+    let note = cosigned(&s, &first, &post(&w, &first).await, &vkey);
     python_verifies(
         s.dir.path(),
         &note,
         &[s.log.verifier_key().to_string(), vkey_text.trim().into()],
     );
     let ext = s.add(&log[..8], 5);
-    cosigned(&s, &ext, &post(&w, &ext), &vkey);
+    cosigned(&s, &ext, &post(&w, &ext).await, &vkey);
 
     // A fork at the recorded size: 422. A rollback to 5: 409 naming 8.
     let mut fork = s.add(&leaves(8, 1), 0);
     fork.old_size = 8;
-    assert_eq!(post(&w, &fork).status, 422);
-    let stale = post(&w, &s.add(&log[..9], 5));
+    assert_eq!(post(&w, &fork).await.status, 422);
+    let stale = post(&w, &s.add(&log[..9], 5)).await;
     assert_eq!(stale.status, 409);
-    assert!(
-        stale.headers.contains("content-type: text/x.tlog.size"),
-        "{}",
-        stale.headers
-    );
+    assert_eq!(stale.header("content-type"), Some("text/x.tlog.size"));
     assert_eq!(parse_tlog_size(&stale.body), Ok(8));
     // A longer history that does not extend the recorded one: 422.
     let other = leaves(9, 2);
     let mut bad_ext = s.add(&other, 8);
     bad_ext.proof = merkle::consistency_proof(&other, 8).unwrap();
-    assert_eq!(post(&w, &bad_ext).status, 422);
+    assert_eq!(post(&w, &bad_ext).await.status, 422);
 
     // Unknown origin 404, another key 403, garbage 400, oversized 413.
     let stranger = NoteSigner::from_seed("elsewhere.test/log", &[3; 32]).unwrap();
@@ -255,53 +187,46 @@ fn cosigns_consistent_checkpoints_and_refuses_forks_across_restarts() {
         proof: vec![],
         checkpoint: foreign,
     };
-    assert_eq!(post(&w, &unknown).status, 404);
+    assert_eq!(post(&w, &unknown).await.status, 404);
     let impostor = NoteSigner::from_seed(ORIGIN, &[4; 32]).unwrap();
     let forged = AddCheckpoint {
         old_size: 8,
         proof: merkle::consistency_proof(&log[..9], 8).unwrap(),
         checkpoint: s.checkpoint(&log[..9], &impostor),
     };
-    assert_eq!(post(&w, &forged).status, 403);
-    assert_eq!(
-        http(&w.addr, "POST", "/add-checkpoint", b"old 0\n").status,
-        400
-    );
-    assert_eq!(
-        http(&w.addr, "POST", "/add-checkpoint", &vec![b'a'; 80_000]).status,
-        413
-    );
+    assert_eq!(post(&w, &forged).await.status, 403);
+    assert_eq!(post_raw(&w, b"old 0\n").await.status, 400);
+    assert_eq!(post_raw(&w, &vec![b'a'; 80_000]).await.status, 413);
 
     // SIGKILL and restart on the same database: the state is kept.
     drop(w);
     let w = s.start(1000);
-    assert_eq!(parse_tlog_size(&post(&w, &s.add(&log[..9], 5)).body), Ok(8));
-    let after = s.add(&log, 8);
-    cosigned(&s, &after, &post(&w, &after), &vkey);
-    let latest = http(
-        &w.addr,
-        "GET",
-        "/checkpoint?origin=strongroom.test%2Flog",
-        b"",
+    assert_eq!(
+        parse_tlog_size(&post(&w, &s.add(&log[..9], 5)).await.body),
+        Ok(8)
     );
+    let after = s.add(&log, 8);
+    cosigned(&s, &after, &post(&w, &after).await, &vkey);
+    let latest = get(&w, "/checkpoint?origin=strongroom.test%2Flog").await;
     assert_eq!(latest.status, 200);
     let latest = SignedCheckpoint::parse(&latest.body).unwrap();
     assert_eq!(latest.checkpoint().size(), 10);
 }
 
-#[test]
-fn rate_limited_per_address_with_retry_after() {
-    let s = Setup::new();
+#[tokio::test]
+async fn rate_limited_per_address_with_retry_after() {
+    let s = Setup::new().await;
     let w = s.start(1);
-    let replies: Vec<Reply> = (0..6)
-        .map(|_| http(&w.addr, "GET", "/healthz", b""))
-        .collect();
+    let mut replies = Vec::new();
+    for _ in 0..6 {
+        replies.push(get(&w, "/healthz").await);
+    }
     assert_eq!(replies[0].status, 200);
     let limited = replies
         .iter()
         .find(|r| r.status == 429)
         .expect("a 429 within six requests");
-    assert!(limited.headers.contains("retry-after: 1"));
+    assert_eq!(limited.header("retry-after"), Some("1"));
 }
 
 #[test]
