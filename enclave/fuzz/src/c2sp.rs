@@ -1,10 +1,11 @@
 //! strongroom-formats' C2SP parsers of untrusted text: signed notes,
-//! checkpoints, `tlog-proof@v1` proofs, tile paths, `add-checkpoint` bodies. Never panics; each
+//! checkpoints, `tlog-proof@v1` proofs, tile paths, `add-checkpoint` bodies, tlog-policy files. Never panics; each
 //! format has one encoding, so whatever parses formats back to the same
 //! bytes, within the documented bounds.
 
 use strongroom_formats::c2sp::checkpoint::Checkpoint;
 use strongroom_formats::c2sp::note::{MAX_NOTE_LEN, MAX_SIGNATURES, Note};
+use strongroom_formats::c2sp::policy::{MAX_POLICY_ITEMS, TlogPolicy};
 use strongroom_formats::c2sp::proof::TlogProof;
 use strongroom_formats::c2sp::tiles::Tile;
 use strongroom_formats::c2sp::witness::AddCheckpoint;
@@ -14,6 +15,9 @@ pub fn run(data: &[u8]) {
     if let Ok(n) = Note::parse(data) {
         assert!(data.len() <= MAX_NOTE_LEN && n.signatures().len() <= MAX_SIGNATURES);
         assert_eq!(n.format().as_bytes(), data, "note: one encoding");
+    }
+    if let Ok(p) = TlogPolicy::parse(data) {
+        assert!(p.logs().len() <= MAX_POLICY_ITEMS && p.witnesses().len() <= MAX_POLICY_ITEMS);
     }
     if let Ok(r) = AddCheckpoint::parse(data) {
         assert_eq!(r.format().as_bytes(), data, "add-checkpoint: one encoding");
@@ -66,7 +70,13 @@ pub fn seeds() -> Vec<Vec<u8>> {
         proof: consistency,
         checkpoint: signed.clone(),
     };
+    let policy = format!(
+        "log {}\nwitness W {}\ngroup G any W\nquorum G\n",
+        log.verifier_key(),
+        w.verifier_key().expect("a cosignature key")
+    );
     vec![
+        policy.into_bytes(),
         add.format().into_bytes(),
         signed.format().into_bytes(),
         proof.format().into_bytes(),

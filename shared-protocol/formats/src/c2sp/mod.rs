@@ -7,6 +7,7 @@
 pub mod checkpoint;
 pub mod cosignature;
 pub mod note;
+pub mod policy;
 pub mod proof;
 pub mod tiles;
 pub mod witness;
