@@ -5,7 +5,7 @@
 use crate::CliError;
 use crate::common::read_input_limited;
 use serde_json::json;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use strongroom_formats::c2sp::checkpoint::SignedCheckpoint;
 use strongroom_formats::c2sp::cosignature::WitnessCosignature;
 use strongroom_formats::c2sp::note::MAX_NOTE_LEN;
@@ -46,7 +46,7 @@ pub struct ProofArgs {
     pub json: bool,
 }
 
-fn policy(path: &PathBuf) -> Result<TlogPolicy, CliError> {
+fn policy(path: &Path) -> Result<TlogPolicy, CliError> {
     let bytes = read_input_limited(path, MAX_POLICY_LEN as u64)?;
     TlogPolicy::parse(&bytes)
         .map_err(|e| CliError::usage("bad_policy", format!("{}: {e}", path.display())))
