@@ -181,6 +181,60 @@ pub fn compute(
     })
 }
 
+/// Why a signed `returns` block does not follow from its own daily series.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecheckError {
+    /// The series itself is refused (gap, bad date, bad amount...).
+    #[error(transparent)]
+    Series(#[from] ReturnsError),
+    /// A figure differs from the one recomputed from the series (named:
+    /// `twr`, `sharpe`, ..., or `daily[i].return`).
+    #[error("{0} does not follow from the daily series")]
+    Mismatch(String),
+}
+
+/// Recomputes a signed `returns` block from its own daily series (dates,
+/// equities, flows, valuation asset, risk-free rate) and refuses it unless
+/// every figure, each daily return included, is exactly the recomputed one.
+/// A verifier thus needs to trust only the signed series, not the figures.
+pub fn recheck(signed: &Returns) -> Result<(), RecheckError> {
+    let series: Vec<DayInput> = signed
+        .daily
+        .iter()
+        .map(|d| DayInput {
+            date: d.date.clone(),
+            equity: d.equity,
+            net_flow: d.net_flow,
+        })
+        .collect();
+    let rf = signed.risk_free_rate.map_or(Decimal::ZERO, |r| r.0);
+    let again = compute(&signed.valuation_asset, &series, rf)?;
+    if let Some(i) = (0..again.daily.len()).find(|&i| again.daily[i].ret != signed.daily[i].ret) {
+        return Err(RecheckError::Mismatch(format!("daily[{i}].return")));
+    }
+    let figures = [
+        ("days", again.days == signed.days),
+        ("twr", again.twr == signed.twr),
+        ("volatility", again.volatility == signed.volatility),
+        ("sharpe", again.sharpe == signed.sharpe),
+        ("sortino", again.sortino == signed.sortino),
+        ("max_drawdown", again.max_drawdown == signed.max_drawdown),
+        ("calmar", again.calmar == signed.calmar),
+        ("best_day", again.best_day == signed.best_day),
+        ("worst_day", again.worst_day == signed.worst_day),
+        // A zero rate is never written out: `Some(0)` is not the canonical form.
+        (
+            "risk_free_rate",
+            again.risk_free_rate == signed.risk_free_rate,
+        ),
+    ];
+    match figures.iter().find(|(_, same)| !same) {
+        Some((name, _)) => Err(RecheckError::Mismatch((*name).to_owned())),
+        None => Ok(()),
+    }
+}
+
 /// The one rounding of a figure, from its unrounded value.
 fn figure(x: Sci, name: &'static str) -> Result<Dec, ReturnsError> {
     x.round_dp(FIGURE_DP)

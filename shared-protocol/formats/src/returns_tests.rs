@@ -286,5 +286,45 @@ fn huge_annualised_return_is_an_overflow_only_when_calmar_needs_it() {
     assert_eq!(err, ReturnsError::Overflow("calmar"));
 }
 
+/// A verifier recomputes the block from its signed series: an honest block
+/// passes; a doctored figure, a doctored daily return, a changed equity
+/// under unchanged figures, a zero rate written out, and a gap are refused.
+#[test]
+fn recheck_accepts_only_figures_that_follow_from_the_series() {
+    let rows = [
+        ("100", "0"),
+        ("110", "0"),
+        ("99", "0"),
+        ("150", "40"),
+        ("151", "0"),
+    ];
+    let honest = run(&rows);
+    recheck(&honest).unwrap();
+    let mismatch = |r: &Returns| match recheck(r) {
+        Err(RecheckError::Mismatch(name)) => name,
+        other => panic!("{other:?}"),
+    };
+    let mut r = honest.clone();
+    r.sharpe = Some(Dec(d("9.9")));
+    assert_eq!(mismatch(&r), "sharpe");
+    let mut r = honest.clone();
+    r.daily[2].ret = Some(Dec(d("0.5")));
+    assert_eq!(mismatch(&r), "daily[2].return");
+    let mut r = honest.clone();
+    r.daily[4].equity = Dec(d("141"));
+    assert_eq!(mismatch(&r), "daily[4].return");
+    let mut r = honest.clone();
+    r.risk_free_rate = Some(Dec(Decimal::ZERO));
+    assert_eq!(mismatch(&r), "risk_free_rate");
+    let mut r = honest.clone();
+    r.daily.remove(2);
+    assert!(matches!(
+        recheck(&r),
+        Err(RecheckError::Series(ReturnsError::NotConsecutive(2)))
+    ));
+    let with_rate = compute("USDT", &series(&rows), d("0.05")).unwrap();
+    recheck(&with_rate).unwrap();
+}
+
 #[path = "returns_props.rs"]
 mod props;
