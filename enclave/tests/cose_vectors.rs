@@ -12,7 +12,7 @@ mod common;
 
 use p256::ecdsa::{SigningKey, VerifyingKey};
 use serde::Deserialize;
-use strongroom_enclave::keyring::{HpkeKeyPair, KeyRing, ResultSigningKey};
+use strongroom_enclave_core::ring::{HpkeKeyPair, KeyRing, ResultSigningKey};
 use strongroom_verifier::cose::{CoseError, verify_es256, verify_es256_with_aad};
 
 #[derive(Deserialize)]

@@ -10,8 +10,8 @@ mod common;
 use hpke::kem::Kem as KemTrait;
 use hpke::{Deserializable, OpModeS, Serializable};
 use serde::Deserialize;
-use strongroom_enclave::intake::{IntakeError, hpke_open};
-use strongroom_enclave::keyring::{Aead, HpkeKeyPair, Kdf, Kem};
+use strongroom_enclave_core::intake::{IntakeError, hpke_open};
+use strongroom_enclave_core::ring::{Aead, HpkeKeyPair, Kdf, Kem};
 
 #[derive(Deserialize)]
 struct File {

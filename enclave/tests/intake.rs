@@ -5,11 +5,11 @@
 mod common;
 
 use common::{FakeNsm, credential_json, seal, seal_with};
-use strongroom_enclave::intake::{
+use strongroom_enclave_core::intake::{
     HPKE_INFO, IntakeError, IntakePolicy, MAX_AEAD_LEN, MAX_CIPHERTEXT_LEN as MAX_PLAINTEXT_LEN,
     Metadata, SealedCredential, TAG_LEN, account_pseudonym, open_credential,
 };
-use strongroom_enclave::keyring::KeyRing;
+use strongroom_enclave_core::ring::KeyRing;
 use strongroom_protocol::ErrorCode;
 
 const NOW: u64 = 1_800_000_000;

@@ -5,8 +5,8 @@
 mod common;
 
 use proptest::prelude::*;
-use strongroom_enclave::intake::{IntakePolicy, Metadata, SealedCredential, open_credential};
-use strongroom_enclave::keyring::{HpkeKeyPair, KeyRing, ResultSigningKey};
+use strongroom_enclave_core::intake::{IntakePolicy, Metadata, SealedCredential, open_credential};
+use strongroom_enclave_core::ring::{HpkeKeyPair, KeyRing, ResultSigningKey};
 
 fn ring() -> KeyRing {
     KeyRing::with_keys(

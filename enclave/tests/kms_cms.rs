@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::FakeNsm;
-use strongroom_enclave::kms::cms::{CmsError, Envelope, MAX_ENVELOPE_LEN, RecipientKey};
+use strongroom_enclave_core::kms::cms::{CmsError, Envelope, MAX_ENVELOPE_LEN, RecipientKey};
 
 fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
     let out = Command::new("openssl")

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use proptest::prelude::*;
-use strongroom_enclave::kms::cms::{CmsError, Envelope};
+use strongroom_enclave_core::kms::cms::{CmsError, Envelope};
 
 fn real() -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -7,10 +7,10 @@ use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use strongroom_enclave::kms::request::{
+use strongroom_enclave_core::kms::request::{
     self, KmsEndpoint, KmsError, Signer, parse_decrypt, parse_generate_data_key,
 };
-use strongroom_enclave::kms::sigv4::{self, AmzDate, Credentials, Scope, SignableRequest};
+use strongroom_enclave_core::kms::sigv4::{self, AmzDate, Credentials, Scope, SignableRequest};
 use zeroize::Zeroizing;
 
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";

@@ -7,10 +7,10 @@ mod common;
 use std::sync::Arc;
 
 use common::{FakeNsm, credential_json, seal};
-use strongroom_enclave::clock::FixedClock;
-use strongroom_enclave::intake::{Credential, IntakePolicy};
-use strongroom_enclave::keyring::{HpkeKeyPair, KeyRing, ResultSigningKey};
-use strongroom_enclave::state::Enclave;
+use strongroom_enclave_core::clock::FixedClock;
+use strongroom_enclave_core::intake::{Credential, IntakePolicy};
+use strongroom_enclave_core::ring::{HpkeKeyPair, KeyRing, ResultSigningKey};
+use strongroom_enclave_core::state::Enclave;
 use strongroom_protocol::ErrorCode;
 use strongroom_protocol::messages::{
     AttestRequest, CredentialMetadata, ForgetRequest, OpenCredentialRequest, Phase, RequestBody,

@@ -5,8 +5,8 @@
 use serde::Serialize;
 use serde_bytes::Bytes;
 
-use crate::keyring::KeyRing;
 use crate::nsm::{Nsm, NsmError};
+use crate::ring::KeyRing;
 
 /// Largest client nonce accepted (the HTTP API's limit).
 pub const MAX_NONCE_LEN: usize = strongroom_protocol::messages::MAX_NONCE_LEN;

@@ -12,8 +12,8 @@ use tracing::{info, warn};
 
 use super::{Enclave, EnclaveError, poisoned};
 use crate::intake::{self, HPKE_INFO, IntakeError, MAX_KEY_ID_LEN, Metadata, valid_session_id};
-use crate::keyring::{KeyRing, MAX_KEY_VERSIONS, hpke_seal};
 use crate::ring::{self, NONCE_LEN};
+use crate::ring::{KeyRing, MAX_KEY_VERSIONS, hpke_seal};
 
 /// Most key ids one retire request may name.
 pub const MAX_RETIRE_IDS: usize = MAX_KEY_VERSIONS;

@@ -1,10 +1,10 @@
-//! The key ring: HPKE key pairs by key id (several versions, for rotation),
-//! the P-256 ECDSA key that signs results, and the ring's identity (id,
-//! version) and data key (the AES-256-GCM key that seals it, see
-//! [`crate::ring`]). Private keys never leave these types except as the
-//! zeroizing secrets encoding of [`KeyRing::export_secrets`], which only
-//! [`crate::ring`] (sealing) and peer sync (HPKE to an attested peer) use;
-//! randomness comes from the NSM.
+//! The key ring in memory: HPKE key pairs by key id (several versions, for
+//! rotation), the P-256 ECDSA key that signs results, and the ring's
+//! identity (id, version) and data key (the AES-256-GCM key that seals it,
+//! see [`super::sealed`]). Private keys never leave these types except as
+//! the zeroizing secrets encoding of [`KeyRing::export_secrets`]
+//! ([`super::secrets`]), which only sealing and peer sync (HPKE to an
+//! attested peer) use; randomness comes from the NSM.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -353,7 +353,7 @@ impl KeyRing {
         }
     }
 
-    /// Reassembles a ring from decoded secrets (`crate::ring`), which has
+    /// Reassembles a ring from decoded secrets (`super::secrets`), which has
     /// checked that `pairs` is non-empty, ordered by strictly increasing
     /// version, `current` one of them and `next_version` above all.
     pub(crate) fn from_parts(
@@ -470,18 +470,6 @@ impl KeyRing {
     /// The data key under KMS, if any (public).
     pub fn kms_blob(&self) -> Option<&[u8]> {
         self.meta.kms_blob.as_deref()
-    }
-
-    /// The ring's secrets as CBOR in a zeroizing buffer (see
-    /// [`crate::ring`] for the format). Leaves the enclave only sealed.
-    pub fn export_secrets(&self) -> Result<Zeroizing<Vec<u8>>, crate::ring::RingError> {
-        crate::ring::encode_secrets(self)
-    }
-
-    /// The ring encoded by [`KeyRing::export_secrets`]; strict (bounded, no
-    /// trailing bytes, every field checked).
-    pub fn import_secrets(bytes: &[u8]) -> Result<Self, crate::ring::RingError> {
-        crate::ring::decode_secrets(bytes)
     }
 }
 

@@ -1,23 +1,21 @@
-//! Exchange connectivity from inside the enclave. The enclave has no network:
-//! every connection goes through the host's egress proxy
-//! ([`strongroom_protocol::egress`]) and carries TLS that terminates *here*,
-//! verified against trust roots built into the image. The host relays
-//! ciphertext it cannot read or alter undetected.
+//! The exchange, from inside the enclave: the [`Exchange`] port (what
+//! `ComputeAggregates` needs: a session's trade history), the measured
+//! allowlist, and the Binance protocol logic ([`binance::Binance`]: request
+//! signing, clock offset, paging, retries, parsing) over a smaller port,
+//! [`ExchangeTransport`] (one HTTPS GET at a time).
 //!
-//! The exchange layer is the [`Exchange`] trait; [`binance::Binance`] is the
-//! first implementation.
+//! The enclave has no network: the binary crate implements the transport
+//! through the host's egress proxy with TLS that terminates *in the
+//! enclave*, verified against trust roots built into the image. The host
+//! relays ciphertext it cannot read or alter undetected.
 
 pub mod binance;
-mod http;
-pub mod tls;
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use strongroom_protocol::ErrorCode;
-use strongroom_protocol::transport::Address;
 
 use crate::aggregate::{SymbolInfo, Trade};
 use crate::intake::Credential;
@@ -118,55 +116,61 @@ pub const DEFAULT_IO_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default `recvWindow`, ms (Binance's default).
 pub const DEFAULT_RECV_WINDOW_MS: u64 = 5_000;
 
-/// How to reach an exchange.
-#[derive(Clone)]
-pub struct ExchangeConfig {
-    /// The host's egress proxy.
-    pub egress: Address,
-    /// The exchange's REST endpoint.
-    pub endpoint: Endpoint,
-    /// The enclave's allowlist.
-    pub allowlist: Allowlist,
-    /// TLS client configuration with the image's trust roots.
-    pub tls: Arc<rustls::ClientConfig>,
+/// Retry budget and request settings of an exchange client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
     /// Attempts per REST call (transport failures and 429/418 included).
     pub max_attempts: u32,
     /// Longest `Retry-After` honoured; a longer one fails the call.
     pub max_retry_wait: Duration,
-    /// Time allowed for one HTTP exchange (connect or request).
-    pub io_timeout: Duration,
     /// `recvWindow` sent with signed requests, ms.
     pub recv_window_ms: u64,
 }
 
-impl ExchangeConfig {
-    /// A configuration with the default retry budget and timeouts.
-    pub fn new(
-        egress: Address,
-        endpoint: Endpoint,
-        allowlist: Allowlist,
-        tls: Arc<rustls::ClientConfig>,
-    ) -> Self {
+impl Default for RetryPolicy {
+    fn default() -> Self {
         Self {
-            egress,
-            endpoint,
-            allowlist,
-            tls,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             max_retry_wait: DEFAULT_MAX_RETRY_WAIT,
-            io_timeout: DEFAULT_IO_TIMEOUT,
             recv_window_ms: DEFAULT_RECV_WINDOW_MS,
         }
     }
 }
 
-impl std::fmt::Debug for ExchangeConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ExchangeConfig")
-            .field("egress", &self.egress)
-            .field("endpoint", &self.endpoint)
-            .finish_non_exhaustive()
-    }
+/// An exchange's answer: status, `Retry-After` seconds if any, body (at most
+/// [`MAX_RESPONSE_BYTES`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// `Retry-After`, seconds.
+    pub retry_after: Option<u64>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// Port: HTTPS GETs to one exchange endpoint. The binary implements it as
+/// egress stream -> TLS (in the enclave) -> HTTP/1.1, checking the
+/// enclave's allowlist before the host is asked for anything. Plain
+/// `std::future`s: the core names no runtime.
+pub trait ExchangeTransport: Send + Sync {
+    /// An open connection, kept alive across the calls of one request.
+    type Connection: Send;
+
+    /// Opens a connection to the configured endpoint.
+    fn connect(&self) -> impl Future<Output = Result<Self::Connection, ExchangeError>> + Send;
+
+    /// One GET of `path_and_query` (with `X-MBX-APIKEY` when `api_key` is
+    /// given). A transport failure is `Err` (the caller reconnects).
+    fn get(
+        &self,
+        connection: &mut Self::Connection,
+        path_and_query: &str,
+        api_key: Option<&str>,
+    ) -> impl Future<Output = Result<Answer, ExchangeError>> + Send;
+
+    /// Waits `duration` (retry back-off, `Retry-After`).
+    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send;
 }
 
 /// A session's trade history as fetched from the exchange.

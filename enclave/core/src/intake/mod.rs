@@ -11,7 +11,7 @@ use hpke::{Deserializable, OpModeR};
 use strongroom_protocol::ErrorCode;
 use zeroize::Zeroizing;
 
-use crate::keyring::{Aead, HpkeKeyPair, Kdf, Kem, KeyRing};
+use crate::ring::{Aead, HpkeKeyPair, Kdf, Kem, KeyRing};
 
 pub use self::credential::{
     ACCOUNT_DOMAIN, Credential, MAX_API_FIELD_LEN, MAX_EXCHANGE_LEN, MAX_LABEL_LEN,

@@ -1,5 +1,6 @@
-//! The two boot paths that need KMS (async: the KMS call is egress I/O; the
-//! RSA key generation, CMS opening and ring sealing run on the blocking pool):
+//! The two boot paths that need KMS (async: the KMS call goes through the
+//! [`KmsTransport`] port; the RSA key generation, CMS opening and ring
+//! sealing run on [`Ports::blocking`]):
 //!
 //! - first boot, `NewKeyRing{kms}`: a ring id from the NSM; an ephemeral
 //!   [`RecipientKey`] and an attestation document binding its SPKI;
@@ -15,16 +16,14 @@
 //! (allowlist, transport, the AWS error type) is logged here, never the
 //! credentials or KMS's message text.
 
-use std::sync::Arc;
-
 use strongroom_protocol::messages::{KeyRingInfo, KmsAccess, SealedKeyRing, UnsealKeyRingRequest};
 use tracing::{info, warn};
 use zeroize::Zeroizing;
 
-use super::client::{KmsClient, KmsClientError};
+use super::client::{self, KmsClientError, KmsTransport};
 use super::cms::{CmsError, RecipientKey};
-use crate::keyring::{DATA_KEY_LEN, KeyRing, RING_ID_LEN, RingMeta};
-use crate::ring;
+use crate::handle::Ports;
+use crate::ring::{self, DATA_KEY_LEN, KeyRing, RING_ID_LEN, RingMeta};
 use crate::state::{Enclave, EnclaveError};
 
 /// An ephemeral recipient key and an attestation document binding it.
@@ -68,15 +67,7 @@ fn data_key(
     Ok(out)
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, EnclaveError> + Send + 'static,
-) -> Result<T, EnclaveError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|_| EnclaveError::Internal("blocking task failed".to_owned()))?
-}
-
-fn client(kms: Option<Arc<KmsClient>>) -> Result<Arc<KmsClient>, EnclaveError> {
+fn transport<T: KmsTransport>(kms: Option<&T>) -> Result<&T, EnclaveError> {
     kms.ok_or_else(|| {
         warn!("KMS requested but this enclave has no egress for it");
         EnclaveError::KmsFailed
@@ -84,41 +75,41 @@ fn client(kms: Option<Arc<KmsClient>>) -> Result<Arc<KmsClient>, EnclaveError> {
 }
 
 /// `NewKeyRing{kms: Some(access)}`.
-pub async fn new_key_ring(
-    enclave: Arc<Enclave>,
-    kms: Option<Arc<KmsClient>>,
+pub(crate) async fn new_key_ring<P: Ports>(
+    ports: &P,
     access: KmsAccess,
 ) -> Result<SealedKeyRing, EnclaveError> {
+    let enclave = ports.enclave();
     enclave.ensure_booting()?;
-    let kms = client(kms)?;
-    let e = enclave.clone();
-    let (ring_id, rcpt) = blocking(move || {
-        let ring_id = RingMeta::random_ring_id(e.nsm())?;
-        Ok((ring_id, recipient(&e)?))
-    })
-    .await?;
+    let kms = transport(ports.kms())?;
+    let (ring_id, rcpt) = ports
+        .blocking(|e| {
+            let ring_id = RingMeta::random_ring_id(e.nsm())?;
+            Ok::<_, EnclaveError>((ring_id, recipient(e)?))
+        })
+        .await??;
     let now = enclave.clock().now_unix_s();
-    let out = kms
-        .generate_data_key(&access, &ring_id, &rcpt.document, now)
+    let out = client::generate_data_key(kms, &access, &ring_id, &rcpt.document, now)
         .await
         .map_err(kms_failed)?;
     drop(access);
-    blocking(move || {
-        let key = data_key(&enclave, &rcpt.key, &out.ciphertext_for_recipient)?;
-        let meta = RingMeta::with_id(enclave.nsm(), ring_id, Some(key), Some(out.ciphertext_blob))?;
-        let ring = KeyRing::generate_with(enclave.nsm(), meta)?;
-        info!(kms_key = %out.key_id, "new key ring; data key from KMS");
-        enclave.seal_and_install(ring)
-    })
-    .await
+    ports
+        .blocking(move |e| {
+            let key = data_key(e, &rcpt.key, &out.ciphertext_for_recipient)?;
+            let meta = RingMeta::with_id(e.nsm(), ring_id, Some(key), Some(out.ciphertext_blob))?;
+            let ring = KeyRing::generate_with(e.nsm(), meta)?;
+            info!(kms_key = %out.key_id, "new key ring; data key from KMS");
+            e.seal_and_install(ring)
+        })
+        .await?
 }
 
 /// `UnsealKeyRing{sealed, kms}`.
-pub async fn unseal_key_ring(
-    enclave: Arc<Enclave>,
-    kms: Option<Arc<KmsClient>>,
+pub(crate) async fn unseal_key_ring<P: Ports>(
+    ports: &P,
     req: UnsealKeyRingRequest,
 ) -> Result<KeyRingInfo, EnclaveError> {
+    let enclave = ports.enclave();
     enclave.ensure_booting()?;
     let UnsealKeyRingRequest {
         sealed,
@@ -130,20 +121,19 @@ pub async fn unseal_key_ring(
     if sealed.ring_id.len() != RING_ID_LEN {
         return Err(EnclaveError::RingInvalid);
     }
-    let kms = client(kms)?;
-    let e = enclave.clone();
-    let rcpt = blocking(move || recipient(&e)).await?;
+    let kms = transport(ports.kms())?;
+    let rcpt = ports.blocking(recipient).await??;
     let now = enclave.clock().now_unix_s();
-    let out = kms
-        .decrypt(&access, &sealed.ring_id, &blob, &rcpt.document, now)
+    let out = client::decrypt(kms, &access, &sealed.ring_id, &blob, &rcpt.document, now)
         .await
         .map_err(kms_failed)?;
     drop(access);
-    blocking(move || {
-        let key = data_key(&enclave, &rcpt.key, &out.ciphertext_for_recipient)?;
-        let ring = ring::open(&sealed, &key)?;
-        enclave.install_new(ring)?;
-        Ok(enclave.key_ring_status())
-    })
-    .await
+    ports
+        .blocking(move |e| {
+            let key = data_key(e, &rcpt.key, &out.ciphertext_for_recipient)?;
+            let ring = ring::open(&sealed, &key)?;
+            e.install_new(ring)?;
+            Ok(e.key_ring_status())
+        })
+        .await?
 }

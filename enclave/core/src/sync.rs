@@ -50,10 +50,10 @@ use strongroom_verifier::{PcrSet, Policy, TrustRoot, VerifiedDocument, VerifyErr
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::keyring::{
+use crate::nsm::{Nsm, NsmError, PCR_LEN};
+use crate::ring::{
     Aead, HpkeKeyPair, Kdf, Kem, KeyRingError, P256_SECRET_LEN, SEC1_UNCOMPRESSED_LEN, hpke_seal,
 };
-use crate::nsm::{Nsm, NsmError, PCR_LEN};
 
 /// `user_data` of a requester document is this prefix followed by the
 /// requester's 32-byte nonce.

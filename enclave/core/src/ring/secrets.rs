@@ -1,8 +1,7 @@
-//! The key ring at rest: its secrets as CBOR, sealed with AES-256-GCM under
-//! the ring's data key into a [`SealedKeyRing`] for the host to store
-//! (DESIGN.md "Keys").
+//! The ring's secrets as strict CBOR (the plaintext that [`super::sealed`]
+//! seals, and that peer sync sends to an attested peer).
 //!
-//! Secrets encoding (CBOR map, exactly these keys, no others):
+//! Encoding (CBOR map, exactly these keys, no others):
 //!
 //! | key | value |
 //! |---|---|
@@ -15,41 +14,23 @@
 //! | `next_version` | uint, above every version in `hpke` |
 //! | `signing` | bytes, 32: the result-signing scalar |
 //!
-//! Sealing: `nonce` = 12 bytes of NSM randomness; `aad` =
-//! `b"strongroom-ring-v1" || ring_id || ring_version (u64 big-endian)`;
-//! `ciphertext` = AES-256-GCM(data_key, nonce, aad, secrets) with the tag
-//! appended. The clear fields of [`SealedKeyRing`] (key ids, current, signing
-//! public key) are for operators only: opening trusts nothing but the
-//! ciphertext, and checks that its inner `ring_id`, `ring_version` and
-//! `kms_blob` agree with the clear ones.
-//!
 //! Every buffer that holds secrets is zeroizing; decoding is bounded
 //! ([`MAX_RING_SECRETS_LEN`]) and refuses trailing bytes.
 
 use std::fmt;
 
-use aes_gcm::aead::AeadInOut;
-use aes_gcm::{Aes256Gcm, KeyInit};
 use serde::de::{Deserialize, Deserializer};
 use serde::{Serialize, Serializer};
 use serde_bytes::{ByteBuf, Bytes};
-use strongroom_protocol::messages::SealedKeyRing;
-use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::keyring::{
+use super::keys::{
     DATA_KEY_LEN, HpkeKeyPair, KeyRing, MAX_KEY_VERSIONS, P256_SECRET_LEN, RING_ID_LEN,
     ResultSigningKey, RingMeta,
 };
 use crate::kms::request::MAX_CIPHERTEXT_BLOB_LEN;
-use crate::nsm::{Nsm, NsmError};
+use crate::nsm::NsmError;
 
-/// Domain separator at the start of the AES-GCM associated data.
-pub const RING_AAD_PREFIX: &[u8] = b"strongroom-ring-v1";
-/// AES-GCM nonce length.
-pub const NONCE_LEN: usize = 12;
-/// AES-GCM tag length.
-pub const TAG_LEN: usize = 16;
 /// Largest secrets encoding (and so, plus the tag, the largest ciphertext):
 /// 32 versions and a maximal KMS blob fit well inside.
 pub const MAX_RING_SECRETS_LEN: usize = 16 * 1024;
@@ -74,7 +55,7 @@ pub enum RingError {
 }
 
 /// Bytes that zeroize on drop, decoded from a CBOR byte string.
-struct SecretBytes(Zeroizing<Vec<u8>>);
+pub(super) struct SecretBytes(pub(super) Zeroizing<Vec<u8>>);
 
 impl<'de> Deserialize<'de> for SecretBytes {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -159,7 +140,7 @@ pub(crate) fn decode_secrets(bytes: &[u8]) -> Result<KeyRing, RingError> {
     build(s)
 }
 
-fn fixed<const N: usize>(bytes: &[u8]) -> Result<[u8; N], RingError> {
+pub(super) fn fixed<const N: usize>(bytes: &[u8]) -> Result<[u8; N], RingError> {
     bytes.try_into().map_err(|_| RingError::Malformed)
 }
 
@@ -218,81 +199,16 @@ fn hpke_pairs(versions: &[(u32, SecretBytes)]) -> Result<Vec<HpkeKeyPair>, RingE
     Ok(pairs)
 }
 
-/// `b"strongroom-ring-v1" || ring_id || ring_version (u64 BE)`.
-pub fn ring_aad(ring_id: &[u8], ring_version: u64) -> Vec<u8> {
-    let mut aad = Vec::with_capacity(RING_AAD_PREFIX.len() + ring_id.len() + 8);
-    aad.extend_from_slice(RING_AAD_PREFIX);
-    aad.extend_from_slice(ring_id);
-    aad.extend_from_slice(&ring_version.to_be_bytes());
-    aad
-}
-
-/// Seals `ring` under its own data key with a fresh NSM nonce.
-pub fn seal(ring: &KeyRing, nsm: &dyn Nsm) -> Result<SealedKeyRing, RingError> {
-    let nonce: [u8; NONCE_LEN] = fixed(&nsm.random(NONCE_LEN)?)?;
-    seal_with_nonce(ring, nonce)
-}
-
-/// [`seal`] with a given nonce (the caller draws it from the NSM; never reuse one).
-pub fn seal_with_nonce(ring: &KeyRing, nonce: [u8; NONCE_LEN]) -> Result<SealedKeyRing, RingError> {
-    let mut buf = encode_secrets(ring)?;
-    let cipher = Aes256Gcm::new_from_slice(ring.data_key()).map_err(|_| RingError::Open)?;
-    let aad = ring_aad(ring.ring_id(), ring.ring_version());
-    let tag = cipher
-        .encrypt_inout_detached(&nonce.into(), &aad, buf.as_mut_slice().into())
-        .map_err(|_| RingError::TooLarge)?;
-    let mut ciphertext = Vec::with_capacity(buf.len() + TAG_LEN);
-    ciphertext.extend_from_slice(&buf);
-    ciphertext.extend_from_slice(&tag);
-    Ok(SealedKeyRing {
-        ring_id: ring.ring_id().to_vec(),
-        ring_version: ring.ring_version(),
-        kms_blob: ring.kms_blob().map(<[u8]>::to_vec),
-        nonce: nonce.to_vec(),
-        ciphertext,
-        key_ids: ring.key_ids().to_vec(),
-        current_key_id: ring.current().key_id().to_owned(),
-        signing_public_key: ring.signing().public_sec1().to_vec(),
-    })
-}
-
-/// Opens `sealed` with `data_key`: AES-GCM under the aad of the clear
-/// `ring_id`/`ring_version`, then the secrets must name the same ring id,
-/// version and data key (and KMS blob, when the clear one is given).
-pub fn open(sealed: &SealedKeyRing, data_key: &[u8; DATA_KEY_LEN]) -> Result<KeyRing, RingError> {
-    let nonce: [u8; NONCE_LEN] = sealed
-        .nonce
-        .as_slice()
-        .try_into()
-        .map_err(|_| RingError::Open)?;
-    let len = sealed.ciphertext.len();
-    if sealed.ring_id.len() != RING_ID_LEN
-        || !(TAG_LEN..=MAX_RING_SECRETS_LEN + TAG_LEN).contains(&len)
-    {
-        return Err(RingError::Open);
+impl KeyRing {
+    /// The ring's secrets as CBOR in a zeroizing buffer (format above).
+    /// Leaves the enclave only sealed (at rest, or to an attested peer).
+    pub fn export_secrets(&self) -> Result<Zeroizing<Vec<u8>>, RingError> {
+        encode_secrets(self)
     }
-    let (ct, tag) = sealed.ciphertext.split_at(len - TAG_LEN);
-    let tag: [u8; TAG_LEN] = fixed(tag)?;
-    let cipher = Aes256Gcm::new_from_slice(data_key).map_err(|_| RingError::Open)?;
-    let aad = ring_aad(&sealed.ring_id, sealed.ring_version);
-    let mut buf = Zeroizing::new(ct.to_vec());
-    cipher
-        .decrypt_inout_detached(&nonce.into(), &aad, buf.as_mut_slice().into(), &tag.into())
-        .map_err(|_| RingError::Open)?;
-    let ring = decode_secrets(&buf).map_err(|_| RingError::Open)?;
-    let same = ring.ring_id()[..] == sealed.ring_id[..]
-        && ring.ring_version() == sealed.ring_version
-        && bool::from(ring.data_key().ct_eq(data_key))
-        && sealed
-            .kms_blob
-            .as_deref()
-            .is_none_or(|b| ring.kms_blob() == Some(b));
-    if !same {
-        return Err(RingError::Open);
-    }
-    Ok(ring)
-}
 
-#[cfg(test)]
-#[path = "ring_tests.rs"]
-mod tests;
+    /// The ring encoded by [`KeyRing::export_secrets`]; strict (bounded, no
+    /// trailing bytes, every field checked).
+    pub fn import_secrets(bytes: &[u8]) -> Result<Self, RingError> {
+        decode_secrets(bytes)
+    }
+}

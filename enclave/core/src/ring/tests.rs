@@ -8,6 +8,11 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+use aes_gcm::aead::AeadInOut;
+use aes_gcm::{Aes256Gcm, KeyInit};
+use strongroom_protocol::messages::SealedKeyRing;
+
+use super::secrets::SecretBytes;
 use super::*;
 use crate::nsm::{Nsm, NsmError};
 
@@ -294,7 +299,7 @@ fn retire_and_add_bump_the_version() {
     assert!(v2.starts_with("v2:"));
     assert_eq!(
         ring.retire(std::slice::from_ref(&v2)).err(),
-        Some(crate::keyring::KeyRingError::RetireCurrent)
+        Some(crate::ring::KeyRingError::RetireCurrent)
     );
     assert_eq!(ring.ring_version(), 2);
     assert_eq!(ring.retire(&["v9:nothing".to_owned()]).unwrap(), 0);
@@ -318,7 +323,7 @@ fn too_many_versions_are_refused() {
     }
     assert_eq!(
         ring.add_version(&nsm).err(),
-        Some(crate::keyring::KeyRingError::TooManyVersions)
+        Some(crate::ring::KeyRingError::TooManyVersions)
     );
     let sealed = seal(&ring, &nsm).unwrap();
     assert!(sealed.ciphertext.len() < MAX_RING_SECRETS_LEN);

@@ -1,6 +1,7 @@
-//! TLS trust for exchange connections. Production trusts the Mozilla root set
-//! compiled into the image (webpki-roots); the dev simulator may instead trust
-//! the mock exchange's CA, which it says loudly at start.
+//! TLS trust for the egress HTTPS client (exchange and KMS). Production
+//! trusts the Mozilla root set compiled into the image (webpki-roots); the dev
+//! simulator may instead trust the mock exchange's or the KMS double's CA,
+//! which it says loudly at start.
 
 use std::sync::Arc;
 

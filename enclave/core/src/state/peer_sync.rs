@@ -14,7 +14,7 @@ use strongroom_protocol::messages::{
 use tracing::{info, warn};
 
 use super::{Enclave, EnclaveError};
-use crate::keyring::KeyRing;
+use crate::ring::KeyRing;
 use crate::sync::SyncError;
 
 impl Enclave {

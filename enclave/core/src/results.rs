@@ -1,16 +1,14 @@
-//! `ComputeAggregates`: the one request that needs I/O. The steps, and where
-//! each runs:
+//! `ComputeAggregates`: the request that needs the exchange. The steps, and
+//! where each runs:
 //!
 //! 1. checks and the session's credential (cache, or the forwarded envelope
-//!    re-opened) — blocking pool (HPKE);
-//! 2. the trade history through the exchange client — async runtime (network
+//!    re-opened) — [`Ports::blocking`] (HPKE);
+//! 2. the trade history through the [`Exchange`] port (the binary: network
 //!    through the egress proxy, TLS inside the enclave);
 //! 3. clock cross-check, aggregation, COSE signature, and the attestation
-//!    document with `nonce = SHA-256(signed bytes)` — blocking pool (CPU, NSM
-//!    ioctl), all under one read of the key ring so the result's `kid`, the
-//!    signing key and the attested `user_data` always agree.
-
-use std::sync::Arc;
+//!    document with `nonce = SHA-256(signed bytes)` — [`Ports::blocking`]
+//!    (CPU, NSM ioctl), all under one read of the key ring so the result's
+//!    `kid`, the signing key and the attested `user_data` always agree.
 
 use sha2::{Digest, Sha256};
 use strongroom_protocol::messages::{AggregatesResult, ComputeAggregatesRequest};
@@ -19,22 +17,14 @@ use crate::aggregate::Window;
 use crate::attest;
 use crate::compute::{PayloadContext, check_clock, check_window, sign_history};
 use crate::exchange::{Exchange, History};
+use crate::handle::Ports;
 use crate::intake::Credential;
 use crate::state::{Enclave, EnclaveError};
 
-/// Runs `f` on the blocking pool.
-async fn blocking<R: Send + 'static>(
-    f: impl FnOnce() -> Result<R, EnclaveError> + Send + 'static,
-) -> Result<R, EnclaveError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|_| EnclaveError::Internal("blocking task failed".to_owned()))?
-}
-
-/// Serves one `ComputeAggregates` request end to end.
-pub async fn compute_aggregates<E: Exchange>(
-    enclave: Arc<Enclave>,
-    exchange: Option<Arc<E>>,
+/// Serves one `ComputeAggregates` request end to end (phase already checked
+/// by [`crate::handle::handle`]).
+pub(crate) async fn compute_aggregates<P: Ports>(
+    ports: &P,
     req: ComputeAggregatesRequest,
 ) -> Result<AggregatesResult, EnclaveError> {
     let window = Window {
@@ -42,7 +32,7 @@ pub async fn compute_aggregates<E: Exchange>(
         to_ms: req.to_ms,
     };
     check_window(window)?;
-    let exchange = exchange.ok_or(EnclaveError::NoEgress)?;
+    let exchange = ports.exchange().ok_or(EnclaveError::NoEgress)?;
     let ComputeAggregatesRequest {
         session_id,
         sealed,
@@ -50,12 +40,14 @@ pub async fn compute_aggregates<E: Exchange>(
         symbols,
         ..
     } = req;
-    let (e, sid) = (enclave.clone(), session_id.clone());
-    let credential = blocking(move || e.session_credential(&sid, &sealed, &metadata)).await?;
+    let sid = session_id.clone();
+    let credential = ports
+        .blocking(move |e| e.session_credential(&sid, &sealed, &metadata))
+        .await??;
     if credential.exchange() != exchange.name() {
         return Err(EnclaveError::UnsupportedExchange);
     }
-    let started_ms = enclave.clock().now_unix_ms();
+    let started_ms = ports.enclave().clock().now_unix_ms();
     let history = exchange
         .fetch_history(&credential, symbols.as_deref())
         .await
@@ -63,17 +55,11 @@ pub async fn compute_aggregates<E: Exchange>(
             tracing::info!(reason = %e, "exchange fetch failed");
             EnclaveError::Compute(e.into())
         })?;
-    blocking(move || {
-        sign_aggregates(
-            &enclave,
-            &credential,
-            &history,
-            &session_id,
-            window,
-            started_ms,
-        )
-    })
-    .await
+    ports
+        .blocking(move |e| {
+            sign_aggregates(e, &credential, &history, &session_id, window, started_ms)
+        })
+        .await?
 }
 
 /// Step 3: checks the exchange clock, signs the payload and attests to it.

@@ -1,6 +1,7 @@
 //! Sealing the key ring with AWS KMS (DESIGN.md "Keys"): pure, I/O-free
-//! building blocks, the HTTPS transport over egress ([`client`]) and the
-//! two boot paths ([`boot`]).
+//! building blocks, the calls over the [`client::KmsTransport`] port (the
+//! binary crate sends them over HTTPS through egress) and the two boot
+//! paths ([`boot`]).
 //!
 //! - [`cms`]: open a KMS `CiphertextForRecipient` (CMS EnvelopedData, BER as
 //!   KMS emits it) with the enclave's ephemeral [`cms::RecipientKey`]
@@ -11,8 +12,8 @@
 //!   requests carrying `Recipient = {RSAES_OAEP_SHA_256, attestation}`, and
 //!   strict parsing of their answers.
 //!
-//! - [`client`]: `POST /` to the allowlisted KMS endpoint through the egress
-//!   proxy (TLS terminating in the enclave), bounded and time-limited.
+//! - [`client`]: the KMS allowlist, the encryption context, and the two
+//!   calls (sign, send through the [`client::KmsTransport`] port, parse).
 //! - [`boot`]: `NewKeyRing` with KMS (`GenerateDataKey`) and `UnsealKeyRing`
 //!   (`Decrypt`), encryption context `{"strongroom:ring_id": hex(ring_id)}`.
 //!

@@ -9,44 +9,64 @@
 //! - Symbol discovery when none are named: every symbol of `exchangeInfo`
 //!   whose base asset appears in the account's balances (as listed).
 
+//!
+//! Pure protocol logic over two ports: [`ExchangeTransport`] (one HTTPS GET
+//! at a time, and waiting) and [`Clock`] (the enclave's time, for
+//! `timestamp` and the clock offset).
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::Duration;
 
 use hmac::{KeyInit, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
-use super::http::{Answer, Connection};
 use super::{
-    Exchange, ExchangeConfig, ExchangeError, History, MAX_SYMBOLS_PER_REQUEST,
-    MAX_TRADES_PER_REQUEST,
+    Answer, Exchange, ExchangeError, ExchangeTransport, History, MAX_SYMBOLS_PER_REQUEST,
+    MAX_TRADES_PER_REQUEST, RetryPolicy,
 };
 use crate::aggregate::{SymbolInfo, Trade, parse_trades_page, valid_name};
+use crate::clock::Clock;
 use crate::intake::Credential;
 
 /// Trades per `myTrades` page (Binance's maximum).
 pub const PAGE_LIMIT: usize = 1000;
 
-/// The Binance spot client.
-#[derive(Debug, Clone)]
-pub struct Binance {
-    config: ExchangeConfig,
+/// The Binance spot client over `transport`.
+pub struct Binance<T> {
+    transport: T,
+    clock: Arc<dyn Clock>,
+    policy: RetryPolicy,
 }
 
-impl Binance {
-    /// A client for `config.endpoint` (api.binance.com:443 in production).
-    pub fn new(config: ExchangeConfig) -> Self {
-        Self { config }
-    }
-
-    /// The configuration in use.
-    pub fn config(&self) -> &ExchangeConfig {
-        &self.config
+impl<T> std::fmt::Debug for Binance<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Binance")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
     }
 }
 
-impl Exchange for Binance {
+impl<T: ExchangeTransport> Binance<T> {
+    /// A client reaching the exchange through `transport`, stamping signed
+    /// requests with `clock` (plus the learned offset).
+    pub fn new(transport: T, clock: Arc<dyn Clock>, policy: RetryPolicy) -> Self {
+        Self {
+            transport,
+            clock,
+            policy,
+        }
+    }
+
+    /// The transport in use.
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+}
+
+impl<T: ExchangeTransport> Exchange for Binance<T> {
     fn name(&self) -> &'static str {
         "binance"
     }
@@ -56,7 +76,7 @@ impl Exchange for Binance {
         credential: &Credential,
         symbols: Option<&[String]>,
     ) -> Result<History, ExchangeError> {
-        let mut session = Session::new(&self.config, credential);
+        let mut session = Session::new(self, credential);
         session.sync_time().await?;
         let info = session.exchange_info().await?;
         let wanted = match symbols {
@@ -113,19 +133,11 @@ fn discovered_symbols(
         .collect()
 }
 
-/// Enclave wall clock, unix ms.
-fn local_now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 /// One request's worth of calls on one connection.
-struct Session<'a> {
-    cfg: &'a ExchangeConfig,
+struct Session<'a, T: ExchangeTransport> {
+    client: &'a Binance<T>,
     credential: &'a Credential,
-    conn: Option<Connection>,
+    conn: Option<T::Connection>,
     offset_ms: i64,
 }
 
@@ -163,18 +175,23 @@ struct ApiError {
     code: i64,
 }
 
-impl<'a> Session<'a> {
-    fn new(cfg: &'a ExchangeConfig, credential: &'a Credential) -> Self {
+impl<'a, T: ExchangeTransport> Session<'a, T> {
+    fn new(client: &'a Binance<T>, credential: &'a Credential) -> Self {
         Self {
-            cfg,
+            client,
             credential,
             conn: None,
             offset_ms: 0,
         }
     }
 
+    /// Enclave wall clock, unix ms.
+    fn local_now_ms(&self) -> i64 {
+        i64::try_from(self.client.clock.now_unix_ms()).unwrap_or(i64::MAX)
+    }
+
     fn exchange_now_ms(&self) -> i64 {
-        local_now_ms() + self.offset_ms
+        self.local_now_ms() + self.offset_ms
     }
 
     /// Learns the exchange clock's offset (the round trip's midpoint), with the
@@ -186,9 +203,9 @@ impl<'a> Session<'a> {
 
     /// One `GET /api/v3/time` without retries (used by the retry loop itself).
     async fn time_once(&mut self) -> Result<(), ExchangeError> {
-        let t0 = local_now_ms();
+        let t0 = self.local_now_ms();
         let answer = self.send("/api/v3/time", false).await?;
-        let t1 = local_now_ms();
+        let t1 = self.local_now_ms();
         if !(200..300).contains(&answer.status) {
             return Err(ExchangeError::Unreachable);
         }
@@ -264,18 +281,22 @@ impl<'a> Session<'a> {
         path: &str,
         query: String,
         signed: bool,
-    ) -> Result<bytes::Bytes, ExchangeError> {
+    ) -> Result<Vec<u8>, ExchangeError> {
         let mut resynced = false;
         let mut attempt = 0;
         loop {
             attempt += 1;
             let target = self.target(path, &query, signed);
-            let sent_at = local_now_ms();
+            let sent_at = self.local_now_ms();
             let answer = match self.send(&target, signed).await {
                 Ok(a) => a,
-                Err(e) if attempt < self.cfg.max_attempts && e == ExchangeError::Unreachable => {
+                Err(e)
+                    if attempt < self.client.policy.max_attempts
+                        && e == ExchangeError::Unreachable =>
+                {
                     self.conn = None;
-                    tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
+                    let backoff = Duration::from_millis(100 * u64::from(attempt));
+                    self.client.transport.sleep(backoff).await;
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -284,16 +305,16 @@ impl<'a> Session<'a> {
                 Outcome::Ok if path == "/api/v3/time" => {
                     let st: ServerTime = serde_json::from_slice(&answer.body)
                         .map_err(|_| ExchangeError::Malformed)?;
-                    self.offset_ms = st.server_time - (sent_at + local_now_ms()) / 2;
+                    self.offset_ms = st.server_time - (sent_at + self.local_now_ms()) / 2;
                     return Ok(answer.body);
                 }
                 Outcome::Ok => return Ok(answer.body),
-                Outcome::Retry(wait) if attempt < self.cfg.max_attempts => {
-                    if wait > self.cfg.max_retry_wait {
+                Outcome::Retry(wait) if attempt < self.client.policy.max_attempts => {
+                    if wait > self.client.policy.max_retry_wait {
                         return Err(ExchangeError::RateLimited);
                     }
                     tracing::info!(wait_s = wait.as_secs(), "exchange rate limit: waiting");
-                    tokio::time::sleep(wait).await;
+                    self.client.transport.sleep(wait).await;
                 }
                 Outcome::Retry(_) => return Err(ExchangeError::RateLimited),
                 Outcome::ClockSkew if !resynced => {
@@ -317,7 +338,7 @@ impl<'a> Session<'a> {
         let sep = if query.is_empty() { "" } else { "&" };
         let q = format!(
             "{query}{sep}recvWindow={}&timestamp={}",
-            self.cfg.recv_window_ms,
+            self.client.policy.recv_window_ms,
             self.exchange_now_ms()
         );
         let signature = sign(self.credential.api_secret().as_bytes(), q.as_bytes());
@@ -325,12 +346,13 @@ impl<'a> Session<'a> {
     }
 
     async fn send(&mut self, target: &str, signed: bool) -> Result<Answer, ExchangeError> {
+        let transport = &self.client.transport;
         if self.conn.is_none() {
-            self.conn = Some(Connection::open(self.cfg).await?);
+            self.conn = Some(transport.connect().await?);
         }
         let key = signed.then(|| self.credential.api_key());
         let conn = self.conn.as_mut().ok_or(ExchangeError::Unreachable)?;
-        conn.get(target, key, self.cfg.io_timeout).await
+        transport.get(conn, target, key).await
     }
 }
 
@@ -393,7 +415,7 @@ mod tests {
         Answer {
             status,
             retry_after: Some(3),
-            body: bytes::Bytes::from(body.to_owned()),
+            body: body.as_bytes().to_vec(),
         }
     }
 

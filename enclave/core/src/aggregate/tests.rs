@@ -309,7 +309,7 @@ proptest! {
 
 #[test]
 fn demo_fixture_matches_hand_computed_expectation() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/fixtures");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/fixtures");
     let fx: serde_json::Value =
         serde_json::from_slice(&std::fs::read(root.join("demo.json")).unwrap()).unwrap();
     let want: serde_json::Value =

@@ -1,13 +1,16 @@
-//! The enclave's state and its request processing: a plain function from
-//! [`RequestBody`] to [`ResponseBody`] over the state, behind a phase state
-//! machine (booting -> ready). No sockets, no runtime.
+//! The enclave's state machine (booting -> ready) and its operations, one
+//! method per request; the one error -> wire-code mapping
+//! ([`EnclaveError::to_rpc`]). Requests reach it through
+//! [`crate::handle`], which owns phase gating and dispatch. No sockets, no
+//! runtime. Key-ring operations are in `keys.rs`, peer sync in
+//! `peer_sync.rs`.
 
 use std::sync::{Arc, Mutex, RwLock};
 
 use strongroom_protocol::messages::{
     AppendLogRequest, AttestRequest, AttestationInfo, CredentialAccepted, CredentialMetadata,
-    ForgetRequest, Forgotten, HealthInfo, LogAppended, OpenCredentialRequest, Phase, RequestBody,
-    ResponseBody, SealedCredential,
+    ForgetRequest, Forgotten, HealthInfo, LogAppended, OpenCredentialRequest, Phase, ResponseBody,
+    SealedCredential,
 };
 use strongroom_protocol::{ErrorCode, RpcError};
 use strongroom_verifier::TrustRoot;
@@ -19,9 +22,9 @@ use crate::compute::{ComputeError, rfc3339_ms};
 use crate::intake::{
     self, Credential, IntakeError, IntakePolicy, Metadata, SessionCache, valid_session_id,
 };
-use crate::keyring::{KeyRing, KeyRingError};
 use crate::nsm::{Nsm, NsmError};
 use crate::ring::RingError;
+use crate::ring::{KeyRing, KeyRingError};
 use crate::sync::{SyncError, SyncHolder, SyncRequester};
 use crate::tlog::{LogError, LogKeys, LogSigner};
 
@@ -159,26 +162,7 @@ fn poisoned<T>(_: T) -> EnclaveError {
     EnclaveError::Internal("lock poisoned".to_owned())
 }
 
-/// Whether `request` may be served in `phase`. Booting serves only what
-/// needs no key ring (health, status, forget, which only drops state) and
-/// the boot operations; ready serves everything. The boot operations
-/// (`NewKeyRing`, `UnsealKeyRing`, `SyncRequest`, `SyncImport`) pass here in
-/// both phases: once a ring is held their handlers answer `ring_present`,
-/// which tells the host more than `not_ready` would.
-pub fn allowed(phase: Phase, request: &RequestBody) -> bool {
-    match request {
-        RequestBody::Health | RequestBody::KeyRingStatus | RequestBody::Forget(_) => true,
-        RequestBody::NewKeyRing(_)
-        | RequestBody::UnsealKeyRing(_)
-        | RequestBody::SyncRequest(_)
-        | RequestBody::SyncImport(_) => true,
-        _ => phase == Phase::Ready,
-    }
-}
-
-#[path = "state_keys.rs"]
 mod keys;
-#[path = "state_sync.rs"]
 mod peer_sync;
 
 pub use self::keys::MAX_RETIRE_IDS;
@@ -289,49 +273,6 @@ impl Enclave {
     pub fn credential(&self, session_id: &str) -> Option<Arc<Credential>> {
         let now = self.clock.now_unix_s();
         self.sessions.lock().ok()?.get(session_id, now)
-    }
-
-    /// Answers one request. Refusals are typed [`ResponseBody::Error`]s.
-    pub fn handle(&self, request: RequestBody) -> ResponseBody {
-        if !allowed(self.phase(), &request) {
-            return ResponseBody::Error(EnclaveError::NotReady.to_rpc());
-        }
-        let result = match request {
-            RequestBody::Health => Ok(ResponseBody::Health(self.health())),
-            RequestBody::Attest(req) => self.attest(&req).map(ResponseBody::Attestation),
-            RequestBody::OpenCredential(req) => self
-                .open_credential(&req)
-                .map(ResponseBody::CredentialAccepted),
-            RequestBody::Forget(req) => self.forget(&req).map(ResponseBody::Forgotten),
-            RequestBody::KeyRingStatus => Ok(ResponseBody::KeyRingStatus(self.key_ring_status())),
-            RequestBody::AppendLog(req) => self.append_log(&req).map(ResponseBody::LogAppended),
-            RequestBody::NewKeyRing(req) if req.kms.is_none() => {
-                self.new_key_ring().map(ResponseBody::KeyRingSealed)
-            }
-            RequestBody::ReloadKeyRing(sealed) => self
-                .reload_key_ring(&sealed)
-                .map(ResponseBody::KeyRingStatus),
-            RequestBody::AddKeyVersion => self.add_key_version().map(ResponseBody::KeyRingSealed),
-            RequestBody::SyncChallenge => self.sync_challenge().map(ResponseBody::SyncChallenge),
-            RequestBody::SyncRequest(req) => self
-                .sync_request(&req)
-                .map(ResponseBody::SyncRequestDocument),
-            RequestBody::SyncExport(req) => self.sync_export(&req).map(ResponseBody::SyncExported),
-            RequestBody::SyncImport(req) => self.sync_import(&req).map(ResponseBody::KeyRingStatus),
-            RequestBody::RetireKeyVersions(req) => self
-                .retire_key_versions(&req)
-                .map(ResponseBody::KeyRingSealed),
-            RequestBody::ResealCredentials(req) => {
-                self.reseal_credentials(&req).map(ResponseBody::Resealed)
-            }
-            // Need egress I/O: served by `service::EnclaveService` (exchange
-            // fetch around `session_credential`/`sign_aggregates`; KMS calls
-            // around `kms::boot`).
-            RequestBody::ComputeAggregates(_)
-            | RequestBody::NewKeyRing(_)
-            | RequestBody::UnsealKeyRing(_) => Err(EnclaveError::NotImplemented),
-        };
-        result.unwrap_or_else(|err| err.into_response())
     }
 
     /// Health: phase, version, simulator flag.
