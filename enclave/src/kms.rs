@@ -16,7 +16,7 @@ use strongroom_protocol::transport::Address;
 use crate::egress::{HttpsConnection, HttpsError, HttpsRequest};
 
 /// Default time for the connect and for the whole HTTP exchange, each.
-pub const DEFAULT_KMS_TIMEOUT: Duration = Duration::from_secs(20);
+pub(crate) const DEFAULT_KMS_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// How the enclave reaches KMS.
 #[derive(Clone)]

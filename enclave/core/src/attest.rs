@@ -9,7 +9,7 @@ use crate::nsm::{Nsm, NsmError};
 use crate::ring::KeyRing;
 
 /// Largest client nonce accepted (the HTTP API's limit).
-pub const MAX_NONCE_LEN: usize = strongroom_protocol::messages::MAX_NONCE_LEN;
+pub(crate) const MAX_NONCE_LEN: usize = strongroom_protocol::messages::MAX_NONCE_LEN;
 
 /// Why attestation was refused or failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

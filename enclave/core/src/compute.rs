@@ -15,7 +15,7 @@ use crate::intake::Credential;
 
 /// Largest difference tolerated between the enclave clock and the exchange's
 /// (learned over TLS) before refusing to stamp a result.
-pub const MAX_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
+pub(crate) const MAX_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
 
 /// Why no signed result was produced.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,7 +73,7 @@ pub fn rfc3339_ms(ms: i64) -> Option<String> {
 }
 
 /// Checks a window: bounds representable and `from < to` when both are given.
-pub fn check_window(window: Window) -> Result<(), ComputeError> {
+pub(crate) fn check_window(window: Window) -> Result<(), ComputeError> {
     for b in [window.from_ms, window.to_ms].into_iter().flatten() {
         rfc3339_ms(b).ok_or(ComputeError::BadWindow)?;
     }
@@ -84,7 +84,7 @@ pub fn check_window(window: Window) -> Result<(), ComputeError> {
 }
 
 /// The signed payload for `history` (pure).
-pub fn build_payload(
+pub(crate) fn build_payload(
     credential: &Credential,
     history: &History,
     ctx: &PayloadContext<'_>,
@@ -114,7 +114,7 @@ pub fn build_payload(
 /// Checks the exchange's clock (learned over TLS while fetching) against the
 /// enclave's: the exchange time must lie within [`MAX_CLOCK_SKEW_MS`] of the
 /// enclave interval `[started_ms, now_ms]` during which it was read.
-pub fn check_clock(
+pub(crate) fn check_clock(
     exchange_time_ms: i64,
     started_ms: u64,
     now_ms: u64,
@@ -140,7 +140,7 @@ pub fn check_clock(
 
 /// Builds the payload for a fetched `history`, encodes it as CBOR and signs
 /// it with `sign` (pure apart from `sign`).
-pub fn sign_history(
+pub(crate) fn sign_history(
     credential: &Credential,
     history: &History,
     ctx: &PayloadContext<'_>,

@@ -63,7 +63,7 @@ pub(crate) async fn compute_aggregates<P: Ports>(
 }
 
 /// Step 3: checks the exchange clock, signs the payload and attests to it.
-pub fn sign_aggregates(
+pub(crate) fn sign_aggregates(
     enclave: &Enclave,
     credential: &Credential,
     history: &History,

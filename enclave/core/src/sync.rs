@@ -70,7 +70,7 @@ pub const MAX_PENDING_CHALLENGES: usize = 64;
 /// Maximum age of either side's attestation document.
 pub const MAX_DOCUMENT_AGE: Duration = Duration::from_secs(5 * 60);
 /// Largest attestation document accepted (the verifier's own limit).
-pub const MAX_DOCUMENT_LEN: usize = strongroom_verifier::MAX_DOCUMENT_LEN;
+pub(crate) const MAX_DOCUMENT_LEN: usize = strongroom_verifier::MAX_DOCUMENT_LEN;
 /// Length of `enc`: an uncompressed SEC1 P-256 point.
 pub const ENC_LEN: usize = SEC1_UNCOMPRESSED_LEN;
 /// AES-256-GCM tag length (`ciphertext` carries `ct || tag`).

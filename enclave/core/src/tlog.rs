@@ -53,12 +53,12 @@ pub enum LogError {
 
 /// The newest head this enclave signed: (size, root).
 #[derive(Debug, Default)]
-pub struct LogSigner {
+pub(crate) struct LogSigner {
     newest: Mutex<Option<(u64, Hash)>>,
 }
 
 /// The keys a log operation uses.
-pub struct LogKeys<'a> {
+pub(crate) struct LogKeys<'a> {
     /// The result-signing key's public half: leaves and old heads must verify under it.
     pub verifying: &'a VerifyingKey,
     /// Signs a payload as COSE_Sign1 ES256 with the given key id.

@@ -30,12 +30,11 @@ use strongroom_protocol::aggregates::{Dec, QuoteTotals, SymbolAggregates};
 use num::{Fixed8, Num};
 use prepare::{Prepared, prepare};
 use state::{Drawdown, SellEvent, SymbolState};
-pub use trade::{
-    MAX_SYMBOL_LEN, MAX_TRADES_PAGE_BYTES, Trade, TradeParseError, parse_trades_page, valid_name,
-};
+pub(crate) use trade::valid_name;
+pub use trade::{Trade, TradeParseError, parse_trades_page};
 
 /// Decimal places of `win_rate` before normalization.
-pub const WIN_RATE_DP: u32 = 18;
+pub(crate) const WIN_RATE_DP: u32 = 18;
 
 /// Base and quote asset of a symbol (from `exchangeInfo`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use super::trade::MAX_TRADES_PAGE_BYTES;
 use super::*;
 use proptest::prelude::*;
 use std::str::FromStr;

@@ -10,10 +10,10 @@ use serde::Deserialize;
 use strongroom_protocol::aggregates::Dec;
 
 /// Largest myTrades response body accepted (1000 trades are ~300 KiB).
-pub const MAX_TRADES_PAGE_BYTES: usize = 4 << 20;
+pub(crate) const MAX_TRADES_PAGE_BYTES: usize = 4 << 20;
 
 /// Longest symbol or asset name accepted.
-pub const MAX_SYMBOL_LEN: usize = 32;
+pub(crate) const MAX_SYMBOL_LEN: usize = 32;
 
 /// One trade, ready for aggregation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,7 +94,7 @@ fn dec(id: u64, field: &'static str, s: &str) -> Result<Decimal, TradeParseError
 }
 
 /// Upper-case ASCII letters and digits, 1..=MAX_SYMBOL_LEN.
-pub fn valid_name(s: &str) -> bool {
+pub(crate) fn valid_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= MAX_SYMBOL_LEN
         && s.bytes()
@@ -127,14 +127,6 @@ impl TryFrom<RawTrade> for Trade {
             is_buyer: r.is_buyer,
             is_maker: r.is_maker,
         })
-    }
-}
-
-impl Trade {
-    /// Parse one trade object.
-    pub fn from_json_value(v: serde_json::Value) -> Result<Self, TradeParseError> {
-        let raw: RawTrade = serde_json::from_value(v).map_err(|_| TradeParseError::Malformed)?;
-        raw.try_into()
     }
 }
 

@@ -32,7 +32,7 @@ use crate::clock::Clock;
 use crate::intake::Credential;
 
 /// Trades per `myTrades` page (Binance's maximum).
-pub const PAGE_LIMIT: usize = 1000;
+pub(crate) const PAGE_LIMIT: usize = 1000;
 
 /// The Binance spot client over `transport`.
 pub struct Binance<T> {

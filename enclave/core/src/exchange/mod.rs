@@ -21,13 +21,13 @@ use crate::aggregate::{SymbolInfo, Trade};
 use crate::intake::Credential;
 
 /// Most trades fetched for one request, across all symbols (bounds memory).
-pub const MAX_TRADES_PER_REQUEST: usize = 2_000_000;
+pub(crate) const MAX_TRADES_PER_REQUEST: usize = 2_000_000;
 
 /// Largest response body accepted from the exchange (exchangeInfo is the big one).
 pub const MAX_RESPONSE_BYTES: usize = 32 << 20;
 
 /// Most symbols one request may name or discover.
-pub const MAX_SYMBOLS_PER_REQUEST: usize = 200;
+pub(crate) const MAX_SYMBOLS_PER_REQUEST: usize = 200;
 
 /// A host and port the enclave may reach: the measured allowlist's entries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +75,7 @@ impl std::fmt::Display for Endpoint {
 
 /// The production allowlist, part of the measured image: nothing else is ever
 /// asked of the egress proxy in a release build.
-pub const PRODUCTION_ALLOWLIST: &[(&str, u16)] = &[("api.binance.com", 443)];
+pub(crate) const PRODUCTION_ALLOWLIST: &[(&str, u16)] = &[("api.binance.com", 443)];
 
 /// The enclave's own egress allowlist, enforced before the host is asked.
 #[derive(Debug, Clone)]

@@ -15,7 +15,7 @@ pub use strongroom_formats::credential::{
 };
 
 /// Domain separator of the account pseudonym (DESIGN.md).
-pub const ACCOUNT_DOMAIN: &[u8] = b"strongroom/account/v1";
+pub(crate) const ACCOUNT_DOMAIN: &[u8] = b"strongroom/account/v1";
 
 /// The plaintext JSON, exactly. Lives only inside [`parse_plaintext`] and
 /// zeroizes its strings on drop.

@@ -14,10 +14,9 @@ use zeroize::Zeroizing;
 use crate::ring::{Aead, HpkeKeyPair, Kdf, Kem, KeyRing};
 
 pub use self::credential::{
-    ACCOUNT_DOMAIN, Credential, MAX_API_FIELD_LEN, MAX_EXCHANGE_LEN, MAX_LABEL_LEN,
-    account_pseudonym,
+    Credential, MAX_API_FIELD_LEN, MAX_EXCHANGE_LEN, MAX_LABEL_LEN, account_pseudonym,
 };
-pub use self::sessions::{MAX_SESSION_ID_LEN, MAX_SESSIONS, SessionCache, valid_session_id};
+pub(crate) use self::sessions::{SessionCache, valid_session_id};
 
 /// The sealed-credential contract (limits, rules, the one join/split) is
 /// `strongroom_formats::credential`, shared with the client and the host.

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use super::credential::Credential;
 
 /// Most sessions cached at once.
-pub const MAX_SESSIONS: usize = 10_000;
+pub(crate) const MAX_SESSIONS: usize = 10_000;
 /// Longest session id (the host sends a UUID).
-pub const MAX_SESSION_ID_LEN: usize = 64;
+pub(crate) const MAX_SESSION_ID_LEN: usize = 64;
 
 /// The cache. Plain data; the caller serializes access.
 #[derive(Debug, Default)]
-pub struct SessionCache {
+pub(crate) struct SessionCache {
     sessions: HashMap<String, Arc<Credential>>,
 }
 
@@ -60,18 +60,14 @@ impl SessionCache {
     }
 
     /// Number of cached sessions.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.sessions.len()
-    }
-
-    /// Whether the cache is empty.
-    pub fn is_empty(&self) -> bool {
-        self.sessions.is_empty()
     }
 }
 
 /// A session id is 1..=64 bytes of `[A-Za-z0-9-]`.
-pub fn valid_session_id(id: &str) -> bool {
+pub(crate) fn valid_session_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= MAX_SESSION_ID_LEN
         && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')

@@ -23,9 +23,9 @@ use super::sigv4::{AmzDate, Credentials};
 use crate::exchange::Endpoint;
 
 /// Encryption-context key binding a data key to its ring.
-pub const CONTEXT_RING_ID: &str = "strongroom:ring_id";
+pub(crate) const CONTEXT_RING_ID: &str = "strongroom:ring_id";
 /// Longest region name accepted (`ap-southeast-4`, `us-gov-west-1`, ...).
-pub const MAX_REGION_LEN: usize = 32;
+pub(crate) const MAX_REGION_LEN: usize = 32;
 
 /// Why a KMS call failed. All of it maps to `kms_failed` on the wire; the
 /// variant (and a refusal's AWS error type) goes to the enclave log only.
@@ -85,7 +85,7 @@ pub(crate) fn valid_region(region: &str) -> bool {
 }
 
 /// Splits `host` or `host:port` (default 443).
-pub fn parse_endpoint(s: &str) -> Option<Endpoint> {
+pub(crate) fn parse_endpoint(s: &str) -> Option<Endpoint> {
     let (host, port) = match s.rsplit_once(':') {
         Some((h, p)) => (h, p.parse::<u16>().ok().filter(|p| *p != 0)?),
         None => (s, 443),
@@ -101,7 +101,7 @@ pub fn parse_endpoint(s: &str) -> Option<Endpoint> {
 }
 
 /// The production names for `region`: only these may be reached in a release.
-pub fn production_endpoints(region: &str) -> [Endpoint; 2] {
+pub(crate) fn production_endpoints(region: &str) -> [Endpoint; 2] {
     [
         Endpoint {
             host: format!("kms.{region}.amazonaws.com"),
@@ -116,7 +116,10 @@ pub fn production_endpoints(region: &str) -> [Endpoint; 2] {
 
 /// Whether `access` names an allowed endpoint: a production one for its
 /// region, or exactly the configured dev double.
-pub fn resolve(access: &KmsAccess, dev: Option<&Endpoint>) -> Result<KmsTarget, KmsClientError> {
+pub(crate) fn resolve(
+    access: &KmsAccess,
+    dev: Option<&Endpoint>,
+) -> Result<KmsTarget, KmsClientError> {
     if !valid_region(&access.region) {
         return Err(KmsClientError::NotAllowed);
     }

@@ -29,7 +29,7 @@ pub const MAX_ENVELOPE_LEN: usize = 8 * 1024;
 pub const MAX_PLAINTEXT_LEN: usize = 4096;
 /// Size of the ephemeral recipient key, bits. KMS accepts RSA-2048 and up;
 /// 2048 keeps key generation at boot short.
-pub const RECIPIENT_RSA_BITS: usize = 2048;
+pub(crate) const RECIPIENT_RSA_BITS: usize = 2048;
 /// AES-256 key length: the only content-encryption key accepted.
 const CEK_LEN: usize = 32;
 /// AES block (and CBC IV) length.

@@ -42,7 +42,7 @@
 //! vectors.
 
 mod ber;
-pub mod boot;
+pub(crate) mod boot;
 pub mod client;
 pub mod cms;
 pub mod request;

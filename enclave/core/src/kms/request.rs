@@ -13,13 +13,13 @@ use serde::{Deserialize, Serialize};
 use super::sigv4::{self, AmzDate, Credentials, Scope, SignableRequest};
 
 /// `X-Amz-Target` of GenerateDataKey.
-pub const TARGET_GENERATE_DATA_KEY: &str = "TrentService.GenerateDataKey";
+pub(crate) const TARGET_GENERATE_DATA_KEY: &str = "TrentService.GenerateDataKey";
 /// `X-Amz-Target` of Decrypt.
-pub const TARGET_DECRYPT: &str = "TrentService.Decrypt";
+pub(crate) const TARGET_DECRYPT: &str = "TrentService.Decrypt";
 /// KMS's JSON content type.
-pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+pub(crate) const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 /// The only key encryption algorithm KMS offers for Nitro recipients.
-pub const KEY_ENCRYPTION_ALGORITHM: &str = "RSAES_OAEP_SHA_256";
+pub(crate) const KEY_ENCRYPTION_ALGORITHM: &str = "RSAES_OAEP_SHA_256";
 /// Largest KMS answer read (a Recipient answer is a few KiB).
 pub const MAX_RESPONSE_LEN: usize = 64 * 1024;
 /// Largest attestation document sent (the verifier's document limit).

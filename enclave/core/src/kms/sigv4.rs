@@ -16,13 +16,13 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 /// The only algorithm produced.
-pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+pub(crate) const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 /// Longest access key id accepted (AWS: 16..=128 characters).
 pub const MAX_ACCESS_KEY_ID_LEN: usize = 128;
 /// Longest secret access key accepted.
 pub const MAX_SECRET_LEN: usize = 128;
 /// Longest session token accepted (STS tokens run to a few KiB).
-pub const MAX_SESSION_TOKEN_LEN: usize = 8192;
+pub(crate) const MAX_SESSION_TOKEN_LEN: usize = 8192;
 
 type HmacSha256 = hmac::Hmac<Sha256>;
 
@@ -183,7 +183,7 @@ fn canonical_headers(headers: &[(&str, &str)]) -> (String, String) {
 }
 
 /// The canonical request (exposed for the KMS double and diagnostics).
-pub fn canonical_request(req: &SignableRequest<'_>) -> (String, String) {
+pub(crate) fn canonical_request(req: &SignableRequest<'_>) -> (String, String) {
     let (block, signed) = canonical_headers(req.headers);
     let creq = format!(
         "{}\n{}\n{}\n{block}\n{signed}\n{}",

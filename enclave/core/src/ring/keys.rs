@@ -26,11 +26,11 @@ pub type Kdf = hpke::kdf::HkdfSha256;
 pub type Aead = hpke::aead::AesGcm256;
 
 /// Length of an uncompressed SEC1 P-256 point.
-pub const SEC1_UNCOMPRESSED_LEN: usize = 65;
+pub(crate) const SEC1_UNCOMPRESSED_LEN: usize = 65;
 /// Length of a P-256 private scalar.
-pub const P256_SECRET_LEN: usize = 32;
+pub(crate) const P256_SECRET_LEN: usize = 32;
 /// Hex characters of SHA-256(public key) in a key id.
-pub const KEY_ID_HASH_HEX: usize = 16;
+pub(crate) const KEY_ID_HASH_HEX: usize = 16;
 
 /// Why a key-ring operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -54,15 +54,15 @@ pub enum KeyRingError {
 }
 
 /// Length of a ring id.
-pub const RING_ID_LEN: usize = 16;
+pub(crate) const RING_ID_LEN: usize = 16;
 /// Length of the ring's data key (AES-256).
-pub const DATA_KEY_LEN: usize = 32;
+pub(crate) const DATA_KEY_LEN: usize = 32;
 /// Most HPKE versions a ring holds at once (rotation adds one and retires
 /// the old ones; this bounds the sealed ring's size).
-pub const MAX_KEY_VERSIONS: usize = 32;
+pub(crate) const MAX_KEY_VERSIONS: usize = 32;
 
 /// `"v<version>:" + first 16 hex of SHA-256(SEC1 public key)`.
-pub fn key_id_for(version: u32, public_sec1: &[u8]) -> String {
+pub(crate) fn key_id_for(version: u32, public_sec1: &[u8]) -> String {
     let digest = hex::encode(Sha256::digest(public_sec1));
     format!("v{version}:{}", &digest[..KEY_ID_HASH_HEX])
 }
@@ -287,7 +287,7 @@ impl RingMeta {
     }
 
     /// 16 random bytes.
-    pub fn random_ring_id(nsm: &dyn Nsm) -> Result<[u8; RING_ID_LEN], KeyRingError> {
+    pub(crate) fn random_ring_id(nsm: &dyn Nsm) -> Result<[u8; RING_ID_LEN], KeyRingError> {
         let bytes = nsm.random(RING_ID_LEN)?;
         let mut id = [0u8; RING_ID_LEN];
         id.copy_from_slice(&bytes);
@@ -399,7 +399,7 @@ impl KeyRing {
     /// The current one is refused (nothing changes then); ids the ring does
     /// not hold are ignored, so a retried request is harmless. Bumps the
     /// ring version when anything was dropped; returns how many were.
-    pub fn retire(&mut self, key_ids: &[String]) -> Result<usize, KeyRingError> {
+    pub(crate) fn retire(&mut self, key_ids: &[String]) -> Result<usize, KeyRingError> {
         if key_ids.contains(&self.current) {
             return Err(KeyRingError::RetireCurrent);
         }
@@ -438,7 +438,7 @@ impl KeyRing {
     }
 
     /// The version number the next [`KeyRing::add_version`] uses.
-    pub fn next_version(&self) -> u32 {
+    pub(crate) fn next_version(&self) -> u32 {
         self.next_version
     }
 

@@ -14,15 +14,15 @@ mod keys;
 mod sealed;
 mod secrets;
 
-pub(crate) use self::keys::hpke_seal;
 pub use self::keys::{
-    Aead, DATA_KEY_LEN, HpkeKeyPair, KEY_ID_HASH_HEX, Kdf, Kem, KeyRing, KeyRingError,
-    MAX_KEY_VERSIONS, P256_SECRET_LEN, RING_ID_LEN, ResultSigningKey, RingMeta,
-    SEC1_UNCOMPRESSED_LEN, key_id_for,
+    Aead, HpkeKeyPair, Kdf, Kem, KeyRing, KeyRingError, ResultSigningKey, RingMeta,
 };
-pub use self::sealed::{
-    NONCE_LEN, RING_AAD_PREFIX, TAG_LEN, open, ring_aad, seal, seal_with_nonce,
+pub(crate) use self::keys::{
+    DATA_KEY_LEN, MAX_KEY_VERSIONS, P256_SECRET_LEN, RING_ID_LEN, SEC1_UNCOMPRESSED_LEN, hpke_seal,
 };
+#[cfg(test)]
+use self::sealed::TAG_LEN;
+pub use self::sealed::{NONCE_LEN, open, ring_aad, seal, seal_with_nonce};
 pub use self::secrets::{MAX_RING_SECRETS_LEN, RingError};
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use super::secrets::{MAX_RING_SECRETS_LEN, RingError, decode_secrets, encode_sec
 use crate::nsm::Nsm;
 
 /// Domain separator at the start of the AES-GCM associated data.
-pub const RING_AAD_PREFIX: &[u8] = b"strongroom-ring-v1";
+pub(crate) const RING_AAD_PREFIX: &[u8] = b"strongroom-ring-v1";
 /// AES-GCM nonce length.
 pub const NONCE_LEN: usize = 12;
 /// AES-GCM tag length.

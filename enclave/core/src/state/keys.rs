@@ -16,12 +16,12 @@ use crate::ring::{self, NONCE_LEN};
 use crate::ring::{KeyRing, MAX_KEY_VERSIONS, hpke_seal};
 
 /// Most key ids one retire request may name.
-pub const MAX_RETIRE_IDS: usize = MAX_KEY_VERSIONS;
+pub(crate) const MAX_RETIRE_IDS: usize = MAX_KEY_VERSIONS;
 
 impl Enclave {
     /// Installs a key ring: booting -> ready. [`EnclaveError::RingPresent`]
     /// if one is held already (two boots racing: the first one wins).
-    pub fn install_new(&self, ring: KeyRing) -> Result<(), EnclaveError> {
+    pub(crate) fn install_new(&self, ring: KeyRing) -> Result<(), EnclaveError> {
         let mut slot = self.ring.write().map_err(poisoned)?;
         if slot.is_some() {
             return Err(EnclaveError::RingPresent);
@@ -38,7 +38,7 @@ impl Enclave {
     }
 
     /// [`EnclaveError::RingPresent`] unless booting.
-    pub fn ensure_booting(&self) -> Result<(), EnclaveError> {
+    pub(crate) fn ensure_booting(&self) -> Result<(), EnclaveError> {
         match self.ring.read().map_err(poisoned)?.is_some() {
             true => Err(EnclaveError::RingPresent),
             false => Ok(()),
@@ -47,7 +47,7 @@ impl Enclave {
 
     /// Seals `ring` for storage and installs it (first boot). Sealing comes
     /// first: a ring that cannot be stored is never used.
-    pub fn seal_and_install(&self, ring: KeyRing) -> Result<SealedKeyRing, EnclaveError> {
+    pub(crate) fn seal_and_install(&self, ring: KeyRing) -> Result<SealedKeyRing, EnclaveError> {
         self.ensure_booting()?;
         let sealed = ring::seal(&ring, self.nsm.as_ref())?;
         self.install_new(ring)?;
@@ -63,13 +63,6 @@ impl Enclave {
         self.seal_and_install(ring)
     }
 
-    /// The held ring, sealed afresh (new nonce).
-    pub fn sealed_key_ring(&self) -> Result<SealedKeyRing, EnclaveError> {
-        let nonce = self.nonce()?;
-        self.with_key_ring(|ring| ring::seal_with_nonce(ring, nonce))?
-            .map_err(Into::into)
-    }
-
     fn nonce(&self) -> Result<[u8; NONCE_LEN], EnclaveError> {
         let bytes = self
             .nsm
@@ -83,7 +76,10 @@ impl Enclave {
 
     /// `ReloadKeyRing`: a strictly newer version of the held ring (same
     /// ring id, same signing key), opened with the data key in memory.
-    pub fn reload_key_ring(&self, sealed: &SealedKeyRing) -> Result<KeyRingInfo, EnclaveError> {
+    pub(crate) fn reload_key_ring(
+        &self,
+        sealed: &SealedKeyRing,
+    ) -> Result<KeyRingInfo, EnclaveError> {
         {
             let mut slot = self.ring.write().map_err(poisoned)?;
             let held = slot.as_ref().ok_or(EnclaveError::NotReady)?;
@@ -107,7 +103,7 @@ impl Enclave {
     }
 
     /// `AddKeyVersion`: a new current HPKE version; answers the ring to store.
-    pub fn add_key_version(&self) -> Result<SealedKeyRing, EnclaveError> {
+    pub(crate) fn add_key_version(&self) -> Result<SealedKeyRing, EnclaveError> {
         let nonce = self.nonce()?;
         let mut slot = self.ring.write().map_err(poisoned)?;
         let ring = slot.as_mut().ok_or(EnclaveError::NotReady)?;
@@ -118,7 +114,10 @@ impl Enclave {
 
     /// `RetireKeyVersions`: drops versions (never the current one; unknown
     /// ids are ignored so a retry is harmless); answers the ring to store.
-    pub fn retire_key_versions(&self, req: &RetireRequest) -> Result<SealedKeyRing, EnclaveError> {
+    pub(crate) fn retire_key_versions(
+        &self,
+        req: &RetireRequest,
+    ) -> Result<SealedKeyRing, EnclaveError> {
         if req.key_ids.len() > MAX_RETIRE_IDS
             || req
                 .key_ids
@@ -142,7 +141,10 @@ impl Enclave {
     /// credential is re-sealed too (it stays unusable: `OpenCredential`
     /// checks `not_after` inside the plaintext), so a rotation is never held
     /// up by credentials the host has not deleted yet. Per-item errors.
-    pub fn reseal_credentials(&self, req: &ResealRequest) -> Result<ResealResult, EnclaveError> {
+    pub(crate) fn reseal_credentials(
+        &self,
+        req: &ResealRequest,
+    ) -> Result<ResealResult, EnclaveError> {
         if req.items.len() > MAX_RESEAL_BATCH {
             return Err(EnclaveError::InvalidArgument);
         }
@@ -222,7 +224,7 @@ impl Enclave {
     }
 
     /// Which key versions the ring holds, and which ring at which version.
-    pub fn key_ring_status(&self) -> KeyRingInfo {
+    pub(crate) fn key_ring_status(&self) -> KeyRingInfo {
         let held = self
             .with_key_ring(|ring| {
                 (

@@ -91,7 +91,7 @@ pub enum EnclaveError {
 
 impl EnclaveError {
     /// The wire error (fixed, non-secret messages only).
-    pub fn to_rpc(&self) -> RpcError {
+    pub(crate) fn to_rpc(&self) -> RpcError {
         let code = match self {
             EnclaveError::NotReady => ErrorCode::NotReady,
             EnclaveError::NonceTooLong => ErrorCode::NonceTooLong,
@@ -121,7 +121,7 @@ impl EnclaveError {
 
 impl EnclaveError {
     /// The error as an RPC answer; internal details go to the enclave's log only.
-    pub fn into_response(self) -> ResponseBody {
+    pub(crate) fn into_response(self) -> ResponseBody {
         if let EnclaveError::Internal(detail) = &self {
             warn!(%detail, "request failed");
         }
@@ -164,8 +164,6 @@ fn poisoned<T>(_: T) -> EnclaveError {
 
 mod keys;
 mod peer_sync;
-
-pub use self::keys::MAX_RETIRE_IDS;
 
 /// The enclave.
 pub struct Enclave {
@@ -240,12 +238,6 @@ impl Enclave {
     /// Installs a key ring: booting -> ready (see [`Enclave::install_new`]).
     pub fn install_key_ring(&self, ring: KeyRing) -> Result<(), EnclaveError> {
         self.install_new(ring)
-    }
-
-    /// Generates a fresh key ring (no KMS) and becomes ready; tests use it.
-    /// The binary never does this on its own: the host drives boot.
-    pub fn generate_key_ring(&self) -> Result<(), EnclaveError> {
-        self.new_key_ring().map(|_| ())
     }
 
     /// Runs `f` with the key ring; [`EnclaveError::NotReady`] while booting.
@@ -355,7 +347,7 @@ impl Enclave {
     /// session is live here, else the forwarded envelope re-opened and checked
     /// exactly like `OpenCredential` (after a restart, or on another instance
     /// holding the same key ring). The host's metadata must match either way.
-    pub fn session_credential(
+    pub(crate) fn session_credential(
         &self,
         session_id: &str,
         sealed: &SealedCredential,

@@ -23,7 +23,7 @@ impl Enclave {
     }
 
     /// `SyncChallenge` (holder): a single-use 32-byte challenge.
-    pub fn sync_challenge(&self) -> Result<SyncChallengeInfo, EnclaveError> {
+    pub(crate) fn sync_challenge(&self) -> Result<SyncChallengeInfo, EnclaveError> {
         self.with_key_ring(|_| ())?;
         let nonce = self
             .holder
@@ -36,7 +36,7 @@ impl Enclave {
 
     /// `SyncRequest` (requester): a document answering the holder's
     /// challenge and binding a fresh ephemeral key.
-    pub fn sync_request(
+    pub(crate) fn sync_request(
         &self,
         req: &SyncRequestRequest,
     ) -> Result<SyncRequestDocument, EnclaveError> {
