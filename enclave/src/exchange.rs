@@ -1,6 +1,6 @@
 //! The exchange client of the binary: the core's Binance logic
 //! ([`strongroom_enclave_core::exchange::binance`]) over the enclave's one
-//! HTTPS client ([`crate::egress`]). The enclave's own allowlist is checked
+//! HTTPS client (`crate::egress`). The enclave's own allowlist is checked
 //! before the host's egress proxy is asked for anything.
 
 use std::future::Future;

@@ -1,5 +1,5 @@
 //! The KMS transport of the binary: `POST /` over the enclave's one HTTPS
-//! client ([`crate::egress`]), TLS terminating here (webpki roots for AWS;
+//! client (`crate::egress`), TLS terminating here (webpki roots for AWS;
 //! the dev double's CA only with `--dev-kms-url`/`--dev-kms-ca`). The
 //! allowlist, signing and answer parsing are the core's
 //! ([`strongroom_enclave_core::kms::client`]); this module only moves bytes,

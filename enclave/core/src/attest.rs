@@ -15,7 +15,7 @@ pub(crate) const MAX_NONCE_LEN: usize = strongroom_protocol::messages::MAX_NONCE
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AttestError {
-    /// The nonce is longer than [`MAX_NONCE_LEN`].
+    /// The nonce is longer than `MAX_NONCE_LEN`.
     #[error("nonce longer than {MAX_NONCE_LEN} bytes")]
     NonceTooLong,
     /// The NSM failed.

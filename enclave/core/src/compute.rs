@@ -1,6 +1,6 @@
 //! `compute_aggregates`: fetch the session's history through the exchange
 //! client, aggregate it in exact decimals, and sign the DESIGN.md payload.
-//! The payload is built by a pure function ([`build_payload`]) so it is tested
+//! The payload is built by a pure function (`build_payload`) so it is tested
 //! without a network.
 
 use sha2::{Digest, Sha256};

@@ -7,7 +7,7 @@
 //!   ([`AggregateError::DuplicateTrade`]) rather than silently counted
 //!   twice, which also makes the result independent of input order.
 //! - `win_rate` is `wins / (wins + losses)` rounded half-to-even to
-//!   [`WIN_RATE_DP`] decimal places (≥ 8 significant digits for any rate
+//!   `WIN_RATE_DP` decimal places (≥ 8 significant digits for any rate
 //!   above 1e-10), then normalized on the wire.
 //! - Every sum and product is checked; an overflow of `Decimal`'s 96-bit
 //!   mantissa is an error, never a panic or a wrapped value.

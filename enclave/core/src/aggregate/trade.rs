@@ -46,7 +46,7 @@ pub struct Trade {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TradeParseError {
-    /// Body larger than [`MAX_TRADES_PAGE_BYTES`].
+    /// Body larger than `MAX_TRADES_PAGE_BYTES`.
     #[error("trade page too large")]
     TooLarge,
     /// Not JSON of the myTrades shape.

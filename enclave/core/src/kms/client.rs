@@ -5,7 +5,7 @@
 //! binary configured one), the signed request, and strict parsing of the
 //! answer. The bytes go through the [`KmsTransport`] port (the binary: HTTPS
 //! `POST /` over the egress proxy, TLS terminating in the enclave, bounded
-//! by [`MAX_RESPONSE_LEN`] and time-limited). Errors carry no KMS body text
+//! by `MAX_RESPONSE_LEN` and time-limited). Errors carry no KMS body text
 //! and no credential.
 
 use std::collections::BTreeMap;
@@ -63,7 +63,7 @@ pub struct KmsTarget {
 }
 
 /// Port: sends one signed request to an allowed KMS endpoint and returns
-/// `(status, body)`, the body at most [`MAX_RESPONSE_LEN`] bytes.
+/// `(status, body)`, the body at most `MAX_RESPONSE_LEN` bytes.
 pub trait KmsTransport: Send + Sync {
     /// DEV ONLY: the KMS double the binary was told to allow, if any.
     fn dev_endpoint(&self) -> Option<&Endpoint>;

@@ -1,7 +1,7 @@
 //! Sealing the key ring with AWS KMS (DESIGN.md "Keys"): pure, I/O-free
 //! building blocks, the calls over the [`client::KmsTransport`] port (the
 //! binary crate sends them over HTTPS through egress) and the two boot
-//! paths ([`boot`]).
+//! paths (`boot`).
 //!
 //! - [`cms`]: open a KMS `CiphertextForRecipient` (CMS EnvelopedData, BER as
 //!   KMS emits it) with the enclave's ephemeral [`cms::RecipientKey`]
@@ -14,7 +14,7 @@
 //!
 //! - [`client`]: the KMS allowlist, the encryption context, and the two
 //!   calls (sign, send through the [`client::KmsTransport`] port, parse).
-//! - [`boot`]: `NewKeyRing` with KMS (`GenerateDataKey`) and `UnsealKeyRing`
+//! - `boot`: `NewKeyRing` with KMS (`GenerateDataKey`) and `UnsealKeyRing`
 //!   (`Decrypt`), encryption context `{"strongroom:ring_id": hex(ring_id)}`.
 //!
 //! The flow: generate a [`cms::RecipientKey`]; ask

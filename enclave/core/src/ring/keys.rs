@@ -48,7 +48,7 @@ pub enum KeyRingError {
     /// Retiring the current key version is refused.
     #[error("the current key version cannot be retired")]
     RetireCurrent,
-    /// The ring already holds [`MAX_KEY_VERSIONS`] versions (retire some first).
+    /// The ring already holds `MAX_KEY_VERSIONS` versions (retire some first).
     #[error("too many key versions")]
     TooManyVersions,
 }

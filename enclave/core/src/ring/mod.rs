@@ -1,11 +1,11 @@
 //! The key ring, in memory and at rest, as one module tree without a cycle:
 //!
-//! - [`keys`] (in memory): HPKE key pairs by key id (versioned, for
+//! - `keys` (in memory): HPKE key pairs by key id (versioned, for
 //!   rotation), the result-signing key, the ring's identity and data key,
 //!   `add_version`, `retire`; the suite aliases `Kem`/`Kdf`/`Aead`.
-//! - [`secrets`]: the ring's secrets as strict CBOR
+//! - `secrets`: the ring's secrets as strict CBOR
 //!   (`KeyRing::export_secrets`/`import_secrets`), for sealing and peer sync.
-//! - [`sealed`] (at rest): those secrets sealed with AES-256-GCM under the
+//! - `sealed` (at rest): those secrets sealed with AES-256-GCM under the
 //!   data key into a `SealedKeyRing` (`seal`, `open`).
 //!
 //! Each depends only on the ones before it (`keys` <- `secrets` <- `sealed`).

@@ -1,6 +1,6 @@
 //! The enclave's state machine (booting -> ready) and its operations, one
 //! method per request; the one error -> wire-code mapping
-//! ([`EnclaveError::to_rpc`]). Requests reach it through
+//! (`EnclaveError::to_rpc`). Requests reach it through
 //! [`crate::handle`], which owns phase gating and dispatch. No sockets, no
 //! runtime. Key-ring operations are in `keys.rs`, peer sync in
 //! `peer_sync.rs`.
@@ -32,7 +32,7 @@ use crate::tlog::{LogError, LogKeys, LogSigner};
 pub const VERSION: &str = concat!("strongroom-enclave/", env!("CARGO_PKG_VERSION"));
 
 /// Why a request was refused or failed; one mapping to the wire in
-/// [`EnclaveError::to_rpc`].
+/// `EnclaveError::to_rpc`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum EnclaveError {
@@ -235,7 +235,7 @@ impl Enclave {
         }
     }
 
-    /// Installs a key ring: booting -> ready (see [`Enclave::install_new`]).
+    /// Installs a key ring: booting -> ready (see `Enclave::install_new`).
     pub fn install_key_ring(&self, ring: KeyRing) -> Result<(), EnclaveError> {
         self.install_new(ring)
     }
