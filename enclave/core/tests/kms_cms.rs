@@ -243,7 +243,7 @@ fn real_kms_answer_parses() {
     // A CiphertextForRecipient returned by AWS KMS (published in
     // RustCrypto/formats#779): BER, indefinite lengths, SKI recipient id.
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("core/tests/kms_data/aws_kms_ciphertext_for_recipient.ber");
+        .join("tests/kms_data/aws_kms_ciphertext_for_recipient.ber");
     let bytes = std::fs::read(path).unwrap();
     let env = Envelope::parse(&bytes).unwrap();
     assert_eq!(env.encrypted_key.len(), 256);
