@@ -10,15 +10,17 @@ use std::time::Duration;
 use strongroom_enclave_core::clock::Clock;
 use strongroom_enclave_core::exchange::binance::Binance as BinanceClient;
 use strongroom_enclave_core::exchange::{
-    Allowlist, Answer, DEFAULT_IO_TIMEOUT, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_RETRY_WAIT,
-    DEFAULT_RECV_WINDOW_MS, Endpoint, Exchange, ExchangeError, ExchangeTransport, History,
-    MAX_RESPONSE_BYTES, RetryPolicy,
+    Allowlist, Answer, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_RETRY_WAIT, DEFAULT_RECV_WINDOW_MS,
+    Endpoint, Exchange, ExchangeError, ExchangeTransport, History, MAX_RESPONSE_BYTES, RetryPolicy,
 };
 use strongroom_enclave_core::intake::Credential;
 use strongroom_protocol::transport::Address;
 
 use crate::clock::SystemClock;
 use crate::egress::{HttpsConnection, HttpsError, HttpsRequest};
+
+/// Default time for one connect or one HTTP exchange.
+pub(crate) const DEFAULT_IO_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How to reach an exchange.
 #[derive(Clone)]

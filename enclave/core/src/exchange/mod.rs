@@ -111,8 +111,6 @@ impl Allowlist {
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 /// Default longest `Retry-After` honoured (one Binance weight window).
 pub const DEFAULT_MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
-/// Default time for one connect or one HTTP exchange.
-pub const DEFAULT_IO_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default `recvWindow`, ms (Binance's default).
 pub const DEFAULT_RECV_WINDOW_MS: u64 = 5_000;
 
