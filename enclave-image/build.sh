@@ -60,8 +60,10 @@ if [[ -z $app_binary ]]; then
   # The release feature set, named here rather than left to the crate's
   # defaults, so a default added for development can never reach the
   # measured image. The NSM simulator (feature dev-simulator: a dev CA and
-  # forged attestation) must never be in it: scripts/checks/release-features
-  # reads this line and checks the graph and the binary for this set.
+  # forged attestation; it forwards strongroom-enclave-core/dev-simulator,
+  # the core's test-only `insecure_…` constructors) must never be in it:
+  # scripts/checks/release-features reads this line and checks the graph
+  # (both crates' features) and the binary for this set.
   release_features=""
   log "building strongroom-enclave (release, static, $triple, features \"$release_features\")"
   (cd "$root" && \

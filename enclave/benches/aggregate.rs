@@ -7,7 +7,7 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rust_decimal::Decimal;
-use strongroom_enclave::aggregate::{SymbolInfo, Trade, Window, aggregate};
+use strongroom_enclave_core::aggregate::{SymbolInfo, Trade, Window, aggregate};
 
 const SYMBOLS: [(&str, &str, &str); 3] = [
     ("BTCUSDT", "BTC", "USDT"),

@@ -1,18 +1,10 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
-pub mod aggregate;
-pub mod attest;
 pub mod clock;
-pub mod compute;
+mod egress;
 pub mod exchange;
-pub mod intake;
-pub mod keyring;
 pub mod kms;
 pub mod nsm;
-pub mod results;
-pub mod ring;
 pub mod service;
-pub mod state;
-pub mod sync;
-pub mod tlog;
+pub mod tls;

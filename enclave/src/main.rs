@@ -13,14 +13,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use strongroom_enclave::clock::{Clock, SystemClock};
-use strongroom_enclave::exchange::binance::Binance;
-use strongroom_enclave::exchange::{Allowlist, Endpoint, ExchangeConfig, tls};
-use strongroom_enclave::intake::{DEFAULT_MAX_TTL_SECONDS, IntakePolicy};
-use strongroom_enclave::kms::client::{KmsClient, KmsConfig};
-use strongroom_enclave::nsm::{self, Nsm};
+use strongroom_enclave::clock::SystemClock;
+use strongroom_enclave::exchange::{Binance, ExchangeConfig};
+use strongroom_enclave::kms::{KmsClient, KmsConfig};
+use strongroom_enclave::nsm;
 use strongroom_enclave::service::EnclaveService;
-use strongroom_enclave::state::{Enclave, VERSION};
+use strongroom_enclave::tls;
+use strongroom_enclave_core::clock::Clock;
+use strongroom_enclave_core::exchange::{Allowlist, Endpoint};
+use strongroom_enclave_core::intake::{DEFAULT_MAX_TTL_SECONDS, IntakePolicy};
+use strongroom_enclave_core::nsm::{NSM_DEVICE_PATH, Nsm};
+use strongroom_enclave_core::state::{Enclave, VERSION};
 use strongroom_protocol::server::{ServerConfig, serve};
 use strongroom_protocol::transport::{Address, Listener};
 use strongroom_verifier::TrustRoot;
@@ -340,7 +343,7 @@ fn open_nsm(args: &Args, clock: Arc<dyn Clock>) -> Result<(Arc<dyn Nsm>, TrustRo
                 "strongroom-enclave: {} not found: this is not a Nitro enclave. \
                  For development, pass --dev-simulator (attestation then chains to a \
                  dev root that verifiers refuse unless told to trust it).",
-                nsm::NSM_DEVICE_PATH
+                NSM_DEVICE_PATH
             );
             Err(EXIT_NO_NSM)
         }
@@ -356,7 +359,7 @@ fn open_simulator(args: &Args, clock: Arc<dyn Clock>) -> Result<(Arc<dyn Nsm>, T
     if nsm::real::device_present() {
         tracing::warn!(
             "{} exists but --dev-simulator was given: the real NSM is NOT used",
-            nsm::NSM_DEVICE_PATH
+            NSM_DEVICE_PATH
         );
     }
     let pcr0 = pcr0_of_current_exe().map_err(|err| {

@@ -16,7 +16,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use e2e::{Sealed, Stack, fixture, seal_credential};
 use serde_bytes::ByteBuf;
 use sha2::{Digest, Sha256};
-use strongroom_enclave::aggregate::{SymbolInfo, Window, aggregate, parse_trades_page};
+use strongroom_enclave_core::aggregate::{SymbolInfo, Window, aggregate, parse_trades_page};
 use strongroom_protocol::ErrorCode;
 use strongroom_protocol::aggregates::AggregatePayload;
 use strongroom_protocol::client::error_code;
@@ -67,7 +67,7 @@ fn figures(p: &AggregatePayload) -> serde_json::Value {
 fn fixture_trades(
     path: &std::path::Path,
 ) -> (
-    Vec<strongroom_enclave::aggregate::Trade>,
+    Vec<strongroom_enclave_core::aggregate::Trade>,
     BTreeMap<String, SymbolInfo>,
 ) {
     let f: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
@@ -241,8 +241,9 @@ async fn window_filter(stack: &Stack, cred: &Sealed) {
         let (symbols, totals) = aggregate(&trades, &info, w).unwrap();
         assert_eq!(p.symbols, symbols);
         assert_eq!(p.totals, totals);
-        let fmt =
-            |ms: Option<i64>| ms.map(|ms| strongroom_enclave::compute::rfc3339_ms(ms).unwrap());
+        let fmt = |ms: Option<i64>| {
+            ms.map(|ms| strongroom_enclave_core::compute::rfc3339_ms(ms).unwrap())
+        };
         assert_eq!((p.from, p.to), (fmt(from), fmt(to)));
     }
     // `to` is exclusive, `from` inclusive: the BTCUSDT buy at exactly h1.

@@ -12,14 +12,13 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use e2e::{Mock, Proxy, fixture};
-use strongroom_enclave::aggregate::Window;
-use strongroom_enclave::compute::{ComputeError, PayloadContext, compute_signed};
-use strongroom_enclave::exchange::binance::Binance;
-use strongroom_enclave::exchange::{
-    Allowlist, Endpoint, Exchange, ExchangeConfig, ExchangeError, History, tls,
-};
-use strongroom_enclave::intake::{self, Credential, IntakePolicy, Metadata, SealedCredential};
-use strongroom_enclave::keyring::KeyRing;
+use strongroom_enclave::exchange::{Binance, ExchangeConfig};
+use strongroom_enclave::tls;
+use strongroom_enclave_core::aggregate::Window;
+use strongroom_enclave_core::compute::{ComputeError, PayloadContext, compute_signed};
+use strongroom_enclave_core::exchange::{Allowlist, Endpoint, Exchange, ExchangeError, History};
+use strongroom_enclave_core::intake::{self, Credential, IntakePolicy, Metadata, SealedCredential};
+use strongroom_enclave_core::ring::KeyRing;
 
 fn now_s() -> u64 {
     SystemTime::now()

@@ -10,10 +10,10 @@ mod common;
 use std::sync::Arc;
 
 use common::{FakeNsm, credential_json, seal};
-use strongroom_enclave::clock::FixedClock;
-use strongroom_enclave::intake::IntakePolicy;
-use strongroom_enclave::keyring::KeyRing;
-use strongroom_enclave::state::Enclave;
+use strongroom_enclave_core::clock::FixedClock;
+use strongroom_enclave_core::intake::IntakePolicy;
+use strongroom_enclave_core::ring::KeyRing;
+use strongroom_enclave_core::state::Enclave;
 use strongroom_protocol::ErrorCode;
 use strongroom_protocol::messages::{
     CredentialMetadata, KeyRingInfo, MAX_RESEAL_BATCH, NewKeyRingRequest, OpenCredentialRequest,

@@ -15,13 +15,13 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use rustls_pki_types::ServerName;
 use strongroom_enclave::clock::SystemClock;
-use strongroom_enclave::kms::cms::RecipientKey;
-use strongroom_enclave::kms::request::{
+use strongroom_enclave::nsm::sim::SimNsm;
+use strongroom_enclave_core::kms::cms::RecipientKey;
+use strongroom_enclave_core::kms::request::{
     KmsEndpoint, KmsError, KmsRequest, Signer, parse_decrypt, parse_generate_data_key,
 };
-use strongroom_enclave::kms::sigv4::{AmzDate, Credentials};
-use strongroom_enclave::nsm::Nsm;
-use strongroom_enclave::nsm::sim::SimNsm;
+use strongroom_enclave_core::kms::sigv4::{AmzDate, Credentials};
+use strongroom_enclave_core::nsm::Nsm;
 use strongroom_testkit::process::{self, Guard};
 use zeroize::Zeroizing;
 
@@ -83,7 +83,7 @@ fn start(dir: &Path, name: &str, root_pem: &str, pcrs: &str) -> Double {
 }
 
 async fn post(d: &Double, req: &KmsRequest) -> (u16, Vec<u8>) {
-    let tls = strongroom_enclave::exchange::tls::dev_config(&d.ca_pem).unwrap();
+    let tls = strongroom_enclave::tls::dev_config(&d.ca_pem).unwrap();
     let tcp = tokio::net::TcpStream::connect(("127.0.0.1", d.port))
         .await
         .unwrap();

@@ -12,7 +12,7 @@ use std::process::Command;
 
 use e2e::{Stack, mock_binary, seal_credential};
 use sha2::{Digest, Sha256};
-use strongroom_enclave::aggregate::{SymbolInfo, Window, aggregate, parse_trades_page};
+use strongroom_enclave_core::aggregate::{SymbolInfo, Window, aggregate, parse_trades_page};
 use strongroom_protocol::aggregates::AggregatePayload;
 use strongroom_protocol::messages::AggregatesResult;
 use strongroom_verifier::cose::verify_es256;

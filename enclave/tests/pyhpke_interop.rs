@@ -9,10 +9,10 @@ mod common;
 use std::process::Command;
 
 use common::{FakeNsm, credential_json};
-use strongroom_enclave::intake::{
+use strongroom_enclave_core::intake::{
     IntakeError, IntakePolicy, Metadata, SealedCredential, open_credential,
 };
-use strongroom_enclave::keyring::KeyRing;
+use strongroom_enclave_core::ring::KeyRing;
 
 const NOW: u64 = 1_800_000_000;
 

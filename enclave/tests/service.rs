@@ -11,12 +11,12 @@ use std::sync::{Arc, Mutex};
 
 use common::{FakeNsm, seal};
 use sha2::{Digest, Sha256};
-use strongroom_enclave::aggregate::{SymbolInfo, Trade, parse_trades_page};
-use strongroom_enclave::clock::FixedClock;
-use strongroom_enclave::exchange::{Exchange, ExchangeError, History};
-use strongroom_enclave::intake::{Credential, IntakePolicy};
 use strongroom_enclave::service::EnclaveService;
-use strongroom_enclave::state::Enclave;
+use strongroom_enclave_core::aggregate::{SymbolInfo, Trade, parse_trades_page};
+use strongroom_enclave_core::clock::FixedClock;
+use strongroom_enclave_core::exchange::{Exchange, ExchangeError, History};
+use strongroom_enclave_core::intake::{Credential, IntakePolicy};
+use strongroom_enclave_core::state::Enclave;
 use strongroom_protocol::ErrorCode;
 use strongroom_protocol::aggregates::AggregatePayload;
 use strongroom_protocol::messages::{

@@ -12,11 +12,11 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use coset::cbor::value::Value;
 use der::Decode;
-use strongroom_enclave::attest;
-use strongroom_enclave::clock::FixedClock;
-use strongroom_enclave::keyring::KeyRing;
-use strongroom_enclave::nsm::Nsm;
 use strongroom_enclave::nsm::sim::{DEV_MARKER, SimNsm};
+use strongroom_enclave_core::attest;
+use strongroom_enclave_core::clock::FixedClock;
+use strongroom_enclave_core::nsm::Nsm;
+use strongroom_enclave_core::ring::KeyRing;
 use strongroom_verifier::{Policy, TrustRoot, verify};
 
 const NOW_MS: u64 = 1_795_000_000_000;

@@ -1,4 +1,4 @@
-//! Attested key sync (`strongroom_enclave::sync`) with real crypto: simulated
+//! Attested key sync (`strongroom_enclave_core::sync`) with real crypto: simulated
 //! NSMs sign real attestation documents, the real verifier checks them, the
 //! ring travels under real HPKE. Every refusal case also shows that the same
 //! setup without the fault succeeds, so a failure is for the intended reason.
@@ -15,11 +15,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hpke::kem::Kem as KemTrait;
 use hpke::{Deserializable, OpModeS, Serializable};
 use sha2::{Digest, Sha256};
-use strongroom_enclave::clock::FixedClock;
-use strongroom_enclave::keyring::{Aead, Kdf, Kem};
 use strongroom_enclave::nsm::sim::SimNsm;
-use strongroom_enclave::nsm::{Nsm, NsmError, PCR_LEN};
-use strongroom_enclave::sync::{
+use strongroom_enclave_core::clock::FixedClock;
+use strongroom_enclave_core::nsm::{Nsm, NsmError, PCR_LEN};
+use strongroom_enclave_core::ring::{Aead, Kdf, Kem};
+use strongroom_enclave_core::sync::{
     CHALLENGE_TTL, HPKE_INFO, MAX_CIPHERTEXT_LEN, MAX_DOCUMENT_AGE, MAX_PENDING_CHALLENGES,
     MAX_SECRET_LEN, NONCE_LEN, SyncError, SyncHolder, SyncRequester, USER_DATA_PREFIX, own_pcrs,
 };

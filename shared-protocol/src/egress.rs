@@ -13,14 +13,18 @@
 //! Both sides enforce an allowlist: the proxy its own (host configuration), the
 //! enclave its own (measured configuration) before it even asks.
 
+#[cfg(feature = "io")]
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::codec::{decode, encode};
 use crate::error::{ErrorCode, RpcError};
-use crate::frame::{read_frame, write_frame};
-use crate::transport::{Address, Stream, connect};
+#[cfg(feature = "io")]
+use crate::{
+    codec::{decode, encode},
+    frame::{read_frame, write_frame},
+    transport::{Address, Stream, connect},
+};
 
 /// Version of the egress preamble.
 pub const EGRESS_VERSION: u32 = 1;
@@ -92,6 +96,7 @@ pub fn valid_host(host: &str) -> bool {
 }
 
 /// Opens a stream to `host:port` through the proxy at `proxy`.
+#[cfg(feature = "io")]
 pub async fn open(
     proxy: &Address,
     host: &str,
@@ -103,6 +108,7 @@ pub async fn open(
         .map_err(|_| EgressError::Timeout)?
 }
 
+#[cfg(feature = "io")]
 async fn open_inner(proxy: &Address, host: &str, port: u16) -> Result<Stream, EgressError> {
     let mut stream = connect(proxy)
         .await
@@ -126,6 +132,7 @@ async fn open_inner(proxy: &Address, host: &str, port: u16) -> Result<Stream, Eg
 }
 
 /// Reads the enclave's preamble (proxy side).
+#[cfg(feature = "io")]
 pub async fn read_open(stream: &mut Stream) -> Result<EgressOpen, EgressError> {
     let bytes = read_frame(stream, MAX_EGRESS_FRAME_LEN)
         .await
@@ -138,6 +145,7 @@ pub async fn read_open(stream: &mut Stream) -> Result<EgressOpen, EgressError> {
 }
 
 /// Writes the proxy's answer (proxy side).
+#[cfg(feature = "io")]
 pub async fn write_reply(stream: &mut Stream, reply: &EgressReply) -> Result<(), EgressError> {
     let bytes = encode(reply).map_err(|_| EgressError::Protocol)?;
     write_frame(stream, &bytes, MAX_EGRESS_FRAME_LEN)

@@ -3,6 +3,7 @@
 //! The length is checked against the maximum *before* any buffer is allocated, so a
 //! hostile peer announcing 4 GiB costs us four bytes of reading, not four gigabytes.
 
+#[cfg(feature = "io")]
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Default largest frame body: 1 MiB.
@@ -51,6 +52,7 @@ pub fn check_len(announced: u32, max: usize) -> Result<usize, FrameError> {
 
 /// Reads one frame body. A clean end of stream before the first prefix byte is
 /// [`FrameError::Closed`]; anything cut short later is an I/O error.
+#[cfg(feature = "io")]
 pub async fn read_frame<R: AsyncRead + Unpin>(
     reader: &mut R,
     max: usize,
@@ -69,6 +71,7 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
 
 /// Writes one frame (prefix and body in a single buffer, so a frame is never
 /// interleaved with another writer's bytes) and flushes.
+#[cfg(feature = "io")]
 pub async fn write_frame<W: AsyncWrite + Unpin>(
     writer: &mut W,
     body: &[u8],

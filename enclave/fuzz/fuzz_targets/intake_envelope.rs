@@ -13,8 +13,8 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use strongroom_enclave::intake::{IntakePolicy, Metadata, SealedCredential, open_credential};
-use strongroom_enclave::keyring::{HpkeKeyPair, KeyRing, ResultSigningKey};
+use strongroom_enclave_core::intake::{IntakePolicy, Metadata, SealedCredential, open_credential};
+use strongroom_enclave_core::ring::{HpkeKeyPair, KeyRing, ResultSigningKey};
 
 /// A valid uncompressed P-256 point (the generator): decodes as `enc`.
 const VALID_ENC: [u8; 65] = [

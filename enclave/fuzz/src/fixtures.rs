@@ -4,11 +4,11 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use strongroom_enclave::clock::FixedClock;
-use strongroom_enclave::keyring::{HpkeKeyPair, KeyRing, ResultSigningKey};
-use strongroom_enclave::nsm::PCR_LEN;
+use strongroom_enclave_core::clock::FixedClock;
+use strongroom_enclave_core::ring::{HpkeKeyPair, KeyRing, ResultSigningKey};
+use strongroom_enclave_core::nsm::PCR_LEN;
 use strongroom_enclave::nsm::sim::SimNsm;
-use strongroom_enclave::sync::own_pcrs;
+use strongroom_enclave_core::sync::own_pcrs;
 use strongroom_verifier::TrustRoot;
 
 /// The simulated time of every document (2025-06-15).

@@ -4,8 +4,8 @@
 //! panics; only a 200 within the size limit parses; whatever parses is
 //! within every documented bound.
 
-use strongroom_enclave::kms::cms::MAX_ENVELOPE_LEN;
-use strongroom_enclave::kms::request::{
+use strongroom_enclave_core::kms::cms::MAX_ENVELOPE_LEN;
+use strongroom_enclave_core::kms::request::{
     MAX_CIPHERTEXT_BLOB_LEN, MAX_KEY_ID_LEN, MAX_RESPONSE_LEN, parse_decrypt,
     parse_generate_data_key,
 };

@@ -5,7 +5,7 @@
 
 use std::sync::OnceLock;
 
-use strongroom_enclave::kms::cms::{CmsError, Envelope, MAX_ENVELOPE_LEN, RecipientKey};
+use strongroom_enclave_core::kms::cms::{CmsError, Envelope, MAX_ENVELOPE_LEN, RecipientKey};
 
 use crate::fixtures::sim;
 

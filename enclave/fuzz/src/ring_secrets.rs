@@ -3,8 +3,8 @@
 //! over the maximum is `TooLarge`; whatever imports re-exports canonically
 //! (export ∘ import is a fixed point after one round) and keeps its identity.
 
-use strongroom_enclave::keyring::KeyRing;
-use strongroom_enclave::ring::{MAX_RING_SECRETS_LEN, RingError};
+use strongroom_enclave_core::ring::KeyRing;
+use strongroom_enclave_core::ring::{MAX_RING_SECRETS_LEN, RingError};
 
 /// One input.
 pub fn run(data: &[u8]) {

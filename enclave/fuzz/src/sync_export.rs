@@ -9,8 +9,8 @@
 //!   `user_data` is `USER_DATA_PREFIX || 32 bytes` and its public key a
 //!   P-256 point; then the challenge is spent.
 
-use strongroom_enclave::nsm::{MAX_NSM_FIELD_LEN, Nsm};
-use strongroom_enclave::sync::{ENC_LEN, NONCE_LEN, SyncHolder, USER_DATA_PREFIX};
+use strongroom_enclave_core::nsm::{MAX_NSM_FIELD_LEN, Nsm};
+use strongroom_enclave_core::sync::{ENC_LEN, NONCE_LEN, SyncHolder, USER_DATA_PREFIX};
 
 use crate::fixtures::{T0_MS, VALID_POINT, sim};
 

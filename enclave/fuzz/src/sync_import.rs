@@ -13,8 +13,8 @@
 //! Either way the pending request is consumed (no second try of an answer).
 
 use sha2::{Digest, Sha256};
-use strongroom_enclave::nsm::Nsm;
-use strongroom_enclave::sync::{
+use strongroom_enclave_core::nsm::Nsm;
+use strongroom_enclave_core::sync::{
     ENC_LEN, MAX_CIPHERTEXT_LEN, NONCE_LEN, SyncError, SyncRequester, TAG_LEN, USER_DATA_PREFIX,
 };
 use strongroom_protocol::messages::SyncExported;

@@ -3,9 +3,9 @@
 //! pseudo-random inputs. Each test also shows that its seed really reaches
 //! the parser's inner checks, so a passing run means something.
 
-use strongroom_enclave::keyring::KeyRing;
-use strongroom_enclave::ring::{self, MAX_RING_SECRETS_LEN};
-use strongroom_enclave::sync::{NONCE_LEN, SyncHolder};
+use strongroom_enclave_core::ring::KeyRing;
+use strongroom_enclave_core::ring::{self, MAX_RING_SECRETS_LEN};
+use strongroom_enclave_core::sync::{NONCE_LEN, SyncHolder};
 
 use crate::fixtures::{FIXED_DATA_KEY, T0_MS, fixed_ring, sim};
 use crate::{
@@ -172,7 +172,7 @@ fn sync_export_target() {
         ],
         &challenge,
     );
-    use strongroom_enclave::nsm::Nsm as _;
+    use strongroom_enclave_core::nsm::Nsm as _;
     let doc = s
         .nsm
         .attest(
@@ -224,7 +224,7 @@ fn kms_seeds() -> Vec<String> {
 
 #[test]
 fn kms_answer_target() {
-    use strongroom_enclave::kms::request::{parse_decrypt, parse_generate_data_key};
+    use strongroom_enclave_core::kms::request::{parse_decrypt, parse_generate_data_key};
     let seeds = kms_seeds();
     assert!(parse_generate_data_key(200, seeds[0].as_bytes()).is_ok());
     assert!(parse_decrypt(200, seeds[1].as_bytes()).is_ok());
@@ -266,11 +266,11 @@ fn b64_fields_around_max(len_over_max: isize) {
     for (field, max) in [
         (
             "CiphertextBlob",
-            strongroom_enclave::kms::request::MAX_CIPHERTEXT_BLOB_LEN,
+            strongroom_enclave_core::kms::request::MAX_CIPHERTEXT_BLOB_LEN,
         ),
         (
             "CiphertextForRecipient",
-            strongroom_enclave::kms::cms::MAX_ENVELOPE_LEN,
+            strongroom_enclave_core::kms::cms::MAX_ENVELOPE_LEN,
         ),
     ] {
         let b64 = base64_of_len(max.saturating_add_signed(len_over_max));
@@ -301,11 +301,11 @@ fn base64_of_len(len: usize) -> String {
 }
 
 /// A real `CiphertextForRecipient` (see enclave/tests/kms_cms.rs).
-const CMS_SEED: &[u8] = include_bytes!("../../tests/kms_data/aws_kms_ciphertext_for_recipient.ber");
+const CMS_SEED: &[u8] = include_bytes!("../../core/tests/kms_data/aws_kms_ciphertext_for_recipient.ber");
 
 #[test]
 fn kms_cms_target() {
-    assert!(strongroom_enclave::kms::cms::Envelope::parse(CMS_SEED).is_ok());
+    assert!(strongroom_enclave_core::kms::cms::Envelope::parse(CMS_SEED).is_ok());
     kms_cms::run(CMS_SEED);
     for m in mutations(CMS_SEED, 5) {
         kms_cms::run(&m);
@@ -316,7 +316,7 @@ fn kms_cms_target() {
     }
     kms_cms::run(&vec![
         0x30;
-        strongroom_enclave::kms::cms::MAX_ENVELOPE_LEN + 1
+        strongroom_enclave_core::kms::cms::MAX_ENVELOPE_LEN + 1
     ]);
 }
 

@@ -11,9 +11,9 @@ use hpke::kem::Kem as KemTrait;
 use hpke::rand_core::{TryCryptoRng, TryRng};
 use hpke::{Deserializable, OpModeS, Serializable};
 use sha2::{Digest, Sha256};
-use strongroom_enclave::intake::HPKE_INFO;
-use strongroom_enclave::keyring::{Aead, Kdf, Kem};
-use strongroom_enclave::nsm::{Nsm, NsmError};
+use strongroom_enclave_core::intake::HPKE_INFO;
+use strongroom_enclave_core::nsm::{Nsm, NsmError};
+use strongroom_enclave_core::ring::{Aead, Kdf, Kem};
 use zeroize::Zeroizing;
 
 /// The repository's copy of the shared test data (`../shared/testdata`
@@ -144,7 +144,7 @@ pub fn credential_json(exchange: &str, label: &str, not_after: u64) -> Vec<u8> {
 /// Boots `e` as the host does (it starts with no key ring): `NewKeyRing`
 /// without KMS. Returns the sealed ring (version 1).
 pub fn new_key_ring(
-    e: &strongroom_enclave::state::Enclave,
+    e: &strongroom_enclave_core::state::Enclave,
 ) -> strongroom_protocol::messages::SealedKeyRing {
     use strongroom_protocol::messages::{NewKeyRingRequest, Phase, RequestBody, ResponseBody};
     assert_eq!(e.phase(), Phase::Booting);

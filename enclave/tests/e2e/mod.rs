@@ -17,8 +17,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use hpke::kem::Kem as KemTrait;
 use hpke::{Deserializable, OpModeS, Serializable};
-use strongroom_enclave::intake::HPKE_INFO;
-use strongroom_enclave::keyring::{Aead, Kdf, Kem};
+use strongroom_enclave_core::intake::HPKE_INFO;
+use strongroom_enclave_core::ring::{Aead, Kdf, Kem};
 use strongroom_protocol::client::{CallError, ClientConfig, RpcClient};
 use strongroom_protocol::messages::{
     AggregatesResult, AttestRequest, AttestationInfo, ComputeAggregatesRequest, CredentialMetadata,

@@ -15,7 +15,7 @@ use zeroize::Zeroizing;
 use self::certs::{DevCa, Issued};
 use self::doc::{DocPayload, pcr_map, sign_document};
 use super::{MAX_RANDOM_LEN, Nsm, NsmError, PCR_COUNT, PCR_LEN, check_fields};
-use crate::clock::Clock;
+use strongroom_enclave_core::clock::Clock;
 
 pub use self::certs::{DEV_MARKER, LEAF_LIFETIME, MAX_DEV_CA_FILE_LEN};
 pub use self::doc::PROTECTED_ES384;

@@ -1,5 +1,5 @@
 //! Aggregation speed: the enclave's exact-decimal
-//! `strongroom_enclave::aggregate::aggregate` against the same ordered
+//! `strongroom_enclave_core::aggregate::aggregate` against the same ordered
 //! FIFO loop in f64 (the floor: what the arithmetic would cost if
 //! exactness were free), on one deterministic Binance-like history.
 
@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive as _;
-use strongroom_enclave::aggregate::{SymbolInfo, Trade, Window, aggregate};
+use strongroom_enclave_core::aggregate::{SymbolInfo, Trade, Window, aggregate};
 
 /// Symbols of the generated history: (symbol, base, quote).
 pub const SYMBOLS: [(&str, &str, &str); 3] = [

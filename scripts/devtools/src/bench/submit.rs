@@ -17,7 +17,7 @@ use crate::loadgen::flow::{Credential, seal};
 use crate::stack::Stack;
 
 /// Most bodies sealed for one run: below the enclave's open-session cap
-/// (`strongroom_enclave::intake::MAX_SESSIONS`, 10,000).
+/// (`strongroom_enclave_core::intake::MAX_SESSIONS`, 10,000).
 pub const MAX_SUBMITS: usize = 8_000;
 
 /// A failure that voids the measurement.

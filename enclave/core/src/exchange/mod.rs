@@ -1,0 +1,287 @@
+//! The exchange, from inside the enclave: the [`Exchange`] port (what
+//! `ComputeAggregates` needs: a session's trade history), the measured
+//! allowlist, and the Binance protocol logic ([`binance::Binance`]: request
+//! signing, clock offset, paging, retries, parsing) over a smaller port,
+//! [`ExchangeTransport`] (one HTTPS GET at a time).
+//!
+//! The enclave has no network: the binary crate implements the transport
+//! through the host's egress proxy with TLS that terminates *in the
+//! enclave*, verified against trust roots built into the image. The host
+//! relays ciphertext it cannot read or alter undetected.
+
+pub mod binance;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+
+use strongroom_protocol::ErrorCode;
+
+use crate::aggregate::{SymbolInfo, Trade};
+use crate::intake::Credential;
+
+/// Most trades fetched for one request, across all symbols (bounds memory).
+pub(crate) const MAX_TRADES_PER_REQUEST: usize = 2_000_000;
+
+/// Largest response body accepted from the exchange (exchangeInfo is the big one).
+pub const MAX_RESPONSE_BYTES: usize = 32 << 20;
+
+/// Most symbols one request may name or discover.
+pub(crate) const MAX_SYMBOLS_PER_REQUEST: usize = 200;
+
+/// A host and port the enclave may reach: the measured allowlist's entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// DNS name; also the TLS server name checked against the certificate.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+}
+
+impl Endpoint {
+    /// Parses `https://HOST:PORT` (a trailing `/` allowed; no path, query,
+    /// user info or IPv6 literal), as the mock exchange prints its URL.
+    pub fn from_https_url(url: &str) -> Option<Endpoint> {
+        let rest = url.strip_prefix("https://")?;
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        let (host, port) = rest.rsplit_once(':')?;
+        let port: u16 = port.parse().ok()?;
+        let plain = host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+        if port == 0 || !plain || !strongroom_protocol::egress::valid_host(host) {
+            return None;
+        }
+        Some(Endpoint {
+            host: host.to_ascii_lowercase(),
+            port,
+        })
+    }
+
+    /// The production exchange endpoint (the first production allowlist entry).
+    pub fn binance_production() -> Endpoint {
+        Endpoint {
+            host: PRODUCTION_ALLOWLIST[0].0.to_owned(),
+            port: PRODUCTION_ALLOWLIST[0].1,
+        }
+    }
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
+/// The production allowlist, part of the measured image: nothing else is ever
+/// asked of the egress proxy in a release build.
+pub(crate) const PRODUCTION_ALLOWLIST: &[(&str, u16)] = &[("api.binance.com", 443)];
+
+/// The enclave's own egress allowlist, enforced before the host is asked.
+#[derive(Debug, Clone)]
+pub struct Allowlist(Vec<Endpoint>);
+
+impl Allowlist {
+    /// The measured production list.
+    pub fn production() -> Self {
+        Allowlist(
+            PRODUCTION_ALLOWLIST
+                .iter()
+                .map(|(h, p)| Endpoint {
+                    host: (*h).to_owned(),
+                    port: *p,
+                })
+                .collect(),
+        )
+    }
+
+    /// Adds an endpoint (dev simulator only: the mock exchange).
+    pub fn with_dev_endpoint(mut self, endpoint: Endpoint) -> Self {
+        self.0.push(endpoint);
+        self
+    }
+
+    /// Whether `endpoint` may be reached.
+    pub fn allows(&self, endpoint: &Endpoint) -> bool {
+        self.0.contains(endpoint)
+    }
+}
+
+/// Default attempts per REST call.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+/// Default longest `Retry-After` honoured (one Binance weight window).
+pub const DEFAULT_MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
+/// Default `recvWindow`, ms (Binance's default).
+pub const DEFAULT_RECV_WINDOW_MS: u64 = 5_000;
+
+/// Retry budget and request settings of an exchange client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts per REST call (transport failures and 429/418 included).
+    pub max_attempts: u32,
+    /// Longest `Retry-After` honoured; a longer one fails the call.
+    pub max_retry_wait: Duration,
+    /// `recvWindow` sent with signed requests, ms.
+    pub recv_window_ms: u64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            max_retry_wait: DEFAULT_MAX_RETRY_WAIT,
+            recv_window_ms: DEFAULT_RECV_WINDOW_MS,
+        }
+    }
+}
+
+/// An exchange's answer: status, `Retry-After` seconds if any, body (at most
+/// [`MAX_RESPONSE_BYTES`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// `Retry-After`, seconds.
+    pub retry_after: Option<u64>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// Port: HTTPS GETs to one exchange endpoint. The binary implements it as
+/// egress stream -> TLS (in the enclave) -> HTTP/1.1, checking the
+/// enclave's allowlist before the host is asked for anything. Plain
+/// `std::future`s: the core names no runtime.
+pub trait ExchangeTransport: Send + Sync {
+    /// An open connection, kept alive across the calls of one request.
+    type Connection: Send;
+
+    /// Opens a connection to the configured endpoint.
+    fn connect(&self) -> impl Future<Output = Result<Self::Connection, ExchangeError>> + Send;
+
+    /// One GET of `path_and_query` (with `X-MBX-APIKEY` when `api_key` is
+    /// given). A transport failure is `Err` (the caller reconnects).
+    fn get(
+        &self,
+        connection: &mut Self::Connection,
+        path_and_query: &str,
+        api_key: Option<&str>,
+    ) -> impl Future<Output = Result<Answer, ExchangeError>> + Send;
+
+    /// Waits `duration` (retry back-off, `Retry-After`).
+    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send;
+}
+
+/// A session's trade history as fetched from the exchange.
+#[derive(Debug, Default)]
+pub struct History {
+    /// Base/quote of every symbol that has trades.
+    pub symbols: BTreeMap<String, SymbolInfo>,
+    /// Every trade of those symbols.
+    pub trades: Vec<Trade>,
+    /// Exchange time learned over TLS, unix ms (for the trusted-time cross-check).
+    pub exchange_time_ms: i64,
+}
+
+/// Why the history could not be fetched. Never carries the credential or a
+/// response body.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExchangeError {
+    /// The exchange refused the API key or its signature.
+    #[error("the exchange rejected the credentials")]
+    RejectedCredentials,
+    /// 429/418 persisted past the retry budget.
+    #[error("the exchange rate-limited the requests")]
+    RateLimited,
+    /// Connection, TLS or server failure.
+    #[error("the exchange could not be reached")]
+    Unreachable,
+    /// The enclave's own allowlist, or the host's, refused the destination.
+    #[error("egress to the exchange was refused")]
+    EgressRefused,
+    /// The exchange answered something that does not parse.
+    #[error("the exchange sent a malformed answer")]
+    Malformed,
+    /// A requested symbol is unknown or invalid.
+    #[error("unknown or invalid symbol")]
+    UnknownSymbol,
+    /// More data than the enclave's limits.
+    #[error("the history exceeds the enclave's limits")]
+    TooLarge,
+}
+
+impl ExchangeError {
+    /// The RPC code this error crosses the boundary as.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ExchangeError::RejectedCredentials => ErrorCode::ExchangeRejectedCredentials,
+            ExchangeError::RateLimited => ErrorCode::ExchangeRateLimited,
+            ExchangeError::EgressRefused => ErrorCode::EgressRefused,
+            ExchangeError::UnknownSymbol => ErrorCode::InvalidArgument,
+            ExchangeError::Unreachable | ExchangeError::Malformed | ExchangeError::TooLarge => {
+                ErrorCode::ExchangeUnreachable
+            }
+        }
+    }
+}
+
+/// One exchange's REST API, as far as Strongroom needs it.
+pub trait Exchange: Send + Sync {
+    /// The exchange's name as used in credentials (`binance`).
+    fn name(&self) -> &'static str;
+
+    /// Fetches the trade history of `symbols` (or of every symbol the account
+    /// holds a balance in, when `None`).
+    fn fetch_history(
+        &self,
+        credential: &Credential,
+        symbols: Option<&[String]>,
+    ) -> impl Future<Output = Result<History, ExchangeError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_urls_parse_strictly() {
+        let ep = |h: &str, p| {
+            Some(Endpoint {
+                host: h.into(),
+                port: p,
+            })
+        };
+        assert_eq!(
+            Endpoint::from_https_url("https://127.0.0.1:8443"),
+            ep("127.0.0.1", 8443)
+        );
+        assert_eq!(
+            Endpoint::from_https_url("https://LocalHost:1/"),
+            ep("localhost", 1)
+        );
+        for bad in [
+            "http://localhost:1",
+            "https://localhost",
+            "https://localhost:0",
+            "https://localhost:70000",
+            "https://localhost:1/api",
+            "https://user@localhost:1",
+            "https://[::1]:1",
+            "https://:1",
+        ] {
+            assert_eq!(Endpoint::from_https_url(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn production_allowlist_is_binance_only() {
+        let prod = Allowlist::production();
+        assert!(prod.allows(&Endpoint::binance_production()));
+        let mock = Endpoint {
+            host: "localhost".into(),
+            port: 8443,
+        };
+        assert!(!prod.allows(&mock));
+        assert!(prod.with_dev_endpoint(mock.clone()).allows(&mock));
+    }
+}

@@ -1,0 +1,17 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+pub mod aggregate;
+pub mod attest;
+pub mod clock;
+pub mod compute;
+pub mod exchange;
+pub mod handle;
+pub mod intake;
+pub mod kms;
+pub mod nsm;
+mod results;
+pub mod ring;
+pub mod state;
+pub mod sync;
+pub mod tlog;

@@ -1,0 +1,95 @@
+//! `ComputeAggregates`: the request that needs the exchange. The steps, and
+//! where each runs:
+//!
+//! 1. checks and the session's credential (cache, or the forwarded envelope
+//!    re-opened) — [`Ports::blocking`] (HPKE);
+//! 2. the trade history through the [`Exchange`] port (the binary: network
+//!    through the egress proxy, TLS inside the enclave);
+//! 3. clock cross-check, aggregation, COSE signature, and the attestation
+//!    document with `nonce = SHA-256(signed bytes)` — [`Ports::blocking`]
+//!    (CPU, NSM ioctl), all under one read of the key ring so the result's
+//!    `kid`, the signing key and the attested `user_data` always agree.
+
+use sha2::{Digest, Sha256};
+use strongroom_protocol::messages::{AggregatesResult, ComputeAggregatesRequest};
+
+use crate::aggregate::Window;
+use crate::attest;
+use crate::compute::{PayloadContext, check_clock, check_window, sign_history};
+use crate::exchange::{Exchange, History};
+use crate::handle::Ports;
+use crate::intake::Credential;
+use crate::state::{Enclave, EnclaveError};
+
+/// Serves one `ComputeAggregates` request end to end (phase already checked
+/// by [`crate::handle::handle`]).
+pub(crate) async fn compute_aggregates<P: Ports>(
+    ports: &P,
+    req: ComputeAggregatesRequest,
+) -> Result<AggregatesResult, EnclaveError> {
+    let window = Window {
+        from_ms: req.from_ms,
+        to_ms: req.to_ms,
+    };
+    check_window(window)?;
+    let exchange = ports.exchange().ok_or(EnclaveError::NoEgress)?;
+    let ComputeAggregatesRequest {
+        session_id,
+        sealed,
+        metadata,
+        symbols,
+        ..
+    } = req;
+    let sid = session_id.clone();
+    let credential = ports
+        .blocking(move |e| e.session_credential(&sid, &sealed, &metadata))
+        .await??;
+    if credential.exchange() != exchange.name() {
+        return Err(EnclaveError::UnsupportedExchange);
+    }
+    let started_ms = ports.enclave().clock().now_unix_ms();
+    let history = exchange
+        .fetch_history(&credential, symbols.as_deref())
+        .await
+        .map_err(|e| {
+            tracing::info!(reason = %e, "exchange fetch failed");
+            EnclaveError::Compute(e.into())
+        })?;
+    ports
+        .blocking(move |e| {
+            sign_aggregates(e, &credential, &history, &session_id, window, started_ms)
+        })
+        .await?
+}
+
+/// Step 3: checks the exchange clock, signs the payload and attests to it.
+pub(crate) fn sign_aggregates(
+    enclave: &Enclave,
+    credential: &Credential,
+    history: &History,
+    session_id: &str,
+    window: Window,
+    started_ms: u64,
+) -> Result<AggregatesResult, EnclaveError> {
+    let now_ms = enclave.clock().now_unix_ms();
+    check_clock(history.exchange_time_ms, started_ms, now_ms)?;
+    enclave.with_key_ring(|ring| {
+        let key_id = ring.current().key_id();
+        let ctx = PayloadContext {
+            session_id,
+            window,
+            now_ms,
+            key_id,
+            pcr0: enclave.pcr0(),
+        };
+        let (_, signed) = sign_history(credential, history, &ctx, |cbor| {
+            ring.signing().sign_cose(cbor, key_id)
+        })?;
+        let nonce = Sha256::digest(&signed);
+        let att = attest::attest(enclave.nsm(), ring, Some(nonce.as_slice()))?;
+        Ok(AggregatesResult {
+            signed,
+            attestation: att.document,
+        })
+    })?
+}
