@@ -79,7 +79,9 @@ pub fn generate(n: usize, seed: u64) -> Fixture {
                 json!({"asset": "USDT", "free": "1000.00000000", "locked": "0.00000000"}),
             ],
             trades,
+            ..Account::default()
         }],
+        ..Fixture::default()
     }
 }
 
