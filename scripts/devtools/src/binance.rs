@@ -427,7 +427,7 @@ fn account_json(acct: &IndexedAccount, q: &Query<'_>, now: i64) -> Result<Respon
         .account
         .balances
         .iter()
-        .filter(|b| !omit_zero || !(is_zero(&b["free"]) && is_zero(&b["locked"])))
+        .filter(|b| !(omit_zero && is_zero(&b["free"]) && is_zero(&b["locked"])))
         .collect();
     Ok(Response::ok(
         &json!({"makerCommission": 10, "takerCommission": 10, "buyerCommission": 0,

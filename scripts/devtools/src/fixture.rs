@@ -256,7 +256,7 @@ fn timed(
 pub fn parse_utc(s: &str) -> Option<i64> {
     let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
     let t = time::PrimitiveDateTime::parse(s, &fmt).ok()?;
-    Some(i64::try_from(t.assume_utc().unix_timestamp_nanos() / 1_000_000).ok()?)
+    i64::try_from(t.assume_utc().unix_timestamp_nanos() / 1_000_000).ok()
 }
 
 /// Format unix ms as Binance's `"YYYY-MM-DD HH:MM:SS"` (UTC).

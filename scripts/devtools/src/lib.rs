@@ -5,6 +5,7 @@ pub mod bench;
 pub mod binance;
 pub mod fixture;
 pub mod generate;
+pub mod generate_large;
 pub mod klines;
 pub mod kms_double;
 pub mod limiter;
