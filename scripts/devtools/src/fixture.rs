@@ -305,3 +305,82 @@ impl Fixture {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    fn with(account: Account, klines: BTreeMap<String, Vec<serde_json::Value>>) -> Fixture {
+        Fixture {
+            accounts: vec![account],
+            klines,
+            ..Fixture::default()
+        }
+    }
+
+    fn refused(f: &Fixture) -> bool {
+        f.index().is_err() || f.index_klines().is_err()
+    }
+
+    #[test]
+    fn v2_fields_are_optional_checked_and_bounded() {
+        let v1: Fixture = serde_json::from_value(json!({"symbols": [], "accounts": [
+            {"api_key": "k", "api_secret": "s", "balances": [], "trades": []}]}))
+        .unwrap();
+        let idx = v1.index().unwrap();
+        assert_eq!(idx[0].uid, derived_uid("k"));
+        assert!(idx[0].snapshots.is_empty() && v1.index_klines().unwrap().is_empty());
+        assert!(
+            !serde_json::to_string(&v1).unwrap().contains("klines"),
+            "a v1 fixture round-trips without v2 fields"
+        );
+        let k = |n: usize, t: i64| {
+            let full = json!([t, "1", "1", "1", "1", "1", t + 1, "1", 1, "1", "1", "0"]);
+            json!(full.as_array().unwrap()[..n])
+        };
+        let one = |v: Vec<serde_json::Value>| [("ABCBTC".to_string(), v)].into();
+        assert!(!refused(&with(
+            Account::default(),
+            one(vec![k(12, 0), k(12, 1)])
+        )));
+        assert!(refused(&with(Account::default(), one(vec![k(11, 0)]))));
+        assert!(refused(&with(
+            Account::default(),
+            one(vec![k(12, 0), k(12, 0)])
+        )));
+        let bad_name = [("abc".to_string(), vec![k(12, 0)])].into();
+        assert!(refused(&with(Account::default(), bad_name)));
+        let too_many = (0..=MAX_KLINES_PER_SYMBOL as i64)
+            .map(|t| k(12, t))
+            .collect();
+        assert!(refused(&with(Account::default(), one(too_many))));
+        let snap = |t: i64| json!({"type": "spot", "updateTime": t, "data": {}});
+        let at_max = Account {
+            snapshots: (0..MAX_SNAPSHOTS_PER_ACCOUNT as i64).map(snap).collect(),
+            ..Account::default()
+        };
+        assert!(!refused(&with(at_max.clone(), BTreeMap::new())));
+        let mut over = at_max;
+        over.snapshots.push(snap(-1));
+        assert!(refused(&with(over, BTreeMap::new())));
+        let bad_time = Account {
+            withdrawals: vec![json!({"id": "w", "applyTime": "2025-01-01T00:00:00Z"})],
+            ..Account::default()
+        };
+        assert!(refused(&with(bad_time, BTreeMap::new())));
+        let no_time = Account {
+            deposits: vec![json!({"id": "d"})],
+            ..Account::default()
+        };
+        assert!(refused(&with(no_time, BTreeMap::new())));
+    }
+
+    #[test]
+    fn binance_utc_times_round_trip() {
+        assert_eq!(parse_utc("2019-10-12 11:12:02"), Some(1_570_878_722_000));
+        assert_eq!(format_utc(1_570_878_722_000), "2019-10-12 11:12:02");
+        assert_eq!(parse_utc("2019-10-12"), None);
+    }
+}
