@@ -473,7 +473,7 @@ fn my_trades(
     );
     let order_id = q.num::<i64>("orderId")?;
     if let (Some(s), Some(e)) = (start, end)
-        && (e < s || e - s > MAX_TIME_SPAN_MS)
+        && (e < s || e.saturating_sub(s) > MAX_TIME_SPAN_MS)
     {
         return Err(Response::error(
             400,

@@ -68,10 +68,10 @@ fn window(q: &Query<'_>, now: i64, max: i64) -> Result<(i64, i64), Response> {
     let (s, e) = match (start, end) {
         (Some(s), Some(e)) => (s, e),
         (Some(s), None) => (s, now.max(s)),
-        (None, Some(e)) => (e - max, e),
-        (None, None) => (now - max, now),
+        (None, Some(e)) => (e.saturating_sub(max), e),
+        (None, None) => (now.saturating_sub(max), now),
     };
-    if e < s || e - s > max {
+    if e < s || e.saturating_sub(s) > max {
         return Err(too_wide(max / DAY_MS));
     }
     Ok((s, e))
@@ -183,9 +183,9 @@ pub fn snapshots(acct: &IndexedAccount, q: &Query<'_>) -> Result<Response, Respo
             list[skip..].iter().map(|(_, v)| v).collect()
         }
         (s, e) => {
-            let s = s.unwrap_or_else(|| e.unwrap_or(0) - MAX_SNAPSHOT_WINDOW_MS);
-            let e = e.unwrap_or(s + MAX_SNAPSHOT_WINDOW_MS);
-            if e < s || e - s > MAX_SNAPSHOT_WINDOW_MS {
+            let s = s.unwrap_or_else(|| e.unwrap_or(0).saturating_sub(MAX_SNAPSHOT_WINDOW_MS));
+            let e = e.unwrap_or(s.saturating_add(MAX_SNAPSHOT_WINDOW_MS));
+            if e < s || e.saturating_sub(s) > MAX_SNAPSHOT_WINDOW_MS {
                 return Err(too_wide(30));
             }
             list.iter()

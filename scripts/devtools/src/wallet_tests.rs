@@ -228,6 +228,9 @@ fn deposits_page_newest_first_in_a_90_day_window() {
     assert_eq!(v2(&ex, DEP, &wide).1["code"], -1127);
     let inverted = format!("startTime={NOW}&endTime={}", NOW - 1);
     assert_eq!(v2(&ex, DEP, &inverted).1["code"], -1127);
+    let extreme = format!("startTime={}&endTime={}", i64::MIN, i64::MAX);
+    assert_eq!(v2(&ex, DEP, &extreme).1["code"], -1127, "no overflow");
+    assert_eq!(v2(&ex, DEP, &format!("endTime={}", i64::MIN)).0, 200);
     assert_eq!(v2(&ex, DEP, "limit=1001").1["code"], -1130);
     assert_eq!(v2(&ex, DEP, "limit=0").1["code"], -1130);
     // A v1 account: no flows.
@@ -304,6 +307,10 @@ fn snapshots_spot_limit_7_to_30_window_30_days() {
         NOW - 30 * DAY_MS - 1
     );
     assert_eq!(v2(&ex, SNAP, &wide).1["code"], -1127);
+    let extreme = format!("type=SPOT&startTime={}&endTime={}", i64::MIN, i64::MAX);
+    assert_eq!(v2(&ex, SNAP, &extreme).1["code"], -1127, "no overflow");
+    let (st, _) = v2(&ex, SNAP, &format!("type=SPOT&endTime={}", i64::MIN));
+    assert_eq!(st, 200);
     assert_eq!(v2(&ex, SNAP, "limit=7").1["code"], -1102);
     assert_eq!(v2(&ex, SNAP, "type=OPTIONS").1["code"], -1100);
     let (_, m) = v2(&ex, SNAP, "type=MARGIN");
