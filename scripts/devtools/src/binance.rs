@@ -279,6 +279,7 @@ fn refusal_response(refusal: Charge) -> Response {
             -1003,
             "Way too much request weight used; IP banned until later.",
         ),
+        // Not a refusal: `charge` returns before calling this.
         Charge::Ok(_) => (500, 0, -1000, "Internal error."),
     };
     let mut r = Response::error(status, code, msg);
