@@ -7,9 +7,10 @@ use std::sync::Mutex;
 use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
 
-use crate::fixture::{Fixture, FixtureError, IndexedAccount, SymbolDef};
+use crate::fixture::{Fixture, FixtureError, IndexedAccount, KlineIndex, SymbolDef};
 use crate::limiter::{Charge, Limiter, WeightBudget};
 use crate::query::{Query, QueryError};
+use crate::{klines, wallet};
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
@@ -23,6 +24,78 @@ pub const MAX_TRADES_LIMIT: usize = 1000;
 pub const DEFAULT_TRADES_LIMIT: usize = 500;
 /// Longest startTime..endTime span myTrades accepts.
 pub const MAX_TIME_SPAN_MS: i64 = 24 * 3600 * 1000;
+
+/// Header of the shared `/api/*` budget; every answer carries it.
+pub const USED_WEIGHT_HEADER: &str = "X-MBX-USED-WEIGHT-1M";
+/// Weight each IP-limited `/sapi/*` endpoint may use per minute, on its own
+/// budget (Binance "LIMITS": "each IP-limited endpoint has an independent
+/// 12,000 per minute"); past it 429, never 418.
+pub const SAPI_IP_LIMIT_PER_MINUTE: u32 = 12_000;
+/// `capital/withdraw/history` counts per second instead: 180,000 a second
+/// at weight 18,000, i.e. 10 requests a second (its Binance page).
+pub const WITHDRAW_HISTORY_LIMIT_PER_SECOND: u32 = 180_000;
+
+/// The endpoints served. Weights as Binance documents them (spot API
+/// "rest-api.md" and the wallet pages at developers.binance.com, read
+/// 2026-12): ping 1, time 1, exchangeInfo 20, account 20, myTrades 20 (5
+/// with orderId), klines 2, apiRestrictions 1 (IP), deposit/hisrec 1 (IP),
+/// withdraw/history 18000 (IP, per second), accountSnapshot 2400 (IP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    Ping,
+    Time,
+    ExchangeInfo,
+    Account,
+    MyTrades,
+    Klines,
+    ApiRestrictions,
+    Deposits,
+    Withdrawals,
+    Snapshot,
+}
+
+/// The `/sapi/*` endpoints, each with its own budget: index into
+/// [`Exchange::sapi`] and its weight header.
+const SAPI: [(Endpoint, &str); 4] = [
+    (Endpoint::ApiRestrictions, "X-SAPI-USED-IP-WEIGHT-1M"),
+    (Endpoint::Deposits, "X-SAPI-USED-IP-WEIGHT-1M"),
+    (Endpoint::Withdrawals, "X-SAPI-USED-IP-WEIGHT-1S"),
+    (Endpoint::Snapshot, "X-SAPI-USED-IP-WEIGHT-1M"),
+];
+
+impl Endpoint {
+    fn from_path(path: &str) -> Option<Self> {
+        Some(match path {
+            "/api/v3/ping" => Self::Ping,
+            "/api/v3/time" => Self::Time,
+            "/api/v3/exchangeInfo" => Self::ExchangeInfo,
+            "/api/v3/account" => Self::Account,
+            "/api/v3/myTrades" => Self::MyTrades,
+            "/api/v3/klines" => Self::Klines,
+            "/sapi/v1/account/apiRestrictions" => Self::ApiRestrictions,
+            "/sapi/v1/capital/deposit/hisrec" => Self::Deposits,
+            "/sapi/v1/capital/withdraw/history" => Self::Withdrawals,
+            "/sapi/v1/accountSnapshot" => Self::Snapshot,
+            _ => return None,
+        })
+    }
+
+    fn weight(self, raw_query: &str) -> u32 {
+        match self {
+            Self::Ping | Self::Time | Self::ApiRestrictions | Self::Deposits => 1,
+            Self::Klines => 2,
+            Self::ExchangeInfo | Self::Account => 20,
+            Self::MyTrades if raw_query.split('&').any(|p| p.starts_with("orderId=")) => 5,
+            Self::MyTrades => 20,
+            Self::Withdrawals => 18_000,
+            Self::Snapshot => 2_400,
+        }
+    }
+
+    fn sapi_slot(self) -> Option<usize> {
+        SAPI.iter().position(|(e, _)| *e == self)
+    }
+}
 
 /// A request as the handler sees it.
 #[derive(Debug, Clone, Copy)]
@@ -55,6 +128,10 @@ impl Response {
             headers: Vec::new(),
             body: v.to_string(),
         }
+    }
+
+    pub(crate) fn ok(v: &Value) -> Self {
+        Self::json(200, v)
     }
 
     /// A Binance error body `{"code":..,"msg":..}`.
@@ -100,7 +177,10 @@ pub struct ExchangeConfig {
 pub struct Exchange {
     symbols: Vec<SymbolDef>,
     accounts: BTreeMap<String, IndexedAccount>,
+    klines: KlineIndex,
     limiter: Mutex<Limiter>,
+    /// One budget per `/sapi/*` endpoint, in [`SAPI`] order.
+    sapi: [Mutex<Limiter>; SAPI.len()],
     config: ExchangeConfig,
 }
 
@@ -112,74 +192,124 @@ impl Exchange {
             .into_iter()
             .map(|a| (a.account.api_key.clone(), a))
             .collect();
+        let minute = WeightBudget {
+            limit: SAPI_IP_LIMIT_PER_MINUTE,
+            window_ms: config.budget.window_ms,
+            ban_after: 0,
+        };
+        let second = WeightBudget {
+            limit: WITHDRAW_HISTORY_LIMIT_PER_SECOND,
+            window_ms: 1_000,
+            ban_after: 0,
+        };
+        let sapi = SAPI.map(|(e, _)| {
+            Mutex::new(Limiter::new(if e == Endpoint::Withdrawals {
+                second
+            } else {
+                minute
+            }))
+        });
         Ok(Self {
             symbols: fixture.symbols.clone(),
             accounts,
+            klines: fixture.index_klines()?,
             limiter: Mutex::new(Limiter::new(config.budget)),
+            sapi,
             config,
         })
     }
 
-    /// Answer one request at host time `now_ms`.
+    /// Answer one request at host time `now_ms`. Every answer carries
+    /// `X-MBX-USED-WEIGHT-1M` (the shared `/api/*` budget's use this
+    /// minute); `/sapi/*` answers also carry their own budget's header.
     pub fn handle(&self, req: &Request<'_>, now_ms: i64) -> Response {
         let now = now_ms + self.config.clock_skew_ms;
-        if req.method != "GET" {
-            return Response::error(405, -1000, "Method not allowed.");
+        let mut resp = self.handle_charged(req, now);
+        if !resp.headers.iter().any(|(h, _)| *h == USED_WEIGHT_HEADER) {
+            let used = self.limiter.lock().map(|l| l.used(now)).unwrap_or(0);
+            resp.headers.push((USED_WEIGHT_HEADER, used.to_string()));
         }
-        let weight = match req.path {
-            "/api/v3/time" | "/api/v3/ping" => 1,
-            "/api/v3/exchangeInfo" | "/api/v3/account" | "/api/v3/myTrades" => 20,
-            _ => return Response::error(404, -1000, "Unknown endpoint."),
-        };
-        let used = match self.charge(weight, now) {
-            Ok(used) => used,
-            Err(r) => return r,
-        };
-        let mut resp = self.route(req, now).unwrap_or_else(|e| e);
-        resp.headers
-            .push(("X-MBX-USED-WEIGHT-1M", used.to_string()));
         resp
     }
 
-    fn charge(&self, weight: u32, now: i64) -> Result<u32, Response> {
-        let mut limiter = self
-            .limiter
-            .lock()
-            .map_err(|_| Response::error(500, -1000, "Internal error."))?;
-        let (status, secs, code, msg) = match limiter.charge(weight, now) {
-            Charge::Ok(used) => return Ok(used),
-            Charge::TooMany(s) => (
-                429,
-                s,
-                -1003,
-                "Too much request weight used; current limit exceeded. Please use WebSocket Streams for live updates to avoid polling the API.",
-            ),
-            Charge::Banned(s) => (
-                418,
-                s,
-                -1003,
-                "Way too much request weight used; IP banned until later.",
-            ),
+    fn handle_charged(&self, req: &Request<'_>, now: i64) -> Response {
+        if req.method != "GET" {
+            return Response::error(405, -1000, "Method not allowed.");
+        }
+        let Some(ep) = Endpoint::from_path(req.path) else {
+            return Response::error(404, -1000, "Unknown endpoint.");
         };
-        let mut r = Response::error(status, code, msg);
-        r.headers.push(("Retry-After", secs.to_string()));
-        Err(r)
+        let (limiter, header) = match ep.sapi_slot() {
+            Some(i) => (&self.sapi[i], SAPI[i].1),
+            None => (&self.limiter, USED_WEIGHT_HEADER),
+        };
+        let (mut resp, used) = match charge(limiter, ep.weight(req.query), now) {
+            Ok(used) => (self.route(ep, req, now).unwrap_or_else(|e| e), used),
+            Err((r, used)) => (r, used),
+        };
+        resp.headers.push((header, used.to_string()));
+        resp
     }
+}
 
-    fn route(&self, req: &Request<'_>, now: i64) -> Result<Response, Response> {
+/// Charge `weight` to `limiter`: the weight used after it, or the refusal
+/// with the weight used so far.
+fn charge(limiter: &Mutex<Limiter>, weight: u32, now: i64) -> Result<u32, (Response, u32)> {
+    let internal = || (Response::error(500, -1000, "Internal error."), 0);
+    let mut limiter = limiter.lock().map_err(|_| internal())?;
+    let refusal = match limiter.charge(weight, now) {
+        Charge::Ok(used) => return Ok(used),
+        refused => refused,
+    };
+    Err((refusal_response(refusal), limiter.used(now)))
+}
+
+/// 429 (or 418 once banned) with `Retry-After`, as Binance answers.
+fn refusal_response(refusal: Charge) -> Response {
+    let (status, secs, code, msg) = match refusal {
+        Charge::TooMany(s) => (
+            429,
+            s,
+            -1003,
+            "Too much request weight used; current limit exceeded. Please use WebSocket Streams for live updates to avoid polling the API.",
+        ),
+        Charge::Banned(s) => (
+            418,
+            s,
+            -1003,
+            "Way too much request weight used; IP banned until later.",
+        ),
+        // Not a refusal: `charge` returns before calling this.
+        Charge::Ok(_) => (500, 0, -1000, "Internal error."),
+    };
+    let mut r = Response::error(status, code, msg);
+    r.headers.push(("Retry-After", secs.to_string()));
+    r
+}
+
+impl Exchange {
+    fn route(&self, ep: Endpoint, req: &Request<'_>, now: i64) -> Result<Response, Response> {
         let q = Query::parse(req.query)?;
-        match req.path {
-            "/api/v3/ping" => Ok(Response::json(200, &json!({}))),
-            "/api/v3/time" => Ok(Response::json(200, &json!({"serverTime": now}))),
-            "/api/v3/exchangeInfo" => self.exchange_info(&q, now),
-            "/api/v3/account" => {
+        let known = |s: &str| self.symbols.iter().any(|d| d.symbol == s);
+        match ep {
+            Endpoint::Ping => Ok(Response::json(200, &json!({}))),
+            Endpoint::Time => Ok(Response::json(200, &json!({"serverTime": now}))),
+            Endpoint::ExchangeInfo => self.exchange_info(&q, now),
+            Endpoint::Klines => klines::klines(&self.klines, known, &q),
+            Endpoint::Account => {
                 let acct = self.authenticate(req, &q, now)?;
-                Ok(Response::json(200, &account_json(acct, now)))
+                account_json(acct, &q, now)
             }
-            _ => {
+            Endpoint::MyTrades => {
                 let acct = self.authenticate(req, &q, now)?;
-                my_trades(acct, &q, |s| self.symbols.iter().any(|d| d.symbol == s))
+                my_trades(acct, &q, known)
             }
+            Endpoint::ApiRestrictions => {
+                Ok(wallet::api_restrictions(self.authenticate(req, &q, now)?))
+            }
+            Endpoint::Deposits => wallet::deposits(self.authenticate(req, &q, now)?, &q, now),
+            Endpoint::Withdrawals => wallet::withdrawals(self.authenticate(req, &q, now)?, &q, now),
+            Endpoint::Snapshot => wallet::snapshots(self.authenticate(req, &q, now)?, &q),
         }
     }
 
@@ -286,12 +416,33 @@ fn check_signature(query: &str, secret: &str) -> Result<(), Response> {
     mac.verify_slice(&sig).map_err(|_| bad())
 }
 
-fn account_json(acct: &IndexedAccount, now: i64) -> Value {
-    json!({"makerCommission": 10, "takerCommission": 10, "buyerCommission": 0,
+/// `account`: the fixture's balances as listed, zero ones included unless
+/// `omitZeroBalances=true` (Binance's parameter, default false), and `uid`.
+fn account_json(acct: &IndexedAccount, q: &Query<'_>, now: i64) -> Result<Response, Response> {
+    let omit_zero = match q.get("omitZeroBalances").as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(QueryError::Invalid("omitZeroBalances".into()).into()),
+    };
+    let balances: Vec<&Value> = acct
+        .account
+        .balances
+        .iter()
+        .filter(|b| !(omit_zero && is_zero(&b["free"]) && is_zero(&b["locked"])))
+        .collect();
+    Ok(Response::ok(
+        &json!({"makerCommission": 10, "takerCommission": 10, "buyerCommission": 0,
         "sellerCommission": 0, "canTrade": true, "canWithdraw": false, "canDeposit": false,
         "brokered": false, "requireSelfTradePrevention": false, "updateTime": now,
-        "accountType": "SPOT", "balances": acct.account.balances, "permissions": ["SPOT"],
-        "uid": 1})
+        "accountType": "SPOT", "balances": balances, "permissions": ["SPOT"],
+        "uid": acct.uid}),
+    ))
+}
+
+/// A decimal string of zeros (`"0"`, `"0.00000000"`); absent counts as zero.
+fn is_zero(v: &Value) -> bool {
+    v.as_str()
+        .is_none_or(|s| s.bytes().all(|b| b == b'0' || b == b'.'))
 }
 
 /// myTrades: `fromId` pages ascending from that id; otherwise a time range
@@ -323,7 +474,7 @@ fn my_trades(
     );
     let order_id = q.num::<i64>("orderId")?;
     if let (Some(s), Some(e)) = (start, end)
-        && (e < s || e - s > MAX_TIME_SPAN_MS)
+        && (e < s || e.saturating_sub(s) > MAX_TIME_SPAN_MS)
     {
         return Err(Response::error(
             400,

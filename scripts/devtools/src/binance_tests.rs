@@ -31,7 +31,9 @@ fn fixture() -> Fixture {
             api_secret: "s".into(),
             balances: vec![json!({"asset": "BTC", "free": "1", "locked": "0"})],
             trades,
+            ..Account::default()
         }],
+        ..Fixture::default()
     }
 }
 

@@ -15,10 +15,10 @@ pub const GENERATED_API_SECRET: &str =
 /// First trade time of generated histories: 2024-01-01T00:00:00Z.
 pub const GENERATED_START_MS: i64 = 1_704_067_200_000;
 
-struct XorShift(u64);
+pub(crate) struct XorShift(pub(crate) u64);
 
 impl XorShift {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
@@ -27,7 +27,7 @@ impl XorShift {
 }
 
 /// Format `units / 10^8` as Binance does (8 decimals).
-fn dec8(units: u64) -> String {
+pub(crate) fn dec8(units: u64) -> String {
     format!("{}.{:08}", units / 100_000_000, units % 100_000_000)
 }
 
@@ -79,7 +79,9 @@ pub fn generate(n: usize, seed: u64) -> Fixture {
                 json!({"asset": "USDT", "free": "1000.00000000", "locked": "0.00000000"}),
             ],
             trades,
+            ..Account::default()
         }],
+        ..Fixture::default()
     }
 }
 

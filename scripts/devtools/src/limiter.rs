@@ -57,6 +57,18 @@ impl Limiter {
         }
     }
 
+    /// Weight used so far in the window holding `now_ms` (nothing charged),
+    /// for the `X-MBX-USED-WEIGHT-1M` header of answers that charge another
+    /// budget or none.
+    pub fn used(&self, now_ms: i64) -> u32 {
+        let window = self.budget.window_ms.max(1);
+        if now_ms - now_ms.rem_euclid(window) == self.window_start {
+            self.used
+        } else {
+            0
+        }
+    }
+
     /// Charge `weight` at time `now_ms`.
     pub fn charge(&mut self, weight: u32, now_ms: i64) -> Charge {
         let window = self.budget.window_ms.max(1);
@@ -97,5 +109,20 @@ mod tests {
         assert_eq!(l.charge(1, 19_999), Charge::TooMany(1));
         assert_eq!(l.charge(1, 19_999), Charge::Banned(2));
         assert_eq!(l.charge(20, 20_000), Charge::Ok(20));
+    }
+
+    #[test]
+    fn used_reads_the_current_window_without_charging() {
+        let mut l = Limiter::new(WeightBudget {
+            limit: 40,
+            window_ms: 10_000,
+            ban_after: 0,
+        });
+        assert_eq!(l.used(10_000), 0);
+        assert_eq!(l.charge(20, 10_000), Charge::Ok(20));
+        assert_eq!(l.used(19_999), 20);
+        assert_eq!(l.charge(30, 10_001), Charge::TooMany(10));
+        assert_eq!(l.used(10_002), 20, "a refused request uses nothing");
+        assert_eq!(l.used(20_000), 0, "next window");
     }
 }

@@ -90,6 +90,10 @@ fn tls_config(ca_pem: Option<&Path>) -> Arc<rustls::ClientConfig> {
 struct Answer {
     status: u16,
     retry_after: Option<u64>,
+    /// `X-MBX-USED-WEIGHT-1M`.
+    used_weight: Option<u32>,
+    /// `X-SAPI-USED-IP-WEIGHT-1M`.
+    sapi_weight: Option<u32>,
     body: Value,
 }
 
@@ -114,14 +118,20 @@ async fn get(m: &Mock, path_query: &str, api_key: Option<&str>) -> Answer {
         .await
         .unwrap();
     let status = resp.status().as_u16();
-    let retry_after = resp
-        .headers()
-        .get("retry-after")
-        .map(|v| v.to_str().unwrap().parse().unwrap());
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().parse::<u64>().unwrap())
+    };
+    let retry_after = header("retry-after");
+    let used_weight = header("x-mbx-used-weight-1m").map(|w| w as u32);
+    let sapi_weight = header("x-sapi-used-ip-weight-1m").map(|w| w as u32);
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     Answer {
         status,
         retry_after,
+        used_weight,
+        sapi_weight,
         body: serde_json::from_slice(&body).unwrap(),
     }
 }
@@ -253,4 +263,193 @@ async fn weight_budget_answers_429_with_retry_after() {
     let again = get(&m, "/api/v3/exchangeInfo", None).await;
     assert_eq!(again.status, 200, "honouring Retry-After succeeds");
     assert_eq!(again.body["symbols"].as_array().unwrap().len(), 5);
+}
+
+const DEMO_KEY: &str = "demo-api-key";
+const DEMO_SECRET: &str = "demo-api-secret";
+/// The demo fixture's v2 series: 2024-12-18 .. 2025-01-16 (30 days).
+const DEMO_FROM: i64 = 1_734_480_000_000;
+const DEMO_TO: i64 = DEMO_FROM + 30 * 86_400_000 - 1;
+
+async fn signed_get(m: &Mock, path: &str, payload: &str, key: &str, secret: &str) -> Answer {
+    let q = sign(secret, &format!("{payload}&timestamp={}", now_ms()));
+    get(m, &format!("{path}?{q}"), Some(key)).await
+}
+
+#[tokio::test]
+async fn demo_fixture_serves_the_v2_endpoints() {
+    let m = start(&demo_fixture(), &[]);
+    let demo = |path: &'static str, payload: String| {
+        let m = &m;
+        async move { signed_get(m, path, &payload, DEMO_KEY, DEMO_SECRET).await }
+    };
+    let k = get(
+        &m,
+        "/api/v3/klines?symbol=DEMOBTC&interval=1d&limit=1000",
+        None,
+    )
+    .await;
+    assert_eq!(k.status, 200, "{}", k.body);
+    let first = k.used_weight.unwrap();
+    assert_eq!(k.body.as_array().unwrap().len(), 30);
+    assert_eq!(k.body[0][0], DEMO_FROM);
+    for sym in ["BTCUSDT", "ETHUSDT", "ETHBTC", "BNBUSDT"] {
+        let k = get(
+            &m,
+            &format!("/api/v3/klines?symbol={sym}&interval=1d&startTime={DEMO_FROM}&limit=30"),
+            None,
+        )
+        .await;
+        assert_eq!(k.body.as_array().unwrap().len(), 30, "{sym}");
+        assert_eq!(k.body[0].as_array().unwrap().len(), 12);
+    }
+    let k = get(&m, "/api/v3/klines?symbol=BTCUSDT&interval=1d", None).await;
+    assert_eq!(k.used_weight, Some(first + 5 * 2), "klines weigh 2");
+    let bad = get(&m, "/api/v3/klines?symbol=BTCUSDT&interval=1h", None).await;
+    assert_eq!((bad.status, bad.body["code"].as_i64()), (400, Some(-1120)));
+
+    let a = demo("/api/v3/account", String::new()).await;
+    assert_eq!((a.status, a.body["uid"].as_u64()), (200, Some(35_742_811)));
+    let r = demo("/sapi/v1/account/apiRestrictions", String::new()).await;
+    assert_eq!(r.body["enableReading"], true);
+    assert_eq!(r.body["enableWithdrawals"], false);
+    assert_eq!(r.sapi_weight, Some(1));
+    assert!(
+        r.used_weight.is_some(),
+        "every answer carries X-MBX-USED-WEIGHT-1M"
+    );
+
+    let window = format!("startTime={DEMO_FROM}&endTime={DEMO_TO}");
+    let d = demo("/sapi/v1/capital/deposit/hisrec", window.clone()).await;
+    assert_eq!(d.status, 200, "{}", d.body);
+    assert_eq!(d.body.as_array().unwrap().len(), 1);
+    assert_eq!(d.body[0]["coin"], "USDT");
+    let now_window = demo("/sapi/v1/capital/deposit/hisrec", String::new()).await;
+    assert_eq!(
+        now_window.body,
+        serde_json::json!([]),
+        "default: the last 90 days"
+    );
+    let w = demo("/sapi/v1/capital/withdraw/history", window).await;
+    assert_eq!(w.body[0]["coin"], "DEMO");
+    assert_eq!(w.body[0]["applyTime"], "2025-01-08 09:00:00");
+    let wide = demo(
+        "/sapi/v1/capital/withdraw/history",
+        format!("startTime={}&endTime={DEMO_TO}", DEMO_TO - 91 * 86_400_000),
+    )
+    .await;
+    assert_eq!(
+        (wide.status, wide.body["code"].as_i64()),
+        (400, Some(-1127))
+    );
+
+    let s = demo("/sapi/v1/accountSnapshot", "type=SPOT&limit=30".into()).await;
+    assert_eq!(s.body["code"], 200);
+    let vos = s.body["snapshotVos"].as_array().unwrap();
+    assert_eq!(vos.len(), 30);
+    assert_eq!(vos[0]["updateTime"], DEMO_FROM + 86_399_000);
+    assert_eq!(s.sapi_weight, Some(2400));
+    let unsigned = get(
+        &m,
+        &format!("/sapi/v1/accountSnapshot?type=SPOT&timestamp={}", now_ms()),
+        Some(DEMO_KEY),
+    )
+    .await;
+    assert_eq!(unsigned.body["code"], -1102);
+    let forged = signed_get(&m, "/sapi/v1/accountSnapshot", "type=SPOT", DEMO_KEY, "x").await;
+    assert_eq!(
+        (forged.status, forged.body["code"].as_i64()),
+        (400, Some(-1022))
+    );
+    // 2400 a call on 12,000 a minute: the sixth call in the minute is 429.
+    let mut last = None;
+    for _ in 0..5 {
+        last = Some(demo("/sapi/v1/accountSnapshot", "type=SPOT".into()).await);
+    }
+    let r = last.unwrap();
+    assert_eq!((r.status, r.sapi_weight), (429, Some(12_000)), "{}", r.body);
+    assert!(r.retry_after.is_some());
+}
+
+#[tokio::test]
+async fn large_generated_fixture_is_served() {
+    use strongroom_devtools::generate_large::{LARGE_API_KEY, LARGE_API_SECRET};
+    let dir = tempfile::tempdir().unwrap();
+    let fx = dir.path().join("large.json");
+    let st = Command::new(BIN)
+        .arg("--generate-fixture")
+        .arg(&fx)
+        .args(["--large", "--trades", "100000", "--seed", "3"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let m = start(&fx, &[]);
+    let info = get(&m, "/api/v3/exchangeInfo", None).await;
+    let symbols = info.body["symbols"].as_array().unwrap();
+    assert!(symbols.len() >= 300, "{}", symbols.len());
+    let a = signed_get(&m, "/api/v3/account", "", LARGE_API_KEY, LARGE_API_SECRET).await;
+    assert_eq!(a.body["uid"], 300_000_003);
+    let balances = a.body["balances"].as_array().unwrap();
+    assert!(balances.iter().any(|b| b["free"] == "0.00000000"));
+    let nz = signed_get(
+        &m,
+        "/api/v3/account",
+        "omitZeroBalances=true",
+        LARGE_API_KEY,
+        LARGE_API_SECRET,
+    )
+    .await;
+    assert!(nz.body["balances"].as_array().unwrap().len() < balances.len());
+    let sym = symbols[7]["symbol"].as_str().unwrap();
+    let t = signed_get(
+        &m,
+        "/api/v3/myTrades",
+        &format!("symbol={sym}&fromId=0&limit=1000"),
+        LARGE_API_KEY,
+        LARGE_API_SECRET,
+    )
+    .await;
+    assert!(!t.body.as_array().unwrap().is_empty());
+    let k = get(
+        &m,
+        &format!("/api/v3/klines?symbol={sym}&interval=1d"),
+        None,
+    )
+    .await;
+    assert_eq!(k.body.as_array().unwrap().len(), 30);
+    let s = signed_get(
+        &m,
+        "/sapi/v1/accountSnapshot",
+        "type=SPOT&limit=30",
+        LARGE_API_KEY,
+        LARGE_API_SECRET,
+    )
+    .await;
+    assert_eq!(s.body["snapshotVos"].as_array().unwrap().len(), 30);
+    let from = 1_704_067_200_000i64;
+    let w = signed_get(
+        &m,
+        "/sapi/v1/capital/withdraw/history",
+        &format!("startTime={from}&endTime={}", from + 30 * 86_400_000),
+        LARGE_API_KEY,
+        LARGE_API_SECRET,
+    )
+    .await;
+    assert_eq!(w.body.as_array().unwrap().len(), 5);
+    let d = signed_get(
+        &m,
+        "/sapi/v1/capital/deposit/hisrec",
+        &format!(
+            "startTime={from}&endTime={}&limit=4&offset=8",
+            from + 30 * 86_400_000
+        ),
+        LARGE_API_KEY,
+        LARGE_API_SECRET,
+    )
+    .await;
+    assert_eq!(
+        d.body.as_array().unwrap().len(),
+        2,
+        "10 deposits: offset 8 leaves 2"
+    );
 }

@@ -11,7 +11,7 @@ use strongroom_devtools::binance::{Exchange, ExchangeConfig};
 use strongroom_devtools::fixture::Fixture;
 use strongroom_devtools::limiter::WeightBudget;
 use strongroom_devtools::server::{ServerLimits, run};
-use strongroom_devtools::{generate, tls};
+use strongroom_devtools::{generate, generate_large, tls};
 
 /// Exit status for bad configuration (sysexits EX_USAGE).
 const EXIT_CONFIG: u8 = 64;
@@ -52,9 +52,16 @@ struct Args {
     /// Write a generated fixture to this path and exit.
     #[arg(long)]
     generate_fixture: Option<PathBuf>,
-    /// Trades in the generated fixture.
-    #[arg(long, default_value_t = 12_000)]
-    trades: usize,
+    /// Trades in the generated fixture (default 12,000; with --large 120,000).
+    #[arg(long)]
+    trades: Option<usize>,
+    /// Generate the large v2 fixture (hundreds of symbols, flows, snapshots,
+    /// klines) instead of the two-symbol history.
+    #[arg(long, requires = "generate_fixture")]
+    large: bool,
+    /// Generated assets (one market each) with --large.
+    #[arg(long, default_value_t = 320, requires = "large")]
+    symbols: usize,
     /// Seed of the generated fixture.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -80,7 +87,15 @@ async fn main() -> ExitCode {
         .init();
     let args = Args::parse();
     if let Some(out) = &args.generate_fixture {
-        let f = generate::generate(args.trades, args.seed);
+        let f = if args.large {
+            generate_large::generate_large(generate_large::LargeParams {
+                symbols: args.symbols,
+                trades: args.trades.unwrap_or(120_000),
+                seed: args.seed,
+            })
+        } else {
+            generate::generate(args.trades.unwrap_or(12_000), args.seed)
+        };
         return match serde_json::to_vec(&f)
             .map_err(std::io::Error::other)
             .and_then(|b| write_atomic(out, &b))
