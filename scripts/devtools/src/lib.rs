@@ -10,6 +10,7 @@ pub mod klines;
 pub mod kms_double;
 pub mod limiter;
 pub mod loadgen;
+pub mod output;
 pub mod query;
 pub mod server;
 pub mod stack;

@@ -11,6 +11,7 @@ use clap::Parser;
 use strongroom_devtools::kms_double::server::run;
 use strongroom_devtools::kms_double::service::KmsDouble;
 use strongroom_devtools::kms_double::sigv4::Verifier;
+use strongroom_devtools::output::write_atomic;
 use strongroom_devtools::tls;
 use strongroom_verifier::{PcrSet, Policy, TrustRoot};
 
@@ -60,13 +61,6 @@ struct Args {
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("strongroom-kms-double: {msg}");
     ExitCode::from(EXIT_CONFIG)
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)?;
-    std::path::absolute(path)
 }
 
 fn load_trust(policies: &[PathBuf], root: &Path) -> Result<(TrustRoot, Policy), String> {

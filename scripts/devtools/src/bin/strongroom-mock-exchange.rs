@@ -2,7 +2,7 @@
 //! freshly generated dev CA. Dev-only; see the crate README.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -10,6 +10,7 @@ use clap::Parser;
 use strongroom_devtools::binance::{Exchange, ExchangeConfig};
 use strongroom_devtools::fixture::Fixture;
 use strongroom_devtools::limiter::WeightBudget;
+use strongroom_devtools::output::write_atomic;
 use strongroom_devtools::server::{ServerLimits, run};
 use strongroom_devtools::{generate, generate_large, tls};
 
@@ -65,13 +66,6 @@ struct Args {
     /// Seed of the generated fixture.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)?;
-    std::path::absolute(path)
 }
 
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
