@@ -12,5 +12,6 @@ pub mod keys;
 pub mod metrics;
 pub mod ratelimit;
 pub mod serve;
+pub mod store;
 pub mod tenants;
 pub mod tlog;

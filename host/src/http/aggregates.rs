@@ -22,9 +22,8 @@ use super::error::{ApiError, Code};
 use super::routes::{entry, session_state};
 use super::validate::{self, RequestAggregates, ValidAggregatesRequest};
 use super::{App, Ctx, Resp, json};
-use crate::audit;
-use crate::db;
 use crate::enclave::EnclaveError;
+use crate::store::{self, audit};
 use crate::tlog::{self, Appended, TlogError};
 
 const ACTION: &str = "request_aggregates";
@@ -126,22 +125,14 @@ impl App {
         req: &ValidAggregatesRequest,
     ) -> Result<ComputeAggregatesRequest, ApiError> {
         let mut client = self.pool.get().await?;
-        let tx = db::tenant_tx(&mut client, tenant).await?;
+        let tx = store::tenant_tx(&mut client, tenant).await?;
         session_state(&tx, req.session).await?;
         // A re-open in the enclave (after a restart) gets the remaining lifetime.
-        let load = tx
-            .prepare_cached(
-                "SELECT s.exchange, s.label, c.key_id, c.sealed, \
-                        GREATEST(1, ceil(EXTRACT(EPOCH FROM s.expires_at - now())))::bigint \
-                 FROM sessions s JOIN credentials c ON c.session_id = s.id WHERE s.id = $1",
-            )
-            .await?;
-        let row = tx
-            .query_opt(&load, &[&req.session])
+        let row = store::sessions::load(&tx, req.session)
             .await?
             .ok_or_else(|| ApiError::new(Code::SessionNotFound))?;
         tx.commit().await?;
-        let sealed = SealedCredential::from_stored(row.get(2), row.get(3)).map_err(|e| {
+        let sealed = SealedCredential::from_stored(&row.key_id, &row.sealed).map_err(|e| {
             tracing::error!(error = %e, "stored credential outside the contract");
             ApiError::new(Code::InternalError)
         })?;
@@ -149,9 +140,9 @@ impl App {
             session_id: req.session.to_string(),
             sealed,
             metadata: CredentialMetadata {
-                exchange: row.get(0),
-                label: row.get(1),
-                ttl_seconds: u64::try_from(row.get::<_, i64>(4)).unwrap_or(1),
+                exchange: row.exchange,
+                label: row.label,
+                ttl_seconds: u64::try_from(row.ttl_seconds).unwrap_or(1),
             },
             from_ms: req.from_ms,
             to_ms: req.to_ms,
@@ -170,25 +161,17 @@ impl App {
         ctx: &Ctx,
     ) -> Result<Appended, ApiError> {
         let mut client = self.pool.get().await?;
-        let tx = db::tenant_tx(&mut client, tenant).await?;
+        let tx = store::tenant_tx(&mut client, tenant).await?;
         // Revoked while the enclave was computing: the result is not published.
         session_state(&tx, session).await?;
         let aggregate = Uuid::new_v4();
-        let insert = tx
-            .prepare_cached(
-                "INSERT INTO aggregates (id, tenant_id, session_id, cose, attestation) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .await?;
-        tx.execute(
-            &insert,
-            &[
-                &aggregate,
-                &tenant,
-                &session,
-                &result.signed,
-                &result.attestation,
-            ],
+        store::aggregates::insert(
+            &tx,
+            aggregate,
+            tenant,
+            session,
+            &result.signed,
+            &result.attestation,
         )
         .await?;
         let state = tlog::lock_state(&tx).await?;

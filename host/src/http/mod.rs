@@ -21,11 +21,12 @@ use http_body_util::{BodyExt, Full, Limited};
 use tracing::Instrument as _;
 use uuid::Uuid;
 
-use crate::audit::{self, AuditEntry, Pseudonymizer};
+use crate::audit::Pseudonymizer;
 use crate::config::ServeConfig;
 use crate::enclave::Enclave;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
+use crate::store::audit::{self, AuditEntry};
 use error::{ApiError, Code};
 
 /// The routes, as `(method, path)`. `openapi.yaml` must describe each (a test checks).

@@ -11,15 +11,13 @@ use strongroom_protocol::ErrorCode;
 use strongroom_protocol::messages::{
     CredentialAccepted, CredentialMetadata, OpenCredentialRequest, Phase, SealedCredential,
 };
-use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use super::error::{ApiError, Code};
 use super::validate::{self, Revoke, SubmitKey, ValidSubmission};
 use super::{App, Ctx, Resp, json};
-use crate::audit::{self, AuditEntry};
-use crate::db;
 use crate::enclave::EnclaveError;
+use crate::store::{self, audit, audit::AuditEntry};
 
 /// Deadline of each readiness probe.
 const READY_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -55,7 +53,7 @@ impl App {
     pub(super) async fn readyz(&self) -> Resp {
         let db = async {
             let c = self.pool.get().await.ok()?;
-            c.query_one("SELECT 1", &[]).await.ok()
+            store::admin::ping(&c).await.ok()
         };
         let (db, enclave) = tokio::join!(
             tokio::time::timeout(READY_PROBE_TIMEOUT, db),
@@ -149,11 +147,8 @@ impl App {
         }
     }
 
-    /// One transaction, one commit: the session row, its credential and the audit
-    /// row exist together or not at all. The statements come from the
-    /// connection's statement cache and are pipelined (sent together, executed in
-    /// order: tenant scope, session, credential, audit); the commit is sent only
-    /// once each of them has succeeded.
+    /// The session row, its credential and the audit row, together or not at
+    /// all ([`store::sessions::insert`]).
     async fn store(
         &self,
         sub: &ValidSubmission,
@@ -164,35 +159,19 @@ impl App {
         ctx: &Ctx,
     ) -> Result<(), ApiError> {
         let mut client = self.pool.get().await?;
-        let (set_tenant, insert_session, insert_credential, insert_audit) = tokio::try_join!(
-            client.prepare_cached(db::SET_TENANT),
-            client.prepare_cached(INSERT_SESSION),
-            client.prepare_cached(INSERT_CREDENTIAL),
-            audit::prepare(&client),
-        )?;
-        #[allow(clippy::cast_precision_loss)] // unix seconds fit f64 exactly for millennia
-        let expires = expires_at as f64;
-        let tenant_text = tenant.to_string();
-        let audit_entry = entry(ctx, tenant, "submit_key", session, "ok");
-        let tenant_params: [&(dyn ToSql + Sync); 1] = [&tenant_text];
-        let session_params: [&(dyn ToSql + Sync); 6] = [
-            &session,
-            &tenant,
-            &sub.exchange,
-            &sub.label,
-            &sub.sealed.key_id(),
-            &expires,
-        ];
         let stored = env.to_stored();
-        let credential_params: [&(dyn ToSql + Sync); 3] = [&session, &env.key_id(), &stored];
-        let tx = client.transaction().await?;
-        tokio::try_join!(
-            tx.execute(&set_tenant, &tenant_params),
-            tx.execute(&insert_session, &session_params),
-            tx.execute(&insert_credential, &credential_params),
-            audit::execute(&tx, &insert_audit, &audit_entry),
-        )?;
-        tx.commit().await?;
+        let new = store::sessions::NewSession {
+            session,
+            tenant,
+            exchange: &sub.exchange,
+            label: &sub.label,
+            submitted_key_id: sub.sealed.key_id(),
+            expires_at,
+            stored_key_id: env.key_id(),
+            sealed: &stored,
+        };
+        let audit_entry = entry(ctx, tenant, "submit_key", session, "ok");
+        store::sessions::insert(&mut client, &new, &audit_entry).await?;
         Ok(())
     }
 
@@ -204,20 +183,10 @@ impl App {
     ) -> Result<Resp, ApiError> {
         let session = validate::session_id(&validate::parse_json::<Revoke>(body)?.session_id)?;
         let mut client = self.pool.get().await?;
-        let (delete_credential, end_session, insert_audit) = tokio::try_join!(
-            client.prepare_cached(DELETE_CREDENTIAL),
-            client.prepare_cached(REVOKE_SESSION),
-            audit::prepare(&client),
-        )?;
         let audit_entry = entry(ctx, tenant, "revoke", session, "ok");
-        let tx = db::tenant_tx(&mut client, tenant).await?;
+        let tx = store::tenant_tx(&mut client, tenant).await?;
         session_state(&tx, session).await?;
-        let params: [&(dyn ToSql + Sync); 1] = [&session];
-        tokio::try_join!(
-            tx.execute(&delete_credential, &params),
-            tx.execute(&end_session, &params),
-            audit::execute(&tx, &insert_audit, &audit_entry),
-        )?;
+        store::sessions::revoke(&tx, session, &audit_entry).await?;
         tx.commit().await?;
         self.metrics.revoked.fetch_add(1, Ordering::Relaxed);
         // The ciphertext is gone, so the enclave can never reopen it; dropping its
@@ -231,28 +200,15 @@ impl App {
     }
 }
 
-const INSERT_SESSION: &str = "INSERT INTO sessions (id, tenant_id, exchange, label, key_id, expires_at) \
-     VALUES ($1, $2, $3, $4, $5, to_timestamp($6))";
-const INSERT_CREDENTIAL: &str =
-    "INSERT INTO credentials (session_id, key_id, sealed) VALUES ($1, $2, $3)";
-const DELETE_CREDENTIAL: &str = "DELETE FROM credentials WHERE session_id = $1";
-const REVOKE_SESSION: &str =
-    "UPDATE sessions SET state = 'revoked', ended_at = now() WHERE id = $1";
-const SESSION_STATE: &str =
-    "SELECT state, expires_at <= now() FROM sessions WHERE id = $1 FOR UPDATE";
-
 /// Locks the session row and checks that it is active. Row-level security hides
 /// other tenants' sessions, so they are simply not found.
 pub(super) async fn session_state(
     tx: &deadpool_postgres::Transaction<'_>,
     session: Uuid,
 ) -> Result<(), ApiError> {
-    let stmt = tx.prepare_cached(SESSION_STATE).await?;
-    let row = tx
-        .query_opt(&stmt, &[&session])
+    let (state, expired) = store::sessions::lock_state(tx, session)
         .await?
         .ok_or_else(|| ApiError::new(Code::SessionNotFound))?;
-    let (state, expired): (String, bool) = (row.get(0), row.get(1));
     match state.as_str() {
         "revoked" => Err(ApiError::new(Code::SessionRevoked)),
         "expired" => Err(ApiError::new(Code::SessionExpired)),
