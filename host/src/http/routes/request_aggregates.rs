@@ -18,11 +18,11 @@ use strongroom_protocol::messages::{
 };
 use uuid::Uuid;
 
-use super::error::{ApiError, Code};
-use super::routes::{entry, session_state};
-use super::validate::{self, RequestAggregates, ValidAggregatesRequest};
-use super::{App, Ctx, Resp, json};
+use super::{entry, session_state};
 use crate::enclave::EnclaveError;
+use crate::http::error::{ApiError, Code};
+use crate::http::validate::{self, RequestAggregates, ValidAggregatesRequest};
+use crate::http::{App, Ctx, Resp, json};
 use crate::store::{self, audit};
 use crate::tlog::{self, Appended, TlogError};
 
@@ -40,7 +40,7 @@ impl From<TlogError> for ApiError {
 }
 
 impl App {
-    pub(super) async fn request_aggregates(
+    pub(in crate::http) async fn request_aggregates(
         self: &Arc<Self>,
         body: &[u8],
         tenant: Uuid,
