@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use deadpool_postgres::Pool;
 
-use crate::db::DbError;
 use crate::metrics::Metrics;
+use crate::store::DbError;
 use crate::store::{self, audit, audit::AuditEntry};
 
 /// One pass: purges every expired session (through the SECURITY DEFINER function,

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod accept;
 pub mod audit;
 pub mod config;
 pub mod db;

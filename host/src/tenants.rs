@@ -4,7 +4,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use crate::db::DbError;
+use crate::store::DbError;
 use crate::store::{self, audit, audit::AuditEntry};
 
 /// Prefix of every API key, so leaked keys are easy to grep for.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio_postgres::Client;
 
-use super::KeysError;
+use super::error::KeysError;
 use super::store;
 use crate::store::rotations;
 

@@ -9,7 +9,7 @@ use strongroom_protocol::messages::SealedKeyRing;
 use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
-use super::KeysError;
+use super::error::KeysError;
 use crate::store::keys as rows;
 
 /// Largest stored sealed ring (the column's CHECK says the same).

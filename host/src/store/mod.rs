@@ -14,6 +14,7 @@ pub mod admin;
 pub mod aggregates;
 pub mod audit;
 pub mod auth;
+mod error;
 pub mod janitor;
 pub mod keys;
 pub mod log;
@@ -23,6 +24,8 @@ pub mod tenants;
 
 use deadpool_postgres::Transaction;
 use uuid::Uuid;
+
+pub use error::DbError;
 
 /// Scopes row-level security to one tenant for the rest of the transaction
 /// (`SET LOCAL`: it ends with the transaction, so a pooled connection never

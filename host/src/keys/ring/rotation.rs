@@ -25,7 +25,7 @@ use strongroom_protocol::messages::{
 };
 use uuid::Uuid;
 
-use super::{Keys, KeysError, ROTATION_LOCK, store};
+use crate::keys::{Keys, KeysError, ROTATION_LOCK, store};
 use crate::store::rotations as rows;
 
 /// Credentials per `ResealCredentials` call.

@@ -14,8 +14,8 @@
 use strongroom_protocol::messages::KeyRingInfo;
 use uuid::Uuid;
 
-use super::store::{self, InstanceReport, Peer, RingState};
-use super::{BOOT_LOCK, Keys, KeysError, phase_text};
+use crate::keys::store::{self, InstanceReport, Peer, RingState};
+use crate::keys::{BOOT_LOCK, Keys, KeysError, phase_text};
 
 /// How a boot attempt ended.
 #[derive(Debug)]
