@@ -7,10 +7,7 @@ use uuid::Uuid;
 
 use super::audit::{self, AuditEntry};
 
-const INSERT_SESSION: &str = "INSERT INTO sessions (id, tenant_id, exchange, label, key_id, expires_at) \
-     VALUES ($1, $2, $3, $4, $5, to_timestamp($6))";
-const INSERT_CREDENTIAL: &str =
-    "INSERT INTO credentials (session_id, key_id, sealed) VALUES ($1, $2, $3)";
+const SUBMIT: &str = "SELECT strongroom_submit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 const DELETE_CREDENTIAL: &str = "DELETE FROM credentials WHERE session_id = $1";
 const REVOKE_SESSION: &str =
     "UPDATE sessions SET state = 'revoked', ended_at = now() WHERE id = $1";
@@ -41,44 +38,33 @@ pub struct NewSession<'a> {
     pub sealed: &'a [u8],
 }
 
-/// One transaction, one commit: the session row, its credential and the audit
-/// row exist together or not at all. The statements come from the
-/// connection's statement cache and are pipelined (sent together, executed in
-/// order: tenant scope, session, credential, audit); the commit is sent only
-/// once each of them has succeeded.
-pub async fn insert(
-    client: &mut deadpool_postgres::Object,
+/// The session row, its credential and the audit row, together or not at all:
+/// one call of `strongroom_submit` (migration V8), i.e. one round trip and one
+/// implicit transaction, from the connection's statement cache; the function's
+/// statements keep their plans per connection.
+pub async fn insert<C: deadpool_postgres::GenericClient>(
+    client: &C,
     new: &NewSession<'_>,
     audit_entry: &AuditEntry<'_>,
 ) -> Result<(), tokio_postgres::Error> {
-    let (set_tenant, insert_session, insert_credential, insert_audit) = tokio::try_join!(
-        client.prepare_cached(super::SET_TENANT),
-        client.prepare_cached(INSERT_SESSION),
-        client.prepare_cached(INSERT_CREDENTIAL),
-        audit::prepare(&*client),
-    )?;
+    let submit = client.prepare_cached(SUBMIT).await?;
     #[allow(clippy::cast_precision_loss)] // unix seconds fit f64 exactly for millennia
     let expires = new.expires_at as f64;
-    let tenant_text = new.tenant.to_string();
-    let tenant_params: [&(dyn ToSql + Sync); 1] = [&tenant_text];
-    let session_params: [&(dyn ToSql + Sync); 6] = [
-        &new.session,
+    let params: [&(dyn ToSql + Sync); 12] = [
         &new.tenant,
+        &new.session,
         &new.exchange,
         &new.label,
         &new.submitted_key_id,
         &expires,
+        &new.stored_key_id,
+        &new.sealed,
+        &audit_entry.action,
+        &audit_entry.outcome,
+        &audit_entry.request_id,
+        &audit_entry.client,
     ];
-    let credential_params: [&(dyn ToSql + Sync); 3] =
-        [&new.session, &new.stored_key_id, &new.sealed];
-    let tx = client.transaction().await?;
-    tokio::try_join!(
-        tx.execute(&set_tenant, &tenant_params),
-        tx.execute(&insert_session, &session_params),
-        tx.execute(&insert_credential, &credential_params),
-        audit::execute(&tx, &insert_audit, audit_entry),
-    )?;
-    tx.commit().await
+    client.execute(&submit, &params).await.map(|_| ())
 }
 
 /// `(state, expired)` of the session, row-locked; None when row-level

@@ -100,7 +100,7 @@ impl App {
         tenant: Uuid,
         ctx: &Ctx,
     ) -> Result<(), ApiError> {
-        let mut client = self.pool.get().await?;
+        let client = self.pool.get().await?;
         let stored = env.to_stored();
         let new = store::sessions::NewSession {
             session,
@@ -113,7 +113,7 @@ impl App {
             sealed: &stored,
         };
         let audit_entry = entry(ctx, tenant, "submit_key", session, "ok");
-        store::sessions::insert(&mut client, &new, &audit_entry).await?;
+        store::sessions::insert(&client, &new, &audit_entry).await?;
         Ok(())
     }
 }
