@@ -1,47 +1,22 @@
-//! PostgreSQL: migrations, the `app_service` pool, tenant-scoped transactions.
+//! PostgreSQL connections: migrations, the `app_service` pool, the errors.
+//! The statements themselves are in [`crate::store`].
 
 use std::time::Duration;
 
-use deadpool_postgres::{
-    Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Transaction,
-};
+use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
-use uuid::Uuid;
 
 use crate::config::DbConfig;
+use crate::store;
 
 mod embedded {
     refinery::embed_migrations!("migrations");
 }
 
-/// Arbitrary constant for `pg_advisory_lock`, so concurrent starts migrate one at a time.
-const MIGRATION_LOCK_KEY: i64 = 0x5354_524f_4e47_0001;
 /// How long a request waits for a pooled connection before answering 503.
 const POOL_WAIT: Duration = Duration::from_secs(5);
 
-/// Database failures. Messages never include connection strings.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum DbError {
-    /// PostgreSQL is unreachable or the pool could not hand out a connection.
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
-    /// A statement failed.
-    #[error("database query failed: {0}")]
-    Query(#[from] tokio_postgres::Error),
-    /// A migration failed.
-    #[error("migration failed: {0}")]
-    Migration(#[from] refinery::Error),
-    /// The connection would bypass row-level security (superuser, BYPASSRLS, or table owner).
-    #[error("refusing to serve as role {0}: it bypasses row-level security; use app_service")]
-    PrivilegedRole(String),
-}
-
-impl From<deadpool_postgres::PoolError> for DbError {
-    fn from(e: deadpool_postgres::PoolError) -> Self {
-        Self::Unavailable(e.to_string())
-    }
-}
+pub use crate::store::DbError;
 
 /// Opens one connection (used for migrations and tenant administration, as the owner).
 pub async fn connect(url: &str) -> Result<tokio_postgres::Client, DbError> {
@@ -61,13 +36,9 @@ pub async fn connect(url: &str) -> Result<tokio_postgres::Client, DbError> {
 /// the names of those applied now.
 pub async fn migrate(url: &str) -> Result<Vec<String>, DbError> {
     let mut client = connect(url).await?;
-    client
-        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
-        .await?;
+    store::admin::lock_migrations(&client).await?;
     let result = embedded::migrations::runner().run_async(&mut client).await;
-    client
-        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY])
-        .await?;
+    store::admin::unlock_migrations(&client).await?;
     let report = result?;
     Ok(report
         .applied_migrations()
@@ -104,8 +75,7 @@ pub fn app_pool(db: &DbConfig) -> Result<Pool, DbError> {
     if set_role {
         builder = builder.post_create(Hook::async_fn(|client, _| {
             Box::pin(async move {
-                client
-                    .batch_execute("SET ROLE app_service")
+                store::admin::set_app_role(client)
                     .await
                     .map_err(HookError::Backend)
             })
@@ -119,39 +89,11 @@ pub fn app_pool(db: &DbConfig) -> Result<Pool, DbError> {
 /// Refuses a pool whose role would bypass row-level security.
 pub async fn check_app_role(pool: &Pool) -> Result<(), DbError> {
     let client = pool.get().await?;
-    let row = client
-        .query_one(
-            "SELECT current_user::text, r.rolsuper OR r.rolbypassrls \
-               OR EXISTS (SELECT 1 FROM pg_tables t WHERE t.tableowner = current_user AND t.schemaname = 'public') \
-             FROM pg_roles r WHERE r.rolname = current_user",
-            &[],
-        )
-        .await?;
-    let (role, privileged): (String, bool) = (row.get(0), row.get(1));
+    let (role, privileged) = store::admin::role_bypasses_rls(&**client).await?;
     if privileged {
         return Err(DbError::PrivilegedRole(role));
     }
     Ok(())
-}
-
-/// Scopes row-level security to one tenant for the rest of the transaction
-/// (`SET LOCAL`: it ends with the transaction, so a pooled connection never
-/// carries a tenant into the next request). Parameter: the tenant id as text.
-pub const SET_TENANT: &str = "SELECT set_config('strongroom.tenant_id', $1, true)";
-
-/// Starts a transaction in which row-level security shows only `tenant`'s rows.
-///
-/// Statements on request paths go through the connection's statement cache
-/// (`prepare_cached`): a statement is parsed and planned once per pooled
-/// connection instead of costing a Parse/Describe round trip on every call.
-pub async fn tenant_tx(
-    client: &mut deadpool_postgres::Object,
-    tenant: Uuid,
-) -> Result<Transaction<'_>, DbError> {
-    let set = client.prepare_cached(SET_TENANT).await?;
-    let tx = client.transaction().await?;
-    tx.execute(&set, &[&tenant.to_string()]).await?;
-    Ok(tx)
 }
 
 /// Loads the audit pseudonym key from `host_settings`, creating a random one once.
@@ -159,18 +101,5 @@ pub async fn audit_key(pool: &Pool) -> Result<Vec<u8>, DbError> {
     let mut fresh = [0u8; 32];
     getrandom::fill(&mut fresh).map_err(|_| DbError::Unavailable("no randomness".into()))?;
     let client = pool.get().await?;
-    client
-        .execute(
-            "INSERT INTO host_settings (name, value) VALUES ('audit_hash_key', $1) \
-             ON CONFLICT (name) DO NOTHING",
-            &[&fresh.as_slice()],
-        )
-        .await?;
-    let row = client
-        .query_one(
-            "SELECT value FROM host_settings WHERE name = 'audit_hash_key'",
-            &[],
-        )
-        .await?;
-    Ok(row.get(0))
+    Ok(store::admin::audit_key(&**client, &fresh).await?)
 }

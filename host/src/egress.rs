@@ -13,8 +13,9 @@ use strongroom_protocol::transport::{Address, Listener, Stream};
 use strongroom_protocol::{ErrorCode, RpcError};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::Semaphore;
 use tracing::{info, warn};
+
+use crate::accept::{Limits, WhenFull, accept_loop};
 
 /// One allowed destination.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,31 +98,18 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
     info!(listen = %config.listen, allowed = config.allowlist.len(), "egress proxy listening");
+    let limits = Limits {
+        max: config.max_connections,
+        when_full: WhenFull::Refuse,
+        drain: Duration::ZERO,
+    };
     let config = Arc::new(config);
-    let permits = Arc::new(Semaphore::new(config.max_connections));
-    tokio::pin!(shutdown);
-    loop {
-        let stream = tokio::select! {
-            _ = &mut shutdown => return Ok(()),
-            accepted = listener.accept() => match accepted {
-                Ok(s) => s,
-                Err(err) => {
-                    warn!(error = %err, "egress accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            warn!("egress connection limit reached; dropping a connection");
-            continue;
-        };
+    accept_loop(listener, shutdown, limits, "egress", |stream, _watcher| {
         let (config, stats) = (config.clone(), stats.clone());
-        tokio::spawn(async move {
-            proxy_one(stream, &config, &stats).await;
-            drop(permit);
-        });
-    }
+        async move { proxy_one(stream, &config, &stats).await }
+    })
+    .await;
+    Ok(())
 }
 
 async fn proxy_one(mut stream: Stream, config: &EgressConfig, stats: &EgressStats) {

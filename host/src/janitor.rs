@@ -6,25 +6,18 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
-use uuid::Uuid;
 
-use crate::audit::{self, AuditEntry};
-use crate::db::DbError;
 use crate::metrics::Metrics;
+use crate::store::DbError;
+use crate::store::{self, audit, audit::AuditEntry};
 
 /// One pass: purges every expired session (through the SECURITY DEFINER function,
 /// as `app_service` cannot see across tenants) and audits each. Returns the count.
 pub async fn purge_once(pool: &Pool) -> Result<u64, DbError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    let rows = tx
-        .query(
-            "SELECT session_id, tenant_id FROM strongroom_purge_expired()",
-            &[],
-        )
-        .await?;
-    for r in &rows {
-        let (session, tenant): (Uuid, Uuid) = (r.get(0), r.get(1));
+    let rows = store::janitor::purge_expired(&*tx).await?;
+    for &(session, tenant) in &rows {
         let e = AuditEntry {
             tenant: Some(tenant),
             action: "expire",

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod accept;
 pub mod audit;
 pub mod config;
 pub mod db;
@@ -12,5 +13,6 @@ pub mod keys;
 pub mod metrics;
 pub mod ratelimit;
 pub mod serve;
+pub mod store;
 pub mod tenants;
 pub mod tlog;

@@ -11,13 +11,14 @@ use zeroize::Zeroizing;
 
 use crate::audit::Pseudonymizer;
 use crate::config::ServeConfig;
-use crate::db::{self, DbError};
+use crate::db;
 use crate::enclave::Enclave;
 use crate::http::{App, server};
 use crate::keys::Keys;
-use crate::keys::peer::PeerService;
+use crate::keys::peer::listener::PeerService;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
+use crate::store::DbError;
 
 /// Why `serve` stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -126,13 +127,17 @@ pub async fn serve(
         peer_url = ?keys.peer_url(),
         "keys task starting"
     );
-    let keys_task = tokio::spawn(crate::keys::task::run(keys, stopped(stop_rx.clone())));
+    let keys_task = tokio::spawn(crate::keys::ring::task::run(keys, stopped(stop_rx.clone())));
     let peer = peer_listener.map(|l| {
         if let Ok(a) = l.local_addr() {
             tracing::info!(addr = %a, "key-sync listener");
         }
         let svc = Arc::new(PeerService::new(enclave, peer_rate));
-        tokio::spawn(crate::keys::peer::run(l, svc, stopped(stop_rx.clone())))
+        tokio::spawn(crate::keys::peer::listener::run(
+            l,
+            svc,
+            stopped(stop_rx.clone()),
+        ))
     });
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(addr = %local, tls = tls.is_some(), "listening");

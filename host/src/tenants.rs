@@ -4,8 +4,8 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use crate::audit::{self, AuditEntry};
-use crate::db::DbError;
+use crate::store::DbError;
+use crate::store::{self, audit, audit::AuditEntry};
 
 /// Prefix of every API key, so leaked keys are easy to grep for.
 pub const API_KEY_PREFIX: &str = "srk_";
@@ -62,20 +62,9 @@ pub async fn create(
     let key = Zeroizing::new(format!("{API_KEY_PREFIX}{}", hex::encode(raw.as_slice())));
     let tenant = Uuid::new_v4();
     let tx = client.transaction().await?;
-    let inserted = tx
-        .execute(
-            "INSERT INTO tenants (id, name) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-            &[&tenant, &name],
-        )
-        .await?;
-    if inserted == 0 {
+    if !store::tenants::insert(&tx, tenant, name, &hash_api_key(&key)).await? {
         return Err(TenantError::Exists);
     }
-    tx.execute(
-        "INSERT INTO api_keys (id, tenant_id, key_hash) VALUES ($1, $2, $3)",
-        &[&Uuid::new_v4(), &tenant, &hash_api_key(&key).as_slice()],
-    )
-    .await?;
     audit::write(&tx, &admin_entry(tenant, "tenant_create", None)).await?;
     tx.commit().await?;
     Ok(key)
@@ -108,21 +97,14 @@ pub struct TenantRow {
 
 /// Lists tenants by name.
 pub async fn list(client: &tokio_postgres::Client) -> Result<Vec<TenantRow>, TenantError> {
-    let rows = client
-        .query(
-            "SELECT t.name, t.id, to_char(t.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
-                    (SELECT count(*) FROM sessions s WHERE s.tenant_id = t.id AND s.state = 'active') \
-             FROM tenants t ORDER BY t.name",
-            &[],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| TenantRow {
-            name: r.get(0),
-            id: r.get(1),
-            created_at: r.get(2),
-            active_sessions: r.get(3),
+    Ok(store::tenants::list(client)
+        .await?
+        .into_iter()
+        .map(|(name, id, created_at, active_sessions)| TenantRow {
+            name,
+            id,
+            created_at,
+            active_sessions,
         })
         .collect())
 }
@@ -132,25 +114,9 @@ pub async fn list(client: &tokio_postgres::Client) -> Result<Vec<TenantRow>, Ten
 /// over the log stay valid. Returns the number of sessions erased.
 pub async fn delete(client: &mut tokio_postgres::Client, name: &str) -> Result<i64, TenantError> {
     let tx = client.transaction().await?;
-    let row = tx
-        .query_opt(
-            "SELECT id FROM tenants WHERE name = $1 FOR UPDATE",
-            &[&name],
-        )
+    let (tenant, sessions) = store::tenants::delete(&tx, name)
         .await?
         .ok_or(TenantError::NotFound)?;
-    let tenant: Uuid = row.get(0);
-    let sessions: i64 = tx
-        .query_one(
-            "SELECT count(*) FROM sessions WHERE tenant_id = $1",
-            &[&tenant],
-        )
-        .await?
-        .get(0);
-    tx.execute("DELETE FROM aggregates WHERE tenant_id = $1", &[&tenant])
-        .await?;
-    tx.execute("DELETE FROM tenants WHERE id = $1", &[&tenant])
-        .await?;
     audit::write(&tx, &admin_entry(tenant, "tenant_delete", Some(sessions))).await?;
     tx.commit().await?;
     Ok(sessions)

@@ -6,6 +6,7 @@ use http::HeaderMap;
 use uuid::Uuid;
 
 use super::error::{ApiError, Code};
+use crate::store;
 use crate::tenants::hash_api_key;
 
 /// Longest Authorization header value considered.
@@ -33,47 +34,21 @@ pub enum Verdict {
     Unknown,
 }
 
-/// The lockout check and the key lookup, in one statement (one round trip):
-/// the key is looked up only when `client` is not locked out. The lookup is by
-/// SHA-256 of the key through a narrow SECURITY DEFINER function; `app_service`
-/// cannot read `api_keys`. An index lookup's timing can only reveal something
-/// about the hash of a guess, which does not help to find a 256-bit random key.
-const CHECK: &str = "WITH lock AS ( \
-         SELECT EXTRACT(EPOCH FROM locked_until - now())::float8 AS secs FROM auth_failures \
-         WHERE client = $1 AND locked_until > now()) \
-     SELECT (SELECT secs FROM lock), \
-            CASE WHEN EXISTS (SELECT 1 FROM lock) THEN NULL \
-                 ELSE strongroom_authenticate($2) END";
-
-/// Checks the lockout of `client` and, when not locked out, the bearer `key`.
+/// Checks the lockout of `client` and, when not locked out, the bearer `key`
+/// (one round trip: [`store::auth::check`]).
 pub async fn check<C: deadpool_postgres::GenericClient>(
     db: &C,
     client: &str,
     key: Option<&str>,
 ) -> Result<Verdict, ApiError> {
     let hash = key.map(hash_api_key);
-    let stmt = db.prepare_cached(CHECK).await?;
-    let row = db
-        .query_one(&stmt, &[&client, &hash.as_ref().map(<[u8; 32]>::as_slice)])
-        .await?;
-    if let Some(secs) = row.get::<_, Option<f64>>(0) {
+    let (locked, tenant) =
+        store::auth::check(db, client, hash.as_ref().map(<[u8; 32]>::as_slice)).await?;
+    if let Some(secs) = locked {
         return Ok(Verdict::LockedOut(Duration::from_secs_f64(secs.max(0.0))));
     }
-    Ok(row
-        .get::<_, Option<Uuid>>(1)
-        .map_or(Verdict::Unknown, Verdict::Tenant))
+    Ok(tenant.map_or(Verdict::Unknown, Verdict::Tenant))
 }
-
-const COUNT_FAILURE: &str = "INSERT INTO auth_failures AS a (client, failures, window_start) VALUES ($1, 1, now()) \
-     ON CONFLICT (client) DO UPDATE SET \
-       failures = CASE WHEN a.window_start <= now() - make_interval(secs => $2) \
-                       THEN 1 ELSE a.failures + 1 END, \
-       window_start = CASE WHEN a.window_start <= now() - make_interval(secs => $2) \
-                           THEN now() ELSE a.window_start END \
-     RETURNING failures";
-
-const LOCK_OUT: &str = "UPDATE auth_failures SET locked_until = now() + make_interval(secs => $2), \
-        failures = 0, window_start = now() WHERE client = $1";
 
 /// Counts a failed authentication; locks the client out once `max_failures` fall
 /// within `window`. Returns whether the client is now locked out.
@@ -85,14 +60,10 @@ pub async fn record_failure<C: deadpool_postgres::GenericClient>(
 ) -> Result<bool, ApiError> {
     let secs = window.as_secs_f64();
     let max = i32::try_from(max_failures).unwrap_or(i32::MAX);
-    let count = db.prepare_cached(COUNT_FAILURE).await?;
-    let row = db.query_one(&count, &[&client, &secs]).await?;
-    let failures: i32 = row.get(0);
-    if failures < max {
+    if store::auth::count_failure(db, client, secs).await? < max {
         return Ok(false);
     }
-    let lock = db.prepare_cached(LOCK_OUT).await?;
-    db.execute(&lock, &[&client, &secs]).await?;
+    store::auth::lock_out(db, client, secs).await?;
     Ok(true)
 }
 

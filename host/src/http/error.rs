@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use strongroom_protocol::ErrorCode;
 
-use crate::db::DbError;
 use crate::enclave::EnclaveError;
+use crate::store::DbError;
 
 macro_rules! codes {
     ($( $(#[$doc:meta])* $variant:ident => $text:literal, $status:literal, $msg:literal; )*) => {

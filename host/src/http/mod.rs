@@ -1,12 +1,10 @@
 //! The HTTP API: routing, the request pipeline (limits, authentication, CORS,
 //! security headers, metrics) and the server loop.
 
-mod aggregates;
 pub mod auth;
 pub mod error;
 mod routes;
 pub mod server;
-mod transparency;
 pub mod validate;
 
 use std::net::IpAddr;
@@ -21,11 +19,12 @@ use http_body_util::{BodyExt, Full, Limited};
 use tracing::Instrument as _;
 use uuid::Uuid;
 
-use crate::audit::{self, AuditEntry, Pseudonymizer};
+use crate::audit::Pseudonymizer;
 use crate::config::ServeConfig;
 use crate::enclave::Enclave;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
+use crate::store::audit::{self, AuditEntry};
 use error::{ApiError, Code};
 
 /// The routes, as `(method, path)`. `openapi.yaml` must describe each (a test checks).
@@ -188,7 +187,7 @@ impl App {
     {
         let label = label.map_err(ApiError::new)?;
         match label {
-            "/healthz" => return Ok(json(StatusCode::OK, &serde_json::json!({"status": "ok"}))),
+            "/healthz" => return Ok(Self::healthz()),
             "/readyz" => return Ok(self.readyz().await),
             "/metrics" => return self.metrics_page(ctx),
             _ => {}
@@ -240,26 +239,6 @@ impl App {
         };
         audit::write_cached(&db, &entry).await?;
         Err(auth::unauthorized())
-    }
-
-    fn metrics_page(&self, ctx: &Ctx) -> Result<Resp, ApiError> {
-        // Metrics are for the operator's scraper on this machine, not the internet.
-        if !ctx.peer.is_loopback() {
-            return Err(ApiError::new(Code::NotFound));
-        }
-        let s = self.pool.status();
-        let gauges = crate::metrics::PoolGauges {
-            max_size: s.max_size,
-            size: s.size,
-            available: s.available,
-            waiting: s.waiting,
-        };
-        let mut r = Response::new(Full::new(Bytes::from(self.metrics.render(gauges))));
-        r.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; version=0.0.4"),
-        );
-        Ok(r)
     }
 
     fn origin_allowed(&self, origin: Option<&HeaderValue>) -> Option<HeaderValue> {

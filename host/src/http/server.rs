@@ -1,5 +1,5 @@
-//! The accept loop: a bound listener, optional TLS, a connection limit, header
-//! timeouts, and a graceful drain when the shutdown future completes.
+//! The API's listener: [`accept_loop`] with optional TLS, header timeouts and
+//! a head size limit per connection.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -9,13 +9,12 @@ use std::time::Duration;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 use super::App;
+use crate::accept::{Limits, Watcher, WhenFull, accept_loop};
 
 /// Time allowed for a TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -59,66 +58,44 @@ pub fn tls_acceptor(
 }
 
 /// Serves until `shutdown` completes, then stops accepting and drains open
-/// connections for at most `cfg.shutdown_grace`.
+/// connections for at most `cfg.shutdown_grace` ([`accept_loop`]).
 pub async fn run(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     app: Arc<App>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let limit = Arc::new(Semaphore::new(app.cfg.max_connections));
-    let graceful = GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    loop {
-        let permit = tokio::select! {
-            () = &mut shutdown => break,
-            p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-        };
-        let (stream, peer) = tokio::select! {
-            () = &mut shutdown => break,
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
+    let limits = Limits {
+        max: app.cfg.max_connections,
+        when_full: WhenFull::Wait,
+        drain: app.cfg.shutdown_grace,
+    };
+    let handler = {
         let app = app.clone();
-        let watcher = graceful.watcher();
-        let tls = tls.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            match tls {
-                None => serve(stream, peer, app, watcher).await,
-                Some(acceptor) => {
-                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
-                    {
-                        Ok(Ok(s)) => serve(s, peer, app, watcher).await,
-                        _ => tracing::debug!("TLS handshake failed or timed out"),
+        move |(stream, peer): (TcpStream, SocketAddr), watcher: Watcher| {
+            let (app, tls) = (app.clone(), tls.clone());
+            async move {
+                match tls {
+                    None => serve(stream, peer, app, watcher).await,
+                    Some(acceptor) => {
+                        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream))
+                            .await
+                        {
+                            Ok(Ok(s)) => serve(s, peer, app, watcher).await,
+                            _ => tracing::debug!("TLS handshake failed or timed out"),
+                        }
                     }
                 }
             }
-        });
-    }
-    drop(listener);
-    tracing::info!("draining connections");
-    let grace = app.cfg.shutdown_grace;
-    if tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
+        }
+    };
+    if !accept_loop(listener, shutdown, limits, "api", handler).await {
         tracing::warn!("drain timed out; closing remaining connections");
     }
 }
 
-async fn serve<S>(
-    stream: S,
-    peer: SocketAddr,
-    app: Arc<App>,
-    watcher: hyper_util::server::graceful::Watcher,
-) where
+async fn serve<S>(stream: S, peer: SocketAddr, app: Arc<App>, watcher: Watcher)
+where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let timeout = app.cfg.header_read_timeout;

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use tokio_postgres::Client;
 
-use super::KeysError;
+use super::error::KeysError;
 use super::store;
+use crate::store::rotations;
 
 /// How often `keys rotate` polls the rotation's progress.
 const POLL: Duration = Duration::from_secs(1);
@@ -53,28 +54,18 @@ pub async fn status(c: &Client) -> Result<(), CliError> {
             );
         }
     }
-    let rows = c
-        .query(
-            "SELECT id::text, phase, ring_id, ring_version, current_key_id, peer_url, \
-                    EXTRACT(EPOCH FROM now() - last_seen)::float8 \
-             FROM instances ORDER BY started_at",
-            &[],
-        )
-        .await?;
-    println!("instances: {}", rows.len());
-    for r in &rows {
-        let age: f64 = r.get(6);
-        let ring: Option<Vec<u8>> = r.get(2);
-        let version: Option<i64> = r.get(3);
+    let instances = crate::store::keys::instances(c).await?;
+    println!("instances: {}", instances.len());
+    for (id, phase, ring, version, key, peer, age) in instances {
         println!(
             "  {} {} {} ring {} version {} key {} peer {} seen {:.0}s ago",
-            r.get::<_, String>(0),
-            r.get::<_, String>(1),
+            id,
+            phase,
             if age <= LIVE_SECONDS { "live" } else { "stale" },
             ring.map_or("-".into(), hex::encode),
             version.map_or("-".into(), |v| v.to_string()),
-            r.get::<_, Option<String>>(4).unwrap_or_else(|| "-".into()),
-            r.get::<_, Option<String>>(5).unwrap_or_else(|| "-".into()),
+            key.unwrap_or_else(|| "-".into()),
+            peer.unwrap_or_else(|| "-".into()),
             age,
         );
     }
@@ -86,23 +77,13 @@ pub async fn status(c: &Client) -> Result<(), CliError> {
 }
 
 async fn latest_rotation(c: &Client) -> Result<Option<String>, CliError> {
-    let r = c
-        .query_opt(
-            "SELECT id, state, new_key_id, resealed, unusable, error FROM key_rotations \
-             ORDER BY id DESC LIMIT 1",
-            &[],
-        )
-        .await?;
-    Ok(r.map(|r| {
+    let r = rotations::latest(c).await?;
+    Ok(r.map(|(id, (state, new_key, resealed, unusable, error))| {
         let mut line = format!(
-            "#{} {} new key {} resealed {} unusable {}",
-            r.get::<_, i64>(0),
-            r.get::<_, String>(1),
-            r.get::<_, Option<String>>(2).unwrap_or_else(|| "-".into()),
-            r.get::<_, i64>(3),
-            r.get::<_, i64>(4),
+            "#{id} {state} new key {} resealed {resealed} unusable {unusable}",
+            new_key.unwrap_or_else(|| "-".into()),
         );
-        if let Some(e) = r.get::<_, Option<String>>(5) {
+        if let Some(e) = error {
             line.push_str(&format!(" error: {e}"));
         }
         line
@@ -116,44 +97,22 @@ pub async fn rotate(c: &Client, wait: bool) -> Result<(), CliError> {
             "no key ring yet: start an instance first".into(),
         ));
     }
-    let row = c
-        .query_opt(
-            "INSERT INTO key_rotations (state) VALUES ('requested') \
-             ON CONFLICT ((true)) WHERE state NOT IN ('done', 'failed') DO NOTHING RETURNING id",
-            &[],
-        )
-        .await?;
-    let Some(row) = row else {
-        let active: i64 = c
-            .query_one(
-                "SELECT id FROM key_rotations WHERE state NOT IN ('done', 'failed')",
-                &[],
-            )
-            .await?
-            .get(0);
+    let Some(id) = rotations::request(c).await? else {
+        let active = rotations::active_id(c).await?;
         return Err(CliError::Refused(format!(
             "rotation #{active} is already in progress (see `keys status`)"
         )));
     };
-    let id: i64 = row.get(0);
     println!("rotation #{id} requested");
     if !wait {
         return Ok(());
     }
     let mut last = String::new();
     loop {
-        let r = c
-            .query_one(
-                "SELECT state, new_key_id, resealed, unusable, error FROM key_rotations WHERE id = $1",
-                &[&id],
-            )
-            .await?;
-        let state: String = r.get(0);
+        let (state, new_key, resealed, unusable, error) = rotations::status(c, id).await?;
         let line = format!(
-            "rotation #{id} {state} new key {} resealed {} unusable {}",
-            r.get::<_, Option<String>>(1).unwrap_or_else(|| "-".into()),
-            r.get::<_, i64>(2),
-            r.get::<_, i64>(3),
+            "rotation #{id} {state} new key {} resealed {resealed} unusable {unusable}",
+            new_key.unwrap_or_else(|| "-".into()),
         );
         if line != last {
             println!("{line}");
@@ -162,10 +121,9 @@ pub async fn rotate(c: &Client, wait: bool) -> Result<(), CliError> {
         match state.as_str() {
             "done" => return Ok(()),
             "failed" => {
-                let e: Option<String> = r.get(4);
                 return Err(CliError::Refused(format!(
                     "rotation #{id} failed: {}",
-                    e.unwrap_or_default()
+                    error.unwrap_or_default()
                 )));
             }
             _ => tokio::time::sleep(POLL).await,
@@ -187,27 +145,16 @@ pub async fn reset(c: &mut Client, confirm: bool) -> Result<(), CliError> {
     let Some(st) = store::state(&tx).await? else {
         return Err(CliError::Refused("no key ring to reset".into()));
     };
-    let holders: i64 = tx
-        .query_one(
-            "SELECT count(*) FROM instances WHERE ring_id = $1 AND phase = 'ready' \
-               AND last_seen > now() - make_interval(secs => $2)",
-            &[&st.ring_id, &LIVE_SECONDS],
-        )
-        .await?
-        .get(0);
+    let holders = crate::store::keys::live_holders(&tx, &st.ring_id, LIVE_SECONDS).await?;
     if holders > 0 {
         return Err(CliError::Refused(format!(
             "{holders} live instance(s) still hold this ring: it is not lost (stop them first)"
         )));
     }
-    tx.execute("DELETE FROM key_ring_state", &[]).await?;
-    tx.execute(
-        "UPDATE key_rotations SET state = 'failed', error = 'key ring reset', \
-         finished_at = now(), updated_at = now() WHERE state NOT IN ('done', 'failed')",
-        &[],
-    )
-    .await?;
-    let closed = close_log(&tx).await?;
+    crate::store::keys::clear_state(&tx).await?;
+    rotations::fail_unfinished(&tx, "key ring reset").await?;
+    // The log of a lost ring is closed: no enclave can sign an extension of it again.
+    let closed = crate::store::log::close(&tx).await?;
     tx.commit().await?;
     println!(
         "key ring {} abandoned: the next enclave to boot creates a new ring",
@@ -221,42 +168,4 @@ pub async fn reset(c: &mut Client, confirm: bool) -> Result<(), CliError> {
         );
     }
     Ok(())
-}
-
-/// Closes the transparency log of a lost ring (no enclave can sign an
-/// extension of it again): its leaves and heads move to the archive tables
-/// under its epoch and the live log starts empty at the next epoch (V5
-/// migration). `None` when the log was empty (nothing to close).
-async fn close_log(tx: &tokio_postgres::Transaction<'_>) -> Result<Option<(i32, i64)>, CliError> {
-    let row = tx
-        .query_one(
-            "SELECT log_epoch, tree_size FROM transparency_state WHERE id FOR UPDATE",
-            &[],
-        )
-        .await?;
-    let (epoch, size): (i32, i64) = (row.get(0), row.get(1));
-    if size == 0 {
-        return Ok(None);
-    }
-    tx.execute(
-        "INSERT INTO transparency_log_archive (log_epoch, leaf_index, leaf_hash, aggregate_id, created_at) \
-         SELECT $1, leaf_index, leaf_hash, aggregate_id, created_at FROM transparency_log",
-        &[&epoch],
-    )
-    .await?;
-    tx.execute(
-        "INSERT INTO tree_heads_archive (log_epoch, tree_size, root_hash, cose, created_at) \
-         SELECT $1, tree_size, root_hash, cose, created_at FROM tree_heads",
-        &[&epoch],
-    )
-    .await?;
-    tx.execute("DELETE FROM transparency_log", &[]).await?;
-    tx.execute("DELETE FROM tree_heads", &[]).await?;
-    tx.execute(
-        "UPDATE transparency_state SET tree_size = 0, frontier = '\\x', head = NULL, \
-         log_epoch = log_epoch + 1 WHERE id",
-        &[],
-    )
-    .await?;
-    Ok(Some((epoch, size)))
 }

@@ -13,10 +13,9 @@ use zeroize::Zeroizing;
 use super::imds::{
     self, AwsCredentials, CredentialSource, CredentialsError, ImdsEndpoint, ImdsProvider,
 };
-use crate::config::{ConfigError, ConfigSource, non_empty, parse_num};
+use crate::config::source::{ConfigError, ConfigSource, non_empty, parse_num};
 
-/// Longest `PEER_URL`.
-pub const MAX_PEER_URL_LEN: usize = 512;
+pub use super::peer::MAX_PEER_URL_LEN;
 
 /// AWS KMS access handed to the enclave (`KMS_*`, `AWS_*`). The secret access
 /// key and session token never appear in `Debug`, logs or errors.
@@ -242,7 +241,7 @@ fn parse_peer(src: &dyn ConfigSource) -> Result<(Option<SocketAddr>, Option<Stri
         (None, _) => None,
     };
     if let Some(u) = &url
-        && crate::keys::peer_client::PeerUrl::parse(u).is_err()
+        && super::peer::client::PeerUrl::parse(u).is_err()
     {
         return Err(invalid("PEER_URL", "expected http://HOST:PORT (no path)"));
     }

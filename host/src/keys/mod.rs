@@ -1,23 +1,24 @@
 //! Keys that survive: the host drives the enclave's key ring.
 //!
 //! The enclave starts in phase `Booting`, without a ring, and can reach nothing
-//! but the host; the host decides where the ring comes from ([`boot`]), keeps
-//! the instance registry current ([`task`]), answers other instances' key-sync
-//! requests ([`peer`]), and drives rotations ([`rotation`]). The AWS
-//! credentials handed to the enclave for KMS come from [`imds`]. Nothing here sees
+//! but the host; the host decides where the ring comes from ([`ring::boot`]),
+//! keeps the instance registry current ([`ring::task`]) and drives rotations
+//! ([`ring::rotation`]); it answers and asks other instances for key sync
+//! ([`peer::listener`], [`peer::client`]). The AWS credentials handed to the
+//! enclave for KMS come from [`imds`]. Nothing here sees
 //! key material: sealed rings are AES-GCM ciphertext under a data key that
 //! exists outside an enclave only wrapped by KMS; sync messages are attestation
 //! documents and HPKE ciphertext. See README.md, "Keys".
 
-pub mod boot;
 pub mod cli;
 pub mod config;
+pub mod error;
 pub mod imds;
 pub mod peer;
-pub mod peer_client;
-pub mod rotation;
+pub mod ring;
 pub mod store;
-pub mod task;
+
+pub use error::{BOOT_LOCK, KeysError, ROTATION_LOCK};
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -27,64 +28,9 @@ use strongroom_protocol::ErrorCode;
 use strongroom_protocol::messages::{KeyRingInfo, Phase, SealedKeyRing};
 use uuid::Uuid;
 
-use crate::db::DbError;
 use crate::enclave::{Enclave, EnclaveError};
 use config::{KeysConfig, KmsConfig};
-use peer_client::PeerClient;
-
-/// `pg_try_advisory_xact_lock` key held while booting an enclave (steps 1-3),
-/// so N instances starting at once make one ring.
-pub const BOOT_LOCK: i64 = 0x5354_524f_4e47_0002;
-/// Advisory lock key held by whichever host drives a rotation step.
-pub const ROTATION_LOCK: i64 = 0x5354_524f_4e47_0003;
-
-/// Why a keys operation failed. Messages carry codes and names, never key material.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum KeysError {
-    /// The database failed.
-    #[error(transparent)]
-    Db(#[from] DbError),
-    /// The enclave failed or refused.
-    #[error(transparent)]
-    Enclave(#[from] EnclaveError),
-    /// A key-sync peer could not be reached or answered something unusable.
-    #[error("peer: {0}")]
-    Peer(String),
-    /// A stored or answered ring is unusable.
-    #[error("key ring: {0}")]
-    BadRing(&'static str),
-    /// No AWS credentials for the enclave's KMS calls (IMDS unreachable,
-    /// no instance role, a malformed answer).
-    #[error("AWS credentials: {0}")]
-    Credentials(#[from] imds::CredentialsError),
-}
-
-impl From<tokio_postgres::Error> for KeysError {
-    fn from(e: tokio_postgres::Error) -> Self {
-        Self::Db(DbError::Query(e))
-    }
-}
-
-impl From<deadpool_postgres::PoolError> for KeysError {
-    fn from(e: deadpool_postgres::PoolError) -> Self {
-        Self::Db(DbError::from(e))
-    }
-}
-
-impl KeysError {
-    /// A refusal that will not go away by retrying (as opposed to an
-    /// unreachable enclave, a busy one, or a database hiccup).
-    pub fn is_permanent(&self) -> bool {
-        match self {
-            Self::Enclave(EnclaveError::Refused(c)) => {
-                !matches!(c, ErrorCode::NotReady | ErrorCode::Busy)
-            }
-            Self::Enclave(EnclaveError::Protocol) | Self::BadRing(_) => true,
-            _ => false,
-        }
-    }
-}
+use peer::client::PeerClient;
 
 /// The keys service shared by the keys task, the peer listener and the HTTP routes.
 pub struct Keys {

@@ -1,5 +1,6 @@
-//! PostgreSQL side of the keys: the sealed ring versions, the ring in use,
-//! the instance registry and the rotation records (migration V4).
+//! The keys' rows as typed values: the sealed ring versions, the ring in use
+//! and the instance registry (migration V4). The statements are in
+//! [`crate::store::keys`]; this module decodes and checks what they return.
 
 use std::time::Duration;
 
@@ -8,7 +9,8 @@ use strongroom_protocol::messages::SealedKeyRing;
 use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
-use super::KeysError;
+use super::error::KeysError;
+use crate::store::keys as rows;
 
 /// Largest stored sealed ring (the column's CHECK says the same).
 pub const MAX_SEALED_RING_LEN: usize = 1024 * 1024;
@@ -66,16 +68,15 @@ pub fn decode_ring(bytes: &[u8]) -> Result<SealedKeyRing, KeysError> {
 
 /// The ring in use, if any.
 pub async fn state<C: GenericClient + Sync>(c: &C) -> Result<Option<RingState>, KeysError> {
-    let row = c
-        .query_opt("SELECT ring_id, ring_version FROM key_ring_state", &[])
-        .await?;
-    row.map(|r| {
-        Ok(RingState {
-            ring_id: r.get(0),
-            ring_version: version_u64(r.get(1))?,
+    rows::state(c)
+        .await?
+        .map(|(ring_id, version)| {
+            Ok(RingState {
+                ring_id,
+                ring_version: version_u64(version)?,
+            })
         })
-    })
-    .transpose()
+        .transpose()
 }
 
 /// One stored version of a ring.
@@ -84,14 +85,10 @@ pub async fn ring<C: GenericClient + Sync>(
     ring_id: &[u8],
     version: u64,
 ) -> Result<Option<SealedKeyRing>, KeysError> {
-    let row = c
-        .query_opt(
-            "SELECT sealed FROM key_rings WHERE ring_id = $1 AND ring_version = $2",
-            &[&ring_id, &version_i64(version)?],
-        )
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    let sealed = decode_ring(row.get(0))?;
+    let Some(bytes) = rows::ring(c, ring_id, version_i64(version)?).await? else {
+        return Ok(None);
+    };
+    let sealed = decode_ring(&bytes)?;
     if sealed.ring_id != ring_id || sealed.ring_version != version {
         return Err(KeysError::BadRing("stored ring does not match its row"));
     }
@@ -122,19 +119,15 @@ pub async fn insert_ring<C: GenericClient + Sync>(
         ));
     }
     let bytes = codec::encode(sealed).map_err(|_| KeysError::BadRing("ring does not encode"))?;
-    c.execute(
-        "INSERT INTO key_rings (ring_id, ring_version, sealed, current_key_id, key_ids, kms) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (ring_id, ring_version) DO NOTHING",
-        &[
-            &sealed.ring_id,
-            &version_i64(sealed.ring_version)?,
-            &bytes,
-            &sealed.current_key_id,
-            &sealed.key_ids,
-            &sealed.kms_blob.is_some(),
-        ],
-    )
-    .await?;
+    let row = rows::RingRow {
+        ring_id: &sealed.ring_id,
+        ring_version: version_i64(sealed.ring_version)?,
+        sealed: &bytes,
+        current_key_id: &sealed.current_key_id,
+        key_ids: &sealed.key_ids,
+        kms: sealed.kms_blob.is_some(),
+    };
+    rows::insert_ring(c, &row).await?;
     Ok(())
 }
 
@@ -145,15 +138,7 @@ pub async fn advance_state<C: GenericClient + Sync>(
     c: &C,
     sealed: &SealedKeyRing,
 ) -> Result<bool, KeysError> {
-    let v = version_i64(sealed.ring_version)?;
-    c.execute(
-        "INSERT INTO key_ring_state (id, ring_id, ring_version) VALUES (true, $1, $2) \
-         ON CONFLICT (id) DO UPDATE SET ring_version = EXCLUDED.ring_version, updated_at = now() \
-         WHERE key_ring_state.ring_id = EXCLUDED.ring_id \
-           AND key_ring_state.ring_version < EXCLUDED.ring_version",
-        &[&sealed.ring_id, &v],
-    )
-    .await?;
+    rows::advance_state(c, &sealed.ring_id, version_i64(sealed.ring_version)?).await?;
     Ok(state(c)
         .await?
         .is_some_and(|s| s.ring_id == sealed.ring_id && s.ring_version == sealed.ring_version))
@@ -166,23 +151,21 @@ pub async fn heartbeat<C: GenericClient + Sync>(
     peer_url: Option<&str>,
     r: &InstanceReport,
 ) -> Result<(), KeysError> {
-    let version = r.ring_version.map(version_i64).transpose()?;
-    c.execute(
-        "INSERT INTO instances (id, peer_url, phase, ring_id, ring_version, current_key_id, last_seen) \
-         VALUES ($1, $2, $3, $4, $5, $6, now()) \
-         ON CONFLICT (id) DO UPDATE SET peer_url = EXCLUDED.peer_url, phase = EXCLUDED.phase, \
-           ring_id = EXCLUDED.ring_id, ring_version = EXCLUDED.ring_version, \
-           current_key_id = EXCLUDED.current_key_id, last_seen = now()",
-        &[&id, &peer_url, &r.phase, &r.ring_id, &version, &r.current_key_id],
-    )
-    .await?;
+    let row = rows::InstanceRow {
+        id,
+        peer_url,
+        phase: r.phase,
+        ring_id: r.ring_id.as_deref(),
+        ring_version: r.ring_version.map(version_i64).transpose()?,
+        current_key_id: r.current_key_id.as_deref(),
+    };
+    rows::heartbeat(c, &row).await?;
     Ok(())
 }
 
 /// Removes this instance's row (graceful shutdown).
 pub async fn deregister<C: GenericClient + Sync>(c: &C, id: Uuid) -> Result<(), KeysError> {
-    c.execute("DELETE FROM instances WHERE id = $1", &[&id])
-        .await?;
+    rows::deregister(c, id).await?;
     Ok(())
 }
 
@@ -193,21 +176,10 @@ pub async fn live_peers<C: GenericClient + Sync>(
     ring_id: &[u8],
     live: Duration,
 ) -> Result<Vec<Peer>, KeysError> {
-    let rows = c
-        .query(
-            "SELECT id, peer_url FROM instances \
-             WHERE id <> $1 AND phase = 'ready' AND ring_id = $2 AND peer_url IS NOT NULL \
-               AND last_seen > now() - make_interval(secs => $3::float8 / 1000) \
-             ORDER BY ring_version DESC NULLS LAST, last_seen DESC LIMIT 16",
-            &[&me, &ring_id, &millis(live)],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| Peer {
-            id: r.get(0),
-            peer_url: r.get(1),
-        })
+    Ok(rows::live_peers(c, me, ring_id, millis(live))
+        .await?
+        .into_iter()
+        .map(|(id, peer_url)| Peer { id, peer_url })
         .collect())
 }
 
@@ -219,13 +191,5 @@ pub async fn lagging_instances<C: GenericClient + Sync>(
     version: u64,
     live: Duration,
 ) -> Result<i64, KeysError> {
-    let row = c
-        .query_one(
-            "SELECT count(*) FROM instances \
-             WHERE ring_id = $1 AND (ring_version IS NULL OR ring_version < $2) \
-               AND last_seen > now() - make_interval(secs => $3::float8 / 1000)",
-            &[&ring_id, &version_i64(version)?, &millis(live)],
-        )
-        .await?;
-    Ok(row.get(0))
+    Ok(rows::lagging_instances(c, ring_id, version_i64(version)?, millis(live)).await?)
 }

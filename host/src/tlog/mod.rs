@@ -8,15 +8,15 @@
 //! the enclave's answer must name the expected index and size and its head
 //! must carry the root the host computed, or nothing is stored.
 
-pub mod cose;
 pub mod merkle;
 
+use strongroom_formats::cose::Sign1;
 use strongroom_protocol::messages::{AppendLogRequest, LogAppended};
 use strongroom_protocol::tlog::TreeHead;
 use tokio_postgres::GenericClient;
-use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
+use crate::store;
 use merkle::Hash;
 
 /// Why a log operation failed.
@@ -93,21 +93,16 @@ fn split_hashes(bytes: &[u8]) -> Result<Vec<Hash>, TlogError> {
 pub async fn lock_state<C: deadpool_postgres::GenericClient>(
     tx: &C,
 ) -> Result<LogState, TlogError> {
-    let stmt = tx
-        .prepare_cached(
-            "SELECT tree_size, frontier, head FROM transparency_state WHERE id FOR UPDATE",
-        )
-        .await?;
-    let row = tx.query_one(&stmt, &[]).await?;
-    let size = u64::try_from(row.get::<_, i64>(0)).map_err(|_| TlogError::Corrupt)?;
-    let frontier = split_hashes(row.get::<_, &[u8]>(1))?;
+    let (size, frontier, head) = store::log::lock_state(tx).await?;
+    let size = u64::try_from(size).map_err(|_| TlogError::Corrupt)?;
+    let frontier = split_hashes(&frontier)?;
     if frontier.len() != size.count_ones() as usize {
         return Err(TlogError::Corrupt);
     }
     Ok(LogState {
         size,
         frontier,
-        head: row.get(2),
+        head,
     })
 }
 
@@ -126,7 +121,8 @@ pub async fn record_append<C: deadpool_postgres::GenericClient>(
     next.append(leaf_hash).map_err(|_| TlogError::Corrupt)?;
     let (frontier, root) = (next.hashes().to_vec(), next.root());
     let new_size = state.size.checked_add(1).ok_or(TlogError::Corrupt)?;
-    let head = cose::sign1_payload(&answer.tree_head)
+    let head = Sign1::payload_of(&answer.tree_head)
+        .ok()
         .and_then(|p| TreeHead::from_cbor(&p).ok())
         .ok_or(TlogError::Mismatch)?;
     if answer.leaf_index != state.size
@@ -136,30 +132,17 @@ pub async fn record_append<C: deadpool_postgres::GenericClient>(
     {
         return Err(TlogError::Mismatch);
     }
-    let (index, size) = (to_i64(state.size)?, to_i64(new_size)?);
-    let (insert_leaf, insert_head, update_state) = tokio::try_join!(
-        tx.prepare_cached(
-            "INSERT INTO transparency_log (leaf_index, leaf_hash, aggregate_id) VALUES ($1, $2, $3)"
-        ),
-        tx.prepare_cached(
-            "INSERT INTO tree_heads (tree_size, root_hash, cose) VALUES ($1, $2, $3)"
-        ),
-        tx.prepare_cached(
-            "UPDATE transparency_state SET tree_size = $1, frontier = $2, head = $3 WHERE id"
-        ),
-    )?;
-    let (frontier, leaf_hash_bytes, root_bytes) =
-        (frontier.concat(), leaf_hash.as_slice(), root.as_slice());
-    let leaf_params: [&(dyn ToSql + Sync); 3] = [&index, &leaf_hash_bytes, &aggregate];
-    let head_params: [&(dyn ToSql + Sync); 3] = [&size, &root_bytes, &answer.tree_head];
-    let state_params: [&(dyn ToSql + Sync); 3] = [&size, &frontier, &answer.tree_head];
-    // Pipelined: sent together, executed in order; any failure aborts the
-    // caller's transaction, which is then never committed.
-    tokio::try_join!(
-        tx.execute(&insert_leaf, &leaf_params),
-        tx.execute(&insert_head, &head_params),
-        tx.execute(&update_state, &state_params),
-    )?;
+    let frontier = frontier.concat();
+    let row = store::log::AppendRow {
+        leaf_index: to_i64(state.size)?,
+        leaf_hash: &leaf_hash,
+        aggregate,
+        tree_size: to_i64(new_size)?,
+        root: &root,
+        head: &answer.tree_head,
+        frontier: &frontier,
+    };
+    store::log::record_append(tx, &row).await?;
     // The new leaf's audit path is the old frontier, smallest subtree first.
     let inclusion_proof = state.frontier.iter().rev().copied().collect();
     Ok(Appended {
@@ -174,14 +157,9 @@ pub async fn record_append<C: deadpool_postgres::GenericClient>(
 pub async fn current_head<C: GenericClient + Sync>(
     db: &C,
 ) -> Result<Option<(u64, Vec<u8>)>, TlogError> {
-    let row = db
-        .query_one(
-            "SELECT tree_size, head FROM transparency_state WHERE id",
-            &[],
-        )
-        .await?;
-    let size = u64::try_from(row.get::<_, i64>(0)).map_err(|_| TlogError::Corrupt)?;
-    Ok(row.get::<_, Option<Vec<u8>>>(1).map(|head| (size, head)))
+    let (size, head) = store::log::current_head(db).await?;
+    let size = u64::try_from(size).map_err(|_| TlogError::Corrupt)?;
+    Ok(head.map(|head| (size, head)))
 }
 
 /// The signed head of the tree of `size` leaves.
@@ -189,13 +167,7 @@ pub async fn head_at<C: GenericClient + Sync>(
     db: &C,
     size: u64,
 ) -> Result<Option<Vec<u8>>, TlogError> {
-    let row = db
-        .query_opt(
-            "SELECT cose FROM tree_heads WHERE tree_size = $1",
-            &[&to_i64(size)?],
-        )
-        .await?;
-    Ok(row.map(|r| r.get(0)))
+    Ok(store::log::head_at(db, to_i64(size)?).await?)
 }
 
 /// Leaf hashes `0..size`, in order (checked to be exactly that many).
@@ -203,16 +175,11 @@ pub async fn leaf_hashes<C: GenericClient + Sync>(
     db: &C,
     size: u64,
 ) -> Result<Vec<Hash>, TlogError> {
-    let rows = db
-        .query(
-            "SELECT leaf_hash FROM transparency_log WHERE leaf_index < $1 ORDER BY leaf_index",
-            &[&to_i64(size)?],
-        )
-        .await?;
+    let rows = store::log::leaf_hashes(db, to_i64(size)?).await?;
     if u64::try_from(rows.len()).ok() != Some(size) {
         return Err(TlogError::Corrupt);
     }
     rows.iter()
-        .map(|r| Hash::try_from(r.get::<_, &[u8]>(0)).map_err(|_| TlogError::Corrupt))
+        .map(|r| Hash::try_from(r.as_slice()).map_err(|_| TlogError::Corrupt))
         .collect()
 }

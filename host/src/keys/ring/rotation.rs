@@ -25,7 +25,8 @@ use strongroom_protocol::messages::{
 };
 use uuid::Uuid;
 
-use super::{Keys, KeysError, ROTATION_LOCK, store};
+use crate::keys::{Keys, KeysError, ROTATION_LOCK, store};
+use crate::store::rotations as rows;
 
 /// Credentials per `ResealCredentials` call.
 pub const RESEAL_BATCH: usize = 64;
@@ -34,20 +35,7 @@ pub const QUIET: Duration = Duration::from_secs(2);
 /// Re-seal batches per keys-task tick (each its own transaction).
 const BATCHES_PER_TICK: usize = 16;
 
-/// A rotation row.
-#[derive(Debug, Clone)]
-pub struct Rotation {
-    /// Id.
-    pub id: i64,
-    /// State.
-    pub state: String,
-    /// Ring rotated.
-    pub ring_id: Option<Vec<u8>>,
-    /// Key added.
-    pub new_key_id: Option<String>,
-    /// Keys to retire.
-    pub old_key_ids: Vec<String>,
-}
+pub use crate::store::rotations::Rotation;
 
 /// What the driving host remembers between ticks of one rotation.
 #[derive(Debug, Default)]
@@ -60,34 +48,14 @@ pub struct Progress {
     quiet_since: Option<Instant>,
 }
 
-fn row(r: &tokio_postgres::Row) -> Rotation {
-    Rotation {
-        id: r.get(0),
-        state: r.get(1),
-        ring_id: r.get(2),
-        new_key_id: r.get(3),
-        old_key_ids: r.get::<_, Option<Vec<String>>>(4).unwrap_or_default(),
-    }
-}
-
 async fn set_state(tx: &Transaction<'_>, id: i64, state: &str) -> Result<(), KeysError> {
-    tx.execute(
-        "UPDATE key_rotations SET state = $2, updated_at = now(), \
-         finished_at = CASE WHEN $2 IN ('done', 'failed') THEN now() END WHERE id = $1",
-        &[&id, &state],
-    )
-    .await?;
+    rows::set_state(&**tx, id, state).await?;
     Ok(())
 }
 
 async fn fail(tx: &Transaction<'_>, id: i64, why: &str) -> Result<(), KeysError> {
     let why: String = why.chars().take(500).collect();
-    tx.execute(
-        "UPDATE key_rotations SET state = 'failed', error = $2, updated_at = now(), \
-         finished_at = now() WHERE id = $1",
-        &[&id, &why],
-    )
-    .await?;
+    rows::fail(&**tx, id, &why).await?;
     tracing::error!(rotation = id, error = %why, "key rotation failed");
     Ok(())
 }
@@ -156,12 +124,7 @@ impl Keys {
             .filter(|k| **k != sealed.current_key_id)
             .cloned()
             .collect();
-        tx.execute(
-            "UPDATE key_rotations SET state = 'added', ring_id = $2, new_key_id = $3, \
-             old_key_ids = $4, updated_at = now() WHERE id = $1",
-            &[&rot.id, &sealed.ring_id, &sealed.current_key_id, &old],
-        )
-        .await?;
+        rows::set_added(&**tx, rot.id, &sealed.ring_id, &sealed.current_key_id, &old).await?;
         tracing::info!(
             rotation = rot.id,
             new_key_id = %sealed.current_key_id,
@@ -175,13 +138,7 @@ impl Keys {
         let (Some(ring_id), Some(new)) = (&rot.ring_id, &rot.new_key_id) else {
             return Err(KeysError::BadRing("rotation row lacks ring or key id"));
         };
-        let version: Option<i64> = tx
-            .query_one(
-                "SELECT min(ring_version) FROM key_rings WHERE ring_id = $1 AND current_key_id = $2",
-                &[ring_id, new],
-            )
-            .await?
-            .get(0);
+        let version = crate::store::keys::first_version_with(&**tx, ring_id, new).await?;
         let version = version
             .and_then(|v| u64::try_from(v).ok())
             .ok_or(KeysError::BadRing("the added ring version is not stored"))?;
@@ -278,17 +235,10 @@ impl Keys {
         let mut keep: Vec<String> = vec![new.to_owned()];
         keep.extend(p.skip_keys.iter().cloned());
         let ask = i32::try_from((RESEAL_BATCH + p.skip_sessions.len()).min(256)).unwrap_or(256);
-        let rows = tx
-            .query(
-                "SELECT session_id, key_id, sealed, exchange, label \
-                 FROM strongroom_reseal_batch($1, $2)",
-                &[&keep, &ask],
-            )
-            .await?;
+        let batch = rows::reseal_batch(&**tx, &keep, ask).await?;
         let mut items: Vec<(Uuid, ResealItem)> = Vec::new();
         let mut outside_contract = 0i64;
-        for r in &rows {
-            let sid: Uuid = r.get(0);
+        for (sid, key_id, stored, exchange, label) in batch {
             if items.len() == RESEAL_BATCH {
                 break;
             }
@@ -297,14 +247,14 @@ impl Keys {
             }
             // A stored row outside the contract cannot be opened: it is
             // left as it is, like one the enclave refuses.
-            let Ok(sealed) = SealedCredential::from_stored(r.get(1), r.get(2)) else {
+            let Ok(sealed) = SealedCredential::from_stored(&key_id, &stored) else {
                 outside_contract += i64::from(p.skip_sessions.insert(sid));
                 tracing::warn!(session = %sid, "stored credential outside the contract; left as it is");
                 continue;
             };
             let metadata = CredentialMetadata {
-                exchange: r.get(3),
-                label: r.get(4),
+                exchange,
+                label,
                 ttl_seconds: 1,
             };
             let session_id = sid.to_string();
@@ -332,13 +282,8 @@ impl Keys {
             }
             match (out.sealed, out.error) {
                 (Some(s), None) if s.key_id() == new => {
-                    let stored: bool = tx
-                        .query_one(
-                            "SELECT strongroom_reseal_store($1, $2, $3, $4)",
-                            &[sid, old, &s.key_id(), &s.to_stored()],
-                        )
-                        .await?
-                        .get(0);
+                    let stored =
+                        rows::reseal_store(&**tx, *sid, old, s.key_id(), &s.to_stored()).await?;
                     resealed += i64::from(stored);
                 }
                 (_, Some(e)) if e.code == ErrorCode::UnknownKeyId => {
@@ -352,12 +297,7 @@ impl Keys {
                 _ => return Err(KeysError::BadRing("re-seal answer under another key")),
             }
         }
-        tx.execute(
-            "UPDATE key_rotations SET resealed = resealed + $2, unusable = unusable + $3, \
-             updated_at = now() WHERE id = $1",
-            &[&p.id, &resealed, &unusable],
-        )
-        .await?;
+        rows::add_progress(&**tx, p.id, resealed, unusable).await?;
         Ok(true)
     }
 
@@ -367,10 +307,7 @@ impl Keys {
         keep: &[String],
         p: &mut Progress,
     ) -> Result<(), KeysError> {
-        let left: i64 = tx
-            .query_one("SELECT strongroom_count_not_under($1)", &[&keep])
-            .await?
-            .get(0);
+        let left = rows::count_not_under(&**tx, keep).await?;
         let known_bad = i64::try_from(p.skip_sessions.len()).unwrap_or(i64::MAX);
         if left > known_bad {
             p.quiet_since = None;
@@ -393,21 +330,10 @@ impl Keys {
 
 /// The active rotation, row-locked, when this transaction gets the rotation lock.
 async fn lock_active(tx: &Transaction<'_>) -> Result<Option<Rotation>, KeysError> {
-    let locked: bool = tx
-        .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&ROTATION_LOCK])
-        .await?
-        .get(0);
-    if !locked {
+    if !crate::store::admin::try_xact_lock(&**tx, ROTATION_LOCK).await? {
         return Ok(None);
     }
-    let r = tx
-        .query_opt(
-            "SELECT id, state, ring_id, new_key_id, old_key_ids FROM key_rotations \
-             WHERE state NOT IN ('done', 'failed') ORDER BY id LIMIT 1 FOR UPDATE",
-            &[],
-        )
-        .await?;
-    Ok(r.as_ref().map(row))
+    Ok(rows::lock_active(&**tx).await?)
 }
 
 /// Stores a new version of the ring in use and moves the state to it.

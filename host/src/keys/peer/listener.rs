@@ -1,15 +1,5 @@
-//! The key-sync listener (`PEER_LISTEN`): other instances' hosts relay their
-//! enclave's sync messages to ours. Plain HTTP/1.1; nothing that crosses it is
-//! secret (single-use challenges, attestation documents, HPKE ciphertext to an
-//! attested key), but it is the one place where outsiders reach the enclave's
-//! sync operations, so: a connection limit, head and request timeouts, 64 KiB
-//! bodies, strict JSON, and a per-address rate limit. Bind it to the private
-//! network only.
-//!
-//! | route | body | answer |
-//! |---|---|---|
-//! | `POST /v1/keysync/challenge` | none or `{}` | `{"nonce": b64 32 bytes}` |
-//! | `POST /v1/keysync/export` | `{"document": b64}` | `{"document", "enc", "ciphertext"}` (b64) |
+//! The key-sync listener's server side: the routes, their limits and the
+//! accept loop (see the module above for what crosses it).
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -24,22 +14,16 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use serde::Deserialize;
 use serde_json::json;
 use strongroom_protocol::ErrorCode;
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::net::{TcpListener, TcpStream};
 
+use super::{MAX_DOCUMENT_LEN, MAX_PEER_BODY_LEN};
+use crate::accept::{Limits, Watcher, WhenFull, accept_loop};
 use crate::enclave::{Enclave, EnclaveError};
 use crate::ratelimit::RateLimiter;
 
-/// Largest request or answer body on the key-sync routes.
-pub const MAX_PEER_BODY_LEN: usize = 64 * 1024;
-/// Largest attestation document relayed (decoded).
-pub const MAX_DOCUMENT_LEN: usize = 16 * 1024;
-/// Largest HPKE-sealed ring relayed (decoded).
-pub const MAX_SYNC_CIPHERTEXT_LEN: usize = 32 * 1024;
 /// Concurrent connections on the listener.
 const MAX_PEER_CONNECTIONS: usize = 32;
 /// Time to send a request head.
@@ -286,29 +270,14 @@ where
 
 /// Serves the key-sync routes on `listener` until `shutdown` completes.
 pub async fn run(listener: TcpListener, svc: Arc<PeerService>, shutdown: impl Future<Output = ()>) {
-    let limit = Arc::new(Semaphore::new(MAX_PEER_CONNECTIONS));
-    let graceful = GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    loop {
-        let permit = tokio::select! {
-            () = &mut shutdown => break,
-            p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-        };
-        let (stream, peer): (_, SocketAddr) = tokio::select! {
-            () = &mut shutdown => break,
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!(error = %e, "key-sync accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
+    let limits = Limits {
+        max: MAX_PEER_CONNECTIONS,
+        when_full: WhenFull::Wait,
+        drain: DRAIN,
+    };
+    let handler = move |(stream, peer): (TcpStream, SocketAddr), watcher: Watcher| {
         let svc = svc.clone();
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let _permit = permit;
+        async move {
             let ip = peer.ip();
             let service = service_fn(move |req| {
                 let svc = svc.clone();
@@ -322,8 +291,7 @@ pub async fn run(listener: TcpListener, svc: Arc<PeerService>, shutdown: impl Fu
             if let Err(e) = watcher.watch(conn).await {
                 tracing::debug!(error = %e, "key-sync connection ended with an error");
             }
-        });
-    }
-    drop(listener);
-    let _ = tokio::time::timeout(DRAIN, graceful.shutdown()).await;
+        }
+    };
+    accept_loop(listener, shutdown, limits, "key-sync", handler).await;
 }

@@ -1,5 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::*;
+use std::collections::HashMap;
 
 fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
     pairs

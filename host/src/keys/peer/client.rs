@@ -14,8 +14,8 @@ use serde::Deserialize;
 use strongroom_protocol::messages::SyncExported;
 use tokio::net::TcpStream;
 
-use super::KeysError;
-use super::peer::{MAX_DOCUMENT_LEN, MAX_PEER_BODY_LEN, MAX_SYNC_CIPHERTEXT_LEN};
+use super::{MAX_DOCUMENT_LEN, MAX_PEER_BODY_LEN, MAX_PEER_URL_LEN, MAX_SYNC_CIPHERTEXT_LEN};
+use crate::keys::error::KeysError;
 
 /// Time to connect to a peer.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -33,7 +33,7 @@ impl PeerUrl {
     /// Accepts `http://HOST:PORT` with an optional trailing `/`, nothing else.
     pub fn parse(url: &str) -> Result<Self, KeysError> {
         let bad = || KeysError::Peer("peer_url is not http://HOST:PORT".into());
-        if url.len() > super::config::MAX_PEER_URL_LEN {
+        if url.len() > MAX_PEER_URL_LEN {
             return Err(bad());
         }
         let rest = url.strip_prefix("http://").ok_or_else(bad)?;

@@ -11,6 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use http::StatusCode;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use strongroom_formats::cose::Sign1;
 use strongroom_protocol::ErrorCode;
 use strongroom_protocol::aggregates::AggregatePayload;
 use strongroom_protocol::messages::{
@@ -18,13 +19,12 @@ use strongroom_protocol::messages::{
 };
 use uuid::Uuid;
 
-use super::error::{ApiError, Code};
-use super::routes::{entry, session_state};
-use super::validate::{self, RequestAggregates, ValidAggregatesRequest};
-use super::{App, Ctx, Resp, json};
-use crate::audit;
-use crate::db;
+use super::{entry, session_state};
 use crate::enclave::EnclaveError;
+use crate::http::error::{ApiError, Code};
+use crate::http::validate::{self, RequestAggregates, ValidAggregatesRequest};
+use crate::http::{App, Ctx, Resp, json};
+use crate::store::{self, audit};
 use crate::tlog::{self, Appended, TlogError};
 
 const ACTION: &str = "request_aggregates";
@@ -41,7 +41,7 @@ impl From<TlogError> for ApiError {
 }
 
 impl App {
-    pub(super) async fn request_aggregates(
+    pub(in crate::http) async fn request_aggregates(
         self: &Arc<Self>,
         body: &[u8],
         tenant: Uuid,
@@ -126,22 +126,14 @@ impl App {
         req: &ValidAggregatesRequest,
     ) -> Result<ComputeAggregatesRequest, ApiError> {
         let mut client = self.pool.get().await?;
-        let tx = db::tenant_tx(&mut client, tenant).await?;
+        let tx = store::tenant_tx(&mut client, tenant).await?;
         session_state(&tx, req.session).await?;
         // A re-open in the enclave (after a restart) gets the remaining lifetime.
-        let load = tx
-            .prepare_cached(
-                "SELECT s.exchange, s.label, c.key_id, c.sealed, \
-                        GREATEST(1, ceil(EXTRACT(EPOCH FROM s.expires_at - now())))::bigint \
-                 FROM sessions s JOIN credentials c ON c.session_id = s.id WHERE s.id = $1",
-            )
-            .await?;
-        let row = tx
-            .query_opt(&load, &[&req.session])
+        let row = store::sessions::load(&tx, req.session)
             .await?
             .ok_or_else(|| ApiError::new(Code::SessionNotFound))?;
         tx.commit().await?;
-        let sealed = SealedCredential::from_stored(row.get(2), row.get(3)).map_err(|e| {
+        let sealed = SealedCredential::from_stored(&row.key_id, &row.sealed).map_err(|e| {
             tracing::error!(error = %e, "stored credential outside the contract");
             ApiError::new(Code::InternalError)
         })?;
@@ -149,9 +141,9 @@ impl App {
             session_id: req.session.to_string(),
             sealed,
             metadata: CredentialMetadata {
-                exchange: row.get(0),
-                label: row.get(1),
-                ttl_seconds: u64::try_from(row.get::<_, i64>(4)).unwrap_or(1),
+                exchange: row.exchange,
+                label: row.label,
+                ttl_seconds: u64::try_from(row.ttl_seconds).unwrap_or(1),
             },
             from_ms: req.from_ms,
             to_ms: req.to_ms,
@@ -170,25 +162,17 @@ impl App {
         ctx: &Ctx,
     ) -> Result<Appended, ApiError> {
         let mut client = self.pool.get().await?;
-        let tx = db::tenant_tx(&mut client, tenant).await?;
+        let tx = store::tenant_tx(&mut client, tenant).await?;
         // Revoked while the enclave was computing: the result is not published.
         session_state(&tx, session).await?;
         let aggregate = Uuid::new_v4();
-        let insert = tx
-            .prepare_cached(
-                "INSERT INTO aggregates (id, tenant_id, session_id, cose, attestation) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .await?;
-        tx.execute(
-            &insert,
-            &[
-                &aggregate,
-                &tenant,
-                &session,
-                &result.signed,
-                &result.attestation,
-            ],
+        store::aggregates::insert(
+            &tx,
+            aggregate,
+            tenant,
+            session,
+            &result.signed,
+            &result.attestation,
         )
         .await?;
         let state = tlog::lock_state(&tx).await?;
@@ -223,7 +207,7 @@ fn decode_payload(signed: &[u8], session: Uuid) -> Result<AggregatePayload, ApiE
         tracing::warn!("enclave returned a signed result the host cannot read");
         ApiError::new(Code::EnclaveError)
     };
-    let bytes = tlog::cose::sign1_payload(signed).ok_or_else(bad)?;
+    let bytes = Sign1::payload_of(signed).map_err(|_| bad())?;
     let payload = AggregatePayload::from_cbor(&bytes).map_err(|_| bad())?;
     if payload.session != hex::encode(Sha256::digest(session.to_string().as_bytes())) {
         return Err(bad());

@@ -19,8 +19,8 @@ use strongroom_protocol::messages::{KeyRingInfo, Phase};
 
 use super::boot::BootOutcome;
 use super::rotation::Progress;
-use super::store::{self, InstanceReport};
-use super::{Keys, KeysError, phase_text};
+use crate::keys::store::{self, InstanceReport};
+use crate::keys::{Keys, KeysError, phase_text};
 
 /// How often the same problem is logged again.
 const LOG_EVERY: Duration = Duration::from_secs(30);

@@ -14,8 +14,8 @@
 use strongroom_protocol::messages::KeyRingInfo;
 use uuid::Uuid;
 
-use super::store::{self, InstanceReport, Peer, RingState};
-use super::{BOOT_LOCK, Keys, KeysError, phase_text};
+use crate::keys::store::{self, InstanceReport, Peer, RingState};
+use crate::keys::{BOOT_LOCK, Keys, KeysError, phase_text};
 
 /// How a boot attempt ended.
 #[derive(Debug)]
@@ -46,11 +46,7 @@ impl Keys {
     pub async fn boot(&self) -> Result<BootOutcome, KeysError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        let locked: bool = tx
-            .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&BOOT_LOCK])
-            .await?
-            .get(0);
-        if !locked {
+        if !crate::store::admin::try_xact_lock(&*tx, BOOT_LOCK).await? {
             return Ok(BootOutcome::Busy);
         }
         let outcome = match store::current(&*tx).await? {

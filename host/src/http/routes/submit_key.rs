@@ -1,0 +1,131 @@
+//! `POST /enclave/submit_key`: the enclave opens and checks the sealed
+//! credential; only then are the session, the credential and the audit row
+//! stored, together.
+
+use std::sync::atomic::Ordering;
+
+use http::StatusCode;
+use serde_json::json;
+use strongroom_protocol::ErrorCode;
+use strongroom_protocol::messages::{
+    CredentialAccepted, CredentialMetadata, OpenCredentialRequest, SealedCredential,
+};
+use uuid::Uuid;
+
+use super::entry;
+use crate::enclave::EnclaveError;
+use crate::http::error::{ApiError, Code};
+use crate::http::validate::{self, SubmitKey, ValidSubmission};
+use crate::http::{App, Ctx, Resp, json};
+use crate::store::{self, audit};
+
+fn rfc3339(unix: u64) -> Result<String, ApiError> {
+    let t = i64::try_from(unix)
+        .ok()
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .ok_or_else(|| ApiError::new(Code::EnclaveError))?;
+    t.format(&time::format_description::well_known::Rfc3339)
+        .map_err(|_| ApiError::new(Code::EnclaveError))
+}
+
+impl App {
+    pub(in crate::http) async fn submit_key(
+        &self,
+        body: &[u8],
+        tenant: Uuid,
+        ctx: &Ctx,
+    ) -> Result<Resp, ApiError> {
+        let sub = validate::parse_json::<SubmitKey>(body)?.validate(self.cfg.max_ttl_seconds)?;
+        let session = Uuid::new_v4();
+        let accepted = match self.open_with_reload(session, &sub).await {
+            Ok(a) => a,
+            Err(e) => {
+                let err = ApiError::from(e);
+                self.audit_refusal(ctx, tenant, session, err.code).await;
+                return Err(err);
+            }
+        };
+        let expires_at = rfc3339(accepted.expires_at)?;
+        // The enclave's re-sealing to the current key version, when it made
+        // one (checked against the contract when the answer was decoded).
+        let stored = accepted.resealed.as_ref().unwrap_or(&sub.sealed);
+        if let Err(e) = self
+            .store(&sub, stored, session, accepted.expires_at, tenant, ctx)
+            .await
+        {
+            // Nothing stored: the enclave must not keep the session either.
+            let _ = self.enclave.forget(session.to_string()).await;
+            return Err(e);
+        }
+        self.metrics.accepted.fetch_add(1, Ordering::Relaxed);
+        Ok(json(
+            StatusCode::CREATED,
+            &json!({"session_id": session.to_string(), "expires_at": expires_at}),
+        ))
+    }
+
+    /// Opens the credential; on `unknown_key_id`, reloads the ring when the
+    /// database holds a newer version (another instance rotated) and tries once more.
+    async fn open_with_reload(
+        &self,
+        session: Uuid,
+        sub: &ValidSubmission,
+    ) -> Result<CredentialAccepted, EnclaveError> {
+        match self.enclave.open(open_request(session, sub)).await {
+            Err(EnclaveError::Refused(ErrorCode::UnknownKeyId)) if self.keys.refresh().await => {
+                self.enclave.open(open_request(session, sub)).await
+            }
+            other => other,
+        }
+    }
+
+    async fn audit_refusal(&self, ctx: &Ctx, tenant: Uuid, session: Uuid, code: Code) {
+        let Ok(db) = self.pool.get().await else {
+            return;
+        };
+        let e = entry(ctx, tenant, "submit_key", session, code.as_str());
+        if let Err(err) = audit::write_cached(&db, &e).await {
+            tracing::warn!(error = %err, "audit write failed");
+        }
+    }
+
+    /// The session row, its credential and the audit row, together or not at
+    /// all ([`store::sessions::insert`]).
+    async fn store(
+        &self,
+        sub: &ValidSubmission,
+        env: &SealedCredential,
+        session: Uuid,
+        expires_at: u64,
+        tenant: Uuid,
+        ctx: &Ctx,
+    ) -> Result<(), ApiError> {
+        let client = self.pool.get().await?;
+        let stored = env.to_stored();
+        let new = store::sessions::NewSession {
+            session,
+            tenant,
+            exchange: &sub.exchange,
+            label: &sub.label,
+            submitted_key_id: sub.sealed.key_id(),
+            expires_at,
+            stored_key_id: env.key_id(),
+            sealed: &stored,
+        };
+        let audit_entry = entry(ctx, tenant, "submit_key", session, "ok");
+        store::sessions::insert(&client, &new, &audit_entry).await?;
+        Ok(())
+    }
+}
+
+fn open_request(session: Uuid, sub: &ValidSubmission) -> OpenCredentialRequest {
+    OpenCredentialRequest {
+        session_id: session.to_string(),
+        sealed: sub.sealed.clone(),
+        metadata: CredentialMetadata {
+            exchange: sub.exchange.clone(),
+            label: sub.label.clone(),
+            ttl_seconds: sub.ttl,
+        },
+    }
+}

@@ -1,0 +1,147 @@
+//! The transparency log's tables: `transparency_state` (one row),
+//! `transparency_log` (leaves), `tree_heads`, and their archives.
+
+use tokio_postgres::GenericClient;
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
+
+/// The state row as stored: `(tree_size, frontier, head)`.
+pub type StateRow = (i64, Vec<u8>, Option<Vec<u8>>);
+
+/// Locks and reads the state row (statement from the connection's cache).
+pub async fn lock_state<C: deadpool_postgres::GenericClient>(
+    tx: &C,
+) -> Result<StateRow, tokio_postgres::Error> {
+    let stmt = tx
+        .prepare_cached(
+            "SELECT tree_size, frontier, head FROM transparency_state WHERE id FOR UPDATE",
+        )
+        .await?;
+    let row = tx.query_one(&stmt, &[]).await?;
+    Ok((row.get(0), row.get(1), row.get(2)))
+}
+
+/// One append as stored.
+#[derive(Debug)]
+pub struct AppendRow<'a> {
+    /// Index of the new leaf.
+    pub leaf_index: i64,
+    /// Its hash.
+    pub leaf_hash: &'a [u8],
+    /// The aggregate it logs.
+    pub aggregate: Uuid,
+    /// New tree size.
+    pub tree_size: i64,
+    /// New root.
+    pub root: &'a [u8],
+    /// New signed head.
+    pub head: &'a [u8],
+    /// New frontier, concatenated.
+    pub frontier: &'a [u8],
+}
+
+/// Stores leaf, head and the new state, pipelined: sent together, executed in
+/// order; any failure aborts the caller's transaction, which is then never committed.
+pub async fn record_append<C: deadpool_postgres::GenericClient>(
+    tx: &C,
+    a: &AppendRow<'_>,
+) -> Result<(), tokio_postgres::Error> {
+    let (insert_leaf, insert_head, update_state) = tokio::try_join!(
+        tx.prepare_cached(
+            "INSERT INTO transparency_log (leaf_index, leaf_hash, aggregate_id) VALUES ($1, $2, $3)"
+        ),
+        tx.prepare_cached(
+            "INSERT INTO tree_heads (tree_size, root_hash, cose) VALUES ($1, $2, $3)"
+        ),
+        tx.prepare_cached(
+            "UPDATE transparency_state SET tree_size = $1, frontier = $2, head = $3 WHERE id"
+        ),
+    )?;
+    let leaf_params: [&(dyn ToSql + Sync); 3] = [&a.leaf_index, &a.leaf_hash, &a.aggregate];
+    let head_params: [&(dyn ToSql + Sync); 3] = [&a.tree_size, &a.root, &a.head];
+    let state_params: [&(dyn ToSql + Sync); 3] = [&a.tree_size, &a.frontier, &a.head];
+    tokio::try_join!(
+        tx.execute(&insert_leaf, &leaf_params),
+        tx.execute(&insert_head, &head_params),
+        tx.execute(&update_state, &state_params),
+    )?;
+    Ok(())
+}
+
+/// `(tree_size, newest head)`.
+pub async fn current_head<C: GenericClient + Sync>(
+    db: &C,
+) -> Result<(i64, Option<Vec<u8>>), tokio_postgres::Error> {
+    let row = db
+        .query_one(
+            "SELECT tree_size, head FROM transparency_state WHERE id",
+            &[],
+        )
+        .await?;
+    Ok((row.get(0), row.get(1)))
+}
+
+/// The signed head of the tree of `size` leaves.
+pub async fn head_at<C: GenericClient + Sync>(
+    db: &C,
+    size: i64,
+) -> Result<Option<Vec<u8>>, tokio_postgres::Error> {
+    let row = db
+        .query_opt("SELECT cose FROM tree_heads WHERE tree_size = $1", &[&size])
+        .await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// Leaf hashes below `size`, in order.
+pub async fn leaf_hashes<C: GenericClient + Sync>(
+    db: &C,
+    size: i64,
+) -> Result<Vec<Vec<u8>>, tokio_postgres::Error> {
+    let rows = db
+        .query(
+            "SELECT leaf_hash FROM transparency_log WHERE leaf_index < $1 ORDER BY leaf_index",
+            &[&size],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// Closes the live log (a lost ring: no enclave can sign an extension of it
+/// again): its leaves and heads move to the archive tables under its epoch and
+/// the live log starts empty at the next epoch (V5 migration). Returns
+/// `(epoch, size)` of the closed log; `None` when it was empty.
+pub async fn close<C: GenericClient + Sync>(
+    tx: &C,
+) -> Result<Option<(i32, i64)>, tokio_postgres::Error> {
+    let row = tx
+        .query_one(
+            "SELECT log_epoch, tree_size FROM transparency_state WHERE id FOR UPDATE",
+            &[],
+        )
+        .await?;
+    let (epoch, size): (i32, i64) = (row.get(0), row.get(1));
+    if size == 0 {
+        return Ok(None);
+    }
+    tx.execute(
+        "INSERT INTO transparency_log_archive (log_epoch, leaf_index, leaf_hash, aggregate_id, created_at) \
+         SELECT $1, leaf_index, leaf_hash, aggregate_id, created_at FROM transparency_log",
+        &[&epoch],
+    )
+    .await?;
+    tx.execute(
+        "INSERT INTO tree_heads_archive (log_epoch, tree_size, root_hash, cose, created_at) \
+         SELECT $1, tree_size, root_hash, cose, created_at FROM tree_heads",
+        &[&epoch],
+    )
+    .await?;
+    tx.execute("DELETE FROM transparency_log", &[]).await?;
+    tx.execute("DELETE FROM tree_heads", &[]).await?;
+    tx.execute(
+        "UPDATE transparency_state SET tree_size = 0, frontier = '\\x', head = NULL, \
+         log_epoch = log_epoch + 1 WHERE id",
+        &[],
+    )
+    .await?;
+    Ok(Some((epoch, size)))
+}
