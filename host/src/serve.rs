@@ -99,6 +99,7 @@ pub async fn serve(
         addr_limits: RateLimiter::new(cfg.rate_limit_max, cfg.rate_limit_window),
         tenant_limits: RateLimiter::new(cfg.rate_limit_max, cfg.rate_limit_window),
         pseudonyms: Pseudonymizer::new(key),
+        submit_auth: crate::http::auth_cache::AuthCache::new(cfg.submit_auth_cache),
         metrics: metrics.clone(),
         pool: pool.clone(),
         cfg,

@@ -787,3 +787,39 @@ async fn serves_as_app_service_without_owner_credentials_and_refuses_a_superuser
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("bypasses row-level security"));
 }
+
+/// `submit_key` skips its separate key lookup for a key that authenticated in
+/// the last SUBMIT_AUTH_CACHE_SECONDS (one round trip per submit), yet a key
+/// revoked in between stores nothing: the store call authenticates again, the
+/// answer is 401, and the enclave is told to forget the session it opened.
+/// The next attempt is refused before the enclave is asked.
+#[tokio::test]
+async fn a_key_revoked_within_the_submit_auth_cache_stores_nothing() {
+    let s = stack(&[]).await;
+    let key = s.db.tenant("acme").await;
+    let body = submit_body("main", 3600);
+    let submit = || s.host.post("/enclave/submit_key", &key, &body);
+    assert_eq!(submit().await.status, 201);
+    s.db.client()
+        .await
+        .execute("UPDATE api_keys SET revoked_at = now()", &[])
+        .await
+        .unwrap();
+    let r = submit().await;
+    assert_eq!((r.status, r.code()), (401, "unauthorized".to_owned()));
+    let forgotten = s.enclave.as_ref().unwrap().forgotten.clone();
+    assert_eq!(
+        forgotten.lock().unwrap().len(),
+        1,
+        "the opened session is forgotten"
+    );
+    assert_eq!(s.db.count("SELECT count(*) FROM sessions").await, 1);
+    assert_eq!(s.db.count("SELECT count(*) FROM credentials").await, 1);
+    let r = submit().await;
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        forgotten.lock().unwrap().len(),
+        1,
+        "refused before the enclave"
+    );
+}

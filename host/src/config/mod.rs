@@ -75,6 +75,10 @@ pub struct ServeConfig {
     pub lockout_max_failures: u32,
     /// `LOCKOUT_SECONDS` (default 900): lockout length and failure-counting window.
     pub lockout_duration: Duration,
+    /// `SUBMIT_AUTH_CACHE_SECONDS` (default 5, 0 = off): how long a successful
+    /// authentication spares `submit_key` its separate key lookup (the store
+    /// call authenticates again, so a revoked key stores nothing).
+    pub submit_auth_cache: Duration,
     /// `ALLOWED_ORIGINS`: comma-separated exact origins allowed by CORS (default none).
     pub allowed_origins: Vec<String>,
     /// `TLS_CERT_PATH` + `TLS_KEY_PATH`.
@@ -300,6 +304,7 @@ impl ServeConfig {
             rate_limit_window: ms("RATE_LIMIT_WINDOW", 900_000, 1, 30 * 86_400_000)?,
             lockout_max_failures: parse_num(src, "LOCKOUT_MAX_FAILURES", 5, 1, 1_000_000)?,
             lockout_duration: secs("LOCKOUT_SECONDS", 900, 1, 30 * 86_400)?,
+            submit_auth_cache: secs("SUBMIT_AUTH_CACHE_SECONDS", 5, 0, 300)?,
             allowed_origins: parse_origins(src)?,
             tls: parse_tls(src)?,
             danger_allow_insecure_http: parse_flag(src, "DANGER_ALLOW_INSECURE_HTTP")?,

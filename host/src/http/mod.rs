@@ -2,6 +2,7 @@
 //! security headers, metrics) and the server loop.
 
 pub mod auth;
+pub mod auth_cache;
 pub mod error;
 mod routes;
 pub mod server;
@@ -25,6 +26,7 @@ use crate::enclave::Enclave;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::store::audit::{self, AuditEntry};
+use crate::tenants::hash_api_key;
 use error::{ApiError, Code};
 
 /// The routes, as `(method, path)`. `openapi.yaml` must describe each (a test checks).
@@ -59,6 +61,8 @@ pub struct App {
     pub tenant_limits: RateLimiter,
     /// Client address pseudonyms for the audit log and the lockout.
     pub pseudonyms: Pseudonymizer,
+    /// Recent authentications, for `submit_key` only ([`auth_cache`]).
+    pub submit_auth: auth_cache::AuthCache,
 }
 
 impl std::fmt::Debug for App {
@@ -201,19 +205,51 @@ impl App {
         if label.starts_with("/transparency/") {
             return self.transparency(label, req.uri().query()).await;
         }
-        let tenant = self.authenticate(req.headers(), ctx).await?;
+        let submit = label == "/enclave/submit_key";
+        let key_hash = auth::bearer(req.headers()).map(hash_api_key);
+        let tenant = self.authenticate(req.headers(), ctx, submit).await?;
         self.tenant_limits
             .check(&tenant.to_string(), Instant::now())
             .map_err(|after| ApiError::retry(Code::RateLimited, after))?;
         let body = read_json_body(req).await?;
-        match label {
-            "/enclave/submit_key" => self.submit_key(&body, tenant, ctx).await,
-            "/enclave/request_aggregates" => self.request_aggregates(&body, tenant, ctx).await,
-            _ => self.revoke(&body, tenant, ctx).await,
+        match (label, key_hash) {
+            ("/enclave/submit_key", Some(hash)) => self.submit_key(&body, tenant, hash, ctx).await,
+            ("/enclave/submit_key", None) => Err(auth::unauthorized()),
+            _ => match label {
+                "/enclave/request_aggregates" => self.request_aggregates(&body, tenant, ctx).await,
+                _ => self.revoke(&body, tenant, ctx).await,
+            },
         }
     }
 
-    async fn authenticate(&self, headers: &http::HeaderMap, ctx: &Ctx) -> Result<Uuid, ApiError> {
+    /// [`Self::authenticate_db`], or for `submit_key` (`cached`) a recent
+    /// success of the same key without asking the database: the store call
+    /// authenticates again (migration V9).
+    async fn authenticate(
+        &self,
+        headers: &http::HeaderMap,
+        ctx: &Ctx,
+        cached: bool,
+    ) -> Result<Uuid, ApiError> {
+        let hash = auth::bearer(headers).map(hash_api_key);
+        let now = Instant::now();
+        if let Some(h) = hash.as_ref().filter(|_| cached) {
+            if let Some(tenant) = self.submit_auth.get(h, now) {
+                return Ok(tenant);
+            }
+        }
+        let tenant = self.authenticate_db(headers, ctx).await?;
+        if let Some(h) = hash.filter(|_| cached) {
+            self.submit_auth.put(h, tenant, now);
+        }
+        Ok(tenant)
+    }
+
+    async fn authenticate_db(
+        &self,
+        headers: &http::HeaderMap,
+        ctx: &Ctx,
+    ) -> Result<Uuid, ApiError> {
         let db = self.pool.get().await?;
         match auth::check(&db, &ctx.client, auth::bearer(headers)).await? {
             auth::Verdict::Tenant(t) => return Ok(t),

@@ -7,7 +7,8 @@ use uuid::Uuid;
 
 use super::audit::{self, AuditEntry};
 
-const SUBMIT: &str = "SELECT strongroom_submit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+const SUBMIT: &str =
+    "SELECT strongroom_submit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
 const DELETE_CREDENTIAL: &str = "DELETE FROM credentials WHERE session_id = $1";
 const REVOKE_SESSION: &str =
     "UPDATE sessions SET state = 'revoked', ended_at = now() WHERE id = $1";
@@ -20,6 +21,8 @@ const LOAD: &str = "SELECT s.exchange, s.label, c.key_id, c.sealed, \
 /// What a submission stores.
 #[derive(Debug)]
 pub struct NewSession<'a> {
+    /// SHA-256 of the API key that asked: the store call authenticates it again.
+    pub key_hash: &'a [u8],
     /// Session id.
     pub session: Uuid,
     /// Its tenant.
@@ -39,7 +42,8 @@ pub struct NewSession<'a> {
 }
 
 /// The session row, its credential and the audit row, together or not at all:
-/// one call of `strongroom_submit` (migration V8), i.e. one round trip and one
+/// one call of `strongroom_submit` (migrations V8, V9: it first checks that
+/// `key_hash` still belongs to the tenant, SQLSTATE 42501 otherwise), i.e. one round trip and one
 /// implicit transaction, from the connection's statement cache; the function's
 /// statements keep their plans per connection.
 pub async fn insert<C: deadpool_postgres::GenericClient>(
@@ -50,7 +54,8 @@ pub async fn insert<C: deadpool_postgres::GenericClient>(
     let submit = client.prepare_cached(SUBMIT).await?;
     #[allow(clippy::cast_precision_loss)] // unix seconds fit f64 exactly for millennia
     let expires = new.expires_at as f64;
-    let params: [&(dyn ToSql + Sync); 12] = [
+    let params: [&(dyn ToSql + Sync); 13] = [
+        &new.key_hash,
         &new.tenant,
         &new.session,
         &new.exchange,

@@ -10,6 +10,7 @@ use strongroom_protocol::ErrorCode;
 use strongroom_protocol::messages::{
     CredentialAccepted, CredentialMetadata, OpenCredentialRequest, SealedCredential,
 };
+use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
 use super::entry;
@@ -33,6 +34,7 @@ impl App {
         &self,
         body: &[u8],
         tenant: Uuid,
+        key_hash: [u8; 32],
         ctx: &Ctx,
     ) -> Result<Resp, ApiError> {
         let sub = validate::parse_json::<SubmitKey>(body)?.validate(self.cfg.max_ttl_seconds)?;
@@ -50,11 +52,21 @@ impl App {
         // one (checked against the contract when the answer was decoded).
         let stored = accepted.resealed.as_ref().unwrap_or(&sub.sealed);
         if let Err(e) = self
-            .store(&sub, stored, session, accepted.expires_at, tenant, ctx)
+            .store(
+                &sub,
+                stored,
+                session,
+                accepted.expires_at,
+                (tenant, &key_hash),
+                ctx,
+            )
             .await
         {
             // Nothing stored: the enclave must not keep the session either.
             let _ = self.enclave.forget(session.to_string()).await;
+            if e.code == Code::Unauthorized {
+                self.submit_auth.forget(&key_hash);
+            }
             return Err(e);
         }
         self.metrics.accepted.fetch_add(1, Ordering::Relaxed);
@@ -97,12 +109,13 @@ impl App {
         env: &SealedCredential,
         session: Uuid,
         expires_at: u64,
-        tenant: Uuid,
+        (tenant, key_hash): (Uuid, &[u8; 32]),
         ctx: &Ctx,
     ) -> Result<(), ApiError> {
         let client = self.pool.get().await?;
         let stored = env.to_stored();
         let new = store::sessions::NewSession {
+            key_hash,
             session,
             tenant,
             exchange: &sub.exchange,
@@ -113,8 +126,14 @@ impl App {
             sealed: &stored,
         };
         let audit_entry = entry(ctx, tenant, "submit_key", session, "ok");
-        store::sessions::insert(&client, &new, &audit_entry).await?;
-        Ok(())
+        match store::sessions::insert(&client, &new, &audit_entry).await {
+            Ok(()) => Ok(()),
+            // The key was revoked (or its tenant deleted) since it authenticated.
+            Err(e) if e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) => {
+                Err(crate::http::auth::unauthorized())
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }
 
