@@ -233,10 +233,9 @@ impl App {
     ) -> Result<Uuid, ApiError> {
         let hash = auth::bearer(headers).map(hash_api_key);
         let now = Instant::now();
-        if let Some(h) = hash.as_ref().filter(|_| cached) {
-            if let Some(tenant) = self.submit_auth.get(h, now) {
-                return Ok(tenant);
-            }
+        let recent = hash.as_ref().filter(|_| cached);
+        if let Some(tenant) = recent.and_then(|h| self.submit_auth.get(h, now)) {
+            return Ok(tenant);
         }
         let tenant = self.authenticate_db(headers, ctx).await?;
         if let Some(h) = hash.filter(|_| cached) {
