@@ -1,7 +1,7 @@
-//! Test helpers of the core's integration tests: a deterministic NSM, a
-//! sealing client, test data paths. The pure part of `enclave/tests/common`
-//! (the binary's tests also start processes); one copy until the shared
-//! test-kit crate holds them.
+//! Test helpers of the enclave's integration tests: a deterministic NSM, a
+//! sealing client, test data paths. One copy: the core's tests use it as
+//! `mod common`, the binary's tests (`enclave/tests/common`) include it by
+//! path beside their process start-up helpers.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
@@ -21,15 +21,19 @@ use zeroize::Zeroizing;
 /// beside the checkout: real Nitro documents, RFC 9180 and COSE vectors),
 /// kept in `attestation-verifier/tests/data` so a clone alone runs the tests.
 pub fn testdata() -> PathBuf {
-    let dir =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../attestation-verifier/tests/data");
+    let dir = repo_root().join("attestation-verifier/tests/data");
     assert!(dir.is_dir(), "test data missing at {}", dir.display());
     dir
 }
 
-/// Repository root.
+/// Repository root: the nearest folder above the test's crate that holds
+/// `Cargo.lock` (`enclave/` and `enclave/core/` alike).
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors()
+        .find(|d| d.join("Cargo.lock").is_file() && d.join("attestation-verifier").is_dir())
+        .expect("the repository root above CARGO_MANIFEST_DIR")
+        .to_path_buf()
 }
 
 /// The (public_key, user_data, nonce) of the last attestation request.
