@@ -1,40 +1,19 @@
 //! The `strongroom` binary, run as a process.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "common/cli.rs"]
+mod cli_common;
 mod common;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use cli_common::{strongroom, strongroom_exact};
 use common::devchain::*;
 use common::quote_fixture::fixture;
 use common::*;
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
-
-/// Runs the CLI. Tests of other checks accept any measurements explicitly
-/// (`--insecure-no-pcrs`) unless they pin with `--pcrs`; the refusal without
-/// either is tested with [`strongroom_exact`].
-fn strongroom(args: &[&str]) -> Output {
-    let verifying = matches!(
-        args.first(),
-        Some(&("verify-attestation" | "verify-result"))
-    );
-    if verifying && !args.contains(&"--pcrs") {
-        strongroom_exact(&[args, &["--insecure-no-pcrs"]].concat())
-    } else {
-        strongroom_exact(args)
-    }
-}
-
-fn strongroom_exact(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_strongroom"))
-        .args(args)
-        .env_remove("EXCHANGE_API_KEY")
-        .env_remove("EXCHANGE_API_SECRET")
-        .output()
-        .unwrap()
-}
 
 fn doc_path(prefix: &str) -> String {
     let dir = data_dir().join("nitro");

@@ -3,35 +3,15 @@
 //! and its code in `--json`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "common/cli.rs"]
+mod cli_common;
 mod common;
 
+use cli_common::strongroom;
 use common::result_fixture::*;
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
 use strongroom_verifier::AggregatesAnswer;
-
-/// Runs the CLI. Tests of other checks accept any measurements explicitly
-/// (`--insecure-no-pcrs`) unless they pin with `--pcrs`; the refusal without
-/// either is tested with [`strongroom_exact`].
-fn strongroom(args: &[&str]) -> Output {
-    let verifying = matches!(
-        args.first(),
-        Some(&("verify-attestation" | "verify-result"))
-    );
-    if verifying && !args.contains(&"--pcrs") {
-        strongroom_exact(&[args, &["--insecure-no-pcrs"]].concat())
-    } else {
-        strongroom_exact(args)
-    }
-}
-
-fn strongroom_exact(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_strongroom"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 struct Setup {
     dir: tempfile::TempDir,
