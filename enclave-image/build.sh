@@ -109,10 +109,18 @@ fi
 log "kernel inputs: $kernel_source"
 
 # 4. The image. The command line of the enclave program is measured (PCR2).
+# ENCLAVE_KMS_KEY_ARN pins the one KMS key the ring may be sealed with
+# (--kms-key-arn, measured with the rest of the command line); unset, the
+# image has KMS mode off and keeps its ring only through attested peers.
+kms_pin=()
+if [[ -n ${ENCLAVE_KMS_KEY_ARN:-} ]]; then
+  kms_pin=(--arg --kms-key-arn --arg "$ENCLAVE_KMS_KEY_ARN")
+fi
 "$eif_tool" build --kernel "$kernel" --cmdline "$cmdline" --bootstrap-ramdisk "$boot" \
   --app-binary "$app_binary" --config-dir "$here/config" \
   --arg --listen --arg "${ENCLAVE_LISTEN:-vsock://4294967295:5000}" \
   --arg --egress --arg "${ENCLAVE_EGRESS:-vsock://3:8001}" \
+  "${kms_pin[@]}" \
   --env RUST_LOG=info \
   --out "$out" "${sign[@]}" >/dev/null
 

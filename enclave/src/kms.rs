@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use strongroom_enclave_core::exchange::Endpoint;
 use strongroom_enclave_core::kms::client::{KmsClientError, KmsTarget, KmsTransport};
+use strongroom_enclave_core::kms::pin::KmsKeyPin;
 use strongroom_enclave_core::kms::request::{KmsError, KmsRequest, MAX_RESPONSE_LEN};
 use strongroom_protocol::transport::Address;
 
@@ -27,6 +28,9 @@ pub struct KmsConfig {
     pub production_tls: Arc<rustls::ClientConfig>,
     /// DEV ONLY: the KMS double and the CA it is trusted under.
     pub dev: Option<(Endpoint, Arc<rustls::ClientConfig>)>,
+    /// The one KMS key the image may use (`--kms-key-arn`, measured);
+    /// `None`: KMS mode is off.
+    pub pin: Option<KmsKeyPin>,
     /// Connect timeout and HTTP exchange timeout, each.
     pub timeout: Duration,
 }
@@ -36,6 +40,7 @@ impl std::fmt::Debug for KmsConfig {
         f.debug_struct("KmsConfig")
             .field("egress", &self.egress)
             .field("dev", &self.dev.as_ref().map(|(e, _)| e.to_string()))
+            .field("pin", &self.pin.as_ref().map(KmsKeyPin::arn))
             .finish_non_exhaustive()
     }
 }
@@ -47,6 +52,7 @@ impl KmsConfig {
             egress,
             production_tls,
             dev: None,
+            pin: None,
             timeout: DEFAULT_KMS_TIMEOUT,
         }
     }
@@ -119,6 +125,10 @@ impl KmsClient {
 impl KmsTransport for KmsClient {
     fn dev_endpoint(&self) -> Option<&Endpoint> {
         self.cfg.dev.as_ref().map(|(endpoint, _)| endpoint)
+    }
+
+    fn pinned_key(&self) -> Option<&KmsKeyPin> {
+        self.cfg.pin.as_ref()
     }
 
     async fn post(

@@ -1,7 +1,7 @@
 //! `strongroom-enclave --listen ADDR [--egress ADDR] [--dev-simulator]
 //! [--dev-root-key PATH] [--dev-root-out PATH] [--dev-pcrs-out PATH]
 //! [--dev-exchange-url URL --dev-exchange-ca PEM]
-//! [--dev-kms-url URL --dev-kms-ca PEM]
+//! [--dev-kms-url URL --dev-kms-ca PEM] [--kms-key-arn ARN]
 //! [--max-ttl-seconds N]`
 //!
 //! The enclave starts in phase `booting` with no key ring; the host drives
@@ -22,6 +22,7 @@ use strongroom_enclave::tls;
 use strongroom_enclave_core::clock::Clock;
 use strongroom_enclave_core::exchange::{Allowlist, Endpoint};
 use strongroom_enclave_core::intake::{DEFAULT_MAX_TTL_SECONDS, IntakePolicy};
+use strongroom_enclave_core::kms::pin::KmsKeyPin;
 use strongroom_enclave_core::nsm::{NSM_DEVICE_PATH, Nsm};
 use strongroom_enclave_core::state::{Enclave, VERSION};
 use strongroom_protocol::server::{ServerConfig, serve};
@@ -102,6 +103,11 @@ struct Args {
         requires_all = ["dev_simulator", "dev_kms_url"]
     )]
     dev_kms_ca: Option<PathBuf>,
+    /// The one KMS key this image may seal its key ring with (a full key
+    /// ARN, measured as part of the image's command line). Without it KMS
+    /// mode is off: the ring lives only through attested peers.
+    #[arg(long, value_name = "ARN")]
+    kms_key_arn: Option<String>,
     /// MAX_TTL_SECONDS: how far ahead a credential's not_after and ttl may reach.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_TTL_SECONDS)]
     max_ttl_seconds: u64,
@@ -181,6 +187,12 @@ fn kms_config(args: &Args) -> Result<Option<KmsConfig>, u8> {
         EXIT_FAILURE
     })?;
     let mut cfg = KmsConfig::production(egress_address(args), tls);
+    if let Some(arn) = &args.kms_key_arn {
+        cfg.pin = Some(KmsKeyPin::parse(arn).map_err(|e| {
+            eprintln!("strongroom-enclave: --kms-key-arn: {e}");
+            EXIT_CONFIG
+        })?);
+    }
     if let (Some(url), Some(ca)) = (&args.dev_kms_url, &args.dev_kms_ca) {
         let Some(endpoint) = Endpoint::from_https_url(url) else {
             eprintln!("strongroom-enclave: --dev-kms-url must be https://HOST:PORT");

@@ -29,6 +29,8 @@ use strongroom_protocol::transport::Address;
 use strongroom_testkit::process;
 
 const KEY_ID: &str = "1234abcd-12ab-34cd-56ef-1234567890ab";
+/// The ARN the double answers for KEY_ID; every enclave here is pinned to it.
+const KEY_ARN: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 const AK: &str = "AKIDKMSE2ETEST";
 const SK: &str = "kms-e2e-secret-do-not-log";
 const START_TIMEOUT: Duration = Duration::from_secs(180);
@@ -80,8 +82,19 @@ struct Node {
 }
 
 /// Starts the enclave binary (booting) with the shared dev CA, the proxy as
-/// egress and `double` as its dev KMS.
+/// egress and `double` as its dev KMS, pinned to KEY_ARN.
 async fn start_enclave(dir: &Path, name: &str, egress: &Address, double: &Double) -> Node {
+    start_enclave_pinned(dir, name, egress, double, Some(KEY_ARN)).await
+}
+
+/// [`start_enclave`] with another pin, or none (`--kms-key-arn` absent).
+async fn start_enclave_pinned(
+    dir: &Path,
+    name: &str,
+    egress: &Address,
+    double: &Double,
+    pin: Option<&str>,
+) -> Node {
     let sock = dir.join(format!("{name}.sock"));
     let log = dir.join(format!("{name}.log"));
     let addr: Address = format!("unix://{}", sock.display()).parse().unwrap();
@@ -97,6 +110,7 @@ async fn start_enclave(dir: &Path, name: &str, egress: &Address, double: &Double
         .arg(format!("https://127.0.0.1:{}", double.port))
         .arg("--dev-kms-ca")
         .arg(&double.ca_pem)
+        .args(pin.map(|arn| ["--kms-key-arn", arn]).into_iter().flatten())
         .env("RUST_LOG", "info");
     let mut child = process::spawn_blocking(&mut cmd, &log, Stdio::null());
     let config = ClientConfig {
@@ -125,7 +139,7 @@ fn access(double: &Double) -> KmsAccess {
     KmsAccess {
         region: "us-east-1".into(),
         endpoint: format!("127.0.0.1:{}", double.port),
-        key_id: KEY_ID.into(),
+        key_id: KEY_ARN.into(),
         access_key_id: AK.into(),
         secret_access_key: SK.into(),
         session_token: Some("session-token".into()),
@@ -335,4 +349,62 @@ async fn other_measurements_or_endpoints_are_refused() {
         log.contains("AccessDeniedException"),
         "the reason is logged in the enclave"
     );
+}
+
+/// The operator's attack on KMS mode: reset the ring and name a key of its
+/// own account (whose policy allows a plain Decrypt), so that KMS hands it
+/// the data key. The enclave is pinned to KEY_ARN in its measured command
+/// line: it refuses another key, or another region, before anything is sent,
+/// and nothing is sealed. An image with no pin has KMS mode off altogether.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_other_than_the_pinned_one_is_refused() {
+    let s = setup();
+    let dir = s.dir.path();
+    let e = start_enclave(dir, "pinned", &s.proxy.addr, &s.good).await;
+    let req = |kms| RequestBody::NewKeyRing(NewKeyRingRequest { kms: Some(kms) });
+    let before = s.proxy.state.accepted();
+    for key in [
+        "arn:aws:kms:us-east-1:444455556666:key/operators-own-key",
+        KEY_ID,
+        "alias/strongroom",
+    ] {
+        let mut theirs = access(&s.good);
+        theirs.key_id = key.into();
+        assert_eq!(
+            call(&e, req(theirs)).await.err(),
+            Some(ErrorCode::KmsFailed),
+            "{key}"
+        );
+    }
+    let mut other_region = access(&s.good);
+    other_region.region = "eu-west-1".into();
+    assert_eq!(
+        call(&e, req(other_region)).await.err(),
+        Some(ErrorCode::KmsFailed)
+    );
+    assert_eq!(s.proxy.state.accepted(), before, "nothing was sent to KMS");
+    assert_eq!(
+        boot::phase(&e.client).await,
+        Some(Phase::Booting),
+        "nothing sealed"
+    );
+    // The pinned key works on the same enclave.
+    assert!(matches!(
+        call(&e, req(access(&s.good))).await,
+        Ok(ResponseBody::KeyRingSealed(_))
+    ));
+    let log = std::fs::read_to_string(&e.log).unwrap();
+    assert!(
+        log.contains("other than the pinned one"),
+        "the reason is logged"
+    );
+
+    // No pin: KMS mode is off, whatever the host asks.
+    let off = start_enclave_pinned(dir, "unpinned", &s.proxy.addr, &s.good, None).await;
+    let before = s.proxy.state.accepted();
+    assert_eq!(
+        call(&off, req(access(&s.good))).await.err(),
+        Some(ErrorCode::KmsFailed)
+    );
+    assert_eq!(s.proxy.state.accepted(), before);
 }

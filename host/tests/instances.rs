@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::real::{
-    self as real, KmsDouble, MockExchange, pg_dump, start_kms_double, start_mock_exchange,
+    self as real, KmsDouble, MockExchange, pg_dump, start_kms_double, start_mock_exchange_with,
 };
 use common::{HOST_BIN, Host, TestDb, workspace_root};
 use serde_json::{Value, json};
@@ -51,7 +51,12 @@ impl World {
         let db = TestDb::migrated().await;
         let tenant_key = db.tenant("instances").await;
         let fixture = workspace_root().join("scripts/fixtures/demo.json");
-        let mock = start_mock_exchange(dir.path(), &fixture).await;
+        // Rotation under traffic is what these tests are about, not the
+        // exchange's weight budget: with Binance's 6000 a minute, the
+        // traffic's aggregates drew 429s and the enclave's waits outlasted
+        // the test client's 20 s bound.
+        let mock =
+            start_mock_exchange_with(dir.path(), &fixture, &["--weight-limit", "1000000"]).await;
         let kms = if kms {
             let (root, pcrs) = (
                 dir.path().join("dev-root.pem"),

@@ -15,19 +15,28 @@ pub const KMS_DOUBLE_SECRET: &str = "strongroom-dev-secret-not-for-production";
 /// The region every test uses.
 pub const KMS_REGION: &str = "us-east-1";
 
+/// The ARN the double answers as `KeyId` for `key_id` (its fixed account):
+/// what the host must name and the enclave is pinned to (`--kms-key-arn`).
+pub fn key_arn(key_id: &str) -> String {
+    format!("arn:aws:kms:{KMS_REGION}:111122223333:key/{key_id}")
+}
+
 /// A running KMS double, killed when dropped.
 pub struct KmsDouble {
     pub child: Child,
+    /// The key it serves.
+    pub key_id: String,
     pub port: u16,
     pub ca_pem: PathBuf,
     pub log: PathBuf,
 }
 
 impl KmsDouble {
-    /// The host's environment for this double: key, region, endpoint, credentials.
+    /// The host's environment for this double: key (as its ARN), region,
+    /// endpoint, credentials.
     pub fn host_env(&self, key_id: &str) -> Vec<(String, String)> {
         vec![
-            ("KMS_KEY_ID".into(), key_id.into()),
+            ("KMS_KEY_ID".into(), key_arn(key_id)),
             ("KMS_REGION".into(), KMS_REGION.into()),
             ("KMS_ENDPOINT".into(), format!("localhost:{}", self.port)),
             ("AWS_ACCESS_KEY_ID".into(), KMS_DOUBLE_ACCESS_KEY.into()),
@@ -35,9 +44,12 @@ impl KmsDouble {
         ]
     }
 
-    /// The enclave's flags for this double (`--dev-kms-url`, `--dev-kms-ca`).
+    /// The enclave's flags for this double (`--dev-kms-url`, `--dev-kms-ca`)
+    /// and the pin to its key (`--kms-key-arn`).
     pub fn enclave_args(&self) -> Vec<String> {
         vec![
+            "--kms-key-arn".into(),
+            key_arn(&self.key_id),
             "--dev-kms-url".into(),
             format!("https://localhost:{}", self.port),
             "--dev-kms-ca".into(),
@@ -73,6 +85,7 @@ pub async fn start_kms_double(dir: &Path, key_id: &str, root_pem: &Path, pcrs: &
     let url = v["url"].as_str().expect("url").trim_end_matches('/');
     KmsDouble {
         child,
+        key_id: key_id.to_owned(),
         port: crate::port_of(url),
         ca_pem,
         log,

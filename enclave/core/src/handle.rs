@@ -182,6 +182,10 @@ impl KmsTransport for NoEgress {
         match *self {}
     }
 
+    fn pinned_key(&self) -> Option<&crate::kms::pin::KmsKeyPin> {
+        match *self {}
+    }
+
     async fn post(
         &self,
         _target: &KmsTarget,

@@ -15,6 +15,7 @@ use strongroom_protocol::egress;
 use strongroom_protocol::messages::KmsAccess;
 use zeroize::Zeroizing;
 
+use super::pin::{KmsKeyPin, PinError};
 use super::request::{
     DecryptOutput, GenerateDataKeyOutput, KmsEndpoint, KmsError, KmsRequest, Signer, parse_decrypt,
     parse_generate_data_key,
@@ -47,6 +48,9 @@ pub enum KmsClientError {
     /// KMS refused, or its answer did not parse (see [`KmsError`]).
     #[error("KMS: {0}")]
     Kms(#[from] KmsError),
+    /// No pinned key, the host named another key, or KMS answered for one.
+    #[error(transparent)]
+    Pin(#[from] PinError),
 }
 
 /// An allowed destination: where to connect, what to sign for, and whether
@@ -67,6 +71,10 @@ pub struct KmsTarget {
 pub trait KmsTransport: Send + Sync {
     /// DEV ONLY: the KMS double the binary was told to allow, if any.
     fn dev_endpoint(&self) -> Option<&Endpoint>;
+
+    /// The KMS key this image is pinned to (`--kms-key-arn`); `None`: KMS
+    /// mode is off and both calls are refused before anything is sent.
+    fn pinned_key(&self) -> Option<&KmsKeyPin>;
 
     /// `POST /` of `request` to `target`.
     fn post(
@@ -174,6 +182,7 @@ pub async fn generate_data_key<T: KmsTransport>(
     attestation: &[u8],
     now_s: u64,
 ) -> Result<GenerateDataKeyOutput, KmsClientError> {
+    let pin = pinned(transport, access)?;
     let target = resolve(access, transport.dev_endpoint())?;
     let req = {
         let creds = credentials(access)?;
@@ -186,7 +195,19 @@ pub async fn generate_data_key<T: KmsTransport>(
         signer.generate_data_key(&access.key_id, &encryption_context(ring_id), attestation)?
     };
     let (status, body) = transport.post(&target, &req).await?;
-    Ok(parse_generate_data_key(status, &body)?)
+    let out = parse_generate_data_key(status, &body)?;
+    pin.check_answer(&out.key_id)?;
+    Ok(out)
+}
+
+/// The pin, after checking the host's request names exactly the pinned key.
+fn pinned<'t, T: KmsTransport>(
+    transport: &'t T,
+    access: &KmsAccess,
+) -> Result<&'t KmsKeyPin, KmsClientError> {
+    let pin = transport.pinned_key().ok_or(PinError::NotPinned)?;
+    pin.check_request(&access.key_id, &access.region)?;
+    Ok(pin)
 }
 
 /// `Decrypt` of `blob` bound to `ring_id`, answered to `attestation`'s key.
@@ -198,6 +219,7 @@ pub async fn decrypt<T: KmsTransport>(
     attestation: &[u8],
     now_s: u64,
 ) -> Result<DecryptOutput, KmsClientError> {
+    let pin = pinned(transport, access)?;
     let target = resolve(access, transport.dev_endpoint())?;
     let req = {
         let creds = credentials(access)?;
@@ -215,7 +237,9 @@ pub async fn decrypt<T: KmsTransport>(
         )?
     };
     let (status, body) = transport.post(&target, &req).await?;
-    Ok(parse_decrypt(status, &body)?)
+    let out = parse_decrypt(status, &body)?;
+    pin.check_answer(&out.key_id)?;
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -281,6 +305,110 @@ mod tests {
             Some(&dev),
         );
         assert!(!prod.unwrap().dev);
+    }
+
+    /// A transport that counts posts and answers with `answer_key` as KeyId.
+    struct Fake {
+        pin: Option<KmsKeyPin>,
+        answer_key: String,
+        posts: std::sync::atomic::AtomicUsize,
+    }
+
+    impl KmsTransport for Fake {
+        fn dev_endpoint(&self) -> Option<&Endpoint> {
+            None
+        }
+
+        fn pinned_key(&self) -> Option<&KmsKeyPin> {
+            self.pin.as_ref()
+        }
+
+        async fn post(
+            &self,
+            _target: &KmsTarget,
+            _request: &KmsRequest,
+        ) -> Result<(u16, Vec<u8>), KmsClientError> {
+            self.posts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let body = serde_json::json!({"CiphertextBlob": "AAEC", "CiphertextForRecipient": "AwQF",
+                "KeyId": self.answer_key});
+            Ok((200, body.to_string().into_bytes()))
+        }
+    }
+
+    const PINNED: &str = "arn:aws:kms:us-east-1:111122223333:key/ring";
+    const ATTACKER: &str = "arn:aws:kms:us-east-1:444455556666:key/mine";
+
+    fn run<F: Future>(f: F) -> F::Output {
+        // The fake never waits: one poll completes it.
+        let mut f = std::pin::pin!(f);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match f.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(v) => v,
+            std::task::Poll::Pending => panic!("the fake transport never waits"),
+        }
+    }
+
+    fn pinned_access(key_id: &str) -> KmsAccess {
+        let mut a = access("us-east-1", "kms.us-east-1.amazonaws.com");
+        a.key_id = key_id.into();
+        a
+    }
+
+    /// The operator names a key of its own account: refused before anything
+    /// is sent. KMS answering for another key: refused. No pin: KMS is off.
+    #[test]
+    fn only_the_pinned_key_is_asked_and_accepted() {
+        let fake = |pin: Option<&str>, answer: &str| Fake {
+            pin: pin.map(|p| KmsKeyPin::parse(p).unwrap()),
+            answer_key: answer.into(),
+            posts: Default::default(),
+        };
+        let posts = |f: &Fake| f.posts.load(std::sync::atomic::Ordering::SeqCst);
+        let gdk = |f: &Fake, key: &str| {
+            run(generate_data_key(
+                f,
+                &pinned_access(key),
+                &[1; 16],
+                b"doc",
+                1_700_000_000,
+            ))
+        };
+        let honest = fake(Some(PINNED), PINNED);
+        assert_eq!(gdk(&honest, PINNED).unwrap().key_id, PINNED);
+        let dec = run(decrypt(
+            &honest,
+            &pinned_access(PINNED),
+            &[1; 16],
+            b"b",
+            b"d",
+            1_700_000_000,
+        ));
+        assert!(
+            dec.is_err(),
+            "the fake's answer carries a blob, which Decrypt refuses"
+        );
+        assert_eq!(posts(&honest), 2);
+
+        let redirected = fake(Some(PINNED), ATTACKER);
+        assert_eq!(gdk(&redirected, ATTACKER), Err(PinError::OtherKey.into()));
+        let d = run(decrypt(
+            &redirected,
+            &pinned_access(ATTACKER),
+            &[1; 16],
+            b"b",
+            b"d",
+            1,
+        ));
+        assert_eq!(d, Err(PinError::OtherKey.into()));
+        assert_eq!(posts(&redirected), 0, "nothing sent for another key");
+        assert_eq!(
+            gdk(&redirected, PINNED),
+            Err(PinError::AnswerForOtherKey.into())
+        );
+
+        let unpinned = fake(None, PINNED);
+        assert_eq!(gdk(&unpinned, PINNED), Err(PinError::NotPinned.into()));
+        assert_eq!(posts(&unpinned), 0);
     }
 
     #[test]

@@ -14,6 +14,8 @@
 //!
 //! - [`client`]: the KMS allowlist, the encryption context, and the two
 //!   calls (sign, send through the [`client::KmsTransport`] port, parse).
+//! - [`pin`]: the one KMS key ARN the image may use (`--kms-key-arn`, measured);
+//!   the host's request and every KMS answer must name it.
 //! - `boot`: `NewKeyRing` with KMS (`GenerateDataKey`) and `UnsealKeyRing`
 //!   (`Decrypt`), encryption context `{"strongroom:ring_id": hex(ring_id)}`.
 //!
@@ -45,6 +47,7 @@ mod ber;
 pub(crate) mod boot;
 pub mod client;
 pub mod cms;
+pub mod pin;
 pub mod request;
 mod rng;
 pub mod sigv4;
