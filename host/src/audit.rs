@@ -26,6 +26,16 @@ impl Pseudonymizer {
     }
 
     /// `hex(HMAC-SHA256(key, "strongroom/client/v1" || 0 || ip))`, first 16 bytes.
+    /// A keyed pseudonym of any short label (the lockout's key prefixes).
+    pub fn label(&self, label: &str) -> String {
+        let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key) else {
+            return "0".repeat(32);
+        };
+        mac.update(b"strongroom/label/v1\0");
+        mac.update(label.as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..16])
+    }
+
     pub fn client(&self, ip: IpAddr) -> String {
         // HMAC accepts keys of any length, so this cannot fail; fall back to a
         // constant pseudonym rather than panicking should that ever change.

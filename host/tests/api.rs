@@ -533,14 +533,22 @@ async fn lockout_after_failed_auths_is_shared_and_lifts() {
             "attempt {i}"
         );
     }
-    // Locked: even the right key is refused, and a second host instance agrees.
-    let r = s.host.post("/enclave/revoke", &key, &body).await;
+    // Locked: a wrong key is refused without a lookup answer, and a second
+    // host instance agrees. The right key still works (issue 15: a valid key
+    // is never refused because of failures by others from its address).
+    let r = s.host.post("/enclave/revoke", "srk_wrong", &body).await;
     assert_eq!((r.status, r.code().as_str()), (429, "locked_out"));
     assert!(r.header("retry-after").is_some());
+    assert_eq!(
+        s.host.post("/enclave/revoke", &key, &body).await.status,
+        404
+    );
     let dir = tempfile::tempdir().unwrap();
     let (_, addr) = socket_in(dir.path());
     let other = Host::start(&s.db, &addr, &[]).await;
-    let r = other.post("/enclave/revoke", &key, &body).await;
+    let r = other
+        .post("/enclave/revoke", "srk_other_wrong", &body)
+        .await;
     assert_eq!(
         (r.status, r.code().as_str()),
         (429, "locked_out"),
@@ -821,5 +829,81 @@ async fn a_key_revoked_within_the_submit_auth_cache_stores_nothing() {
         forgotten.lock().unwrap().len(),
         1,
         "refused before the enclave"
+    );
+}
+
+async fn revoke_from(s: &Stack, key: &str, forwarded_for: &str) -> u16 {
+    let body = json!({"session_id": "3f1c1f0e-8d7e-4a57-9d2e-1b1f2f3a4b5c"}).to_string();
+    let auth = format!("Bearer {key}");
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+        ("x-forwarded-for", forwarded_for),
+    ];
+    http(
+        &s.host.addr,
+        "POST",
+        "/enclave/revoke",
+        &headers,
+        Some(body.as_bytes()),
+    )
+    .await
+    .status
+}
+
+/// Behind a load balancer every connection comes from the balancer. With
+/// TRUSTED_PROXIES the client is the address it forwarded: one client's
+/// failed authentications lock out that client only, and never a valid key.
+/// Without it, X-Forwarded-For is ignored, so spoofing it evades nothing.
+#[tokio::test]
+async fn behind_a_trusted_proxy_one_clients_failures_lock_out_only_that_client() {
+    let env = [
+        ("TRUSTED_PROXIES", "127.0.0.1/32"),
+        ("TLS_TERMINATED_UPSTREAM", "1"),
+        ("LOCKOUT_SECONDS", "60"),
+        ("RATE_LIMIT_MAX", "1000"),
+    ];
+    let s = stack(&env).await;
+    let key = s.db.tenant("acme").await;
+    let attacker = "6.6.6.6, 203.0.113.9";
+    for i in 0..5 {
+        assert_eq!(
+            revoke_from(&s, &format!("srk_bad{i:02}_guess"), attacker).await,
+            401
+        );
+    }
+    assert_eq!(
+        revoke_from(&s, "srk_bad99_guess", attacker).await,
+        429,
+        "locked"
+    );
+    assert_eq!(
+        revoke_from(&s, "srk_else00_guess", "198.51.100.7").await,
+        401,
+        "others not"
+    );
+    assert_eq!(
+        revoke_from(&s, &key, "203.0.113.9").await,
+        404,
+        "a valid key passes"
+    );
+    let r = s.host.get("/healthz", &[]).await;
+    assert!(
+        r.header("strict-transport-security").is_some(),
+        "HSTS when TLS ends upstream"
+    );
+
+    // The same attack without TRUSTED_PROXIES: the header is not believed.
+    let plain = stack(&[("LOCKOUT_SECONDS", "60"), ("RATE_LIMIT_MAX", "1000")]).await;
+    for i in 0..5 {
+        let spoofed = format!("203.0.113.{i}");
+        assert_eq!(
+            revoke_from(&plain, &format!("srk_bad{i:02}_guess"), &spoofed).await,
+            401
+        );
+    }
+    assert_eq!(
+        revoke_from(&plain, "srk_bad99_guess", "198.51.100.7").await,
+        429
     );
 }

@@ -80,6 +80,10 @@ fn rejects_bad_values() {
         ("LISTEN_ADDR", "0.0.0.0:3000"),
         ("TLS_CERT_PATH", "/x.pem"),
         ("EGRESS_LISTEN", "tcp://127.0.0.1:1"),
+        ("TRUSTED_PROXIES", "10.0.0.0/33"),
+        ("TRUSTED_PROXIES", "the-balancer"),
+        ("TLS_TERMINATED_UPSTREAM", "yes"),
+        ("SUBMIT_AUTH_CACHE_SECONDS", "301"),
     ] {
         let err = ServeConfig::from_source(&with(&[(k, v)])).unwrap_err();
         let named = match &err {

@@ -79,6 +79,12 @@ pub struct ServeConfig {
     /// authentication spares `submit_key` its separate key lookup (the store
     /// call authenticates again, so a revoked key stores nothing).
     pub submit_auth_cache: Duration,
+    /// `TRUSTED_PROXIES`: comma-separated CIDRs whose `X-Forwarded-For`
+    /// entries are believed (default none: the peer address is the client).
+    pub trusted_proxies: crate::http::client_addr::TrustedProxies,
+    /// `TLS_TERMINATED_UPSTREAM=1`: TLS ends at a load balancer in front;
+    /// answers carry HSTS as if the host terminated TLS itself.
+    pub tls_terminated_upstream: bool,
     /// `ALLOWED_ORIGINS`: comma-separated exact origins allowed by CORS (default none).
     pub allowed_origins: Vec<String>,
     /// `TLS_CERT_PATH` + `TLS_KEY_PATH`.
@@ -167,6 +173,16 @@ impl DbConfig {
             pool_size: parse_num(src, "DB_POOL_SIZE", 16usize, 1, 512)?,
         })
     }
+}
+
+fn parse_trusted_proxies(
+    src: &dyn ConfigSource,
+) -> Result<crate::http::client_addr::TrustedProxies, ConfigError> {
+    let text = src.get("TRUSTED_PROXIES").unwrap_or_default();
+    crate::http::client_addr::TrustedProxies::parse(&text).ok_or(ConfigError::Invalid {
+        name: "TRUSTED_PROXIES",
+        reason: "expected comma-separated CIDRs like 10.0.0.0/16 (at most 64)",
+    })
 }
 
 fn parse_origins(src: &dyn ConfigSource) -> Result<Vec<String>, ConfigError> {
@@ -305,6 +321,8 @@ impl ServeConfig {
             lockout_max_failures: parse_num(src, "LOCKOUT_MAX_FAILURES", 5, 1, 1_000_000)?,
             lockout_duration: secs("LOCKOUT_SECONDS", 900, 1, 30 * 86_400)?,
             submit_auth_cache: secs("SUBMIT_AUTH_CACHE_SECONDS", 5, 0, 300)?,
+            trusted_proxies: parse_trusted_proxies(src)?,
+            tls_terminated_upstream: parse_flag(src, "TLS_TERMINATED_UPSTREAM")?,
             allowed_origins: parse_origins(src)?,
             tls: parse_tls(src)?,
             danger_allow_insecure_http: parse_flag(src, "DANGER_ALLOW_INSECURE_HTTP")?,

@@ -23,10 +23,19 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token.trim())
 }
 
+/// Characters of a presented key counted as its prefix for the lockout.
+pub const KEY_PREFIX_LEN: usize = 12;
+
+/// The prefix of a presented key the lockout counts failures under (besides
+/// the address), so guessing at one key is limited wherever it comes from.
+pub fn key_prefix(key: &str) -> String {
+    key.chars().take(KEY_PREFIX_LEN).collect()
+}
+
 /// What the lockout and the key say about a request.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Verdict {
-    /// The client is locked out for this long; the key was not looked up.
+    /// The client is locked out for this long (and the key is not valid).
     LockedOut(Duration),
     /// The key belongs to this tenant.
     Tenant(Uuid),
@@ -44,10 +53,13 @@ pub async fn check<C: deadpool_postgres::GenericClient>(
     let hash = key.map(hash_api_key);
     let (locked, tenant) =
         store::auth::check(db, client, hash.as_ref().map(<[u8; 32]>::as_slice)).await?;
-    if let Some(secs) = locked {
-        return Ok(Verdict::LockedOut(Duration::from_secs_f64(secs.max(0.0))));
+    // A valid key passes whatever others did from the same address.
+    if let Some(t) = tenant {
+        return Ok(Verdict::Tenant(t));
     }
-    Ok(tenant.map_or(Verdict::Unknown, Verdict::Tenant))
+    Ok(locked.map_or(Verdict::Unknown, |secs| {
+        Verdict::LockedOut(Duration::from_secs_f64(secs.max(0.0)))
+    }))
 }
 
 /// Counts a failed authentication; locks the client out once `max_failures` fall

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod auth_cache;
+pub mod client_addr;
 pub mod error;
 mod routes;
 pub mod server;
@@ -139,6 +140,8 @@ impl App {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let start = Instant::now();
+        // Behind trusted proxies, the address they forwarded (client_addr.rs).
+        let peer = self.cfg.trusted_proxies.client(peer, req.headers());
         let ctx = Ctx {
             request_id: Uuid::new_v4().to_string(),
             peer,
@@ -250,19 +253,28 @@ impl App {
         ctx: &Ctx,
     ) -> Result<Uuid, ApiError> {
         let db = self.pool.get().await?;
-        match auth::check(&db, &ctx.client, auth::bearer(headers)).await? {
+        let key = auth::bearer(headers);
+        match auth::check(&db, &ctx.client, key).await? {
             auth::Verdict::Tenant(t) => return Ok(t),
             auth::Verdict::LockedOut(after) => return Err(ApiError::retry(Code::LockedOut, after)),
             auth::Verdict::Unknown => {}
         }
+        // Failures count per address and, separately, per presented key prefix.
+        let prefix = key.map(|k| {
+            self.pseudonyms
+                .label(&format!("key:{}", auth::key_prefix(k)))
+        });
+        if let Some(p) = &prefix
+            && let auth::Verdict::LockedOut(after) = auth::check(&db, p, None).await?
+        {
+            return Err(ApiError::retry(Code::LockedOut, after));
+        }
         let cfg = &self.cfg;
-        let locked = auth::record_failure(
-            &db,
-            &ctx.client,
-            cfg.lockout_max_failures,
-            cfg.lockout_duration,
-        )
-        .await?;
+        let (max, window) = (cfg.lockout_max_failures, cfg.lockout_duration);
+        let mut locked = auth::record_failure(&db, &ctx.client, max, window).await?;
+        if let Some(p) = &prefix {
+            locked |= auth::record_failure(&db, p, max, window).await?;
+        }
         let entry = AuditEntry {
             tenant: None,
             action: "authenticate",
@@ -325,7 +337,7 @@ impl App {
         ] {
             h.insert(name, HeaderValue::from_static(value));
         }
-        if self.cfg.tls.is_some() {
+        if self.cfg.tls.is_some() || self.cfg.tls_terminated_upstream {
             h.insert(
                 header::STRICT_TRANSPORT_SECURITY,
                 HeaderValue::from_static("max-age=63072000; includeSubDomains"),

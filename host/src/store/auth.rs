@@ -2,20 +2,18 @@
 
 use uuid::Uuid;
 
-/// The lockout check and the key lookup, in one statement (one round trip):
-/// the key is looked up only when `client` is not locked out. The lookup is by
+/// The lockout check and the key lookup, in one statement (one round trip).
+/// The key is always looked up: a valid key is never refused because of
+/// failures by others from the same address (issue 15: behind a balancer,
+/// every client shares one). The lookup is by
 /// SHA-256 of the key through a narrow SECURITY DEFINER function; `app_service`
 /// cannot read `api_keys`. An index lookup's timing can only reveal something
 /// about the hash of a guess, which does not help to find a 256-bit random key.
-const CHECK: &str = "WITH lock AS ( \
-         SELECT EXTRACT(EPOCH FROM locked_until - now())::float8 AS secs FROM auth_failures \
-         WHERE client = $1 AND locked_until > now()) \
-     SELECT (SELECT secs FROM lock), \
-            CASE WHEN EXISTS (SELECT 1 FROM lock) THEN NULL \
-                 ELSE strongroom_authenticate($2) END";
+const CHECK: &str = "SELECT (SELECT EXTRACT(EPOCH FROM locked_until - now())::float8 \
+             FROM auth_failures WHERE client = $1 AND locked_until > now()), \
+            strongroom_authenticate($2)";
 
-/// `(seconds left of a lockout of client, tenant of the key hash)`: the
-/// tenant is looked up only when the client is not locked out.
+/// `(seconds left of a lockout of client, tenant of the key hash)`.
 pub async fn check<C: deadpool_postgres::GenericClient>(
     db: &C,
     client: &str,
