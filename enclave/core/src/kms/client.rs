@@ -182,32 +182,18 @@ pub async fn generate_data_key<T: KmsTransport>(
     attestation: &[u8],
     now_s: u64,
 ) -> Result<GenerateDataKeyOutput, KmsClientError> {
-    let pin = pinned(transport, access)?;
-    let target = resolve(access, transport.dev_endpoint())?;
-    let req = {
-        let creds = credentials(access)?;
-        let date = amz_date(now_s)?;
-        let signer = Signer {
-            endpoint: &target.kms,
-            credentials: &creds,
-            date: &date,
-        };
-        signer.generate_data_key(&access.key_id, &encryption_context(ring_id), attestation)?
-    };
-    let (status, body) = transport.post(&target, &req).await?;
-    let out = parse_generate_data_key(status, &body)?;
-    pin.check_answer(&out.key_id)?;
-    Ok(out)
-}
-
-/// The pin, after checking the host's request names exactly the pinned key.
-fn pinned<'t, T: KmsTransport>(
-    transport: &'t T,
-    access: &KmsAccess,
-) -> Result<&'t KmsKeyPin, KmsClientError> {
-    let pin = transport.pinned_key().ok_or(PinError::NotPinned)?;
-    pin.check_request(&access.key_id, &access.region)?;
-    Ok(pin)
+    let context = encryption_context(ring_id);
+    let build = |s: &Signer<'_>| s.generate_data_key(&access.key_id, &context, attestation);
+    let key_of = |o: &GenerateDataKeyOutput| o.key_id.clone();
+    call(
+        transport,
+        access,
+        now_s,
+        build,
+        parse_generate_data_key,
+        key_of,
+    )
+    .await
 }
 
 /// `Decrypt` of `blob` bound to `ring_id`, answered to `attestation`'s key.
@@ -219,26 +205,38 @@ pub async fn decrypt<T: KmsTransport>(
     attestation: &[u8],
     now_s: u64,
 ) -> Result<DecryptOutput, KmsClientError> {
-    let pin = pinned(transport, access)?;
+    let context = encryption_context(ring_id);
+    let build = |s: &Signer<'_>| s.decrypt(&access.key_id, &context, blob, attestation);
+    let key_of = |o: &DecryptOutput| o.key_id.clone();
+    call(transport, access, now_s, build, parse_decrypt, key_of).await
+}
+
+/// One KMS call: the pin and the allowlist checked before anything is sent,
+/// the request signed with the host's credentials, the answer parsed and
+/// refused unless it is for the pinned key (`key_of`: its `KeyId`).
+async fn call<T: KmsTransport, O>(
+    transport: &T,
+    access: &KmsAccess,
+    now_s: u64,
+    build: impl FnOnce(&Signer<'_>) -> Result<KmsRequest, KmsError>,
+    parse: fn(u16, &[u8]) -> Result<O, KmsError>,
+    key_of: impl FnOnce(&O) -> String,
+) -> Result<O, KmsClientError> {
+    let pin = transport.pinned_key().ok_or(PinError::NotPinned)?;
+    pin.check_request(&access.key_id, &access.region)?;
     let target = resolve(access, transport.dev_endpoint())?;
     let req = {
         let creds = credentials(access)?;
         let date = amz_date(now_s)?;
-        let signer = Signer {
+        build(&Signer {
             endpoint: &target.kms,
             credentials: &creds,
             date: &date,
-        };
-        signer.decrypt(
-            &access.key_id,
-            &encryption_context(ring_id),
-            blob,
-            attestation,
-        )?
+        })?
     };
     let (status, body) = transport.post(&target, &req).await?;
-    let out = parse_decrypt(status, &body)?;
-    pin.check_answer(&out.key_id)?;
+    let out = parse(status, &body)?;
+    pin.check_answer(&key_of(&out))?;
     Ok(out)
 }
 
