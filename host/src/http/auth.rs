@@ -7,7 +7,6 @@ use uuid::Uuid;
 
 use super::error::{ApiError, Code};
 use crate::store;
-use crate::tenants::hash_api_key;
 
 /// Longest Authorization header value considered.
 const MAX_AUTH_HEADER_LEN: usize = 256;
@@ -48,11 +47,10 @@ pub enum Verdict {
 pub async fn check<C: deadpool_postgres::GenericClient>(
     db: &C,
     client: &str,
-    key: Option<&str>,
+    key_hash: Option<&[u8; 32]>,
 ) -> Result<Verdict, ApiError> {
-    let hash = key.map(hash_api_key);
     let (locked, tenant) =
-        store::auth::check(db, client, hash.as_ref().map(<[u8; 32]>::as_slice)).await?;
+        store::auth::check(db, client, key_hash.map(<[u8; 32]>::as_slice)).await?;
     // A valid key passes whatever others did from the same address.
     if let Some(t) = tenant {
         return Ok(Verdict::Tenant(t));

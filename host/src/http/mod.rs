@@ -209,8 +209,12 @@ impl App {
             return self.transparency(label, req.uri().query()).await;
         }
         let submit = label == "/enclave/submit_key";
-        let key_hash = auth::bearer(req.headers()).map(hash_api_key);
-        let tenant = self.authenticate(req.headers(), ctx, submit).await?;
+        // The presented key, hashed once for the lookup, the cache and the store.
+        let key = auth::bearer(req.headers());
+        let key_hash = key.map(hash_api_key);
+        let tenant = self
+            .authenticate(key, key_hash.as_ref(), ctx, submit)
+            .await?;
         self.tenant_limits
             .check(&tenant.to_string(), Instant::now())
             .map_err(|after| ApiError::retry(Code::RateLimited, after))?;
@@ -230,31 +234,31 @@ impl App {
     /// authenticates again (migration V9).
     async fn authenticate(
         &self,
-        headers: &http::HeaderMap,
+        key: Option<&str>,
+        key_hash: Option<&[u8; 32]>,
         ctx: &Ctx,
         cached: bool,
     ) -> Result<Uuid, ApiError> {
-        let hash = auth::bearer(headers).map(hash_api_key);
         let now = Instant::now();
-        let recent = hash.as_ref().filter(|_| cached);
+        let recent = key_hash.filter(|_| cached);
         if let Some(tenant) = recent.and_then(|h| self.submit_auth.get(h, now)) {
             return Ok(tenant);
         }
-        let tenant = self.authenticate_db(headers, ctx).await?;
-        if let Some(h) = hash.filter(|_| cached) {
-            self.submit_auth.put(h, tenant, now);
+        let tenant = self.authenticate_db(key, key_hash, ctx).await?;
+        if let Some(h) = recent {
+            self.submit_auth.put(*h, tenant, now);
         }
         Ok(tenant)
     }
 
     async fn authenticate_db(
         &self,
-        headers: &http::HeaderMap,
+        key: Option<&str>,
+        key_hash: Option<&[u8; 32]>,
         ctx: &Ctx,
     ) -> Result<Uuid, ApiError> {
         let db = self.pool.get().await?;
-        let key = auth::bearer(headers);
-        match auth::check(&db, &ctx.client, key).await? {
+        match auth::check(&db, &ctx.client, key_hash).await? {
             auth::Verdict::Tenant(t) => return Ok(t),
             auth::Verdict::LockedOut(after) => return Err(ApiError::retry(Code::LockedOut, after)),
             auth::Verdict::Unknown => {}
