@@ -40,9 +40,8 @@ use std::fmt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hpke::aead::AeadTag;
+use hpke::Deserializable;
 use hpke::kem::Kem as KemTrait;
-use hpke::{Deserializable, OpModeR};
 use sha2::{Digest, Sha256};
 use strongroom_protocol::ErrorCode;
 use strongroom_protocol::messages::SyncExported;
@@ -52,7 +51,7 @@ use zeroize::Zeroizing;
 
 use crate::nsm::{Nsm, NsmError, PCR_LEN};
 use crate::ring::{
-    Aead, HpkeKeyPair, Kdf, Kem, KeyRingError, P256_SECRET_LEN, SEC1_UNCOMPRESSED_LEN, hpke_seal,
+    HpkeKeyPair, Kem, KeyRingError, P256_SECRET_LEN, SEC1_UNCOMPRESSED_LEN, hpke_open, hpke_seal,
 };
 
 /// `user_data` of a requester document is this prefix followed by the
@@ -343,29 +342,15 @@ fn seal(
     })
 }
 
-/// HPKE base-mode open of `ct || tag`; every failure is `OpenFailed`.
+/// HPKE base-mode open of `ct || tag` (the ring's one open); every
+/// failure is `OpenFailed`.
 fn open(
     pair: &HpkeKeyPair,
     enc: &[u8],
     aad: &[u8],
     ciphertext: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, SyncError> {
-    let fail = |_| SyncError::OpenFailed;
-    let split = ciphertext
-        .len()
-        .checked_sub(TAG_LEN)
-        .ok_or(SyncError::OpenFailed)?;
-    let (ct, tag) = ciphertext.split_at(split);
-    let encapped = <Kem as KemTrait>::EncappedKey::from_bytes(enc).map_err(fail)?;
-    let tag = AeadTag::<Aead>::from_bytes(tag).map_err(fail)?;
-    let sk = pair.private_key().ok_or(SyncError::OpenFailed)?;
-    let mut ctx = hpke::setup_receiver::<Aead, Kdf, Kem>(&OpModeR::Base, &sk, &encapped, HPKE_INFO)
-        .map_err(fail)?;
-    drop(sk);
-    let mut buffer = Zeroizing::new(ct.to_vec());
-    ctx.open_inout_detached(buffer.as_mut_slice().into(), aad, &tag)
-        .map_err(fail)?;
-    Ok(buffer)
+    hpke_open(pair, enc, HPKE_INFO, aad, ciphertext).ok_or(SyncError::OpenFailed)
 }
 
 /// The requester's one outstanding request. Secret: the ephemeral key

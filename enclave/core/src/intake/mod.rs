@@ -5,13 +5,10 @@
 pub mod credential;
 pub mod sessions;
 
-use hpke::aead::AeadTag;
-use hpke::kem::Kem as KemTrait;
-use hpke::{Deserializable, OpModeR};
 use strongroom_protocol::ErrorCode;
 use zeroize::Zeroizing;
 
-use crate::ring::{Aead, HpkeKeyPair, Kdf, Kem, KeyRing};
+use crate::ring::{HpkeKeyPair, KeyRing};
 
 pub use self::credential::{
     Credential, MAX_API_FIELD_LEN, MAX_EXCHANGE_LEN, MAX_LABEL_LEN, account_pseudonym,
@@ -105,24 +102,13 @@ pub fn hpke_open(
     aad: &[u8],
     ciphertext_and_tag: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, IntakeError> {
-    let fail = |_| IntakeError::OpenFailed;
     if enc.len() != ENC_LEN
         || ciphertext_and_tag.len() < TAG_LEN
         || ciphertext_and_tag.len() > MAX_AEAD_LEN
     {
         return Err(IntakeError::OpenFailed);
     }
-    let (ct, tag) = ciphertext_and_tag.split_at(ciphertext_and_tag.len() - TAG_LEN);
-    let encapped = <Kem as KemTrait>::EncappedKey::from_bytes(enc).map_err(fail)?;
-    let tag = AeadTag::<Aead>::from_bytes(tag).map_err(fail)?;
-    let sk = pair.private_key().ok_or(IntakeError::OpenFailed)?;
-    let mut ctx = hpke::setup_receiver::<Aead, Kdf, Kem>(&OpModeR::Base, &sk, &encapped, info)
-        .map_err(fail)?;
-    drop(sk);
-    let mut buffer = Zeroizing::new(ct.to_vec());
-    ctx.open_inout_detached(buffer.as_mut_slice().into(), aad, &tag)
-        .map_err(fail)?;
-    Ok(buffer)
+    crate::ring::hpke_open(pair, enc, info, aad, ciphertext_and_tag).ok_or(IntakeError::OpenFailed)
 }
 
 /// A credential opened and checked, with the plaintext it came from (kept

@@ -550,6 +550,34 @@ impl hpke::rand_core::TryRng for SeededRng {
 
 impl hpke::rand_core::TryCryptoRng for SeededRng {}
 
+/// Length of the HPKE AEAD tag (AES-256-GCM).
+const HPKE_TAG_LEN: usize = 16;
+
+/// HPKE base-mode open (the DESIGN.md suite) of `ciphertext || tag` into a
+/// zeroizing buffer: the one open of the enclave, used by credential intake
+/// and peer sync (which check their own size bounds first). `None` for every
+/// failure, with no detail.
+pub(crate) fn hpke_open(
+    pair: &HpkeKeyPair,
+    enc: &[u8],
+    info: &[u8],
+    aad: &[u8],
+    ciphertext_and_tag: &[u8],
+) -> Option<Zeroizing<Vec<u8>>> {
+    let split = ciphertext_and_tag.len().checked_sub(HPKE_TAG_LEN)?;
+    let (ct, tag) = ciphertext_and_tag.split_at(split);
+    let encapped = <Kem as KemTrait>::EncappedKey::from_bytes(enc).ok()?;
+    let tag = hpke::aead::AeadTag::<Aead>::from_bytes(tag).ok()?;
+    let sk = pair.private_key()?;
+    let mut ctx =
+        hpke::setup_receiver::<Aead, Kdf, Kem>(&hpke::OpModeR::Base, &sk, &encapped, info).ok()?;
+    drop(sk);
+    let mut buffer = Zeroizing::new(ct.to_vec());
+    ctx.open_inout_detached(buffer.as_mut_slice().into(), aad, &tag)
+        .ok()?;
+    Some(buffer)
+}
+
 /// HPKE base-mode seal (the DESIGN.md suite) of `plaintext` to `public`,
 /// randomness from the NSM. Returns (enc, ciphertext || tag).
 pub(crate) fn hpke_seal(

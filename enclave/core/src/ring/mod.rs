@@ -18,7 +18,8 @@ pub use self::keys::{
     Aead, HpkeKeyPair, Kdf, Kem, KeyRing, KeyRingError, ResultSigningKey, RingMeta,
 };
 pub(crate) use self::keys::{
-    DATA_KEY_LEN, MAX_KEY_VERSIONS, P256_SECRET_LEN, RING_ID_LEN, SEC1_UNCOMPRESSED_LEN, hpke_seal,
+    DATA_KEY_LEN, MAX_KEY_VERSIONS, P256_SECRET_LEN, RING_ID_LEN, SEC1_UNCOMPRESSED_LEN, hpke_open,
+    hpke_seal,
 };
 #[cfg(test)]
 use self::sealed::TAG_LEN;
