@@ -1,5 +1,7 @@
 //! The Strongroom `user_data` binding: CBOR `{"sign": <65-byte SEC1 P-256
-//! key>, "kid": <text>}`, naming the key that signs results and its key id.
+//! key>, "kid": <text>}`, naming the key that signs results and its key id;
+//! since log v2 also `"note": <32-byte Ed25519 key>`, the log's checkpoint
+//! (note) key. A binding without `note` is a v1 enclave's.
 
 use crate::cbor::{self, Item};
 use thiserror::Error;
@@ -19,9 +21,12 @@ pub enum BindingError {
     /// Not well-formed CBOR.
     #[error("user_data is not well-formed CBOR")]
     Cbor,
-    /// Not a map with exactly the keys `sign` and `kid`.
-    #[error("user_data must be a map with exactly `sign` and `kid`")]
+    /// Not a map with exactly the keys `sign` and `kid` (and optionally `note`).
+    #[error("user_data must be a map with exactly `sign`, `kid` and optionally `note`")]
     Shape,
+    /// `note` is not 32 bytes.
+    #[error("user_data `note` is not a 32-byte Ed25519 public key")]
+    NoteKey,
     /// `sign` is not a 65-byte uncompressed SEC1 point on P-256.
     #[error("user_data `sign` is not an uncompressed P-256 public key")]
     SigningKey,
@@ -39,6 +44,8 @@ pub struct KeyBinding {
     pub signing_key_sec1: [u8; SEC1_P256_LEN],
     /// Key id (COSE `kid`).
     pub kid: String,
+    /// The log's Ed25519 note key (log v2), if bound.
+    pub note_key: Option<[u8; 32]>,
 }
 
 impl KeyBinding {
@@ -47,12 +54,24 @@ impl KeyBinding {
         let Item::Map(entries) = cbor::decode(user_data).map_err(|_| BindingError::Cbor)? else {
             return Err(BindingError::Shape);
         };
-        let (mut sign, mut kid) = (None, None);
+        let (mut sign, mut kid, mut note) = (None, None, None);
         for (k, v) in &entries {
-            match k.as_text() {
-                Some("sign") => sign = Some(v.as_bytes().ok_or(BindingError::SigningKey)?),
-                Some("kid") => kid = Some(v.as_text().ok_or(BindingError::KeyId)?),
+            let slot_taken = match k.as_text() {
+                Some("sign") => sign
+                    .replace(v.as_bytes().ok_or(BindingError::SigningKey)?)
+                    .is_some(),
+                Some("kid") => kid
+                    .replace(v.as_text().ok_or(BindingError::KeyId)?)
+                    .is_some(),
+                Some("note") => {
+                    let bytes = v.as_bytes().ok_or(BindingError::NoteKey)?;
+                    let key: [u8; 32] = bytes.try_into().map_err(|_| BindingError::NoteKey)?;
+                    note.replace(key).is_some()
+                }
                 _ => return Err(BindingError::Shape),
+            };
+            if slot_taken {
+                return Err(BindingError::Shape);
             }
         }
         let (Some(sign), Some(kid)) = (sign, kid) else {
@@ -71,6 +90,7 @@ impl KeyBinding {
             signing_key,
             signing_key_sec1: sec1,
             kid: kid.to_owned(),
+            note_key: note,
         })
     }
 
@@ -110,6 +130,36 @@ mod tests {
         let b = KeyBinding::from_user_data(&ud).unwrap();
         assert_eq!(b.kid, "v1");
         assert_eq!(b.signing_key_sec1[0], 4);
+        assert_eq!(b.note_key, None);
+    }
+
+    #[test]
+    fn decodes_the_log_note_key_and_refuses_a_bad_one() {
+        let mut note = vec![0x58, 32];
+        note.extend_from_slice(&[9u8; 32]);
+        let ud = encode(&[
+            ("kid", b"\x62v1".to_vec()),
+            ("note", note.clone()),
+            ("sign", sign_item()),
+        ]);
+        let b = KeyBinding::from_user_data(&ud).unwrap();
+        assert_eq!(b.note_key, Some([9u8; 32]));
+        let mut short = note.clone();
+        short[1] = 31;
+        short.pop();
+        let bad = encode(&[
+            ("kid", b"\x62v1".to_vec()),
+            ("note", short),
+            ("sign", sign_item()),
+        ]);
+        assert_eq!(KeyBinding::from_user_data(&bad), Err(BindingError::NoteKey));
+        let twice = encode(&[
+            ("kid", b"\x62v1".to_vec()),
+            ("note", note.clone()),
+            ("note", note),
+            ("sign", sign_item()),
+        ]);
+        assert!(KeyBinding::from_user_data(&twice).is_err());
     }
 
     #[test]

@@ -30,6 +30,10 @@ pub struct QuoteResponse {
     pub key_id: String,
     /// Hex PCR0.
     pub image_hash: String,
+    /// Log v2: the log's note verifier key (`origin+keyid+base64`); its
+    /// Ed25519 key must be the one the document binds as `note`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_vkey: Option<String>,
 }
 
 /// Why a quote is refused.
@@ -131,6 +135,15 @@ impl QuoteResponse {
         }
         if !self.image_hash.eq_ignore_ascii_case(&document.pcr0_hex()) {
             return Err(QuoteError::Mismatch("image_hash"));
+        }
+        if let Some(vkey) = &self.log_vkey {
+            let key = strongroom_formats::c2sp::note::VerifierKey::parse(vkey)
+                .map_err(|_| QuoteError::Mismatch("log_vkey"))?;
+            let bound = binding.note_key.ok_or(QuoteError::Mismatch("log_vkey"))?;
+            let ed25519 = key.kind() == strongroom_formats::c2sp::note::KeyType::Ed25519;
+            if !ed25519 || key.public_key().as_bytes() != &bound {
+                return Err(QuoteError::Mismatch("log_vkey"));
+            }
         }
         Ok(VerifiedQuote {
             document,

@@ -55,6 +55,14 @@ pub struct LogEntry {
     pub tree_head: String,
     /// RFC 9162 audit path, base64 32-byte hashes, leaf upward.
     pub inclusion_proof: Vec<String>,
+    /// Log v2: the C2SP checkpoint of `tree_size` with witness
+    /// cosignatures (signed note text). Checked by `verify-proof` and
+    /// `verify-checkpoint` against a tlog-policy; absent from a v1 host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<String>,
+    /// Log v2: `c2sp.org/tlog-proof@v1` of the result in `checkpoint`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tlog_proof: Option<String>,
 }
 
 /// Why a signed result was refused. One variant per check (CHECKLIST.md R*).

@@ -2,6 +2,7 @@
 //! [--dev-root-key PATH] [--dev-root-out PATH] [--dev-pcrs-out PATH]
 //! [--dev-exchange-url URL --dev-exchange-ca PEM]
 //! [--dev-kms-url URL --dev-kms-ca PEM] [--kms-key-arn ARN]
+//! [--log-origin PREFIX] [--witness VKEY]... [--witness-quorum K]
 //! [--max-ttl-seconds N]`
 //!
 //! The enclave starts in phase `booting` with no key ring; the host drives
@@ -24,7 +25,9 @@ use strongroom_enclave_core::exchange::{Allowlist, Endpoint};
 use strongroom_enclave_core::intake::{DEFAULT_MAX_TTL_SECONDS, IntakePolicy};
 use strongroom_enclave_core::kms::pin::KmsKeyPin;
 use strongroom_enclave_core::nsm::{NSM_DEVICE_PATH, Nsm};
-use strongroom_enclave_core::state::{Enclave, VERSION};
+use strongroom_enclave_core::state::{DEFAULT_LOG_ORIGIN, Enclave, VERSION};
+use strongroom_formats::c2sp::cosignature::WitnessPolicy;
+use strongroom_formats::c2sp::note::VerifierKey;
 use strongroom_protocol::server::{ServerConfig, serve};
 use strongroom_protocol::transport::{Address, Listener};
 use strongroom_verifier::TrustRoot;
@@ -108,6 +111,20 @@ struct Args {
     /// mode is off: the ring lives only through attested peers.
     #[arg(long, value_name = "ARN")]
     kms_key_arn: Option<String>,
+    /// The transparency log's origin prefix (measured): checkpoints carry
+    /// the origin line `PREFIX/<first 16 hex digits of the ring id>`.
+    #[arg(long, value_name = "PREFIX", default_value = DEFAULT_LOG_ORIGIN)]
+    log_origin: String,
+    /// A witness's cosignature/v1 verifier key (`name+keyid+base64`, as
+    /// `strongroom-witness keygen` prints it); repeat for each witness
+    /// (measured). The log is then extended only from checkpoints that k of
+    /// them cosigned.
+    #[arg(long = "witness", value_name = "VKEY")]
+    witnesses: Vec<String>,
+    /// K: how many of the `--witness` keys must cosign (1..=number of
+    /// witnesses; default: all of them; 0 only without witnesses).
+    #[arg(long, value_name = "K")]
+    witness_quorum: Option<usize>,
     /// MAX_TTL_SECONDS: how far ahead a credential's not_after and ttl may reach.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_TTL_SECONDS)]
     max_ttl_seconds: u64,
@@ -142,6 +159,10 @@ fn main() -> ExitCode {
         eprintln!("strongroom-enclave: {NO_SIMULATOR}: --dev-* flags are refused");
         return ExitCode::from(EXIT_CONFIG);
     }
+    let witnesses = match witness_policy(&args) {
+        Ok(policy) => policy,
+        Err(code) => return ExitCode::from(code),
+    };
     let exchange = match exchange_config(&args) {
         Ok(cfg) => cfg.map(|c| Arc::new(Binance::new(c))),
         Err(code) => return ExitCode::from(code),
@@ -159,13 +180,52 @@ fn main() -> ExitCode {
         max_ttl_seconds: args.max_ttl_seconds,
     };
     let enclave = match Enclave::new(nsm, clock, policy) {
-        Ok(enclave) => Arc::new(enclave.with_trust_root(root)),
+        Ok(enclave) => enclave.with_trust_root(root),
         Err(err) => {
             error!(%err, "cannot read the PCRs");
             return ExitCode::from(EXIT_FAILURE);
         }
     };
+    let Some(enclave) = enclave.with_log(&args.log_origin, witnesses) else {
+        eprintln!("strongroom-enclave: --log-origin is not a valid checkpoint origin");
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    let enclave = Arc::new(enclave);
     run(args, enclave, exchange, kms)
+}
+
+/// The witnesses and quorum from `--witness`/`--witness-quorum`; exits 64
+/// naming the flag when a key does not parse or the quorum is out of range.
+fn witness_policy(args: &Args) -> Result<WitnessPolicy, u8> {
+    let mut keys = Vec::with_capacity(args.witnesses.len());
+    for vkey in &args.witnesses {
+        let key = VerifierKey::parse(vkey).map_err(|_| {
+            eprintln!("strongroom-enclave: --witness: not a cosignature/v1 verifier key");
+            EXIT_CONFIG
+        })?;
+        keys.push(key);
+    }
+    let quorum = args.witness_quorum.unwrap_or(keys.len());
+    if keys.is_empty() && quorum == 0 {
+        tracing::warn!(
+            "no --witness: checkpoints are signed by this enclave alone; a host that forks \
+             or rolls back the log is caught only by clients that check witness cosignatures"
+        );
+        return Ok(WitnessPolicy::danger_no_witnesses());
+    }
+    let policy = WitnessPolicy::new(keys, quorum).map_err(|_| {
+        eprintln!(
+            "strongroom-enclave: --witness/--witness-quorum: need 1 <= K <= witnesses, \
+             cosignature/v1 keys, no witness twice"
+        );
+        EXIT_CONFIG
+    })?;
+    info!(
+        witnesses = policy.witnesses().len(),
+        quorum = policy.threshold(),
+        "log witnesses configured"
+    );
+    Ok(policy)
 }
 
 /// The egress proxy: `--egress`, else vsock://3:8001 in production; none in

@@ -328,6 +328,7 @@ impl HostLog {
                 .iter()
                 .map(|h| ByteBuf::from(h.to_vec()))
                 .collect(),
+            checkpoint: None,
             head: self.head.clone(),
         }
     }
@@ -381,6 +382,8 @@ async fn append_log(stack: &Stack, cred: &Sealed) {
                     .iter()
                     .map(|h| B64.encode(h))
                     .collect(),
+                checkpoint: None,
+                tlog_proof: None,
             },
         };
         let policy =

@@ -230,7 +230,8 @@ fn pcrs_are_distinct_and_pcr0_is_given() {
 fn verifies_under_the_dev_root_and_never_the_aws_root() {
     let f = fixture();
     let ring = KeyRing::generate(&f.sim).unwrap();
-    let att = attest::attest(&f.sim, &ring, Some(b"challenge")).unwrap();
+    let note = [7u8; 32];
+    let att = attest::attest(&f.sim, &ring, &note, Some(b"challenge")).unwrap();
     let now = UNIX_EPOCH + Duration::from_millis(NOW_MS);
     let dev = TrustRoot::dev_from_pem(&f.sim.root_pem().unwrap()).unwrap();
     let policy = Policy::default()
@@ -244,7 +245,7 @@ fn verifies_under_the_dev_root_and_never_the_aws_root() {
     );
     assert_eq!(
         v.user_data.unwrap(),
-        attest::user_data(ring.signing().public_sec1(), ring.current().key_id()).unwrap()
+        attest::user_data(ring.signing().public_sec1(), ring.current().key_id(), &note).unwrap()
     );
     assert!(
         verify(

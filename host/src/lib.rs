@@ -16,3 +16,4 @@ pub mod serve;
 pub mod store;
 pub mod tenants;
 pub mod tlog;
+pub mod witness;

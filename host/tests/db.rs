@@ -105,7 +105,7 @@ async fn migrations_apply_and_are_idempotent() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(versions, 9);
+    assert_eq!(versions, 10);
     let again = run_host(&["migrate"], &db.env()).await;
     assert!(again.status.success());
     assert!(

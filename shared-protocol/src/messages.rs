@@ -10,7 +10,10 @@ use crate::error::RpcError;
 /// key-ring operations (sealing, peer sync, rotation), `resealed` in
 /// [`CredentialAccepted`] and the ring fields of [`KeyRingInfo`]; version 1
 /// peers are refused at the handshake (host and enclave ship together).
-pub const PROTOCOL_VERSION: u32 = 2;
+/// Version 3 (log v2) added C2SP checkpoints: `checkpoint` in
+/// [`AppendLogRequest`], `checkpoint` and `witness_quorum` in
+/// [`LogAppended`], `log_vkey` in [`AttestationInfo`].
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Versions this build can speak, oldest first.
 pub const SUPPORTED_VERSIONS: &[u32] = &[PROTOCOL_VERSION];
@@ -193,6 +196,9 @@ pub struct AttestationInfo {
     /// PCR0 of the running image, 48 bytes.
     #[serde(with = "serde_bytes")]
     pub pcr0: Vec<u8>,
+    /// Protocol 3: the log's note verifier key (`origin+keyid+base64`,
+    /// Ed25519); the document's `user_data` binds its 32-byte key as `note`.
+    pub log_vkey: String,
 }
 
 /// An HPKE-sealed credential exactly as the client produced it: the one
@@ -284,6 +290,11 @@ pub struct AppendLogRequest {
     /// The last signed tree head (COSE_Sign1), absent only for the empty log.
     #[serde(with = "serde_bytes")]
     pub head: Option<Vec<u8>>,
+    /// Protocol 3: the C2SP checkpoint of this state (signed note text:
+    /// the log's signature and the witnesses' cosignatures). Required for a
+    /// non-empty log when the enclave's witness quorum is above 0.
+    #[serde(default)]
+    pub checkpoint: Option<String>,
 }
 
 /// The log grew by one leaf.
@@ -297,6 +308,12 @@ pub struct LogAppended {
     /// Newly signed tree head (COSE_Sign1 ES256).
     #[serde(with = "serde_bytes")]
     pub tree_head: Vec<u8>,
+    /// Protocol 3: the new C2SP checkpoint, signed by the log's note key
+    /// only; the host collects witness cosignatures for it.
+    pub checkpoint: String,
+    /// Protocol 3: how many witness cosignatures the enclave needs on a
+    /// checkpoint before it extends the log from it (0: no witnesses).
+    pub witness_quorum: u32,
 }
 
 /// Forget a session.

@@ -62,6 +62,11 @@ pub fn verifier_cli() -> PathBuf {
     path("strongroom")
 }
 
+/// `strongroom-witness`.
+pub fn witness() -> PathBuf {
+    path("strongroom-witness")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

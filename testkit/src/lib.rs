@@ -14,6 +14,7 @@ pub mod pg;
 pub mod process;
 pub mod seal;
 pub mod stack;
+pub mod witness;
 
 use std::path::PathBuf;
 

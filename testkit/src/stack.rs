@@ -22,6 +22,7 @@ use crate::mock::{MockExchange, start_mock_exchange};
 use crate::pg::TestDb;
 use crate::process::{sigkill, tail};
 use crate::seal::submission;
+use crate::witness::{RealWitness, keygen};
 
 /// The KMS key id of a stack's key ring.
 pub const KMS_KEY_ID: &str = "strongroom-faults-ring-key";
@@ -41,6 +42,9 @@ pub struct StackOpts {
     /// Seal the key ring with the KMS double (`strongroom-kms-double`), so a
     /// restarted enclave gets the same ring back (the production set-up).
     pub kms: bool,
+    /// Run this many `strongroom-witness` processes; the enclave needs all of
+    /// them to cosign (quorum = number of witnesses).
+    pub witnesses: usize,
 }
 
 /// The database a stack runs on (see [`TestDb`]: a fresh one is dropped at
@@ -83,6 +87,8 @@ pub struct Stack {
     pub key: String,
     /// Logs of processes that were killed or replaced (kept for scans and failures).
     pub old_logs: Vec<PathBuf>,
+    /// The log's witnesses (empty without [`StackOpts::witnesses`]).
+    pub witnesses: Vec<RealWitness>,
 }
 
 /// Where the exchange is reached (through the cutter when there is one) and
@@ -110,7 +116,29 @@ impl Stack {
             true => Some(start_kms(dir.path()).await),
             false => None,
         };
-        let wiring = Wiring::new(dir.path(), &mock, port, kms.as_ref(), opts.host_env);
+        let mut wiring = Wiring::new(dir.path(), &mock, port, kms.as_ref(), opts.host_env);
+        let mut witnesses = Vec::new();
+        for n in 1..=opts.witnesses {
+            let key = keygen(dir.path(), n);
+            witnesses.push(RealWitness::start(dir.path(), n, key).await);
+        }
+        if !witnesses.is_empty() {
+            for w in &witnesses {
+                wiring
+                    .enclave_args
+                    .extend(["--witness".to_owned(), w.vkey.clone()]);
+            }
+            let urls: Vec<&str> = witnesses.iter().map(|w| w.url.as_str()).collect();
+            // Before the stack's own variables, so `host_env` may override it.
+            wiring
+                .host_env
+                .insert(0, ("WITNESS_URLS".into(), urls.join(",")));
+            eprintln!(
+                "[stack] {} witnesses up after {:?}",
+                witnesses.len(),
+                t0.elapsed()
+            );
+        }
         let enclave = start_enclave(dir.path(), &as_strs(&wiring.enclave_args)).await;
         eprintln!("[stack] enclave listening after {:?}", t0.elapsed());
         let db = Db(match opts.db_url {
@@ -132,9 +160,16 @@ impl Stack {
             host_env: wiring.host_env,
             key,
             old_logs: Vec::new(),
+            witnesses,
         };
         // The host drives the new enclave's boot (first boot: a new key ring).
         stack.wait_ready(Duration::from_secs(60)).await;
+        if !stack.witnesses.is_empty() {
+            let vkey = stack.log_vkey().await;
+            for w in &stack.witnesses {
+                w.follow(&vkey).await;
+            }
+        }
         eprintln!("[stack] ready after {:?}", t0.elapsed());
         stack
     }
@@ -195,9 +230,20 @@ impl Stack {
         kept
     }
 
-    /// Every log this stack wrote so far: host, enclave, earlier ones.
+    /// The log's note verifier key, from the quote.
+    pub async fn log_vkey(&self) -> String {
+        let q = self.client().quote().await.expect("quote answered");
+        assert_eq!(q.status, 200, "quote: {}", body_text(&q));
+        q.json()["log_vkey"]
+            .as_str()
+            .expect("log_vkey in the quote")
+            .to_owned()
+    }
+
+    /// Every log this stack wrote so far: host, enclave, witnesses, earlier ones.
     pub fn log_files(&self) -> Vec<PathBuf> {
         let mut v = self.old_logs.clone();
+        v.extend(self.witnesses.iter().map(|w| w.log.clone()));
         v.push(self.host.log.clone());
         v.push(self.enclave.log.clone());
         v
@@ -238,6 +284,9 @@ impl Stack {
             "dev_root_pem": self.enclave.root_pem,
             "pcrs_json": self.dir.path().join("pcrs.json"),
             "pids": {"host": self.host_pid(), "enclave": self.enclave_pid()},
+            "witnesses": self.witnesses.iter()
+                .map(|w| serde_json::json!({"url": w.url, "vkey": w.vkey}))
+                .collect::<Vec<_>>(),
         })
     }
 

@@ -41,6 +41,8 @@ pub struct Config {
     pub seed: Zeroizing<[u8; 32]>,
     /// Followed logs: origin -> trusted Ed25519 note keys.
     pub logs: BTreeMap<String, Vec<VerifierKey>>,
+    /// Where `logs` came from (re-read on SIGHUP).
+    pub logs_file: PathBuf,
     /// PostgreSQL connection string.
     pub database_url: String,
     /// Listen address.
@@ -71,7 +73,8 @@ impl Config {
         let seed = read_seed(&PathBuf::from(key_file))?;
         let logs_file =
             get("WITNESS_LOGS_FILE").ok_or_else(|| bad("WITNESS_LOGS_FILE", "is required"))?;
-        let logs = read_logs(&PathBuf::from(logs_file))?;
+        let logs_file = PathBuf::from(logs_file);
+        let logs = read_logs(&logs_file)?;
         let database_url = get("DATABASE_URL").ok_or_else(|| bad("DATABASE_URL", "is required"))?;
         let listen = get("WITNESS_LISTEN")
             .unwrap_or_else(|| DEFAULT_LISTEN.to_owned())
@@ -89,6 +92,7 @@ impl Config {
             name,
             seed,
             logs,
+            logs_file,
             database_url,
             listen,
             rate_per_sec,
@@ -137,7 +141,9 @@ pub fn read_logs(
         logs.entry(origin.to_owned()).or_default().push(key);
     }
     if logs.is_empty() {
-        return Err(bad(var, "names no log"));
+        tracing::warn!(
+            "{var} names no log yet: every add-checkpoint is 404 until it does (SIGHUP re-reads it)"
+        );
     }
     Ok(logs)
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use strongroom_formats::c2sp::cosignature::CosignatureSigner;
-use strongroom_witness::config::{Config, read_seed};
+use strongroom_witness::config::{Config, read_logs, read_seed};
 use strongroom_witness::server::{self, Witness};
 use strongroom_witness::store;
 use zeroize::Zeroizing;
@@ -118,15 +118,36 @@ fn serve() -> Result<(), Failure> {
             .map_err(|e| (1, format!("{e}: {:?}", e.0)))?;
         let witness = Witness::new(signer, cfg.logs, pool, cfg.rate_per_sec)
             .map_err(|e| (1, e.to_string()))?;
+        let witness = Arc::new(witness);
+        reload_on_hangup(witness.clone(), cfg.logs_file.clone())?;
         let listener = tokio::net::TcpListener::bind(cfg.listen)
             .await
             .map_err(|e| (1, format!("cannot listen on {}: {e}", cfg.listen)))?;
         let addr = listener.local_addr().map_err(|e| (1, e.to_string()))?;
         println!("listening on http://{addr}");
         let _ = std::io::stdout().flush();
-        server::run(listener, Arc::new(witness), shutdown()).await;
+        server::run(listener, witness, shutdown()).await;
         Ok(())
     })
+}
+
+/// Re-reads the logs file on every SIGHUP (a bad file is logged and the
+/// logs followed so far are kept).
+fn reload_on_hangup(witness: Arc<Witness>, path: PathBuf) -> Result<(), Failure> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| (1, format!("SIGHUP: {e}")))?;
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            match read_logs(&path) {
+                Ok(logs) => {
+                    tracing::info!(logs = logs.len(), "logs file re-read");
+                    witness.set_logs(logs);
+                }
+                Err(e) => tracing::error!(error = %e, "logs file not re-read; keeping the old one"),
+            }
+        }
+    });
+    Ok(())
 }
 
 /// SIGTERM or SIGINT.

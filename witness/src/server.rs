@@ -40,7 +40,7 @@ pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Witness {
     signer: CosignatureSigner,
     vkey: VerifierKey,
-    logs: BTreeMap<String, Vec<VerifierKey>>,
+    logs: std::sync::RwLock<BTreeMap<String, Vec<VerifierKey>>>,
     pool: Pool,
     limiter: Limiter,
 }
@@ -65,10 +65,22 @@ impl Witness {
         Ok(Self {
             signer,
             vkey,
-            logs,
+            logs: std::sync::RwLock::new(logs),
             pool,
             limiter: Limiter::new(rate_per_sec),
         })
+    }
+
+    /// Replaces the followed logs (SIGHUP re-reads `WITNESS_LOGS_FILE`):
+    /// what was recorded for a log stays in the store, so a log removed and
+    /// added again resumes from its recorded size.
+    pub fn set_logs(&self, logs: BTreeMap<String, Vec<VerifierKey>>) {
+        *self.logs.write().unwrap_or_else(|e| e.into_inner()) = logs;
+    }
+
+    fn log_keys(&self, origin: &str) -> Option<Vec<VerifierKey>> {
+        let logs = self.logs.read().unwrap_or_else(|e| e.into_inner());
+        logs.get(origin).cloned()
     }
 }
 
@@ -156,7 +168,7 @@ async fn add_checkpoint(w: &Witness, req: Request<Incoming>) -> Answer {
         return refusal(&Refusal::Malformed);
     };
     let origin = req.checkpoint.checkpoint().origin();
-    if let Err(r) = decide::authenticate(&req, w.logs.get(origin).map(Vec::as_slice)) {
+    if let Err(r) = decide::authenticate(&req, w.log_keys(origin).as_deref()) {
         return refusal(&r);
     }
     match store::add_checkpoint(&w.pool, &req).await {
@@ -211,7 +223,7 @@ async fn latest(w: &Witness, query: Option<&str>) -> Answer {
     let Some(Some(origin)) = origin else {
         return text(StatusCode::BAD_REQUEST, "origin=... is required");
     };
-    if !w.logs.contains_key(&origin) {
+    if w.log_keys(&origin).is_none() {
         return text(StatusCode::NOT_FOUND, "unknown log origin");
     }
     match store::latest(&w.pool, &origin).await {

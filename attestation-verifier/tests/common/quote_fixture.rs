@@ -37,6 +37,7 @@ pub fn fixture() -> Fixture {
         signing_pubkey: STANDARD.encode(&sign_pub),
         key_id: "v1:2026".into(),
         image_hash: hex::encode([0xaa; 48]),
+        log_vkey: None,
     };
     Fixture {
         pki,

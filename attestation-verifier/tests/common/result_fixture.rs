@@ -165,6 +165,8 @@ impl ResultFixture {
                 tree_size: LOG_SIZE,
                 tree_head: self.head(LOG_SIZE, frontier.root()),
                 inclusion_proof: proof.iter().map(|h| STANDARD.encode(h)).collect(),
+                checkpoint: None,
+                tlog_proof: None,
             },
         }
     }

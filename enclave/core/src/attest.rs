@@ -1,6 +1,6 @@
 //! Attestation bound to the key ring: `public_key` = current HPKE public key,
-//! `user_data` = CBOR `{"kid": key id, "sign": signing public key}`,
-//! `nonce` = the caller's challenge.
+//! `user_data` = CBOR `{"kid": key id, "note": the log's Ed25519 note key
+//! (32 bytes), "sign": signing public key}`, `nonce` = the caller's challenge.
 
 use serde::Serialize;
 use serde_bytes::Bytes;
@@ -39,19 +39,21 @@ pub struct Attestation {
     pub key_id: String,
 }
 
-/// The `user_data` map. Fields in canonical order (RFC 8949 §4.2.1: "kid"
-/// sorts before "sign" both bytewise and length-first), so the encoding is
-/// deterministic.
+/// The `user_data` map. Fields in canonical order (RFC 8949 §4.2.1:
+/// "kid" < "note" < "sign" both bytewise and length-first), so the encoding
+/// is deterministic.
 #[derive(Serialize)]
 struct UserData<'a> {
     kid: &'a str,
+    note: &'a Bytes,
     sign: &'a Bytes,
 }
 
-/// Encodes `{"kid": kid, "sign": sign_pub}` deterministically.
-pub fn user_data(sign_pub: &[u8], kid: &str) -> Result<Vec<u8>, AttestError> {
+/// Encodes `{"kid": kid, "note": note_pub, "sign": sign_pub}` deterministically.
+pub fn user_data(sign_pub: &[u8], kid: &str, note_pub: &[u8]) -> Result<Vec<u8>, AttestError> {
     serde_cbor::to_vec(&UserData {
         kid,
+        note: Bytes::new(note_pub),
         sign: Bytes::new(sign_pub),
     })
     .map_err(|_| AttestError::Encoding)
@@ -61,6 +63,7 @@ pub fn user_data(sign_pub: &[u8], kid: &str) -> Result<Vec<u8>, AttestError> {
 pub fn attest(
     nsm: &dyn Nsm,
     ring: &KeyRing,
+    note_pub: &[u8],
     nonce: Option<&[u8]>,
 ) -> Result<Attestation, AttestError> {
     if nonce.is_some_and(|n| n.len() > MAX_NONCE_LEN) {
@@ -68,7 +71,7 @@ pub fn attest(
     }
     let current = ring.current();
     let sign_pub = ring.signing().public_sec1();
-    let user_data = user_data(sign_pub, current.key_id())?;
+    let user_data = user_data(sign_pub, current.key_id(), note_pub)?;
     let document = nsm.attest(Some(current.public_sec1()), Some(&user_data), nonce)?;
     Ok(Attestation {
         document,
@@ -86,11 +89,16 @@ mod tests {
     #[test]
     fn user_data_is_canonical_cbor() {
         let sign = [4u8; 65];
-        let bytes = user_data(&sign, "v1:00").unwrap();
-        let mut expected = vec![0xa2, 0x63];
+        let note = [9u8; 32];
+        let bytes = user_data(&sign, "v1:00", &note).unwrap();
+        let mut expected = vec![0xa3, 0x63];
         expected.extend_from_slice(b"kid");
         expected.push(0x65);
         expected.extend_from_slice(b"v1:00");
+        expected.push(0x64);
+        expected.extend_from_slice(b"note");
+        expected.extend_from_slice(&[0x58, 32]);
+        expected.extend_from_slice(&note);
         expected.push(0x64);
         expected.extend_from_slice(b"sign");
         expected.extend_from_slice(&[0x58, 65]);

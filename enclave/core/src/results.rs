@@ -14,7 +14,6 @@ use sha2::{Digest, Sha256};
 use strongroom_protocol::messages::{AggregatesResult, ComputeAggregatesRequest};
 
 use crate::aggregate::Window;
-use crate::attest;
 use crate::compute::{PayloadContext, check_clock, check_window, sign_history};
 use crate::exchange::{Exchange, History};
 use crate::handle::Ports;
@@ -86,7 +85,7 @@ pub(crate) fn sign_aggregates(
             ring.signing().sign_cose(cbor, key_id)
         })?;
         let nonce = Sha256::digest(&signed);
-        let att = attest::attest(enclave.nsm(), ring, Some(nonce.as_slice()))?;
+        let (att, _) = enclave.attest_ring(ring, Some(nonce.as_slice()))?;
         Ok(AggregatesResult {
             signed,
             attestation: att.document,

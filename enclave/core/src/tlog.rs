@@ -10,14 +10,28 @@
 //!    one exception is re-appending the very leaf that produced the newest
 //!    head to the state just before it, which yields the same (size, root):
 //!    an idempotent retry for a host whose commit failed after we signed;
-//! 4. append, sign the new head, remember it.
+//! 4. with witnesses configured (a quorum k > 0, measured with the image),
+//!    a non-empty log's state must come with the C2SP checkpoint of that very
+//!    size and root, signed by this log's note key and cosigned by k of the
+//!    configured witnesses; its `strongroom-ring` extension line must not
+//!    name a ring version newer than the ring held here (a rolled-back ring);
+//! 5. append, sign the new head (COSE, v1) and the new checkpoint (C2SP
+//!    signed note, v2), remember it.
 //!
 //! Appends are serialized by the host (one transaction holding a row lock), so
-//! several instances extend one linear log.
+//! several instances extend one linear log. What makes the log linear against
+//! a hostile host is step 4 with the witnesses: a witness cosigns a checkpoint
+//! only if it is consistent with the last one it cosigned, so of two heads of
+//! one size (a fork, a restarted enclave handed an old state, two live
+//! enclaves on one ring) at most one is ever cosigned, and the other can
+//! neither be extended here nor verified by a client that asks for the quorum.
 
 use std::sync::Mutex;
 
 use p256::ecdsa::VerifyingKey;
+use strongroom_formats::c2sp::checkpoint::{Checkpoint, SignedCheckpoint};
+use strongroom_formats::c2sp::cosignature::WitnessPolicy;
+use strongroom_formats::c2sp::note::NoteSigner;
 use strongroom_protocol::merkle::{Frontier, Hash, leaf_hash};
 use strongroom_protocol::messages::{AppendLogRequest, LogAppended};
 use strongroom_protocol::tlog::{TREE_HASH_LEN, TreeHead};
@@ -49,12 +63,40 @@ pub enum LogError {
     /// The log cannot grow further.
     #[error("log is full")]
     Full,
+    /// Witnesses are configured and the state came without a checkpoint of
+    /// its size and root signed by this log, or with fewer cosignatures than
+    /// the quorum.
+    #[error("log state is not cosigned by the witness quorum")]
+    NotWitnessed,
+    /// The cosigned checkpoint names a newer ring version than the one held:
+    /// the host brought back an older sealed ring.
+    #[error("key ring is older than the log's")]
+    RingRolledBack,
 }
 
-/// The newest head this enclave signed: (size, root).
-#[derive(Debug, Default)]
+/// Prefix of the checkpoint extension line naming the ring version.
+pub const RING_LINE_PREFIX: &str = "strongroom-ring ";
+
+/// The ring version a checkpoint's `strongroom-ring` line names, if any.
+pub fn ring_version_of(cp: &Checkpoint) -> Option<u64> {
+    cp.extensions()
+        .iter()
+        .find_map(|l| l.strip_prefix(RING_LINE_PREFIX))
+        .and_then(|v| v.parse().ok())
+}
+
+/// The newest head this enclave signed: (size, root); and the witnesses
+/// whose quorum a log state needs.
+#[derive(Debug)]
 pub(crate) struct LogSigner {
     newest: Mutex<Option<(u64, Hash)>>,
+    witnesses: WitnessPolicy,
+}
+
+impl Default for LogSigner {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// The keys a log operation uses.
@@ -65,12 +107,29 @@ pub(crate) struct LogKeys<'a> {
     pub sign: &'a dyn Fn(&[u8], &str) -> Vec<u8>,
     /// Key id written into the head and its COSE header.
     pub key_id: &'a str,
+    /// The log's note key (named by the origin): signs checkpoints.
+    pub note: &'a NoteSigner,
+    /// The held ring's version, written into every checkpoint.
+    pub ring_version: u64,
 }
 
 impl LogSigner {
-    /// A signer that has signed nothing yet.
+    /// A signer that has signed nothing yet, without witnesses.
     pub fn new() -> Self {
-        Self::default()
+        Self::with_witnesses(WitnessPolicy::danger_no_witnesses())
+    }
+
+    /// A signer whose log states need `witnesses`' quorum.
+    pub fn with_witnesses(witnesses: WitnessPolicy) -> Self {
+        Self {
+            newest: Mutex::new(None),
+            witnesses,
+        }
+    }
+
+    /// How many witness cosignatures a log state needs.
+    pub fn quorum(&self) -> usize {
+        self.witnesses.threshold()
     }
 
     /// Checks the host's state and appends `req.leaf`; see the module docs.
@@ -85,6 +144,7 @@ impl LogSigner {
         let mut frontier = checked_frontier(req)?;
         let current_root = frontier.root();
         check_head(req, ours, &current_root)?;
+        self.check_witnessed(req, keys, &current_root)?;
         frontier
             .append(leaf_hash(&req.leaf))
             .map_err(|_| LogError::Full)?;
@@ -110,13 +170,65 @@ impl LogSigner {
         };
         let payload = head.to_cbor().map_err(|_| LogError::HeadInvalid)?;
         let signed = (keys.sign)(&payload, keys.key_id);
+        let checkpoint = sign_checkpoint(keys, new_size, new_root)?;
         *newest = Some((new_size, new_root));
         Ok(LogAppended {
             leaf_index: req.tree_size,
             tree_size: frontier.size(),
             tree_head: signed,
+            checkpoint,
+            witness_quorum: u32::try_from(self.quorum()).unwrap_or(u32::MAX),
         })
     }
+
+    /// Step 4 of the module docs. A checkpoint sent without witnesses
+    /// configured is still checked (signature, size, root, ring version).
+    fn check_witnessed(
+        &self,
+        req: &AppendLogRequest,
+        keys: &LogKeys<'_>,
+        root: &Hash,
+    ) -> Result<(), LogError> {
+        let needed = self.quorum() > 0 && req.tree_size > 0;
+        let Some(text) = req.checkpoint.as_deref() else {
+            return if needed {
+                Err(LogError::NotWitnessed)
+            } else {
+                Ok(())
+            };
+        };
+        let signed =
+            SignedCheckpoint::parse(text.as_bytes()).map_err(|_| LogError::NotWitnessed)?;
+        let vkey = keys.note.verifier_key();
+        let cp = signed
+            .verify_log(vkey.name(), &vkey)
+            .map_err(|_| LogError::NotWitnessed)?;
+        if cp.size() != req.tree_size || cp.root_hash() != root {
+            return Err(LogError::NotWitnessed);
+        }
+        if ring_version_of(cp).is_some_and(|v| v > keys.ring_version) {
+            return Err(LogError::RingRolledBack);
+        }
+        if needed {
+            self.witnesses
+                .check_quorum(signed.note())
+                .map_err(|_| LogError::NotWitnessed)?;
+        }
+        Ok(())
+    }
+}
+
+/// The C2SP checkpoint of (`size`, `root`) under the log's origin, with the
+/// ring version line, signed by the note key: the signed note's text.
+fn sign_checkpoint(keys: &LogKeys<'_>, size: u64, root: Hash) -> Result<String, LogError> {
+    let origin = keys.note.verifier_key().name().to_owned();
+    let ring = format!("{RING_LINE_PREFIX}{}", keys.ring_version);
+    let cp = Checkpoint::new(&origin, size, root, vec![ring]).map_err(|_| LogError::HeadInvalid)?;
+    let mut signed = SignedCheckpoint::new(cp).map_err(|_| LogError::HeadInvalid)?;
+    keys.note
+        .sign(signed.note_mut())
+        .map_err(|_| LogError::HeadInvalid)?;
+    Ok(signed.format())
 }
 
 fn checked_frontier(req: &AppendLogRequest) -> Result<Frontier, LogError> {

@@ -12,14 +12,27 @@ fn key(seed: u8) -> SigningKey {
     SigningKey::from_slice(&[seed; 32]).unwrap()
 }
 
-/// Runs `f` with log keys made from a bare signing key.
+const ORIGIN: &str = "strongroom.test/log/0011223344556677";
+
+fn note_signer() -> NoteSigner {
+    NoteSigner::from_seed(ORIGIN, &[5u8; 32]).unwrap()
+}
+
+/// Runs `f` with log keys made from a bare signing key (ring version 1).
 fn with_keys<R>(k: &SigningKey, f: impl FnOnce(&LogKeys<'_>) -> R) -> R {
+    with_ring_version(k, 1, f)
+}
+
+fn with_ring_version<R>(k: &SigningKey, ring_version: u64, f: impl FnOnce(&LogKeys<'_>) -> R) -> R {
     let verifying = VerifyingKey::from(k);
     let sign = |p: &[u8], kid: &str| sign_es256(p, kid, k);
+    let note = note_signer();
     f(&LogKeys {
         verifying: &verifying,
         sign: &sign,
         key_id: "v1:test",
+        note: &note,
+        ring_version,
     })
 }
 
@@ -31,6 +44,7 @@ fn leaf(k: &SigningKey, n: u32) -> Vec<u8> {
 struct HostLog {
     leaves: Vec<Vec<u8>>,
     head: Option<Vec<u8>>,
+    checkpoint: Option<String>,
 }
 
 impl HostLog {
@@ -46,6 +60,7 @@ impl HostLog {
                 .map(|h| ByteBuf::from(h.to_vec()))
                 .collect(),
             head: self.head.clone(),
+            checkpoint: self.checkpoint.clone(),
         }
     }
 
@@ -54,6 +69,7 @@ impl HostLog {
         let out = with_keys(k, |keys| signer.append(&req, keys, NOW)).unwrap();
         self.leaves.push(leaf);
         self.head = Some(out.tree_head.clone());
+        self.checkpoint = Some(out.checkpoint.clone());
         out
     }
 }
@@ -65,6 +81,7 @@ fn appends_produce_heads_whose_roots_match_and_include_the_leaf() {
     let mut log = HostLog {
         leaves: vec![],
         head: None,
+        checkpoint: None,
     };
     for n in 0..9u32 {
         let out = log.append(&signer, &k, leaf(&k, n));
@@ -89,6 +106,7 @@ fn refuses_foreign_leaves_heads_and_tampered_frontiers() {
     let mut log = HostLog {
         leaves: vec![],
         head: None,
+        checkpoint: None,
     };
     // A leaf signed by someone else.
     assert_eq!(
@@ -140,11 +158,13 @@ fn refuses_rollback_and_fork() {
     let mut log = HostLog {
         leaves: vec![],
         head: None,
+        checkpoint: None,
     };
     log.append(&signer, &k, leaf(&k, 0));
     let old = HostLog {
         leaves: log.leaves.clone(),
         head: log.head.clone(),
+        checkpoint: log.checkpoint.clone(),
     };
     log.append(&signer, &k, leaf(&k, 1));
     // The host replays the older state: refused.
@@ -161,6 +181,7 @@ fn refuses_rollback_and_fork() {
     let empty = HostLog {
         leaves: vec![],
         head: None,
+        checkpoint: None,
     };
     assert_eq!(
         with_keys(&k, |keys| signer.append(
@@ -184,6 +205,7 @@ fn the_same_append_may_be_retried_but_not_replaced() {
     let mut log = HostLog {
         leaves: vec![],
         head: None,
+        checkpoint: None,
     };
     log.append(&signer, &k, leaf(&k, 0));
     // The enclave signs leaf 1, but the host's commit fails: it retries the same leaf.
@@ -200,4 +222,118 @@ fn the_same_append_may_be_retried_but_not_replaced() {
         with_keys(&k, |keys| signer.append(&other, keys, NOW)).unwrap_err(),
         LogError::Stale
     );
+}
+
+fn witness(n: u8) -> strongroom_formats::c2sp::cosignature::CosignatureSigner {
+    let name = format!("witness.test/w{n}");
+    strongroom_formats::c2sp::cosignature::CosignatureSigner::from_seed(&name, &[40 + n; 32])
+        .unwrap()
+}
+
+fn cosign(checkpoint: &str, by: &[u8]) -> String {
+    let mut signed = SignedCheckpoint::parse(checkpoint.as_bytes()).unwrap();
+    for n in by {
+        let w = witness(*n);
+        let line = w.cosign(signed.checkpoint(), 1_700_000_000).unwrap();
+        signed.note_mut().add_signature(line).unwrap();
+    }
+    signed.format()
+}
+
+fn quorum_of_two() -> LogSigner {
+    let keys = vec![
+        witness(1).verifier_key().unwrap(),
+        witness(2).verifier_key().unwrap(),
+        witness(3).verifier_key().unwrap(),
+    ];
+    LogSigner::with_witnesses(WitnessPolicy::new(keys, 2).unwrap())
+}
+
+#[test]
+fn checkpoints_are_signed_notes_of_the_new_state_naming_the_ring_version() {
+    let k = key(7);
+    let signer = LogSigner::new();
+    let mut log = HostLog {
+        leaves: vec![],
+        head: None,
+        checkpoint: None,
+    };
+    for n in 0..3u32 {
+        let out = log.append(&signer, &k, leaf(&k, n));
+        assert_eq!(out.witness_quorum, 0);
+        let signed = SignedCheckpoint::parse(out.checkpoint.as_bytes()).unwrap();
+        let vkey = note_signer().verifier_key();
+        let cp = signed.verify_log(ORIGIN, &vkey).unwrap();
+        let hashes: Vec<Hash> = log.leaves.iter().map(|l| leaf_hash(l)).collect();
+        assert_eq!(cp.size(), u64::from(n) + 1);
+        assert_eq!(cp.root_hash(), &root(&hashes));
+        assert_eq!(ring_version_of(cp), Some(1));
+    }
+}
+
+#[test]
+fn with_witnesses_a_state_needs_its_checkpoint_cosigned_by_the_quorum() {
+    let k = key(7);
+    let signer = quorum_of_two();
+    let mut log = HostLog {
+        leaves: vec![],
+        head: None,
+        checkpoint: None,
+    };
+    // The empty log needs nothing.
+    let first = log.append(&signer, &k, leaf(&k, 0));
+    assert_eq!(first.witness_quorum, 2);
+    let append = |log: &HostLog, n: u32| {
+        with_keys(&k, |keys| {
+            signer.append(&log.request(leaf(&k, n)), keys, NOW)
+        })
+    };
+    // Signed by the log only, one cosignature, two of them by one witness,
+    // a witness outside the policy: refused.
+    for by in [&[][..], &[1], &[2, 2], &[1, 4]] {
+        log.checkpoint = Some(cosign(&first.checkpoint, by));
+        assert_eq!(
+            append(&log, 1).unwrap_err(),
+            LogError::NotWitnessed,
+            "{by:?}"
+        );
+    }
+    log.checkpoint = None;
+    assert_eq!(append(&log, 1).unwrap_err(), LogError::NotWitnessed);
+    // A cosigned checkpoint of another state (size 1, another root): refused.
+    let mut other = HostLog {
+        leaves: vec![],
+        head: None,
+        checkpoint: None,
+    };
+    let other_first = other.append(&LogSigner::new(), &k, leaf(&k, 99));
+    log.checkpoint = Some(cosign(&other_first.checkpoint, &[1, 2]));
+    assert_eq!(append(&log, 1).unwrap_err(), LogError::NotWitnessed);
+    // Two of the three: accepted.
+    log.checkpoint = Some(cosign(&first.checkpoint, &[3, 1]));
+    let second = append(&log, 1).unwrap();
+    assert_eq!(second.tree_size, 2);
+}
+
+#[test]
+fn a_cosigned_checkpoint_of_a_newer_ring_refuses_an_older_ring() {
+    let k = key(7);
+    let signer = quorum_of_two();
+    let mut log = HostLog {
+        leaves: vec![],
+        head: None,
+        checkpoint: None,
+    };
+    let req = log.request(leaf(&k, 0));
+    let first = with_ring_version(&k, 5, |keys| signer.append(&req, keys, NOW)).unwrap();
+    log.leaves.push(leaf(&k, 0));
+    log.head = Some(first.tree_head.clone());
+    log.checkpoint = Some(cosign(&first.checkpoint, &[1, 2]));
+    let next = log.request(leaf(&k, 1));
+    // The ring the host brought back (version 4) is older than the log's.
+    let stale = LogSigner::with_witnesses(quorum_of_two().witnesses.clone());
+    let refused = with_ring_version(&k, 4, |keys| stale.append(&next, keys, NOW));
+    assert_eq!(refused.unwrap_err(), LogError::RingRolledBack);
+    let ok = with_ring_version(&k, 6, |keys| stale.append(&next, keys, NOW)).unwrap();
+    assert_eq!(ok.tree_size, 2);
 }

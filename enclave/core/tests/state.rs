@@ -120,7 +120,13 @@ fn attestation_binds_keys_and_nonce() {
     let serde_cbor::Value::Map(map) = ud else {
         panic!("user_data not a map")
     };
-    assert_eq!(map.len(), 2);
+    assert_eq!(map.len(), 3);
+    let note = &map[&serde_cbor::Value::Text("note".into())];
+    let log_key = strongroom_formats::c2sp::note::VerifierKey::parse(&att.log_vkey).unwrap();
+    assert_eq!(
+        note,
+        &serde_cbor::Value::Bytes(log_key.public_key().as_bytes().to_vec())
+    );
     assert_eq!(
         map[&serde_cbor::Value::Text("kid".into())],
         serde_cbor::Value::Text(att.key_id.clone())

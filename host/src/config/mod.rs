@@ -82,6 +82,9 @@ pub struct ServeConfig {
     /// `TRUSTED_PROXIES`: comma-separated CIDRs whose `X-Forwarded-For`
     /// entries are believed (default none: the peer address is the client).
     pub trusted_proxies: crate::http::client_addr::TrustedProxies,
+    /// `WITNESS_URLS`: comma-separated `http://HOST:PORT[/PREFIX]` of the log's
+    /// witnesses, and `WITNESS_TIMEOUT_MS` (default 5000) per exchange.
+    pub witnesses: crate::witness::Witnesses,
     /// `TLS_TERMINATED_UPSTREAM=1`: TLS ends at a load balancer in front;
     /// answers carry HSTS as if the host terminated TLS itself.
     pub tls_terminated_upstream: bool,
@@ -183,6 +186,28 @@ fn parse_trusted_proxies(
         name: "TRUSTED_PROXIES",
         reason: "expected comma-separated CIDRs like 10.0.0.0/16 (at most 64)",
     })
+}
+
+fn parse_witness_urls(
+    src: &dyn ConfigSource,
+) -> Result<Vec<crate::witness::WitnessUrl>, ConfigError> {
+    let invalid = ConfigError::Invalid {
+        name: "WITNESS_URLS",
+        reason: "expected comma-separated http://HOST:PORT[/PREFIX] (at most 16, no duplicates)",
+    };
+    let mut out: Vec<crate::witness::WitnessUrl> = Vec::new();
+    for u in src.get("WITNESS_URLS").unwrap_or_default().split(',') {
+        let u = u.trim();
+        if u.is_empty() {
+            continue;
+        }
+        let url = crate::witness::WitnessUrl::parse(u).ok_or_else(|| invalid.clone())?;
+        if out.contains(&url) || out.len() == crate::witness::MAX_WITNESSES {
+            return Err(invalid);
+        }
+        out.push(url);
+    }
+    Ok(out)
 }
 
 fn parse_origins(src: &dyn ConfigSource) -> Result<Vec<String>, ConfigError> {
@@ -322,6 +347,10 @@ impl ServeConfig {
             lockout_duration: secs("LOCKOUT_SECONDS", 900, 1, 30 * 86_400)?,
             submit_auth_cache: secs("SUBMIT_AUTH_CACHE_SECONDS", 5, 0, 300)?,
             trusted_proxies: parse_trusted_proxies(src)?,
+            witnesses: crate::witness::Witnesses::new(
+                parse_witness_urls(src)?,
+                ms("WITNESS_TIMEOUT_MS", 5_000, 1, 600_000)?,
+            ),
             tls_terminated_upstream: parse_flag(src, "TLS_TERMINATED_UPSTREAM")?,
             allowed_origins: parse_origins(src)?,
             tls: parse_tls(src)?,

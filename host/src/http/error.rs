@@ -117,6 +117,9 @@ codes! {
     EnclaveUnavailable => "enclave_unavailable", 503, "the enclave is unavailable";
     /// The enclave is up but not ready (booting or busy).
     EnclaveNotReady => "enclave_not_ready", 503, "the enclave is not ready";
+    /// The log's checkpoint did not get the enclave's witness quorum (a
+    /// witness down, or the log forked): the log waits for it.
+    WitnessUnavailable => "witness_unavailable", 503, "the transparency log's witnesses did not cosign; try again later";
     /// PostgreSQL cannot be reached.
     DatabaseUnavailable => "database_unavailable", 503, "the database is unavailable";
 }

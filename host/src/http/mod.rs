@@ -42,6 +42,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/transparency/head"),
     ("GET", "/transparency/inclusion"),
     ("GET", "/transparency/consistency"),
+    ("GET", "/checkpoint"),
 ];
 
 /// Shared state of the server.
@@ -207,6 +208,9 @@ impl App {
         }
         if label.starts_with("/transparency/") {
             return self.transparency(label, req.uri().query()).await;
+        }
+        if label == "/checkpoint" {
+            return self.checkpoint().await;
         }
         let submit = label == "/enclave/submit_key";
         // The presented key, hashed once for the lookup, the cache and the store.

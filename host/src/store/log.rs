@@ -5,8 +5,22 @@ use tokio_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-/// The state row as stored: `(tree_size, frontier, head)`.
-pub type StateRow = (i64, Vec<u8>, Option<Vec<u8>>);
+/// The state row as stored.
+#[derive(Debug)]
+pub struct StateRow {
+    /// Leaves in the log.
+    pub tree_size: i64,
+    /// Right-edge subtree roots, concatenated.
+    pub frontier: Vec<u8>,
+    /// Newest signed head (COSE), None for the empty log.
+    pub head: Option<Vec<u8>>,
+    /// Newest checkpoint (signed note text, cosignatures so far).
+    pub checkpoint: Option<String>,
+    /// Whether `checkpoint` carries `witness_quorum` cosignatures.
+    pub cosigned: bool,
+    /// The quorum the enclave named with the newest checkpoint.
+    pub witness_quorum: i32,
+}
 
 /// Locks and reads the state row (statement from the connection's cache).
 pub async fn lock_state<C: deadpool_postgres::GenericClient>(
@@ -14,11 +28,98 @@ pub async fn lock_state<C: deadpool_postgres::GenericClient>(
 ) -> Result<StateRow, tokio_postgres::Error> {
     let stmt = tx
         .prepare_cached(
-            "SELECT tree_size, frontier, head FROM transparency_state WHERE id FOR UPDATE",
+            "SELECT tree_size, frontier, head, checkpoint, cosigned, witness_quorum \
+             FROM transparency_state WHERE id FOR UPDATE",
         )
         .await?;
     let row = tx.query_one(&stmt, &[]).await?;
-    Ok((row.get(0), row.get(1), row.get(2)))
+    Ok(StateRow {
+        tree_size: row.get(0),
+        frontier: row.get(1),
+        head: row.get(2),
+        checkpoint: row.get(3),
+        cosigned: row.get(4),
+        witness_quorum: row.get(5),
+    })
+}
+
+/// Stores the checkpoint of the current state with its cosignatures
+/// (`cosigned`: the quorum is met). Call with the state row locked.
+pub async fn record_cosigned<C: GenericClient + Sync>(
+    tx: &C,
+    tree_size: i64,
+    checkpoint: &str,
+    cosigned: bool,
+) -> Result<(), tokio_postgres::Error> {
+    tx.execute(
+        "UPDATE tree_heads SET checkpoint = $2 WHERE tree_size = $1",
+        &[&tree_size, &checkpoint],
+    )
+    .await?;
+    tx.execute(
+        "UPDATE transparency_state SET checkpoint = $2, cosigned = $3 \
+         WHERE id AND tree_size = $1",
+        &[&tree_size, &checkpoint, &cosigned],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The newest checkpoint if its quorum is met: `(size, note text)`.
+pub async fn cosigned_checkpoint<C: GenericClient + Sync>(
+    db: &C,
+) -> Result<Option<(i64, String)>, tokio_postgres::Error> {
+    let row = db
+        .query_opt(
+            "SELECT tree_size, checkpoint FROM transparency_state \
+             WHERE id AND cosigned AND checkpoint IS NOT NULL",
+            &[],
+        )
+        .await?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
+/// The checkpoint stored with the head of `size`.
+pub async fn checkpoint_at<C: GenericClient + Sync>(
+    db: &C,
+    size: i64,
+) -> Result<Option<String>, tokio_postgres::Error> {
+    let row = db
+        .query_opt(
+            "SELECT checkpoint FROM tree_heads WHERE tree_size = $1",
+            &[&size],
+        )
+        .await?;
+    Ok(row.and_then(|r| r.get(0)))
+}
+
+/// The size each witness last cosigned, as last heard.
+pub async fn witness_size<C: GenericClient + Sync>(
+    db: &C,
+    url: &str,
+) -> Result<Option<i64>, tokio_postgres::Error> {
+    let row = db
+        .query_opt(
+            "SELECT tree_size FROM witness_sizes WHERE witness_url = $1",
+            &[&url],
+        )
+        .await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// Remembers the size a witness cosigned.
+pub async fn set_witness_size<C: GenericClient + Sync>(
+    db: &C,
+    url: &str,
+    size: i64,
+) -> Result<(), tokio_postgres::Error> {
+    db.execute(
+        "INSERT INTO witness_sizes (witness_url, tree_size) VALUES ($1, $2) \
+         ON CONFLICT (witness_url) DO UPDATE SET tree_size = EXCLUDED.tree_size",
+        &[&url, &size],
+    )
+    .await?;
+    Ok(())
 }
 
 /// One append as stored.
@@ -38,6 +139,12 @@ pub struct AppendRow<'a> {
     pub head: &'a [u8],
     /// New frontier, concatenated.
     pub frontier: &'a [u8],
+    /// New checkpoint (signed by the enclave only, so far).
+    pub checkpoint: &'a str,
+    /// Whether it needs no more cosignatures (quorum 0).
+    pub cosigned: bool,
+    /// The quorum the enclave named.
+    pub witness_quorum: i32,
 }
 
 /// Stores leaf, head and the new state, pipelined: sent together, executed in
@@ -51,15 +158,23 @@ pub async fn record_append<C: deadpool_postgres::GenericClient>(
             "INSERT INTO transparency_log (leaf_index, leaf_hash, aggregate_id) VALUES ($1, $2, $3)"
         ),
         tx.prepare_cached(
-            "INSERT INTO tree_heads (tree_size, root_hash, cose) VALUES ($1, $2, $3)"
+            "INSERT INTO tree_heads (tree_size, root_hash, cose, checkpoint) VALUES ($1, $2, $3, $4)"
         ),
         tx.prepare_cached(
-            "UPDATE transparency_state SET tree_size = $1, frontier = $2, head = $3 WHERE id"
+            "UPDATE transparency_state SET tree_size = $1, frontier = $2, head = $3, \
+             checkpoint = $4, cosigned = $5, witness_quorum = $6 WHERE id"
         ),
     )?;
     let leaf_params: [&(dyn ToSql + Sync); 3] = [&a.leaf_index, &a.leaf_hash, &a.aggregate];
-    let head_params: [&(dyn ToSql + Sync); 3] = [&a.tree_size, &a.root, &a.head];
-    let state_params: [&(dyn ToSql + Sync); 3] = [&a.tree_size, &a.frontier, &a.head];
+    let head_params: [&(dyn ToSql + Sync); 4] = [&a.tree_size, &a.root, &a.head, &a.checkpoint];
+    let state_params: [&(dyn ToSql + Sync); 6] = [
+        &a.tree_size,
+        &a.frontier,
+        &a.head,
+        &a.checkpoint,
+        &a.cosigned,
+        &a.witness_quorum,
+    ];
     tokio::try_join!(
         tx.execute(&insert_leaf, &leaf_params),
         tx.execute(&insert_head, &head_params),
@@ -130,15 +245,17 @@ pub async fn close<C: GenericClient + Sync>(
     )
     .await?;
     tx.execute(
-        "INSERT INTO tree_heads_archive (log_epoch, tree_size, root_hash, cose, created_at) \
-         SELECT $1, tree_size, root_hash, cose, created_at FROM tree_heads",
+        "INSERT INTO tree_heads_archive (log_epoch, tree_size, root_hash, cose, created_at, checkpoint) \
+         SELECT $1, tree_size, root_hash, cose, created_at, checkpoint FROM tree_heads",
         &[&epoch],
     )
     .await?;
     tx.execute("DELETE FROM transparency_log", &[]).await?;
     tx.execute("DELETE FROM tree_heads", &[]).await?;
+    tx.execute("DELETE FROM witness_sizes", &[]).await?;
     tx.execute(
         "UPDATE transparency_state SET tree_size = 0, frontier = '\\x', head = NULL, \
+         checkpoint = NULL, cosigned = true, witness_quorum = 0, \
          log_epoch = log_epoch + 1 WHERE id",
         &[],
     )

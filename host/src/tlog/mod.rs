@@ -10,6 +10,9 @@
 
 pub mod merkle;
 
+use strongroom_formats::c2sp::checkpoint::SignedCheckpoint;
+use strongroom_formats::c2sp::proof::TlogProof;
+use strongroom_formats::c2sp::witness::AddCheckpoint;
 use strongroom_formats::cose::Sign1;
 use strongroom_protocol::messages::{AppendLogRequest, LogAppended};
 use strongroom_protocol::tlog::TreeHead;
@@ -17,6 +20,7 @@ use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
 use crate::store;
+use crate::witness::{WitnessError, Witnesses};
 use merkle::Hash;
 
 /// Why a log operation failed.
@@ -32,6 +36,14 @@ pub enum TlogError {
     /// The enclave's answer does not extend the state the host sent.
     #[error("enclave answer does not match the expected log state")]
     Mismatch,
+    /// The newest checkpoint lacks the enclave's witness quorum.
+    #[error("checkpoint not cosigned by the witness quorum ({got} of {need})")]
+    NotCosigned {
+        /// Distinct witnesses that cosigned.
+        got: usize,
+        /// The quorum.
+        need: usize,
+    },
 }
 
 /// The locked state an append starts from.
@@ -43,6 +55,12 @@ pub struct LogState {
     pub frontier: Vec<Hash>,
     /// Newest signed head (None only for the empty log).
     pub head: Option<Vec<u8>>,
+    /// Newest checkpoint with the cosignatures collected so far.
+    pub checkpoint: Option<String>,
+    /// Whether `checkpoint` has the quorum.
+    pub cosigned: bool,
+    /// The quorum the enclave named with it.
+    pub witness_quorum: usize,
 }
 
 impl LogState {
@@ -57,6 +75,7 @@ impl LogState {
                 .map(|h| serde_bytes::ByteBuf::from(h.to_vec()))
                 .collect(),
             head: self.head.clone(),
+            checkpoint: self.checkpoint.clone(),
         }
     }
 }
@@ -72,6 +91,15 @@ pub struct Appended {
     pub tree_head: Vec<u8>,
     /// Audit path of the new leaf in the new tree.
     pub inclusion_proof: Vec<Hash>,
+}
+
+/// A cosigned checkpoint and the proof of one leaf in it.
+#[derive(Debug, Clone)]
+pub struct Witnessed {
+    /// The checkpoint (signed note: the log's signature and the cosignatures).
+    pub checkpoint: String,
+    /// `c2sp.org/tlog-proof@v1` of the leaf in that checkpoint.
+    pub tlog_proof: String,
 }
 
 fn to_i64(v: u64) -> Result<i64, TlogError> {
@@ -93,16 +121,19 @@ fn split_hashes(bytes: &[u8]) -> Result<Vec<Hash>, TlogError> {
 pub async fn lock_state<C: deadpool_postgres::GenericClient>(
     tx: &C,
 ) -> Result<LogState, TlogError> {
-    let (size, frontier, head) = store::log::lock_state(tx).await?;
-    let size = u64::try_from(size).map_err(|_| TlogError::Corrupt)?;
-    let frontier = split_hashes(&frontier)?;
+    let row = store::log::lock_state(tx).await?;
+    let size = u64::try_from(row.tree_size).map_err(|_| TlogError::Corrupt)?;
+    let frontier = split_hashes(&row.frontier)?;
     if frontier.len() != size.count_ones() as usize {
         return Err(TlogError::Corrupt);
     }
     Ok(LogState {
         size,
         frontier,
-        head,
+        head: row.head,
+        checkpoint: row.checkpoint,
+        cosigned: row.cosigned,
+        witness_quorum: usize::try_from(row.witness_quorum).map_err(|_| TlogError::Corrupt)?,
     })
 }
 
@@ -125,14 +156,19 @@ pub async fn record_append<C: deadpool_postgres::GenericClient>(
         .ok()
         .and_then(|p| TreeHead::from_cbor(&p).ok())
         .ok_or(TlogError::Mismatch)?;
+    let checkpoint =
+        SignedCheckpoint::parse(answer.checkpoint.as_bytes()).map_err(|_| TlogError::Mismatch)?;
     if answer.leaf_index != state.size
         || answer.tree_size != new_size
         || head.size != new_size
         || head.root != root
+        || checkpoint.checkpoint().size() != new_size
+        || checkpoint.checkpoint().root_hash() != &root
     {
         return Err(TlogError::Mismatch);
     }
     let frontier = frontier.concat();
+    let quorum = i32::try_from(answer.witness_quorum).map_err(|_| TlogError::Mismatch)?;
     let row = store::log::AppendRow {
         leaf_index: to_i64(state.size)?,
         leaf_hash: &leaf_hash,
@@ -141,6 +177,9 @@ pub async fn record_append<C: deadpool_postgres::GenericClient>(
         root: &root,
         head: &answer.tree_head,
         frontier: &frontier,
+        checkpoint: &answer.checkpoint,
+        cosigned: quorum == 0,
+        witness_quorum: quorum,
     };
     store::log::record_append(tx, &row).await?;
     // The new leaf's audit path is the old frontier, smallest subtree first.
@@ -182,4 +221,150 @@ pub async fn leaf_hashes<C: GenericClient + Sync>(
     rows.iter()
         .map(|r| Hash::try_from(r.as_slice()).map_err(|_| TlogError::Corrupt))
         .collect()
+}
+
+/// Brings the locked state's newest checkpoint to its witness quorum: each
+/// witness gets `add-checkpoint` from the size it last cosigned (as last
+/// heard; a 409 names the right one and is retried once), with the
+/// consistency proof; the cosignature lines are added to the note, stored
+/// and the state marked cosigned once `witness_quorum` distinct witnesses
+/// cosigned. Call inside a transaction holding the state row; commit it even
+/// when the quorum is not met (the cosignatures collected are kept).
+pub async fn cosign<C: GenericClient + Sync>(
+    tx: &C,
+    witnesses: &Witnesses,
+    state: &mut LogState,
+) -> Result<(), TlogError> {
+    let Some(text) = state.checkpoint.clone() else {
+        return Ok(());
+    };
+    if state.cosigned {
+        return Ok(());
+    }
+    let mut signed = SignedCheckpoint::parse(text.as_bytes()).map_err(|_| TlogError::Corrupt)?;
+    let size = state.size;
+    let hashes = leaf_hashes(tx, size).await?;
+    let mut pending = Vec::new();
+    for url in witnesses.urls() {
+        let old = store::log::witness_size(tx, url.as_str()).await?;
+        let old = old.and_then(|s| u64::try_from(s).ok()).unwrap_or(0);
+        pending.push((url.clone(), old));
+    }
+    let mut got: Vec<String> = Vec::new();
+    for round in 0..2 {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (url, old) in pending.drain(..) {
+            let req = add_request(&signed, &hashes, old)?;
+            let w = witnesses.clone();
+            tasks.spawn(async move {
+                let answer = w.add_checkpoint(&url, &req).await;
+                (url, answer)
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            let Ok((url, answer)) = joined else { continue };
+            match answer {
+                Ok(lines) => {
+                    for line in lines {
+                        let known = signed
+                            .note()
+                            .signatures()
+                            .iter()
+                            .any(|s| s.name() == line.name() && s.key_id() == line.key_id());
+                        if !known {
+                            got.push(line.name().to_owned());
+                            signed
+                                .note_mut()
+                                .add_signature(line)
+                                .map_err(|_| TlogError::Corrupt)?;
+                        }
+                    }
+                    store::log::set_witness_size(tx, url.as_str(), to_i64(size)?).await?;
+                }
+                Err(WitnessError::Conflict(at)) if round == 0 && at <= size => {
+                    pending.push((url, at));
+                }
+                Err(e) => {
+                    tracing::warn!(witness = url.as_str(), error = %e, size, "no cosignature");
+                }
+            }
+        }
+        if pending.is_empty() {
+            break;
+        }
+    }
+    // Distinct cosigners on the note (the log's own line is not one).
+    let log_name = signed.checkpoint().origin().to_owned();
+    let mut names: Vec<&str> = signed
+        .note()
+        .signatures()
+        .iter()
+        .map(|s| s.name())
+        .filter(|n| *n != log_name)
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let have = names.len();
+    let done = have >= state.witness_quorum;
+    let text = signed.format();
+    store::log::record_cosigned(tx, to_i64(size)?, &text, done).await?;
+    state.checkpoint = Some(text);
+    state.cosigned = done;
+    if !done {
+        return Err(TlogError::NotCosigned {
+            got: have,
+            need: state.witness_quorum,
+        });
+    }
+    Ok(())
+}
+
+fn add_request(
+    signed: &SignedCheckpoint,
+    hashes: &[Hash],
+    old: u64,
+) -> Result<AddCheckpoint, TlogError> {
+    let size = signed.checkpoint().size();
+    let proof = if old == 0 || old >= size {
+        Vec::new()
+    } else {
+        merkle::consistency_proof(hashes, old).map_err(|_| TlogError::Corrupt)?
+    };
+    Ok(AddCheckpoint {
+        old_size: old,
+        proof,
+        checkpoint: signed.clone(),
+    })
+}
+
+/// The `c2sp.org/tlog-proof@v1` of leaf `index` in the cosigned checkpoint
+/// `checkpoint` (whose size is `index + 1` or more).
+pub async fn tlog_proof<C: GenericClient + Sync>(
+    db: &C,
+    index: u64,
+    checkpoint: &str,
+) -> Result<String, TlogError> {
+    let signed = SignedCheckpoint::parse(checkpoint.as_bytes()).map_err(|_| TlogError::Corrupt)?;
+    let size = signed.checkpoint().size();
+    let hashes = leaf_hashes(db, size).await?;
+    let inclusion = merkle::inclusion_proof(&hashes, index).map_err(|_| TlogError::Corrupt)?;
+    let proof = TlogProof::new(None, index, inclusion, signed).map_err(|_| TlogError::Corrupt)?;
+    Ok(proof.format())
+}
+
+/// The checkpoint stored with the head of `size` (cosignatures included).
+pub async fn checkpoint_at<C: GenericClient + Sync>(
+    db: &C,
+    size: u64,
+) -> Result<Option<String>, TlogError> {
+    Ok(store::log::checkpoint_at(db, to_i64(size)?).await?)
+}
+
+/// The newest checkpoint with its quorum: `(size, note)`.
+pub async fn cosigned_checkpoint<C: GenericClient + Sync>(
+    db: &C,
+) -> Result<Option<(u64, String)>, TlogError> {
+    let row = store::log::cosigned_checkpoint(db).await?;
+    row.map(|(size, text)| Ok((u64::try_from(size).map_err(|_| TlogError::Corrupt)?, text)))
+        .transpose()
 }

@@ -57,6 +57,7 @@ impl Handler for Stub {
                         .to_vec(),
                     key_id: "stub-1".into(),
                     pcr0: vec![0xab; 48],
+                    log_vkey: super::stub_log::note_signer().verifier_key().to_string(),
                 })
             }
             RequestBody::OpenCredential(o) => {

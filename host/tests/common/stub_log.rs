@@ -98,6 +98,14 @@ pub struct StubLog {
     newest: Mutex<Option<(u64, Hash)>>,
 }
 
+/// The stub log's checkpoint origin.
+pub const STUB_ORIGIN: &str = "strongroom.test/stub-log";
+
+/// The stub log's note key.
+pub fn note_signer() -> strongroom_formats::c2sp::note::NoteSigner {
+    strongroom_formats::c2sp::note::NoteSigner::from_seed(STUB_ORIGIN, &[3u8; 32]).unwrap()
+}
+
 impl StubLog {
     pub fn append(&self, req: &AppendLogRequest) -> Result<LogAppended, ErrorCode> {
         let key = signing_key();
@@ -137,10 +145,21 @@ impl StubLog {
         };
         let tree_head = sign_es256(&head.to_cbor().unwrap(), KEY_ID, &key);
         *newest = Some((frontier.size(), frontier.root()));
+        let cp = strongroom_formats::c2sp::checkpoint::Checkpoint::new(
+            STUB_ORIGIN,
+            frontier.size(),
+            frontier.root(),
+            vec![],
+        )
+        .unwrap();
+        let mut signed = strongroom_formats::c2sp::checkpoint::SignedCheckpoint::new(cp).unwrap();
+        note_signer().sign(signed.note_mut()).unwrap();
         Ok(LogAppended {
             leaf_index: req.tree_size,
             tree_size: frontier.size(),
             tree_head,
+            checkpoint: signed.format(),
+            witness_quorum: 0,
         })
     }
 }

@@ -66,6 +66,7 @@ pub fn requests() -> Vec<(&'static str, Request)> {
                     tree_size: 3,
                     frontier: vec![ByteBuf::from(vec![1; 32]), ByteBuf::from(vec![2; 32])],
                     head: Some(vec![0x84, 0x40]),
+                    checkpoint: Some("strongroom.test/log/00\n3\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n— strongroom.test/log/00 AAAAAA==\n".into()),
                 }),
             ),
         ),
@@ -213,6 +214,7 @@ pub fn responses() -> Vec<(&'static str, Response)> {
                     signing_public_key: vec![4; 65],
                     key_id: "v1:0a1b2c3d".into(),
                     pcr0: vec![0; 48],
+                    log_vkey: "strongroom.test/log/00+0a1b2c3d+AQ==".into(),
                 }),
             ),
         ),
@@ -261,6 +263,10 @@ pub fn responses() -> Vec<(&'static str, Response)> {
                     leaf_index: 3,
                     tree_size: 4,
                     tree_head: vec![0x84],
+                    checkpoint:
+                        "strongroom.test/log/00\n4\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"
+                            .into(),
+                    witness_quorum: 2,
                 }),
             ),
         ),

@@ -55,6 +55,9 @@ pub enum KeyRingError {
 
 /// Length of a ring id.
 pub(crate) const RING_ID_LEN: usize = 16;
+/// HMAC label deriving the log's note key from the signing key.
+const NOTE_KEY_LABEL: &[u8] = b"strongroom/log-note-key/v1";
+
 /// Length of the ring's data key (AES-256).
 pub(crate) const DATA_KEY_LEN: usize = 32;
 /// Most HPKE versions a ring holds at once (rotation adds one and retires
@@ -445,6 +448,25 @@ impl KeyRing {
     /// The result-signing key.
     pub fn signing(&self) -> &ResultSigningKey {
         &self.signing
+    }
+
+    /// The log's Ed25519 note key, named `origin`. Its seed is
+    /// HMAC-SHA256(key = the result-signing scalar, `strongroom/log-note-key/v1`):
+    /// part of the ring (sealed and synced with it, no field of its own, so
+    /// rings sealed before v2 have one too), the same on every instance
+    /// sharing the ring, unchanged by HPKE rotation (the signing key stays),
+    /// and new with `keys reset` (a new signing key). `None` if `origin` is
+    /// not a valid note key name.
+    pub fn note_signer(&self, origin: &str) -> Option<strongroom_formats::c2sp::note::NoteSigner> {
+        use hmac::{KeyInit, Mac};
+        let scalar = self.signing.scalar();
+        let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(&scalar[..]).ok()?;
+        mac.update(NOTE_KEY_LABEL);
+        let mut seed = Zeroizing::new([0u8; 32]);
+        let mut out = mac.finalize().into_bytes();
+        seed.copy_from_slice(&out);
+        out.zeroize();
+        strongroom_formats::c2sp::note::NoteSigner::from_seed(origin, &seed).ok()
     }
 
     /// Signs a CBOR payload as COSE_Sign1 ES256 under the current key id.

@@ -7,6 +7,7 @@
 
 use std::sync::{Arc, Mutex, RwLock};
 
+use strongroom_formats::c2sp::cosignature::WitnessPolicy;
 use strongroom_protocol::messages::{
     AppendLogRequest, AttestRequest, AttestationInfo, CredentialAccepted, CredentialMetadata,
     ForgetRequest, Forgotten, HealthInfo, LogAppended, OpenCredentialRequest, Phase, ResponseBody,
@@ -27,6 +28,9 @@ use crate::ring::RingError;
 use crate::ring::{KeyRing, KeyRingError};
 use crate::sync::{SyncError, SyncHolder, SyncRequester};
 use crate::tlog::{LogError, LogKeys, LogSigner};
+
+/// The log origin prefix when none is configured (dev and tests).
+pub const DEFAULT_LOG_ORIGIN: &str = "strongroom.dev/log";
 
 /// Version string reported by health checks.
 pub const VERSION: &str = concat!("strongroom-enclave/", env!("CARGO_PKG_VERSION"));
@@ -173,6 +177,7 @@ pub struct Enclave {
     ring: RwLock<Option<KeyRing>>,
     sessions: Mutex<SessionCache>,
     log: LogSigner,
+    log_origin: String,
     pcr0: Vec<u8>,
     pcrs: [Vec<u8>; 3],
     root: TrustRoot,
@@ -207,6 +212,7 @@ impl Enclave {
             ring: RwLock::new(None),
             sessions: Mutex::new(SessionCache::new()),
             log: LogSigner::new(),
+            log_origin: DEFAULT_LOG_ORIGIN.to_owned(),
             pcr0,
             pcrs,
             root: TrustRoot::aws_nitro_g1(),
@@ -220,6 +226,38 @@ impl Enclave {
     pub fn with_trust_root(mut self, root: TrustRoot) -> Self {
         self.root = root;
         self
+    }
+
+    /// The log's origin prefix and witnesses (measured configuration: the
+    /// enclave's command line). The origin line of every checkpoint is
+    /// `<origin>/<first 16 hex digits of the ring id>`, so `keys reset` (a
+    /// new ring) starts a new log under a new origin. `None` if the prefix
+    /// is not a valid note key name.
+    pub fn with_log(mut self, origin: &str, witnesses: WitnessPolicy) -> Option<Self> {
+        strongroom_formats::c2sp::note::check_name(&format!("{origin}/0123456789abcdef")).ok()?;
+        self.log_origin = origin.to_owned();
+        self.log = LogSigner::with_witnesses(witnesses);
+        Some(self)
+    }
+
+    /// An attestation document binding `ring`'s keys and its log note key,
+    /// and that note key as a verifier key string.
+    pub(crate) fn attest_ring(
+        &self,
+        ring: &KeyRing,
+        nonce: Option<&[u8]>,
+    ) -> Result<(attest::Attestation, String), EnclaveError> {
+        let note = ring
+            .note_signer(&self.log_origin_for(ring))
+            .ok_or_else(|| EnclaveError::Internal("log origin".to_owned()))?;
+        let vkey = note.verifier_key();
+        let att = attest::attest(self.nsm.as_ref(), ring, vkey.public_key().as_bytes(), nonce)?;
+        Ok((att, vkey.to_string()))
+    }
+
+    /// The log origin for `ring`.
+    pub(crate) fn log_origin_for(&self, ring: &KeyRing) -> String {
+        format!("{}/{}", self.log_origin, &hex::encode(ring.ring_id())[..16])
     }
 
     /// The root peers' attestation documents must chain to.
@@ -279,13 +317,14 @@ impl Enclave {
     /// A fresh attestation document binding the current keys.
     pub fn attest(&self, req: &AttestRequest) -> Result<AttestationInfo, EnclaveError> {
         let nonce = req.nonce.as_deref();
-        let att = self.with_key_ring(|ring| attest::attest(self.nsm.as_ref(), ring, nonce))??;
+        let (att, log_vkey) = self.with_key_ring(|ring| self.attest_ring(ring, nonce))??;
         Ok(AttestationInfo {
             document: att.document,
             hpke_public_key: att.hpke_public_key,
             signing_public_key: att.signing_public_key,
             key_id: att.key_id,
             pcr0: self.pcr0.clone(),
+            log_vkey,
         })
     }
 
@@ -372,10 +411,15 @@ impl Enclave {
         let appended = self.with_key_ring(|ring| {
             let signing = ring.signing();
             let sign = |payload: &[u8], kid: &str| signing.sign_cose(payload, kid);
+            let note = ring
+                .note_signer(&self.log_origin_for(ring))
+                .ok_or(LogError::HeadInvalid)?;
             let keys = LogKeys {
                 verifying: signing.verifying_key(),
                 sign: &sign,
                 key_id: ring.current().key_id(),
+                note: &note,
+                ring_version: ring.ring_version(),
             };
             self.log.append(req, &keys, &time)
         })?;

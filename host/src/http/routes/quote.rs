@@ -26,6 +26,7 @@ impl App {
                 "signing_pubkey": STANDARD.encode(&a.signing_public_key),
                 "key_id": a.key_id,
                 "image_hash": hex::encode(&a.pcr0),
+                "log_vkey": a.log_vkey,
             }),
         ))
     }

@@ -25,7 +25,7 @@ use crate::http::error::{ApiError, Code};
 use crate::http::validate::{self, RequestAggregates, ValidAggregatesRequest};
 use crate::http::{App, Ctx, Resp, json};
 use crate::store::{self, audit};
-use crate::tlog::{self, Appended, TlogError};
+use crate::tlog::{self, Appended, TlogError, Witnessed};
 
 const ACTION: &str = "request_aggregates";
 
@@ -35,6 +35,7 @@ impl From<TlogError> for ApiError {
         match e {
             TlogError::Db(_) => Self::new(Code::DatabaseUnavailable),
             TlogError::Mismatch => Self::new(Code::LogStateInvalid),
+            TlogError::NotCosigned { .. } => Self::new(Code::WitnessUnavailable),
             _ => Self::new(Code::InternalError),
         }
     }
@@ -65,7 +66,7 @@ impl App {
             Ok::<_, ApiError>((result, payload, appended))
         }
         .await;
-        let (result, payload, appended) = match outcome {
+        let (result, payload, (appended, witnessed)) = match outcome {
             Ok(x) => x,
             Err(e) => {
                 self.audit_failure(ctx, tenant, req.session, e.code).await;
@@ -85,6 +86,8 @@ impl App {
                     "tree_size": appended.tree_size,
                     "tree_head": STANDARD.encode(&appended.tree_head),
                     "inclusion_proof": appended.inclusion_proof.iter().map(|h| STANDARD.encode(h)).collect::<Vec<_>>(),
+                    "checkpoint": witnessed.checkpoint,
+                    "tlog_proof": witnessed.tlog_proof,
                 },
             }),
         ))
@@ -151,10 +154,74 @@ impl App {
         })
     }
 
-    /// One transaction: the signed result is stored, the log state locked, the
-    /// enclave asked to append, the new leaf/head/state stored, the audit row
-    /// written. Any failure rolls all of it back (the transaction is dropped).
+    /// Three transactions, each holding the log's state row:
+    /// 1. a newest checkpoint still short of the witness quorum (a witness
+    ///    was down at the last append) is brought to it first: the enclave
+    ///    extends the log only from a cosigned state;
+    /// 2. the signed result is stored, the enclave asked to append, the new
+    ///    leaf/head/checkpoint/state stored, the audit row written; any
+    ///    failure rolls all of it back;
+    /// 3. the new checkpoint goes to the witnesses, their cosignatures are
+    ///    stored, and the result's `tlog-proof` is made from it.
+    ///
+    /// The append is committed before any witness sees its checkpoint, so a
+    /// crash between 2 and 3 loses nothing: step 1 of the next request
+    /// completes it. Without the quorum at 3 the answer is 503
+    /// `witness_unavailable` (the result is logged; no proof is handed out).
     async fn store_and_log(
+        &self,
+        tenant: Uuid,
+        session: Uuid,
+        result: &AggregatesResult,
+        ctx: &Ctx,
+    ) -> Result<(Appended, Witnessed), ApiError> {
+        self.cosign_newest().await?;
+        let appended = self.append(tenant, session, result, ctx).await?;
+        let witnessed = self
+            .witness(appended.leaf_index, appended.tree_size)
+            .await?;
+        Ok((appended, witnessed))
+    }
+
+    /// Step 1 of [`Self::store_and_log`]; the cosignatures collected are kept
+    /// even when the quorum is not met.
+    async fn cosign_newest(&self) -> Result<(), ApiError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let mut state = tlog::lock_state(&tx).await?;
+        let cosigned = tlog::cosign(&*tx, &self.cfg.witnesses, &mut state).await;
+        tx.commit().await?;
+        Ok(cosigned?)
+    }
+
+    /// Step 3 of [`Self::store_and_log`] for the leaf `index` of the tree of
+    /// `size`: its checkpoint cosigned (now, or already by a later request
+    /// that needed it to append) and the leaf's proof in it.
+    async fn witness(&self, index: u64, size: u64) -> Result<Witnessed, ApiError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let mut state = tlog::lock_state(&tx).await?;
+        let checkpoint = if state.size == size {
+            let cosigned = tlog::cosign(&*tx, &self.cfg.witnesses, &mut state).await;
+            if cosigned.is_err() {
+                tx.commit().await?;
+                return Err(cosigned.map(|()| ApiError::new(Code::WitnessUnavailable))?);
+            }
+            state.checkpoint.clone()
+        } else {
+            tlog::checkpoint_at(&*tx, size).await?
+        };
+        let checkpoint = checkpoint.ok_or_else(|| ApiError::new(Code::InternalError))?;
+        let tlog_proof = tlog::tlog_proof(&*tx, index, &checkpoint).await?;
+        tx.commit().await?;
+        Ok(Witnessed {
+            checkpoint,
+            tlog_proof,
+        })
+    }
+
+    /// Step 2 of [`Self::store_and_log`].
+    async fn append(
         &self,
         tenant: Uuid,
         session: Uuid,

@@ -1,0 +1,234 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+//! Log v2 with real processes: two `strongroom-witness`es with a quorum of
+//! two, the simulator enclave and the host. A result comes with a
+//! `c2sp.org/tlog-proof@v1` whose checkpoint the log's note key signed (the
+//! key bound in the attestation as `note`) and both witnesses cosigned; a
+//! witness that is down holds the log until it is back; a witness restarted
+//! mid-run keeps its state. And the two forks a review reproduced against
+//! log v1, played by a hostile host that rolls its database back: a
+//! restarted enclave handed an old state, and a second live enclave on the
+//! same ring, each sign a second history of one size, and neither gets a
+//! cosigned result: the witnesses refuse it and the log stops there.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use strongroom_formats::c2sp::checkpoint::SignedCheckpoint;
+use strongroom_formats::c2sp::cosignature::WitnessPolicy;
+use strongroom_formats::c2sp::note::VerifierKey;
+use strongroom_formats::c2sp::proof::{LogPolicy, TlogProof};
+use strongroom_testkit::enclave::start_enclave;
+use strongroom_testkit::host::Host;
+use strongroom_testkit::http::{body_text, try_http};
+use strongroom_testkit::stack::{Stack, StackOpts};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+async fn witnessed_stack(kms: bool) -> Stack {
+    Stack::start(StackOpts {
+        witnesses: 2,
+        kms,
+        ..Default::default()
+    })
+    .await
+}
+
+fn policy(s: &Stack, log_vkey: &str) -> LogPolicy {
+    let log_key = VerifierKey::parse(log_vkey).expect("log vkey");
+    let witnesses = s
+        .witnesses
+        .iter()
+        .map(|w| VerifierKey::parse(&w.vkey).expect("witness vkey"))
+        .collect();
+    LogPolicy {
+        origin: log_key.name().to_owned(),
+        log_key,
+        witnesses: WitnessPolicy::new(witnesses, 2).expect("2 of 2"),
+    }
+}
+
+/// quote -> submit -> request_aggregates through `host`; the answer.
+async fn aggregate(s: &Stack, host: &str, session: &str) -> (u16, Value) {
+    let body = format!(r#"{{"session_id":"{session}"}}"#);
+    let auth = format!("Bearer {}", s.key);
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let r = try_http(
+        host,
+        "POST",
+        "/enclave/request_aggregates",
+        &headers,
+        Some(body.as_bytes()),
+        Duration::from_secs(90),
+    )
+    .await
+    .expect("request_aggregates answered");
+    let v = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+    (r.status, v)
+}
+
+/// Checks the result's tlog-proof: the leaf is the signed result, the
+/// checkpoint is signed by the log and cosigned by both witnesses.
+fn check_proof(s: &Stack, log_vkey: &str, answer: &Value) -> u64 {
+    let proof = answer["log"]["tlog_proof"].as_str().expect("tlog_proof");
+    let leaf = STANDARD
+        .decode(answer["aggregates_signed"].as_str().expect("signed"))
+        .expect("base64");
+    let parsed = TlogProof::parse(proof.as_bytes()).expect("tlog-proof parses");
+    let ok = parsed
+        .verify(&leaf, &policy(s, log_vkey))
+        .expect("tlog-proof verifies with both cosignatures");
+    assert_eq!(ok.cosignatures.len(), 2);
+    assert_eq!(ok.index, answer["log"]["leaf_index"].as_u64().unwrap());
+    ok.tree_size
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_carry_cosigned_tlog_proofs_and_a_witness_down_holds_the_log() {
+    let mut s = witnessed_stack(false).await;
+    let log_vkey = s.log_vkey().await;
+    let (_, session) = s.submit_demo("witnessed").await;
+    let host = s.host.addr.clone();
+    for n in 1..=2u64 {
+        let (status, answer) = aggregate(&s, &host, &session).await;
+        assert_eq!(status, 200, "{answer}{}", s.logs_tail());
+        assert_eq!(check_proof(&s, &log_vkey, &answer), n);
+    }
+    // /checkpoint serves the newest cosigned checkpoint, signed by the key
+    // the quote names.
+    let r = try_http(
+        &host,
+        "GET",
+        "/checkpoint",
+        &[],
+        None,
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", body_text(&r));
+    let cp = SignedCheckpoint::parse(&r.body).unwrap();
+    let vkey = VerifierKey::parse(&log_vkey).unwrap();
+    assert_eq!(cp.verify_log(vkey.name(), &vkey).unwrap().size(), 2);
+
+    // Witness 2 down: the result is logged but not handed out.
+    s.witnesses[1].kill().await;
+    let (status, answer) = aggregate(&s, &host, &session).await;
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(answer["error"]["code"], "witness_unavailable");
+    // Back (same database: it kept its state across the restart): the
+    // pending checkpoint is cosigned first, then the log goes on.
+    s.witnesses[1].restart().await;
+    let (status, answer) = aggregate(&s, &host, &session).await;
+    assert_eq!(status, 200, "{answer}{}", s.logs_tail());
+    assert_eq!(check_proof(&s, &log_vkey, &answer), 4);
+    // Witness 1 restarted mid-run: it still knows size 4 and goes on.
+    s.witnesses[0].restart().await;
+    let (status, answer) = aggregate(&s, &host, &session).await;
+    assert_eq!(status, 200, "{answer}{}", s.logs_tail());
+    assert_eq!(check_proof(&s, &log_vkey, &answer), 5);
+}
+
+/// The hostile host's rollback: the log's tables as they were at `size`
+/// (leaves, heads and the state row, cosigned checkpoint included).
+async fn roll_back(s: &Stack, size: i64) {
+    let db = s.db.client().await;
+    let leaf: Vec<u8> = db
+        .query_one(
+            "SELECT leaf_hash FROM transparency_log WHERE leaf_index = 0",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(size, 1, "the frontier below is that of one leaf");
+    db.batch_execute("BEGIN").await.unwrap();
+    db.execute(
+        "DELETE FROM transparency_log WHERE leaf_index >= $1",
+        &[&size],
+    )
+    .await
+    .unwrap();
+    db.execute("DELETE FROM tree_heads WHERE tree_size > $1", &[&size])
+        .await
+        .unwrap();
+    db.execute(
+        "UPDATE transparency_state SET tree_size = $1, frontier = $2, \
+         head = (SELECT cose FROM tree_heads WHERE tree_size = $1), \
+         checkpoint = (SELECT checkpoint FROM tree_heads WHERE tree_size = $1), \
+         cosigned = true WHERE id",
+        &[&size, &leaf],
+    )
+    .await
+    .unwrap();
+    db.batch_execute("COMMIT").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forked_log_gets_no_cosigned_result_from_a_restarted_or_a_second_enclave() {
+    let mut s = witnessed_stack(true).await;
+    let (_, session) = s.submit_demo("fork").await;
+    let host = s.host.addr.clone();
+    for _ in 0..2 {
+        let (status, answer) = aggregate(&s, &host, &session).await;
+        assert_eq!(status, 200, "{answer}{}", s.logs_tail());
+    }
+
+    // 1. A restarted enclave (ring back from KMS, nothing in memory) handed
+    //    the cosigned state of size 1 signs a second size 2. v1 would have
+    //    published it; the witnesses, at size 2 with another root, refuse.
+    s.kill_enclave().await;
+    s.restart_enclave().await;
+    s.wait_ready(Duration::from_secs(120)).await;
+    roll_back(&s, 1).await;
+    let (status, answer) = aggregate(&s, &host, &session).await;
+    assert_eq!(status, 503, "{answer}{}", s.logs_tail());
+    assert_eq!(answer["error"]["code"], "witness_unavailable");
+    // It signed the fork (the enclave alone cannot know better)...
+    let forked: Option<String> =
+        s.db.client()
+            .await
+            .query_one("SELECT checkpoint FROM transparency_state WHERE id", &[])
+            .await
+            .unwrap()
+            .get(0);
+    let forked = SignedCheckpoint::parse(forked.unwrap().as_bytes()).unwrap();
+    assert_eq!(forked.checkpoint().size(), 2);
+    assert_eq!(
+        forked.note().signatures().len(),
+        1,
+        "no witness cosigned it"
+    );
+    // ...and the log cannot be extended past it: the enclave wants the quorum.
+    let (status, answer) = aggregate(&s, &host, &session).await;
+    assert_eq!(status, 503, "{answer}");
+    let evidence = s.witnesses[0]
+        .db
+        .count("SELECT count(*) FROM witness_evidence")
+        .await;
+    assert!(evidence >= 1, "the witness kept the fork as evidence");
+
+    // 2. A second live enclave on the same ring (its own host on the same
+    //    database; the ring comes from KMS), handed the rolled-back state:
+    //    the same refusal, with no restart anywhere.
+    roll_back(&s, 1).await;
+    let dir2 = tempfile::tempdir().unwrap();
+    let args: Vec<&str> = s.enclave_args.iter().map(String::as_str).collect();
+    let enclave2 = start_enclave(dir2.path(), &args).await;
+    let egress2 = format!("unix://{}", dir2.path().join("egress.sock").display());
+    let mut env: Vec<(&str, &str)> = s
+        .host_env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    env.push(("EGRESS_LISTEN", egress2.as_str()));
+    let host2 = Host::start(s.db.test_db(), &enclave2.addr, &env).await;
+    strongroom_testkit::host::wait_ready(&host2).await;
+    let (status, answer) = aggregate(&s, &host2.addr, &session).await;
+    assert_eq!(status, 503, "{answer}\n{}", host2.logs());
+    assert_eq!(answer["error"]["code"], "witness_unavailable");
+}
