@@ -87,17 +87,84 @@ fn check_proof(s: &Stack, log_vkey: &str, answer: &Value) -> u64 {
     ok.tree_size
 }
 
+/// A tlog-policy file for the stack's log: its key, both witnesses, `k` of them.
+fn policy_file(s: &Stack, log_vkey: &str, k: &str) -> std::path::PathBuf {
+    let mut text = format!("log {log_vkey}\n");
+    let mut names = Vec::new();
+    for (i, w) in s.witnesses.iter().enumerate() {
+        text.push_str(&format!("witness W{i} {}\n", w.vkey));
+        names.push(format!("W{i}"));
+    }
+    text.push_str(&format!(
+        "group all-of-them {k} {}\nquorum all-of-them\n",
+        names.join(" ")
+    ));
+    let path = s.dir.path().join(format!("tlog-policy-{k}"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `strongroom verify-result --tlog-policy` on a saved answer: (exit, stdout).
+fn verify_result(s: &Stack, answer: &Value, policy: &std::path::Path) -> (i32, String) {
+    let file = s.dir.path().join("answer.json");
+    std::fs::write(&file, answer.to_string()).unwrap();
+    let out = std::process::Command::new(strongroom_testkit::bin::verifier_cli())
+        .arg("verify-result")
+        .arg(&file)
+        .arg("--pcrs")
+        .arg(s.dir.path().join("pcrs.json"))
+        .arg("--trust-dev-root")
+        .arg(&s.enclave.root_pem)
+        .arg("--tlog-policy")
+        .arg(policy)
+        .arg("--json")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn results_carry_cosigned_tlog_proofs_and_a_witness_down_holds_the_log() {
     let mut s = witnessed_stack(false).await;
     let log_vkey = s.log_vkey().await;
     let (_, session) = s.submit_demo("witnessed").await;
     let host = s.host.addr.clone();
+    let mut first = Value::Null;
     for n in 1..=2u64 {
         let (status, answer) = aggregate(&s, &host, &session).await;
         assert_eq!(status, 200, "{answer}{}", s.logs_tail());
         assert_eq!(check_proof(&s, &log_vkey, &answer), n);
+        first = answer;
     }
+    // The CLI checks it too, against the note key the attestation binds.
+    let both = policy_file(&s, &log_vkey, "all");
+    let (code, out) = verify_result(&s, &first, &both);
+    assert_eq!(code, 0, "{out}");
+    let out: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(out["witnessed"]["tree_size"], 2, "{out}");
+    // A proof whose checkpoint lost a cosignature is refused.
+    let proof = first["log"]["tlog_proof"].as_str().unwrap().to_owned();
+    let cut = proof
+        .trim_end_matches('\n')
+        .rsplit_once('\n')
+        .unwrap()
+        .0
+        .to_owned()
+        + "\n";
+    let mut stripped = first.clone();
+    stripped["log"]["tlog_proof"] = Value::String(cut);
+    let (code, out) = verify_result(&s, &stripped, &both);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("tlog_proof_refused"), "{out}");
+    // So is an answer without a proof (a v1 host), when a policy is given.
+    let mut bare = first.clone();
+    bare["log"].as_object_mut().unwrap().remove("tlog_proof");
+    let (code, out) = verify_result(&s, &bare, &both);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("no_tlog_proof"), "{out}");
     // /checkpoint serves the newest cosigned checkpoint, signed by the key
     // the quote names.
     let r = try_http(

@@ -15,6 +15,12 @@ pub struct Args {
     pub file: PathBuf,
     #[command(flatten)]
     pub policy: PolicyArgs,
+    /// Log v2: a tlog-policy file (log key, witnesses, quorum). The answer's
+    /// `log.tlog_proof` must then verify under it, its checkpoint signed by
+    /// the note key the attestation binds: the result is in the log the
+    /// witnesses saw, not in a fork shown only to you.
+    #[arg(long, value_name = "FILE")]
+    pub tlog_policy: Option<PathBuf>,
     /// Machine-readable output (one JSON object on stdout).
     #[arg(long)]
     pub json: bool,
@@ -28,7 +34,30 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     let answer = parse_answer(&json).map_err(|e| CliError::refused(e.code(), e))?;
     let verified =
         verify_result(&answer, &root, &policy).map_err(|e| CliError::refused(e.code(), e))?;
-    print(&verified, args.policy.pinned(), args.json);
+    let witnessed = match &args.tlog_policy {
+        Some(path) => Some(crate::checkpoint::check_result_proof(
+            &answer, &verified, path,
+        )?),
+        None => None,
+    };
+    if args.json {
+        let mut out = crate::report::result_json(&verified, args.policy.pinned());
+        out["witnessed"] = witnessed.as_ref().map_or(
+            serde_json::Value::Null,
+            |w| serde_json::json!({"tree_size": w.tree_size, "witnesses": w.witnesses}),
+        );
+        println!("{out}");
+    } else {
+        print(&verified, args.policy.pinned(), false);
+        match &witnessed {
+            Some(w) => println!(
+                "  witnessed:    in the cosigned checkpoint of size {} ({})",
+                w.tree_size,
+                w.witnesses.join(", ")
+            ),
+            None => println!("  witnessed:    not checked (no --tlog-policy)"),
+        }
+    }
     Ok(())
 }
 
