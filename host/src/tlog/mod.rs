@@ -9,6 +9,7 @@
 //! must carry the root the host computed, or nothing is stored.
 
 pub mod merkle;
+pub mod tiles;
 
 use strongroom_formats::cose::Sign1;
 use strongroom_protocol::messages::{AppendLogRequest, LogAppended};
@@ -32,6 +33,9 @@ pub enum TlogError {
     /// The enclave's answer does not extend the state the host sent.
     #[error("enclave answer does not match the expected log state")]
     Mismatch,
+    /// A leaf is longer than an entry bundle can carry (65,535 bytes).
+    #[error("a log entry is too large for an entry bundle")]
+    EntryTooLarge,
 }
 
 /// The locked state an append starts from.
@@ -133,6 +137,7 @@ pub async fn record_append<C: deadpool_postgres::GenericClient>(
         return Err(TlogError::Mismatch);
     }
     let frontier = frontier.concat();
+    let tiles = tiles::appends(state.size, &state.frontier, leaf_hash)?;
     let row = store::log::AppendRow {
         leaf_index: to_i64(state.size)?,
         leaf_hash: &leaf_hash,
@@ -141,8 +146,15 @@ pub async fn record_append<C: deadpool_postgres::GenericClient>(
         root: &root,
         head: &answer.tree_head,
         frontier: &frontier,
+        tiles: &tiles,
     };
-    store::log::record_append(tx, &row).await?;
+    let tiled = store::log::record_append(tx, &row).await?;
+    // Every tile took its hash, or they are out of step with the log (a host
+    // from before V10 appended): the transaction is dropped, nothing stored.
+    if usize::try_from(tiled).ok() != Some(tiles.levels.len()) {
+        tracing::warn!("log tiles out of step with the log; restart a host to rebuild them");
+        return Err(TlogError::Corrupt);
+    }
     // The new leaf's audit path is the old frontier, smallest subtree first.
     let inclusion_proof = state.frontier.iter().rev().copied().collect();
     Ok(Appended {
@@ -168,18 +180,4 @@ pub async fn head_at<C: GenericClient + Sync>(
     size: u64,
 ) -> Result<Option<Vec<u8>>, TlogError> {
     Ok(store::log::head_at(db, to_i64(size)?).await?)
-}
-
-/// Leaf hashes `0..size`, in order (checked to be exactly that many).
-pub async fn leaf_hashes<C: GenericClient + Sync>(
-    db: &C,
-    size: u64,
-) -> Result<Vec<Hash>, TlogError> {
-    let rows = store::log::leaf_hashes(db, to_i64(size)?).await?;
-    if u64::try_from(rows.len()).ok() != Some(size) {
-        return Err(TlogError::Corrupt);
-    }
-    rows.iter()
-        .map(|r| Hash::try_from(r.as_slice()).map_err(|_| TlogError::Corrupt))
-        .collect()
 }
