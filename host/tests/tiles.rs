@@ -44,7 +44,7 @@ async fn seed(db: &TestDb, n: u64, heads: &[u64]) -> Vec<Hash> {
     let size = i64::try_from(n).unwrap();
     c.execute(
         "INSERT INTO transparency_log (leaf_index, leaf_hash) \
-         SELECT i, sha256(int8send(i)) FROM generate_series(0::bigint, $1 - 1) AS i",
+         SELECT i, sha256(int8send(i)) FROM generate_series(0::bigint, $1::bigint - 1) AS i",
         &[&size],
     )
     .await
@@ -366,4 +366,48 @@ async fn a_million_leaves_prove_from_log_n_tiles() {
 
 fn root_of(v: &serde_json::Value) -> Hash {
     root(&head(&b64(v)))
+}
+
+/// The backfill refuses leaves that do not make the stored frontier, is a
+/// no-op once tiles are complete, and closing the log (`keys reset`) drops
+/// the tiles with the leaves (the archive keeps the leaves).
+#[tokio::test]
+async fn backfill_checks_the_state_and_close_drops_tiles() {
+    use strongroom_host::tlog::{TlogError, tiles::backfill};
+    let db = TestDb::migrated().await;
+    seed(&db, 300, &[]).await;
+    let mut c = db.client().await;
+    c.execute(
+        "UPDATE transparency_log SET leaf_hash = sha256('x') WHERE leaf_index = 7",
+        &[],
+    )
+    .await
+    .unwrap();
+    let tx = c.transaction().await.unwrap();
+    assert!(matches!(backfill(&tx).await, Err(TlogError::Corrupt)));
+    drop(tx);
+    c.execute(
+        "UPDATE transparency_log SET leaf_hash = sha256(int8send(7::bigint)) WHERE leaf_index = 7",
+        &[],
+    )
+    .await
+    .unwrap();
+    for want in [Some(300), None] {
+        let tx = c.transaction().await.unwrap();
+        assert_eq!(backfill(&tx).await.unwrap(), want);
+        tx.commit().await.unwrap();
+    }
+    assert_eq!(db.count("SELECT count(*) FROM transparency_tiles").await, 3);
+    let tx = c.transaction().await.unwrap();
+    assert_eq!(
+        strongroom_host::store::log::close(&tx).await.unwrap(),
+        Some((1, 300))
+    );
+    tx.commit().await.unwrap();
+    assert_eq!(db.count("SELECT count(*) FROM transparency_tiles").await, 0);
+    assert_eq!(
+        db.count("SELECT count(*) FROM transparency_log_archive")
+            .await,
+        300
+    );
 }
