@@ -153,7 +153,16 @@ async fn tiles_are_built_kept_served_and_prove() {
         assert_eq!(r.headers["cache-control"], cache, "{path}");
         assert_eq!(r.headers["access-control-allow-origin"], "*");
         assert_eq!(r.headers["content-type"], "application/octet-stream");
+        assert!(
+            !r.headers.contains_key("vary"),
+            "{path}: one cached copy for every origin"
+        );
     }
+    // A page on any origin reads the log; the allowed-origin list does not apply.
+    let r = host
+        .get("/tile/0/000", &[("origin", "https://elsewhere.example")])
+        .await;
+    assert_eq!(r.headers["access-control-allow-origin"], "*");
     // Entry bundles: the appended results, length-prefixed; erased data is 410.
     let r = host.get("/tile/entries/002.p/2", &[]).await;
     assert_eq!(r.status, 200);
@@ -305,6 +314,19 @@ async fn a_million_leaves_prove_from_log_n_tiles() {
         3907 + 16 + 1
     );
     let root = merkle::root(&leaves);
+    assert_eq!(
+        strongroom_host::tlog::tiles::root_at(&c, N).await.unwrap(),
+        root
+    );
+    for size in [1, 256, 65_537, 999_999] {
+        let want = merkle::root(&leaves[..usize::try_from(size).unwrap()]);
+        assert_eq!(
+            strongroom_host::tlog::tiles::root_at(&c, size)
+                .await
+                .unwrap(),
+            want
+        );
+    }
     for index in [0, 1, 255, 65_535, 65_536, 500_000, 999_935, 999_999] {
         let (leaf, p) = strongroom_host::tlog::tiles::inclusion_proof(&c, index, N)
             .await

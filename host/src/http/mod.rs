@@ -393,9 +393,12 @@ impl App {
         if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
             h.insert("x-request-id", v);
         }
-        h.insert(header::VARY, HeaderValue::from_static("Origin"));
-        // `*` (the public log) stays `*`: cached tiles must not vary by origin.
+        // `*` (the public log) stays `*`, and a cache keeps one copy of a tile
+        // whatever the origin: no `Vary: Origin` there.
         let open = h.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN);
+        if !open {
+            h.insert(header::VARY, HeaderValue::from_static("Origin"));
+        }
         if let Some(o) = self.origin_allowed(origin).filter(|_| !open) {
             h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
             h.insert(

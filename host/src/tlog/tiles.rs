@@ -155,6 +155,15 @@ pub async fn consistency_proof<C: GenericClient + Sync>(
     Ok(Proof { hashes, tiles_read })
 }
 
+/// The root of the tree of `size` leaves (`1 ..=` the log's size) from
+/// O(log n) tile rows: the last leaf's hash folded with its inclusion proof.
+/// For a `/checkpoint` server: the root it signs for `size` must be this.
+pub async fn root_at<C: GenericClient + Sync>(db: &C, size: u64) -> Result<Hash, TlogError> {
+    let last = size.checked_sub(1).ok_or(TlogError::Corrupt)?;
+    let (leaf, proof) = inclusion_proof(db, last, size).await?;
+    merkle::root_from_inclusion(&leaf, last, size, &proof.hashes).map_err(|_| TlogError::Corrupt)
+}
+
 /// The bytes of a hash tile as served at `tile/<L>/<N>[.p/<W>]`; None when
 /// the log does not (yet) have that many hashes there. One row read. This is
 /// the call a `/checkpoint` server pairs with a size: every tile a verifier
