@@ -46,6 +46,10 @@ pub struct Metrics {
     pub revoked: AtomicU64,
     /// Credentials accepted and stored.
     pub accepted: AtomicU64,
+    /// Tile rows read to answer inclusion and consistency proofs.
+    pub tiles_read: AtomicU64,
+    /// Tiles and entry bundles served at `/tile/...`.
+    pub tiles_served: AtomicU64,
     /// Egress proxy counters (zero when the proxy is off).
     pub egress: Arc<EgressStats>,
 }
@@ -66,6 +70,12 @@ impl Metrics {
         }
         h.count += 1;
         h.sum += secs;
+    }
+
+    /// Counts the tile rows one proof read.
+    pub fn add_tiles_read(&self, n: usize) {
+        let n = u64::try_from(n).unwrap_or(u64::MAX);
+        self.tiles_read.fetch_add(n, Ordering::Relaxed);
     }
 
     /// Records one failed enclave call, by kind (`unavailable`, `timeout`, an error code…).
@@ -98,6 +108,8 @@ impl Metrics {
             ("strongroom_janitor_failures_total", &self.janitor_failures),
             ("strongroom_sessions_revoked_total", &self.revoked),
             ("strongroom_credentials_accepted_total", &self.accepted),
+            ("strongroom_tlog_tiles_read_total", &self.tiles_read),
+            ("strongroom_tlog_tiles_served_total", &self.tiles_served),
         ] {
             let _ = writeln!(
                 out,

@@ -33,6 +33,21 @@ pub enum ServeError {
     /// Binding the listener failed.
     #[error("cannot listen: {0}")]
     Io(#[from] std::io::Error),
+    /// The log's tiles could not be built (the leaves do not make the stored state).
+    #[error("transparency log tiles: {0}")]
+    Tiles(#[from] crate::tlog::TlogError),
+}
+
+/// Builds the log's tiles if they are out of step with its leaves (a log
+/// from before migration V10), before anything is served or appended.
+async fn build_tiles(pool: &deadpool_postgres::Pool) -> Result<(), ServeError> {
+    let mut client = pool.get().await.map_err(DbError::from)?;
+    let tx = client.transaction().await.map_err(DbError::from)?;
+    if let Some(n) = crate::tlog::tiles::backfill(&*tx).await? {
+        tracing::info!(leaves = n, "built the transparency log's tiles");
+    }
+    tx.commit().await.map_err(DbError::from)?;
+    Ok(())
 }
 
 /// Runs the service until `shutdown` completes (in `main`: SIGTERM or SIGINT).
@@ -53,6 +68,7 @@ pub async fn serve(
     }
     let pool = db::app_pool(&cfg.db)?;
     db::check_app_role(&pool).await?;
+    build_tiles(&pool).await?;
     let key = match cfg.audit_hash_key.take() {
         Some(k) => k,
         None => Zeroizing::new(db::audit_key(&pool).await?),

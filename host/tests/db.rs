@@ -25,6 +25,8 @@ const TABLES: &[&str] = &[
     "key_rotations",
     "transparency_log_archive",
     "tree_heads_archive",
+    "transparency_tiles",
+    "witness_sizes",
 ];
 
 async fn tenant_id(c: &tokio_postgres::Client, name: &str) -> Uuid {
@@ -105,7 +107,7 @@ async fn migrations_apply_and_are_idempotent() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(versions, 10);
+    assert_eq!(versions, 11);
     let again = run_host(&["migrate"], &db.env()).await;
     assert!(again.status.success());
     assert!(

@@ -223,6 +223,19 @@ async fn roll_back(s: &Stack, size: i64) {
     db.execute("DELETE FROM tree_heads WHERE tree_size > $1", &[&size])
         .await
         .unwrap();
+    // The tiles too (one leaf: level-0 tile 0 holds its hash, nothing else).
+    db.execute(
+        "DELETE FROM transparency_tiles WHERE NOT (level = 0 AND tile_index = 0)",
+        &[],
+    )
+    .await
+    .unwrap();
+    db.execute(
+        "UPDATE transparency_tiles SET hashes = $1 WHERE level = 0 AND tile_index = 0",
+        &[&leaf],
+    )
+    .await
+    .unwrap();
     db.execute(
         "UPDATE transparency_state SET tree_size = $1, frontier = $2, \
          head = (SELECT cose FROM tree_heads WHERE tree_size = $1), \

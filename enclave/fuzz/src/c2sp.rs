@@ -82,5 +82,8 @@ pub fn seeds() -> Vec<Vec<u8>> {
         proof.format().into_bytes(),
         cp.format().into_bytes(),
         b"tile/1/x001/x234/067.p/5".to_vec(),
+        // The host serves these paths (`GET /tile/...`) from untrusted requests.
+        b"tile/entries/x018/x446/x744/x073/x709/x551/615.p/255".to_vec(),
+        b"tile/0/x003/906".to_vec(),
     ]
 }

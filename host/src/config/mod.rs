@@ -85,6 +85,10 @@ pub struct ServeConfig {
     /// `WITNESS_URLS`: comma-separated `http://HOST:PORT[/PREFIX]` of the log's
     /// witnesses, and `WITNESS_TIMEOUT_MS` (default 5000) per exchange.
     pub witnesses: crate::witness::Witnesses,
+    /// `PUBLIC_LOG_ENTRIES=1`: serve the log's entry bundles
+    /// (`/tile/entries/...`, every logged result) to anyone. Default off:
+    /// results are disclosed only by the trader.
+    pub public_log_entries: bool,
     /// `TLS_TERMINATED_UPSTREAM=1`: TLS ends at a load balancer in front;
     /// answers carry HSTS as if the host terminated TLS itself.
     pub tls_terminated_upstream: bool,
@@ -351,6 +355,7 @@ impl ServeConfig {
                 parse_witness_urls(src)?,
                 ms("WITNESS_TIMEOUT_MS", 5_000, 1, 600_000)?,
             ),
+            public_log_entries: parse_flag(src, "PUBLIC_LOG_ENTRIES")?,
             tls_terminated_upstream: parse_flag(src, "TLS_TERMINATED_UPSTREAM")?,
             allowed_origins: parse_origins(src)?,
             tls: parse_tls(src)?,

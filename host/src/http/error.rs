@@ -79,6 +79,8 @@ codes! {
     SessionRevoked => "session_revoked", 410, "the session was revoked";
     /// The session expired.
     SessionExpired => "session_expired", 410, "the session expired";
+    /// An entry bundle holds a leaf whose data was erased with its tenant.
+    EntryErased => "entry_erased", 410, "an entry of this bundle was erased; its hash stays in the log";
     /// Body over the size limit.
     PayloadTooLarge => "payload_too_large", 413, "request body too large";
     /// POST without `Content-Type: application/json`.

@@ -43,7 +43,29 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/transparency/inclusion"),
     ("GET", "/transparency/consistency"),
     ("GET", "/checkpoint"),
+    (TILE_METHOD, TILE_ROUTE),
+    (TILE_METHOD, ENTRIES_ROUTE),
 ];
+
+const TILE_METHOD: &str = "GET";
+
+/// Every `/tile/<L>/<N>[.p/<W>]` path (C2SP tlog-tiles), one route label.
+pub const TILE_ROUTE: &str = "/tile/{L}/{N}";
+
+/// Every `/tile/entries/<N>[.p/<W>]` path (entry bundles), one route label.
+pub const ENTRIES_ROUTE: &str = "/tile/entries/{N}";
+
+/// The route label of a tile path (a bounded metrics label; the path itself
+/// is parsed by the route).
+fn tile_label(path: &str) -> Option<&'static str> {
+    if path.starts_with("/tile/entries/") {
+        Some(ENTRIES_ROUTE)
+    } else if path.starts_with("/tile/") {
+        Some(TILE_ROUTE)
+    } else {
+        None
+    }
+}
 
 /// Shared state of the server.
 pub struct App {
@@ -117,6 +139,14 @@ impl ApiError {
 }
 
 fn route_label(method: &Method, path: &str) -> Result<&'static str, Code> {
+    if let Some(label) = tile_label(path) {
+        let get = *method == Method::GET || *method == Method::HEAD;
+        return if get {
+            Ok(label)
+        } else {
+            Err(Code::MethodNotAllowed)
+        };
+    }
     let mut path_known = false;
     for (m, p) in ROUTES {
         if *p == path {
@@ -172,6 +202,13 @@ impl App {
                     Err(_) => ApiError::new(Code::RequestTimeout).into_response(),
                 }
             };
+            if label.is_ok_and(|l| tile_label(l).is_some()) {
+                // The log is public: any page may read it, errors included.
+                resp.headers_mut().insert(
+                    header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                    HeaderValue::from_static("*"),
+                );
+            }
             self.decorate(&mut resp, origin.as_ref(), &ctx);
             let status = resp.status().as_u16();
             self.metrics.observe(metric_route, status, start.elapsed());
@@ -211,6 +248,9 @@ impl App {
         }
         if label == "/checkpoint" {
             return self.checkpoint().await;
+        }
+        if tile_label(label).is_some() {
+            return self.tile(req.uri().path()).await;
         }
         let submit = label == "/enclave/submit_key";
         // The presented key, hashed once for the lookup, the cache and the store.
@@ -341,9 +381,12 @@ impl App {
                 "content-security-policy",
                 "default-src 'none'; frame-ancestors 'none'",
             ),
-            ("cache-control", "no-store"),
         ] {
             h.insert(name, HeaderValue::from_static(value));
+        }
+        // Tiles set their own caching; everything else is never stored.
+        if !h.contains_key(header::CACHE_CONTROL) {
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         }
         if self.cfg.tls.is_some() || self.cfg.tls_terminated_upstream {
             h.insert(
@@ -354,8 +397,13 @@ impl App {
         if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
             h.insert("x-request-id", v);
         }
-        h.insert(header::VARY, HeaderValue::from_static("Origin"));
-        if let Some(o) = self.origin_allowed(origin) {
+        // `*` (the public log) stays `*`, and a cache keeps one copy of a tile
+        // whatever the origin: no `Vary: Origin` there.
+        let open = h.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN);
+        if !open {
+            h.insert(header::VARY, HeaderValue::from_static("Origin"));
+        }
+        if let Some(o) = self.origin_allowed(origin).filter(|_| !open) {
             h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
             h.insert(
                 header::ACCESS_CONTROL_EXPOSE_HEADERS,

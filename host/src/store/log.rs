@@ -145,15 +145,19 @@ pub struct AppendRow<'a> {
     pub cosigned: bool,
     /// The quorum the enclave named.
     pub witness_quorum: i32,
+    /// The hashes the append adds to tiles (migration V10).
+    pub tiles: &'a super::tiles::TileAppends,
 }
 
-/// Stores leaf, head and the new state, pipelined: sent together, executed in
-/// order; any failure aborts the caller's transaction, which is then never committed.
+/// Stores leaf, head, tiles and the new state, pipelined: sent together,
+/// executed in order; any failure aborts the caller's transaction, which is
+/// then never committed. Returns how many tiles took their hash
+/// ([`super::tiles::APPEND`]).
 pub async fn record_append<C: deadpool_postgres::GenericClient>(
     tx: &C,
     a: &AppendRow<'_>,
-) -> Result<(), tokio_postgres::Error> {
-    let (insert_leaf, insert_head, update_state) = tokio::try_join!(
+) -> Result<i64, tokio_postgres::Error> {
+    let (insert_leaf, insert_head, update_state, append_tiles) = tokio::try_join!(
         tx.prepare_cached(
             "INSERT INTO transparency_log (leaf_index, leaf_hash, aggregate_id) VALUES ($1, $2, $3)"
         ),
@@ -164,6 +168,7 @@ pub async fn record_append<C: deadpool_postgres::GenericClient>(
             "UPDATE transparency_state SET tree_size = $1, frontier = $2, head = $3, \
              checkpoint = $4, cosigned = $5, witness_quorum = $6 WHERE id"
         ),
+        tx.prepare_cached(super::tiles::APPEND),
     )?;
     let leaf_params: [&(dyn ToSql + Sync); 3] = [&a.leaf_index, &a.leaf_hash, &a.aggregate];
     let head_params: [&(dyn ToSql + Sync); 4] = [&a.tree_size, &a.root, &a.head, &a.checkpoint];
@@ -175,12 +180,14 @@ pub async fn record_append<C: deadpool_postgres::GenericClient>(
         &a.cosigned,
         &a.witness_quorum,
     ];
-    tokio::try_join!(
+    let tile_params = a.tiles.params();
+    let (_, _, _, tiles) = tokio::try_join!(
         tx.execute(&insert_leaf, &leaf_params),
         tx.execute(&insert_head, &head_params),
         tx.execute(&update_state, &state_params),
+        tx.query_one(&append_tiles, &tile_params),
     )?;
-    Ok(())
+    Ok(tiles.get(0))
 }
 
 /// `(tree_size, newest head)`.
@@ -205,20 +212,6 @@ pub async fn head_at<C: GenericClient + Sync>(
         .query_opt("SELECT cose FROM tree_heads WHERE tree_size = $1", &[&size])
         .await?;
     Ok(row.map(|r| r.get(0)))
-}
-
-/// Leaf hashes below `size`, in order.
-pub async fn leaf_hashes<C: GenericClient + Sync>(
-    db: &C,
-    size: i64,
-) -> Result<Vec<Vec<u8>>, tokio_postgres::Error> {
-    let rows = db
-        .query(
-            "SELECT leaf_hash FROM transparency_log WHERE leaf_index < $1 ORDER BY leaf_index",
-            &[&size],
-        )
-        .await?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 /// Closes the live log (a lost ring: no enclave can sign an extension of it
@@ -251,6 +244,8 @@ pub async fn close<C: GenericClient + Sync>(
     )
     .await?;
     tx.execute("DELETE FROM transparency_log", &[]).await?;
+    // Tiles are derived from the leaves; the archive keeps the leaves.
+    super::tiles::delete_all(tx).await?;
     tx.execute("DELETE FROM tree_heads", &[]).await?;
     tx.execute("DELETE FROM witness_sizes", &[]).await?;
     tx.execute(

@@ -21,6 +21,7 @@ pub mod log;
 pub mod rotations;
 pub mod sessions;
 pub mod tenants;
+pub mod tiles;
 
 use deadpool_postgres::Transaction;
 use uuid::Uuid;

@@ -9,6 +9,7 @@
 //! must carry the root the host computed, or nothing is stored.
 
 pub mod merkle;
+pub mod tiles;
 
 use strongroom_formats::c2sp::checkpoint::SignedCheckpoint;
 use strongroom_formats::c2sp::proof::TlogProof;
@@ -44,6 +45,9 @@ pub enum TlogError {
         /// The quorum.
         need: usize,
     },
+    /// A leaf is longer than an entry bundle can carry (65,535 bytes).
+    #[error("a log entry is too large for an entry bundle")]
+    EntryTooLarge,
 }
 
 /// The locked state an append starts from.
@@ -169,6 +173,7 @@ pub async fn record_append<C: deadpool_postgres::GenericClient>(
     }
     let frontier = frontier.concat();
     let quorum = i32::try_from(answer.witness_quorum).map_err(|_| TlogError::Mismatch)?;
+    let tiles = tiles::appends(state.size, &state.frontier, leaf_hash)?;
     let row = store::log::AppendRow {
         leaf_index: to_i64(state.size)?,
         leaf_hash: &leaf_hash,
@@ -180,8 +185,15 @@ pub async fn record_append<C: deadpool_postgres::GenericClient>(
         checkpoint: &answer.checkpoint,
         cosigned: quorum == 0,
         witness_quorum: quorum,
+        tiles: &tiles,
     };
-    store::log::record_append(tx, &row).await?;
+    let tiled = store::log::record_append(tx, &row).await?;
+    // Every tile took its hash, or they are out of step with the log (a host
+    // from before V10 appended): the transaction is dropped, nothing stored.
+    if usize::try_from(tiled).ok() != Some(tiles.levels.len()) {
+        tracing::warn!("log tiles out of step with the log; restart a host to rebuild them");
+        return Err(TlogError::Corrupt);
+    }
     // The new leaf's audit path is the old frontier, smallest subtree first.
     let inclusion_proof = state.frontier.iter().rev().copied().collect();
     Ok(Appended {
@@ -209,20 +221,6 @@ pub async fn head_at<C: GenericClient + Sync>(
     Ok(store::log::head_at(db, to_i64(size)?).await?)
 }
 
-/// Leaf hashes `0..size`, in order (checked to be exactly that many).
-pub async fn leaf_hashes<C: GenericClient + Sync>(
-    db: &C,
-    size: u64,
-) -> Result<Vec<Hash>, TlogError> {
-    let rows = store::log::leaf_hashes(db, to_i64(size)?).await?;
-    if u64::try_from(rows.len()).ok() != Some(size) {
-        return Err(TlogError::Corrupt);
-    }
-    rows.iter()
-        .map(|r| Hash::try_from(r.as_slice()).map_err(|_| TlogError::Corrupt))
-        .collect()
-}
-
 /// Brings the locked state's newest checkpoint to its witness quorum: each
 /// witness gets `add-checkpoint` from the size it last cosigned (as last
 /// heard; a 409 names the right one and is retried once), with the
@@ -243,7 +241,6 @@ pub async fn cosign<C: GenericClient + Sync>(
     }
     let mut signed = SignedCheckpoint::parse(text.as_bytes()).map_err(|_| TlogError::Corrupt)?;
     let size = state.size;
-    let hashes = leaf_hashes(tx, size).await?;
     let mut pending = Vec::new();
     for url in witnesses.urls() {
         let old = store::log::witness_size(tx, url.as_str()).await?;
@@ -254,7 +251,7 @@ pub async fn cosign<C: GenericClient + Sync>(
     for round in 0..2 {
         let mut tasks = tokio::task::JoinSet::new();
         for (url, old) in pending.drain(..) {
-            let req = add_request(&signed, &hashes, old)?;
+            let req = add_request(tx, &signed, old).await?;
             let w = witnesses.clone();
             tasks.spawn(async move {
                 let answer = w.add_checkpoint(&url, &req).await;
@@ -319,16 +316,18 @@ pub async fn cosign<C: GenericClient + Sync>(
     Ok(())
 }
 
-fn add_request(
+/// The `add-checkpoint` body for a witness at `old`: the consistency proof
+/// from tiles (O(log n) rows).
+async fn add_request<C: GenericClient + Sync>(
+    db: &C,
     signed: &SignedCheckpoint,
-    hashes: &[Hash],
     old: u64,
 ) -> Result<AddCheckpoint, TlogError> {
     let size = signed.checkpoint().size();
     let proof = if old == 0 || old >= size {
         Vec::new()
     } else {
-        merkle::consistency_proof(hashes, old).map_err(|_| TlogError::Corrupt)?
+        tiles::consistency_proof(db, old, size).await?.hashes
     };
     Ok(AddCheckpoint {
         old_size: old,
@@ -346,9 +345,9 @@ pub async fn tlog_proof<C: GenericClient + Sync>(
 ) -> Result<String, TlogError> {
     let signed = SignedCheckpoint::parse(checkpoint.as_bytes()).map_err(|_| TlogError::Corrupt)?;
     let size = signed.checkpoint().size();
-    let hashes = leaf_hashes(db, size).await?;
-    let inclusion = merkle::inclusion_proof(&hashes, index).map_err(|_| TlogError::Corrupt)?;
-    let proof = TlogProof::new(None, index, inclusion, signed).map_err(|_| TlogError::Corrupt)?;
+    let (_, inclusion) = tiles::inclusion_proof(db, index, size).await?;
+    let proof =
+        TlogProof::new(None, index, inclusion.hashes, signed).map_err(|_| TlogError::Corrupt)?;
     Ok(proof.format())
 }
 

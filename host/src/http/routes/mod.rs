@@ -9,6 +9,7 @@ mod quote;
 mod request_aggregates;
 mod revoke;
 mod submit_key;
+mod tiles;
 mod transparency;
 
 use uuid::Uuid;

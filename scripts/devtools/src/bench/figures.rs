@@ -7,7 +7,7 @@ use std::time::Duration;
 use strongroom_verifier::client::Client;
 
 use super::figure::{Figure, Goal, table};
-use super::{attest, hpke_open, machine, pg_insert, submit};
+use super::{attest, hpke_open, machine, pg_insert, submit, tiles};
 use crate::stack::Stack;
 use crate::stats::{percentile, spread};
 
@@ -164,6 +164,37 @@ pub fn latency_figures(
             String::new(),
         ),
     ])
+}
+
+/// Tiles served per second vs `/healthz` on the same keep-alive connections.
+pub fn tiles_figure(
+    stack: &Stack,
+    concurrency: usize,
+    runs: usize,
+    secs: f64,
+) -> Result<Vec<Figure>, BoxError> {
+    let host = tiles::authority(&stack.host_url)?;
+    let path = tiles::first_tile_path(&host)?;
+    let dur = Duration::from_secs_f64(secs);
+    let (mut served, mut ceiling) = (vec![], vec![]);
+    for run in 0..runs {
+        let t = tiles::rate(&host, &path, concurrency, dur)?;
+        let h = tiles::rate(&host, "/healthz", concurrency, dur)?;
+        eprintln!("tiles run {run}: {path} {t:.0}/s, /healthz {h:.0}/s");
+        served.push(t);
+        ceiling.push(h);
+    }
+    let note = format!(
+        "GET {path} (one row from PostgreSQL per answer) on {concurrency} keep-alive connections, {secs} s per run; ceiling = GET /healthz on the same connections (no database)"
+    );
+    Ok(vec![Figure::from_runs(
+        "tiles_served",
+        "tiles/s",
+        &served,
+        &ceiling,
+        Goal::None,
+        note,
+    )])
 }
 
 pub fn attest_figures(

@@ -12,6 +12,7 @@ pub mod machine;
 pub mod pg_insert;
 pub mod profile;
 pub mod submit;
+pub mod tiles;
 
 use std::time::{Duration, Instant};
 

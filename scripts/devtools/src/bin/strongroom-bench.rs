@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use strongroom_devtools::bench::figure::{Figure, Goal};
 use strongroom_devtools::bench::figures::{
     BoxError, attest_figures, latency_figures, report, rpc_figures, rss_figures, submit_figure,
+    tiles_figure,
 };
 use strongroom_devtools::bench::{aggregate, attest, profile};
 use strongroom_devtools::stack::Stack;
@@ -84,6 +85,18 @@ enum Cmd {
         pause_secs: u64,
         #[arg(long, default_value_t = 3)]
         pause_every: usize,
+    },
+    /// Tiles served per second (`/tile/0/000[.p/W]`) vs `/healthz`; needs a non-empty log.
+    Tiles {
+        #[arg(long)]
+        stack: PathBuf,
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Seconds of each measurement.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
     },
     /// Attestation verification vs attestation-doc-validation.
     Attest {
@@ -207,6 +220,17 @@ fn run(cmd: Cmd) -> Result<(), BoxError> {
                 pause_every,
             )?)
         }
+        Cmd::Tiles {
+            stack,
+            concurrency,
+            runs,
+            seconds,
+        } => print(&tiles_figure(
+            &Stack::load(&stack)?,
+            concurrency,
+            runs,
+            seconds,
+        )?),
         Cmd::Attest { doc, seconds, runs } => {
             let bytes = std::fs::read(&doc)?;
             let name = doc

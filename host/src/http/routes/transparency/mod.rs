@@ -22,10 +22,6 @@ fn b64_hashes(hashes: &[merkle::Hash]) -> Vec<String> {
     hashes.iter().map(|h| STANDARD.encode(h)).collect()
 }
 
-fn usize_of(v: u64) -> Result<usize, ApiError> {
-    usize::try_from(v).map_err(|_| ApiError::new(Code::OutOfRange))
-}
-
 impl App {
     /// Answers one of the three log routes, all of which read the current head first.
     pub(in crate::http) async fn transparency(

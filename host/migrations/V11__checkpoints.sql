@@ -1,4 +1,4 @@
--- Log v2: C2SP checkpoints and witness cosignatures, version 12.
+-- Log v2: C2SP checkpoints and witness cosignatures, version 11.
 --
 -- The enclave signs, with every tree head, a C2SP checkpoint (a signed note
 -- under the log's Ed25519 note key). The host relays it to the witnesses
