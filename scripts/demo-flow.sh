@@ -23,8 +23,28 @@ demo_flow() {
   say "3/6 aggregates: the enclave fetches the history over TLS through the egress proxy, computes and signs"
   "$CLIENT" aggregates "${conn[@]}" "${policy[@]}" --session "$session" --out "$out/result.json"
 
-  say "4/6 verify-result, offline: dev root -> attestation -> PCRs -> signing key -> aggregate -> log inclusion"
-  "$CLIENT" verify-result "$out/result.json" "${policy[@]}"
+  local tlog=()
+  if [ "$WITNESSES" -gt 0 ]; then
+    # The tlog-policy a verifier keeps: the log's note key and the witnesses.
+    {
+      echo "log $LOG_VKEY"
+      local w names=()
+      for w in $(seq 1 "$WITNESSES"); do
+        echo "witness W$w ${WITNESS_VKEYS[$((w-1))]}"
+        names+=("W$w")
+      done
+      echo "group witnesses all ${names[*]}"
+      echo "quorum witnesses"
+    } >"$out/tlog-policy"
+    tlog=(--tlog-policy "$out/tlog-policy")
+  fi
+  say "4/6 verify-result, offline: dev root -> attestation -> PCRs -> signing key -> aggregate -> log inclusion$([ "$WITNESSES" -gt 0 ] && echo " -> checkpoint cosigned by $WITNESSES witness(es)")"
+  "$CLIENT" verify-result "$out/result.json" "${policy[@]}" "${tlog[@]}"
+  if [ "$WITNESSES" -gt 0 ]; then
+    curl -fsS "$HOST_URL/checkpoint" >"$out/checkpoint.txt" || die "no /checkpoint"
+    say "    the log's newest checkpoint (GET /checkpoint), checked under the same policy:"
+    "$CLIENT" verify-checkpoint "$out/checkpoint.txt" --policy "$out/tlog-policy"
+  fi
 
   say "5/6 the figures equal the ones computed by hand (scripts/fixtures/demo.expected.json)"
   python3 - "$out/result.json" "$ROOT/scripts/fixtures/demo.expected.json" <<'PY'
@@ -69,8 +89,10 @@ demo_instances_flow() {
     >"$out/submit-shared.json"
   local session
   session=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["session_id"])' "$out/submit-shared.json")
+  local tlog=()
+  [ "$WITNESSES" -gt 0 ] && tlog=(--tlog-policy "$out/tlog-policy")
   "$CLIENT" aggregates "${b[@]}" "${policy[@]}" --session "$session" --out "$out/result-b.json"
-  "$CLIENT" verify-result "$out/result-b.json" "${policy[@]}"
+  "$CLIENT" verify-result "$out/result-b.json" "${policy[@]}" "${tlog[@]}"
 
   say "instances 2/5: SIGKILL enclave 1; its supervisor restarts it and host 1 recovers the ring ($([ "$KMS" = 1 ] && echo "from the KMS double" || echo "from instance 2 by attested sync"))"
   local old_pid
@@ -88,13 +110,13 @@ demo_instances_flow() {
 
   say "instances 3/5: the session submitted before the crash is served by the restarted enclave, and the log goes on"
   "$CLIENT" aggregates "${a[@]}" "${policy[@]}" --session "$session" --out "$out/result-a.json"
-  "$CLIENT" verify-result "$out/result-a.json" "${policy[@]}"
+  "$CLIENT" verify-result "$out/result-a.json" "${policy[@]}" "${tlog[@]}"
 
   say "instances 4/5: rotate the key ring under the running stack (new version, re-seal stored credentials, retire the old one)"
   "$BIN_DIR/strongroom-host" keys rotate 2>>"$LOGS/keys.log"
   "$BIN_DIR/strongroom-host" keys status 2>>"$LOGS/keys.log"
   "$CLIENT" aggregates "${b[@]}" "${policy[@]}" --session "$session" --out "$out/result-rotated.json"
-  "$CLIENT" verify-result "$out/result-rotated.json" "${policy[@]}"
+  "$CLIENT" verify-result "$out/result-rotated.json" "${policy[@]}" "${tlog[@]}"
 
   say "instances 5/5: still no plaintext on the host side (pg_dump, logs)"
   local dump="$out/pg_dump-instances.sql"

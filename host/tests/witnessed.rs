@@ -181,6 +181,22 @@ async fn results_carry_cosigned_tlog_proofs_and_a_witness_down_holds_the_log() {
     let cp = SignedCheckpoint::parse(&r.body).unwrap();
     let vkey = VerifierKey::parse(&log_vkey).unwrap();
     assert_eq!(cp.verify_log(vkey.name(), &vkey).unwrap().size(), 2);
+    // An independent implementation (Python `cryptography` Ed25519, the
+    // note and cosignature/v1 formats as the specs define them) agrees.
+    let note = s.dir.path().join("checkpoint.txt");
+    std::fs::write(&note, &r.body).unwrap();
+    let python = std::env::var("STRONGROOM_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/checks/c2sp_check.py");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .arg("verify")
+        .arg(&note)
+        .arg(&log_vkey)
+        .args(s.witnesses.iter().map(|w| w.vkey.clone()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "c2sp_check.py: {out:?}");
 
     // Witness 2 down: the result is logged but not handed out.
     s.witnesses[1].kill().await;

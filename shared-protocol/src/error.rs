@@ -108,6 +108,9 @@ error_codes! {
     EgressRefused => "egress_refused", "the destination is not allowed";
     /// Transparency-log state from the host did not check out.
     LogStateInvalid => "log_state_invalid", "the transparency log state does not verify";
+    /// Protocol 3: the log's cosigned checkpoint names a newer key-ring
+    /// version than the enclave holds (reload the newer ring, then retry).
+    RingOutdated => "ring_outdated", "the enclave's key ring is older than the log's";
     /// A key-sync peer's attestation, measurements, challenge or message did not check out.
     SyncRefused => "sync_refused", "key sync refused: the peer's attestation does not check out";
     /// KMS could not be reached, refused, or answered something unusable.

@@ -202,7 +202,7 @@ pub fn enclave_code(code: ErrorCode) -> Code {
         ErrorCode::ExchangeRateLimited => Code::ExchangeRateLimited,
         ErrorCode::ExchangeUnreachable => Code::ExchangeUnreachable,
         ErrorCode::EgressRefused => Code::EgressRefused,
-        ErrorCode::LogStateInvalid => Code::LogStateInvalid,
+        ErrorCode::LogStateInvalid | ErrorCode::RingOutdated => Code::LogStateInvalid,
         ErrorCode::NotImplemented => Code::NotImplemented,
         ErrorCode::NotReady | ErrorCode::Busy => Code::EnclaveNotReady,
         _ => Code::EnclaveError,

@@ -109,6 +109,7 @@ impl EnclaveError {
             }
             EnclaveError::NoEgress => ErrorCode::ExchangeUnreachable,
             EnclaveError::Compute(e) => e.code(),
+            EnclaveError::Log(LogError::RingRolledBack) => ErrorCode::RingOutdated,
             EnclaveError::Log(_) => ErrorCode::LogStateInvalid,
             EnclaveError::NotImplemented => ErrorCode::NotImplemented,
             EnclaveError::RingPresent => ErrorCode::RingPresent,

@@ -243,10 +243,15 @@ impl App {
         )
         .await?;
         let state = tlog::lock_state(&tx).await?;
-        let answer = self
-            .enclave
-            .append_log(state.append_request(result.signed.clone()))
-            .await?;
+        let request = state.append_request(result.signed.clone());
+        let answer = match self.enclave.append_log(request.clone()).await {
+            // Another instance rotated the ring and logged under the new
+            // version: reload it from the database, then append again.
+            Err(EnclaveError::Refused(ErrorCode::RingOutdated)) if self.keys.refresh().await => {
+                self.enclave.append_log(request).await?
+            }
+            other => other?,
+        };
         let appended = tlog::record_append(&tx, &state, &result.signed, aggregate, answer).await?;
         let mut e = entry(ctx, tenant, ACTION, session, "ok");
         e.detail = i64::try_from(appended.leaf_index).ok();
