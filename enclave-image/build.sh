@@ -116,11 +116,26 @@ kms_pin=()
 if [[ -n ${ENCLAVE_KMS_KEY_ARN:-} ]]; then
   kms_pin=(--arg --kms-key-arn --arg "$ENCLAVE_KMS_KEY_ARN")
 fi
+# The log (measured too): ENCLAVE_LOG_ORIGIN is the checkpoint origin prefix;
+# ENCLAVE_WITNESSES the witnesses' cosignature/v1 verifier keys (spaces
+# between them) and ENCLAVE_WITNESS_QUORUM how many must cosign (default:
+# all). Unset: a log without witnesses, whose forks only clients that insist
+# on cosignatures would catch (README, "Witnesses").
+log_args=()
+if [[ -n ${ENCLAVE_LOG_ORIGIN:-} ]]; then
+  log_args+=(--arg --log-origin --arg "$ENCLAVE_LOG_ORIGIN")
+fi
+for vkey in ${ENCLAVE_WITNESSES:-}; do
+  log_args+=(--arg --witness --arg "$vkey")
+done
+if [[ -n ${ENCLAVE_WITNESS_QUORUM:-} ]]; then
+  log_args+=(--arg --witness-quorum --arg "$ENCLAVE_WITNESS_QUORUM")
+fi
 "$eif_tool" build --kernel "$kernel" --cmdline "$cmdline" --bootstrap-ramdisk "$boot" \
   --app-binary "$app_binary" --config-dir "$here/config" \
   --arg --listen --arg "${ENCLAVE_LISTEN:-vsock://4294967295:5000}" \
   --arg --egress --arg "${ENCLAVE_EGRESS:-vsock://3:8001}" \
-  "${kms_pin[@]}" \
+  "${kms_pin[@]}" "${log_args[@]}" \
   --env RUST_LOG=info \
   --out "$out" "${sign[@]}" >/dev/null
 
