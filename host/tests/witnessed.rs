@@ -20,6 +20,7 @@ use strongroom_formats::c2sp::note::VerifierKey;
 use strongroom_formats::c2sp::proof::{LogPolicy, TlogProof};
 use strongroom_testkit::enclave::start_enclave;
 use strongroom_testkit::host::Host;
+use strongroom_testkit::hostile::roll_back_log;
 use strongroom_testkit::http::{body_text, try_http};
 use strongroom_testkit::stack::{Stack, StackOpts};
 
@@ -216,54 +217,6 @@ async fn results_carry_cosigned_tlog_proofs_and_a_witness_down_holds_the_log() {
     assert_eq!(check_proof(&s, &log_vkey, &answer), 5);
 }
 
-/// The hostile host's rollback: the log's tables as they were at `size`
-/// (leaves, heads and the state row, cosigned checkpoint included).
-async fn roll_back(s: &Stack, size: i64) {
-    let db = s.db.client().await;
-    let leaf: Vec<u8> = db
-        .query_one(
-            "SELECT leaf_hash FROM transparency_log WHERE leaf_index = 0",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(size, 1, "the frontier below is that of one leaf");
-    db.batch_execute("BEGIN").await.unwrap();
-    db.execute(
-        "DELETE FROM transparency_log WHERE leaf_index >= $1",
-        &[&size],
-    )
-    .await
-    .unwrap();
-    db.execute("DELETE FROM tree_heads WHERE tree_size > $1", &[&size])
-        .await
-        .unwrap();
-    // The tiles too (one leaf: level-0 tile 0 holds its hash, nothing else).
-    db.execute(
-        "DELETE FROM transparency_tiles WHERE NOT (level = 0 AND tile_index = 0)",
-        &[],
-    )
-    .await
-    .unwrap();
-    db.execute(
-        "UPDATE transparency_tiles SET hashes = $1 WHERE level = 0 AND tile_index = 0",
-        &[&leaf],
-    )
-    .await
-    .unwrap();
-    db.execute(
-        "UPDATE transparency_state SET tree_size = $1, frontier = $2, \
-         head = (SELECT cose FROM tree_heads WHERE tree_size = $1), \
-         checkpoint = (SELECT checkpoint FROM tree_heads WHERE tree_size = $1), \
-         cosigned = true WHERE id",
-        &[&size, &leaf],
-    )
-    .await
-    .unwrap();
-    db.batch_execute("COMMIT").await.unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forked_log_gets_no_cosigned_result_from_a_restarted_or_a_second_enclave() {
     let mut s = witnessed_stack(true).await;
@@ -280,7 +233,7 @@ async fn a_forked_log_gets_no_cosigned_result_from_a_restarted_or_a_second_encla
     s.kill_enclave().await;
     s.restart_enclave().await;
     s.wait_ready(Duration::from_secs(120)).await;
-    roll_back(&s, 1).await;
+    roll_back_log(&s.db.client().await, 1).await;
     let (status, answer) = aggregate(&s, &host, &session).await;
     assert_eq!(status, 503, "{answer}{}", s.logs_tail());
     assert_eq!(answer["error"]["code"], "witness_unavailable");
@@ -311,7 +264,7 @@ async fn a_forked_log_gets_no_cosigned_result_from_a_restarted_or_a_second_encla
     // 2. A second live enclave on the same ring (its own host on the same
     //    database; the ring comes from KMS), handed the rolled-back state:
     //    the same refusal, with no restart anywhere.
-    roll_back(&s, 1).await;
+    roll_back_log(&s.db.client().await, 1).await;
     let dir2 = tempfile::tempdir().unwrap();
     let args: Vec<&str> = s.enclave_args.iter().map(String::as_str).collect();
     let enclave2 = start_enclave(dir2.path(), &args).await;

@@ -7,6 +7,7 @@ pub mod bin;
 pub mod cutter;
 pub mod enclave;
 pub mod host;
+pub mod hostile;
 pub mod http;
 pub mod kms;
 pub mod mock;

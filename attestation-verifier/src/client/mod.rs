@@ -23,6 +23,7 @@ use thiserror::Error;
 use wire::{check_base_url, clean_message, is_code, percent_encode_b64};
 use zeroize::Zeroizing;
 
+pub mod log;
 mod wire;
 
 /// Largest challenge the host accepts in `GET /attestation/quote`.

@@ -7,6 +7,7 @@ mod answer_check;
 mod checkpoint;
 mod common;
 mod host;
+mod monitor;
 mod quote;
 mod report;
 mod revoke;
@@ -55,6 +56,8 @@ enum Command {
     VerifyCheckpoint(checkpoint::CheckpointArgs),
     /// Verify a c2sp.org/tlog-proof@v1 for an entry under a tlog-policy file.
     VerifyProof(checkpoint::ProofArgs),
+    /// Follow a log: its checkpoint under a tlog-policy, consistency with the last run, forks, new entries.
+    Monitor(monitor::Args),
 }
 
 /// A failure: exit status, stable code, one-line message.
@@ -101,6 +104,7 @@ fn main() -> ExitCode {
         Command::VerifyResult(args) => (args.json, verify_result::run(args)),
         Command::VerifyCheckpoint(args) => (args.json, checkpoint::run_checkpoint(args)),
         Command::VerifyProof(args) => (args.json, checkpoint::run_proof(args)),
+        Command::Monitor(args) => (args.json, monitor::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

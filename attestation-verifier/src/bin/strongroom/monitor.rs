@@ -1,0 +1,356 @@
+//! `strongroom monitor --log URL --policy FILE [--state FILE] [--account HEX]
+//! [--session HEX]`: follows a log from the checkpoint it saw last.
+//!
+//! Each run fetches `/checkpoint`, checks it under the tlog-policy (the
+//! log's signature, the witness quorum), then:
+//! - first run: checks that the served tiles lead to the checkpoint's root
+//!   (the last leaf's inclusion proof, computed from tiles);
+//! - later runs: a smaller size than last time is a rollback, the same size
+//!   with another root a fork (both checkpoints are printed as evidence),
+//!   a larger one must be consistent with the last (the RFC 9162 proof,
+//!   computed from tiles, must join both signed roots);
+//! - with `--account`/`--session`, lists the new entries of that account or
+//!   session (entry bundles, each checked against its leaf hash), when the
+//!   log publishes its entries.
+//!
+//! The state file (JSON: origin, size, root, checkpoint) is written only
+//! after everything checked out, atomically.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use strongroom_formats::aggregates::AggregatePayload;
+use strongroom_formats::c2sp::checkpoint::SignedCheckpoint;
+use strongroom_formats::c2sp::policy::{MAX_POLICY_LEN, TlogPolicy};
+use strongroom_formats::c2sp::tiles::{self as c2sp, TILE_WIDTH, Tile, TileKind};
+use strongroom_formats::cose::Sign1;
+use strongroom_formats::merkle::{self, Hash};
+use strongroom_verifier::ClientError;
+use strongroom_verifier::client::log::{LogClient, split_bundle};
+
+use crate::CliError;
+use crate::common::read_input_limited;
+
+/// Largest state file read.
+const MAX_STATE_LEN: u64 = 64 * 1024;
+/// Most new leaves one run lists entries for (the rest on the next run).
+const MAX_LISTED_LEAVES: u64 = 256 * 64;
+
+/// Arguments of `monitor`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The log's host, e.g. https://strongroom.example (http:// on loopback).
+    #[arg(long, value_name = "URL")]
+    pub log: String,
+    /// tlog-policy file: the log's key, the witnesses and the quorum.
+    #[arg(long, value_name = "FILE")]
+    pub policy: PathBuf,
+    /// Where the last checkpoint seen is kept (created on the first run).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// List the new entries of this account (hex pseudonym).
+    #[arg(long, value_name = "HEX")]
+    pub account: Option<String>,
+    /// List the new entries of this session (hex digest).
+    #[arg(long, value_name = "HEX")]
+    pub session: Option<String>,
+    /// Allow http:// to a host other than loopback (the log is public and
+    /// signed, but a plain connection can be cut or replayed).
+    #[arg(long)]
+    pub danger_allow_plain_http: bool,
+    /// Machine-readable output (one JSON object on stdout).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The state file.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct State {
+    origin: String,
+    size: u64,
+    root: String,
+    checkpoint: String,
+}
+
+/// An entry that matched `--account`/`--session`.
+#[derive(Debug, Serialize)]
+struct Listed {
+    index: u64,
+    account: String,
+    session: String,
+    label: String,
+    computed_at: String,
+}
+
+fn client_error(e: ClientError) -> CliError {
+    CliError::refused("log_unreachable", e)
+}
+
+/// Runs `monitor`.
+pub fn run(args: &Args) -> Result<(), CliError> {
+    let policy_bytes = read_input_limited(&args.policy, MAX_POLICY_LEN as u64)?;
+    let policy = TlogPolicy::parse(&policy_bytes)
+        .map_err(|e| CliError::usage("bad_policy", format!("{}: {e}", args.policy.display())))?;
+    let log = LogClient::new(&args.log, args.danger_allow_plain_http)
+        .map_err(|e| CliError::usage("bad_url", e))?;
+    let text = log.checkpoint().map_err(client_error)?;
+    let signed =
+        SignedCheckpoint::parse(&text).map_err(|e| CliError::refused("bad_checkpoint", e))?;
+    let v = policy
+        .verify_checkpoint(&signed)
+        .map_err(|e| CliError::refused("checkpoint_refused", e))?;
+    let previous = match &args.state {
+        Some(path) if path.exists() => Some(read_state(path)?),
+        _ => None,
+    };
+    let from = match &previous {
+        None => {
+            tiles_lead_to(&log, v.size, &v.root_hash)?;
+            0
+        }
+        Some(old) => {
+            if old.origin != v.origin {
+                return Err(CliError::usage(
+                    "another_log",
+                    format!(
+                        "the state file is for {}, this log is {}",
+                        old.origin, v.origin
+                    ),
+                ));
+            }
+            let old_root = hex_hash(&old.root)?;
+            check_extends(&log, old, &old_root, &signed, v.size, &v.root_hash)?;
+            old.size
+        }
+    };
+    let listed = match (&args.account, &args.session) {
+        (None, None) => None,
+        (account, session) => entries(&log, from, v.size, account.as_deref(), session.as_deref())?,
+    };
+    if let Some(path) = &args.state {
+        write_state(
+            path,
+            &State {
+                origin: v.origin.clone(),
+                size: v.size,
+                root: hex::encode(v.root_hash),
+                checkpoint: signed.format(),
+            },
+        )?;
+    }
+    let witnesses: Vec<&str> = v.cosignatures.iter().map(|c| c.name.as_str()).collect();
+    let filtering = args.account.is_some() || args.session.is_some();
+    if args.json {
+        let out = json!({
+            "ok": true,
+            "origin": v.origin,
+            "size": v.size,
+            "root": hex::encode(v.root_hash),
+            "previous_size": previous.as_ref().map(|p| p.size),
+            "consistent": true,
+            "witnesses": witnesses,
+            "entries_public": !filtering || listed.is_some(),
+            "entries": listed,
+        });
+        println!("{out}");
+        return Ok(());
+    }
+    match &previous {
+        None => println!(
+            "log {} at size {}: tiles check out (first run)",
+            v.origin, v.size
+        ),
+        Some(p) => println!(
+            "log {} at size {} (was {}): consistent",
+            v.origin, v.size, p.size
+        ),
+    }
+    println!("  cosigned by:  {}", witnesses.join(", "));
+    match (filtering, &listed) {
+        (false, _) => {}
+        (true, None) => println!("  entries:      not public on this log (PUBLIC_LOG_ENTRIES)"),
+        (true, Some(l)) if l.is_empty() => println!("  entries:      none new for this filter"),
+        (true, Some(l)) => {
+            for e in l {
+                println!(
+                    "  entry {}:     {} {} computed {}",
+                    e.index, e.label, e.account, e.computed_at
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The last leaf's inclusion proof, from the served tiles, leads to `root`.
+fn tiles_lead_to(log: &LogClient, size: u64, root: &Hash) -> Result<(), CliError> {
+    if size == 0 {
+        return Ok(());
+    }
+    let last = size - 1;
+    let leaf = leaf_hash_at(log, last, size)?;
+    let proof = c2sp::inclusion_proof(log, last, size).map_err(|e| tile_error(&e))?;
+    merkle::verify_inclusion(&leaf, last, size, &proof, root).map_err(|_| {
+        CliError::refused(
+            "tiles_mismatch",
+            "the log's tiles do not lead to its signed checkpoint",
+        )
+    })
+}
+
+fn tile_error<E: std::fmt::Display>(e: &E) -> CliError {
+    CliError::refused("tiles_unreadable", e)
+}
+
+/// Leaf `index`'s hash from the level-0 tile of the tree of `size`.
+fn leaf_hash_at(log: &LogClient, index: u64, size: u64) -> Result<Hash, CliError> {
+    let tile = level0_tile(index / TILE_WIDTH, size)?;
+    let bytes = log.tile(&tile).map_err(client_error)?;
+    let at = usize::try_from(index % TILE_WIDTH).unwrap_or(usize::MAX) * 32;
+    bytes
+        .get(at..at + 32)
+        .and_then(|h| Hash::try_from(h).ok())
+        .ok_or_else(|| CliError::refused("tiles_unreadable", "short level-0 tile"))
+}
+
+fn level0_tile(n: u64, size: u64) -> Result<Tile, CliError> {
+    tile_of(TileKind::Hashes(0), n, size)
+}
+
+/// Tile `n` of `kind` as wide as the tree of `size` makes it.
+fn tile_of(kind: TileKind, n: u64, size: u64) -> Result<Tile, CliError> {
+    let width = (size - n * TILE_WIDTH).min(TILE_WIDTH);
+    let width = u16::try_from(width).unwrap_or(u16::MAX);
+    Tile::new(kind, n, width).map_err(|e| CliError::refused("tiles_unreadable", e))
+}
+
+/// The new checkpoint extends the old one: not smaller, the same root at the
+/// same size, and a consistency proof (from tiles) joining the two roots.
+fn check_extends(
+    log: &LogClient,
+    old: &State,
+    old_root: &Hash,
+    signed: &SignedCheckpoint,
+    size: u64,
+    root: &Hash,
+) -> Result<(), CliError> {
+    let evidence = || {
+        eprintln!(
+            "strongroom: evidence, the checkpoint seen before:\n{}\nand the one served now:\n{}",
+            old.checkpoint,
+            signed.format()
+        );
+    };
+    if size < old.size {
+        evidence();
+        return Err(CliError::refused(
+            "log_rolled_back",
+            format!("the log shrank from {} to {size} leaves", old.size),
+        ));
+    }
+    if size == old.size {
+        if root != old_root {
+            evidence();
+            return Err(CliError::refused(
+                "log_forked",
+                format!("two checkpoints of size {size} with different roots"),
+            ));
+        }
+        return Ok(());
+    }
+    if old.size == 0 {
+        return tiles_lead_to(log, size, root);
+    }
+    let proof = c2sp::consistency_proof(log, old.size, size).map_err(|e| tile_error(&e))?;
+    if merkle::verify_consistency(old.size, size, old_root, root, &proof).is_err() {
+        evidence();
+        return Err(CliError::refused(
+            "log_forked",
+            format!(
+                "the checkpoint of size {size} does not extend the one of size {}",
+                old.size
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The entries `from..size` whose payload names `account` or `session`
+/// (`None`: the log does not publish entries).
+fn entries(
+    log: &LogClient,
+    from: u64,
+    size: u64,
+    account: Option<&str>,
+    session: Option<&str>,
+) -> Result<Option<Vec<Listed>>, CliError> {
+    let from = from.max(size.saturating_sub(MAX_LISTED_LEAVES));
+    let mut out = Vec::new();
+    let mut n = from / TILE_WIDTH;
+    while n * TILE_WIDTH < size {
+        let bundle_tile = tile_of(TileKind::Entries, n, size)?;
+        let bundle = match log.tile(&bundle_tile) {
+            Ok(b) => b,
+            Err(ClientError::Api { status: 404, .. }) => return Ok(None),
+            Err(e) => return Err(client_error(e)),
+        };
+        let hashes = log.tile(&level0_tile(n, size)?).map_err(client_error)?;
+        let count = usize::from(bundle_tile.width());
+        let leaves = split_bundle(&bundle, count)
+            .ok_or_else(|| CliError::refused("tiles_unreadable", "malformed entry bundle"))?;
+        for (i, leaf) in leaves.into_iter().enumerate() {
+            let index = n * TILE_WIDTH + i as u64;
+            if merkle::leaf_hash(leaf)[..] != hashes[i * 32..i * 32 + 32] {
+                return Err(CliError::refused(
+                    "tiles_mismatch",
+                    format!("entry {index} does not hash to its leaf"),
+                ));
+            }
+            if index < from {
+                continue;
+            }
+            let Some(p) = Sign1::payload_of(leaf)
+                .ok()
+                .and_then(|b| AggregatePayload::from_cbor(&b).ok())
+            else {
+                continue;
+            };
+            let hit = account.is_some_and(|a| a.eq_ignore_ascii_case(&p.account))
+                || session.is_some_and(|s| s.eq_ignore_ascii_case(&p.session));
+            if hit {
+                out.push(Listed {
+                    index,
+                    account: p.account,
+                    session: p.session,
+                    label: p.label,
+                    computed_at: p.computed_at,
+                });
+            }
+        }
+        n += 1;
+    }
+    Ok(Some(out))
+}
+
+fn hex_hash(s: &str) -> Result<Hash, CliError> {
+    let bad = || CliError::usage("bad_state", "the state file's root is not 32 bytes of hex");
+    let bytes = hex::decode(s).map_err(|_| bad())?;
+    Hash::try_from(bytes.as_slice()).map_err(|_| bad())
+}
+
+fn read_state(path: &Path) -> Result<State, CliError> {
+    let bytes = read_input_limited(path, MAX_STATE_LEN)?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| CliError::usage("bad_state", format!("{}: {e}", path.display())))
+}
+
+/// Writes `state` to a temporary file beside `path`, then renames it over.
+fn write_state(path: &Path, state: &State) -> Result<(), CliError> {
+    let io = |e: std::io::Error| CliError::usage("io", format!("{}: {e}", path.display()));
+    let tmp = path.with_extension("tmp");
+    let text = serde_json::to_vec_pretty(state).map_err(|e| CliError::usage("io", e))?;
+    std::fs::write(&tmp, text).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
