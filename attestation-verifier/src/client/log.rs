@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use strongroom_formats::c2sp::note::MAX_NOTE_LEN;
+pub use strongroom_formats::c2sp::tiles::split_entry_bundle as split_bundle;
 use strongroom_formats::c2sp::tiles::{Tile, TileKind, TileReader};
 
 use super::wire::check_base_url;
@@ -96,40 +97,5 @@ impl TileReader for LogClient {
 
     fn read_tile(&self, tile: &Tile) -> Result<Vec<u8>, ClientError> {
         self.tile(tile)
-    }
-}
-
-/// The entries of a bundle: each a big-endian uint16 length and the bytes;
-/// `None` if the bundle does not split exactly into `count` entries.
-pub fn split_bundle(bundle: &[u8], count: usize) -> Option<Vec<&[u8]>> {
-    let mut out = Vec::with_capacity(count);
-    let mut rest = bundle;
-    while !rest.is_empty() {
-        let (len, tail) = rest.split_first_chunk::<2>()?;
-        let len = usize::from(u16::from_be_bytes(*len));
-        if tail.len() < len {
-            return None;
-        }
-        let (entry, tail) = tail.split_at(len);
-        out.push(entry);
-        rest = tail;
-    }
-    (out.len() == count).then_some(out)
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bundles_split_exactly_or_not_at_all() {
-        let bundle = [0, 2, b'a', b'b', 0, 0, 0, 1, b'c'];
-        let entries = split_bundle(&bundle, 3).unwrap();
-        assert_eq!(entries, vec![&b"ab"[..], &b""[..], &b"c"[..]]);
-        assert_eq!(split_bundle(&bundle, 2), None);
-        assert_eq!(split_bundle(&bundle[..8], 3), None);
-        assert_eq!(split_bundle(&[0], 1), None);
-        assert_eq!(split_bundle(&[], 0), Some(vec![]));
     }
 }

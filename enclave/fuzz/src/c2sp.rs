@@ -1,5 +1,6 @@
 //! strongroom-formats' C2SP parsers of untrusted text: signed notes,
-//! checkpoints, `tlog-proof@v1` proofs, tile paths, `add-checkpoint` bodies, tlog-policy files. Never panics; each
+//! checkpoints, `tlog-proof@v1` proofs, tile paths, `add-checkpoint` bodies,
+//! witness answers (cosignature lines), entry bundles, tlog-policy files. Never panics; each
 //! format has one encoding, so whatever parses formats back to the same
 //! bytes, within the documented bounds.
 
@@ -24,6 +25,21 @@ pub fn run(data: &[u8]) {
     }
     if let Ok(p) = TlogProof::parse(data) {
         assert_eq!(p.format().as_bytes(), data, "proof: one encoding");
+    }
+    if let Ok(lines) = strongroom_formats::c2sp::witness::parse_cosignatures(data) {
+        let again = strongroom_formats::c2sp::witness::format_cosignatures(&lines);
+        assert_eq!(again.as_bytes(), data, "cosignature answer: one encoding");
+    }
+    for count in [0, 1, 2, 255, 256] {
+        if let Some(entries) = strongroom_formats::c2sp::tiles::split_entry_bundle(data, count) {
+            let mut again = Vec::with_capacity(data.len());
+            for e in &entries {
+                let len = u16::try_from(e.len()).expect("at most 65,535 bytes");
+                again.extend_from_slice(&len.to_be_bytes());
+                again.extend_from_slice(e);
+            }
+            assert_eq!(again, data, "entry bundle: one encoding");
+        }
     }
     let Ok(s) = std::str::from_utf8(data) else {
         return;

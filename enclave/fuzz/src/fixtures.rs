@@ -4,10 +4,10 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use strongroom_enclave_core::clock::FixedClock;
-use strongroom_enclave_core::ring::{HpkeKeyPair, KeyRing, ResultSigningKey};
-use strongroom_enclave_core::nsm::PCR_LEN;
 use strongroom_enclave::nsm::sim::SimNsm;
+use strongroom_enclave_core::clock::FixedClock;
+use strongroom_enclave_core::nsm::PCR_LEN;
+use strongroom_enclave_core::ring::{HpkeKeyPair, KeyRing, ResultSigningKey};
 use strongroom_enclave_core::sync::own_pcrs;
 use strongroom_verifier::TrustRoot;
 

@@ -16,8 +16,8 @@ use std::sync::OnceLock;
 
 use aes_gcm::aead::AeadInOut;
 use aes_gcm::{Aes256Gcm, KeyInit};
-use strongroom_enclave_core::ring::{KeyRing, RingMeta};
 use strongroom_enclave_core::ring::{self, NONCE_LEN, ring_aad};
+use strongroom_enclave_core::ring::{KeyRing, RingMeta};
 use strongroom_protocol::messages::SealedKeyRing;
 use zeroize::Zeroizing;
 

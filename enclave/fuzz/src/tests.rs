@@ -301,7 +301,8 @@ fn base64_of_len(len: usize) -> String {
 }
 
 /// A real `CiphertextForRecipient` (see enclave/tests/kms_cms.rs).
-const CMS_SEED: &[u8] = include_bytes!("../../core/tests/kms_data/aws_kms_ciphertext_for_recipient.ber");
+const CMS_SEED: &[u8] =
+    include_bytes!("../../core/tests/kms_data/aws_kms_ciphertext_for_recipient.ber");
 
 #[test]
 fn kms_cms_target() {

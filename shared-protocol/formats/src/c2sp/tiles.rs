@@ -274,6 +274,25 @@ fn tiles_for(ranges: &[(u64, u64)], size: u64) -> Vec<Tile> {
     tiles
 }
 
+/// The entries of an entry bundle (each a big-endian uint16 length and the
+/// entry's bytes); `None` unless the bundle splits exactly into `count`
+/// entries (nothing left over, nothing cut short).
+pub fn split_entry_bundle(bundle: &[u8], count: usize) -> Option<Vec<&[u8]>> {
+    let mut out = Vec::with_capacity(count.min(256));
+    let mut rest = bundle;
+    while !rest.is_empty() {
+        let (len, tail) = rest.split_first_chunk::<2>()?;
+        let len = usize::from(u16::from_be_bytes(*len));
+        if tail.len() < len || out.len() == count {
+            return None;
+        }
+        let (entry, tail) = tail.split_at(len);
+        out.push(entry);
+        rest = tail;
+    }
+    (out.len() == count).then_some(out)
+}
+
 /// The hash tiles (for tree `size`) that hold every hash of the inclusion
 /// proof of leaf `index`, sorted, each once.
 pub fn tiles_for_inclusion(index: u64, size: u64) -> Result<Vec<Tile>, MerkleError> {

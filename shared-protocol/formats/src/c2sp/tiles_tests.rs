@@ -180,3 +180,15 @@ proptest! {
         prop_assert_eq!(got, merkle::inclusion_proof(&all, index).unwrap());
     }
 }
+
+#[test]
+fn entry_bundles_split_exactly_or_not_at_all() {
+    let bundle = [0, 2, b'a', b'b', 0, 0, 0, 1, b'c'];
+    let entries = split_entry_bundle(&bundle, 3).unwrap();
+    assert_eq!(entries, vec![&b"ab"[..], &b""[..], &b"c"[..]]);
+    assert_eq!(split_entry_bundle(&bundle, 2), None);
+    assert_eq!(split_entry_bundle(&bundle, 4), None);
+    assert_eq!(split_entry_bundle(&bundle[..8], 3), None);
+    assert_eq!(split_entry_bundle(&[0], 1), None);
+    assert_eq!(split_entry_bundle(&[], 0), Some(vec![]));
+}
