@@ -50,6 +50,11 @@ pub struct Metrics {
     pub tiles_read: AtomicU64,
     /// Tiles and entry bundles served at `/tile/...`.
     pub tiles_served: AtomicU64,
+    /// Witness rounds for a new checkpoint (`add-checkpoint` to every
+    /// witness, in parallel), and the time they took in microseconds.
+    pub witness_rounds: AtomicU64,
+    /// See `witness_rounds`.
+    pub witness_micros: AtomicU64,
     /// Egress proxy counters (zero when the proxy is off).
     pub egress: Arc<EgressStats>,
 }
@@ -76,6 +81,13 @@ impl Metrics {
     pub fn add_tiles_read(&self, n: usize) {
         let n = u64::try_from(n).unwrap_or(u64::MAX);
         self.tiles_read.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Records one witness round.
+    pub fn witnessed(&self, elapsed: Duration) {
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        self.witness_rounds.fetch_add(1, Ordering::Relaxed);
+        self.witness_micros.fetch_add(micros, Ordering::Relaxed);
     }
 
     /// Records one failed enclave call, by kind (`unavailable`, `timeout`, an error code…).
@@ -110,6 +122,11 @@ impl Metrics {
             ("strongroom_credentials_accepted_total", &self.accepted),
             ("strongroom_tlog_tiles_read_total", &self.tiles_read),
             ("strongroom_tlog_tiles_served_total", &self.tiles_served),
+            ("strongroom_witness_rounds_total", &self.witness_rounds),
+            (
+                "strongroom_witness_microseconds_total",
+                &self.witness_micros,
+            ),
         ] {
             let _ = writeln!(
                 out,

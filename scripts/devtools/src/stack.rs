@@ -43,6 +43,9 @@ pub struct Stack {
     /// Process ids.
     #[serde(default)]
     pub pids: serde_json::Value,
+    /// The log's witnesses (`[{url, vkey}]`), when it has some.
+    #[serde(default)]
+    pub witnesses: Vec<serde_json::Value>,
 }
 
 impl Stack {

@@ -202,7 +202,11 @@ impl App {
         let tx = client.transaction().await?;
         let mut state = tlog::lock_state(&tx).await?;
         let checkpoint = if state.size == size {
+            let start = std::time::Instant::now();
             let cosigned = tlog::cosign(&*tx, &self.cfg.witnesses, &mut state).await;
+            if !self.cfg.witnesses.urls().is_empty() {
+                self.metrics.witnessed(start.elapsed());
+            }
             if cosigned.is_err() {
                 tx.commit().await?;
                 return Err(cosigned.map(|()| ApiError::new(Code::WitnessUnavailable))?);

@@ -13,6 +13,7 @@ pub mod pg_insert;
 pub mod profile;
 pub mod submit;
 pub mod tiles;
+pub mod witnessing;
 
 use std::time::{Duration, Instant};
 

@@ -98,6 +98,11 @@ enum Cmd {
         #[arg(long, default_value_t = 3.0)]
         seconds: f64,
     },
+    /// The host's mean witness round vs the mean request_aggregates, from /metrics.
+    Witnessing {
+        #[arg(long)]
+        stack: PathBuf,
+    },
     /// Attestation verification vs attestation-doc-validation.
     Attest {
         #[arg(long)]
@@ -231,6 +236,9 @@ fn run(cmd: Cmd) -> Result<(), BoxError> {
             runs,
             seconds,
         )?),
+        Cmd::Witnessing { stack } => print(
+            &strongroom_devtools::bench::witnessing::witnessing_figure(&Stack::load(&stack)?)?,
+        ),
         Cmd::Attest { doc, seconds, runs } => {
             let bytes = std::fs::read(&doc)?;
             let name = doc
