@@ -281,3 +281,74 @@ async fn a_forked_log_gets_no_cosigned_result_from_a_restarted_or_a_second_encla
     assert_eq!(status, 503, "{answer}\n{}", host2.logs());
     assert_eq!(answer["error"]["code"], "witness_unavailable");
 }
+
+/// Issue 15.2, ring rollback: after a rotation retired key v1 and a result
+/// was logged under the new ring, the hostile host brings back the old
+/// sealed ring (its `key_ring_state` points at version 1 again), restarts
+/// the enclave (KMS unseals what it is given) and hands it a ciphertext it
+/// kept from before the rotation, sealed to the retired key. The enclave
+/// opens it — the old ring has the key — but the log's cosigned checkpoint
+/// names the newer ring, so nothing it signs can be logged: no result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolled_back_key_ring_gets_no_result_logged() {
+    let mut s = witnessed_stack(true).await;
+    let (_, session) = s.submit_demo("rollback").await;
+    let host = s.host.addr.clone();
+    let (status, answer) = aggregate(&s, &host, &session).await;
+    assert_eq!(status, 200, "{answer}{}", s.logs_tail());
+    let db = s.db.client().await;
+    let kept = db
+        .query_one(
+            "SELECT key_id, sealed FROM credentials WHERE session_id = $1::text::uuid",
+            &[&session],
+        )
+        .await
+        .unwrap();
+    let (old_key, old_sealed): (String, Vec<u8>) = (kept.get(0), kept.get(1));
+    let out = tokio::process::Command::new(strongroom_testkit::bin::host())
+        .args(["keys", "rotate"])
+        .envs(s.db.test_db().env())
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "keys rotate: {out:?}");
+    let ring_now: i64 = db
+        .query_one("SELECT ring_version FROM key_ring_state", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        ring_now >= 3,
+        "rotation added and retired a version: {ring_now}"
+    );
+    // A result under the new ring: the cosigned checkpoint names it.
+    let (status, answer) = aggregate(&s, &host, &session).await;
+    assert_eq!(status, 200, "{answer}{}", s.logs_tail());
+    let leaves_before = s.db.count("SELECT count(*) FROM transparency_log").await;
+    // The attack.
+    db.execute("UPDATE key_ring_state SET ring_version = 1", &[])
+        .await
+        .unwrap();
+    db.execute(
+        "UPDATE credentials SET key_id = $2, sealed = $3 WHERE session_id = $1::text::uuid",
+        &[&session, &old_key, &old_sealed],
+    )
+    .await
+    .unwrap();
+    s.kill_enclave().await;
+    s.restart_enclave().await;
+    s.wait_ready(Duration::from_secs(120)).await;
+    let (status, answer) = aggregate(&s, &host, &session).await;
+    assert_eq!(status, 500, "{answer}{}", s.logs_tail());
+    assert_eq!(answer["error"]["code"], "log_state_invalid", "{answer}");
+    assert_eq!(
+        s.db.count("SELECT count(*) FROM transparency_log").await,
+        leaves_before,
+        "nothing logged under the rolled-back ring"
+    );
+    let enclave_log = std::fs::read_to_string(&s.enclave.log).unwrap();
+    assert!(
+        enclave_log.contains("key ring is older than the log's"),
+        "{enclave_log}"
+    );
+}
