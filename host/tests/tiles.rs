@@ -107,6 +107,20 @@ async fn fetch(host: &Host, tile: &Tile) -> Vec<u8> {
     r.body
 }
 
+/// A stub enclave in `dir` and a host on `db` that publishes entries and
+/// lets the tests' many requests through.
+async fn public_host(db: &TestDb, dir: &std::path::Path) -> (String, StubEnclave, Host) {
+    let (path, addr) = socket_in(dir);
+    let enclave = StubEnclave::start(&path);
+    let host = Host::start(
+        db,
+        &addr,
+        &[("RATE_LIMIT_MAX", "10000"), ("PUBLIC_LOG_ENTRIES", "1")],
+    )
+    .await;
+    (addr, enclave, host)
+}
+
 #[tokio::test]
 async fn tiles_are_built_kept_served_and_prove() {
     let db = TestDb::migrated().await;
@@ -114,14 +128,7 @@ async fn tiles_are_built_kept_served_and_prove() {
     // fills level-0 tile 1 and adds the second hash to level-1 tile 0.
     let mut leaves = seed(&db, 511, &[300]).await;
     let dir = tempfile::tempdir().unwrap();
-    let (path, addr) = socket_in(dir.path());
-    let _enclave = StubEnclave::start(&path);
-    let host = Host::start(
-        &db,
-        &addr,
-        &[("RATE_LIMIT_MAX", "10000"), ("PUBLIC_LOG_ENTRIES", "1")],
-    )
-    .await;
+    let (addr, _enclave, host) = public_host(&db, dir.path()).await;
     let key = db.tenant("acme").await;
     let mut signed = Vec::new();
     for _ in 0..3 {
@@ -369,14 +376,7 @@ async fn a_million_leaves_prove_from_log_n_tiles() {
     }
     // The same through the real host: the JSON answer, and its tile reads.
     let dir = tempfile::tempdir().unwrap();
-    let (path, addr) = socket_in(dir.path());
-    let _enclave = StubEnclave::start(&path);
-    let host = Host::start(
-        &db,
-        &addr,
-        &[("RATE_LIMIT_MAX", "10000"), ("PUBLIC_LOG_ENTRIES", "1")],
-    )
-    .await;
+    let (_addr, _enclave, host) = public_host(&db, dir.path()).await;
     let before = tiles_read(&host).await;
     let v = host
         .get("/transparency/inclusion?leaf_index=765432", &[])

@@ -48,6 +48,14 @@ struct HostLog {
 }
 
 impl HostLog {
+    fn empty() -> Self {
+        Self {
+            leaves: vec![],
+            head: None,
+            checkpoint: None,
+        }
+    }
+
     fn request(&self, leaf: Vec<u8>) -> AppendLogRequest {
         let hashes: Vec<Hash> = self.leaves.iter().map(|l| leaf_hash(l)).collect();
         let f = Frontier::from_leaf_hashes(&hashes);
@@ -78,11 +86,7 @@ impl HostLog {
 fn appends_produce_heads_whose_roots_match_and_include_the_leaf() {
     let k = key(7);
     let signer = LogSigner::new();
-    let mut log = HostLog {
-        leaves: vec![],
-        head: None,
-        checkpoint: None,
-    };
+    let mut log = HostLog::empty();
     for n in 0..9u32 {
         let out = log.append(&signer, &k, leaf(&k, n));
         assert_eq!(out.leaf_index, u64::from(n));
@@ -103,11 +107,7 @@ fn appends_produce_heads_whose_roots_match_and_include_the_leaf() {
 fn refuses_foreign_leaves_heads_and_tampered_frontiers() {
     let (k, other) = (key(7), key(8));
     let signer = LogSigner::new();
-    let mut log = HostLog {
-        leaves: vec![],
-        head: None,
-        checkpoint: None,
-    };
+    let mut log = HostLog::empty();
     // A leaf signed by someone else.
     assert_eq!(
         with_keys(&k, |keys| signer.append(
@@ -155,11 +155,7 @@ fn refuses_foreign_leaves_heads_and_tampered_frontiers() {
 fn refuses_rollback_and_fork() {
     let k = key(7);
     let signer = LogSigner::new();
-    let mut log = HostLog {
-        leaves: vec![],
-        head: None,
-        checkpoint: None,
-    };
+    let mut log = HostLog::empty();
     log.append(&signer, &k, leaf(&k, 0));
     let old = HostLog {
         leaves: log.leaves.clone(),
@@ -178,11 +174,7 @@ fn refuses_rollback_and_fork() {
         LogError::Stale
     );
     // The empty log again: refused.
-    let empty = HostLog {
-        leaves: vec![],
-        head: None,
-        checkpoint: None,
-    };
+    let empty = HostLog::empty();
     assert_eq!(
         with_keys(&k, |keys| signer.append(
             &empty.request(leaf(&k, 9)),
@@ -202,11 +194,7 @@ fn refuses_rollback_and_fork() {
 fn the_same_append_may_be_retried_but_not_replaced() {
     let k = key(7);
     let signer = LogSigner::new();
-    let mut log = HostLog {
-        leaves: vec![],
-        head: None,
-        checkpoint: None,
-    };
+    let mut log = HostLog::empty();
     log.append(&signer, &k, leaf(&k, 0));
     // The enclave signs leaf 1, but the host's commit fails: it retries the same leaf.
     let req = log.request(leaf(&k, 1));
@@ -253,11 +241,7 @@ fn quorum_of_two() -> LogSigner {
 fn checkpoints_are_signed_notes_of_the_new_state_naming_the_ring_version() {
     let k = key(7);
     let signer = LogSigner::new();
-    let mut log = HostLog {
-        leaves: vec![],
-        head: None,
-        checkpoint: None,
-    };
+    let mut log = HostLog::empty();
     for n in 0..3u32 {
         let out = log.append(&signer, &k, leaf(&k, n));
         assert_eq!(out.witness_quorum, 0);
@@ -275,11 +259,7 @@ fn checkpoints_are_signed_notes_of_the_new_state_naming_the_ring_version() {
 fn with_witnesses_a_state_needs_its_checkpoint_cosigned_by_the_quorum() {
     let k = key(7);
     let signer = quorum_of_two();
-    let mut log = HostLog {
-        leaves: vec![],
-        head: None,
-        checkpoint: None,
-    };
+    let mut log = HostLog::empty();
     // The empty log needs nothing.
     let first = log.append(&signer, &k, leaf(&k, 0));
     assert_eq!(first.witness_quorum, 2);
@@ -301,11 +281,7 @@ fn with_witnesses_a_state_needs_its_checkpoint_cosigned_by_the_quorum() {
     log.checkpoint = None;
     assert_eq!(append(&log, 1).unwrap_err(), LogError::NotWitnessed);
     // A cosigned checkpoint of another state (size 1, another root): refused.
-    let mut other = HostLog {
-        leaves: vec![],
-        head: None,
-        checkpoint: None,
-    };
+    let mut other = HostLog::empty();
     let other_first = other.append(&LogSigner::new(), &k, leaf(&k, 99));
     log.checkpoint = Some(cosign(&other_first.checkpoint, &[1, 2]));
     assert_eq!(append(&log, 1).unwrap_err(), LogError::NotWitnessed);
@@ -319,11 +295,7 @@ fn with_witnesses_a_state_needs_its_checkpoint_cosigned_by_the_quorum() {
 fn a_cosigned_checkpoint_of_a_newer_ring_refuses_an_older_ring() {
     let k = key(7);
     let signer = quorum_of_two();
-    let mut log = HostLog {
-        leaves: vec![],
-        head: None,
-        checkpoint: None,
-    };
+    let mut log = HostLog::empty();
     let req = log.request(leaf(&k, 0));
     let first = with_ring_version(&k, 5, |keys| signer.append(&req, keys, NOW)).unwrap();
     log.leaves.push(leaf(&k, 0));
