@@ -5,6 +5,7 @@
 //! configuration before it extends the log, and so does every verifier.
 //! A witness that is down, slow or refusing only delays the log.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -42,25 +43,29 @@ pub enum WitnessError {
     Malformed,
 }
 
-/// `http://HOST:PORT[/PREFIX]` of one witness: `add-checkpoint` is posted to
-/// `PREFIX/add-checkpoint`.
+/// `http(s)://HOST:PORT[/PREFIX]` of one witness: `add-checkpoint` is posted
+/// to `PREFIX/add-checkpoint`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WitnessUrl {
     url: String,
     authority: String,
     prefix: String,
+    tls: bool,
 }
 
 impl WitnessUrl {
-    /// Accepts `http://HOST:PORT` with an optional path prefix; nothing else.
-    /// (A witness on the public internet sits behind a TLS-terminating
-    /// proxy on the host's side, or is reached over a private network: the
-    /// transport carries only public, signed data.)
+    /// Accepts `https://HOST:PORT` (TLS under the webpki roots) or
+    /// `http://HOST:PORT` (a private network), with an optional path prefix;
+    /// nothing else. The transport carries only public, signed data: a
+    /// tampered answer is a cosignature the enclave refuses.
     pub fn parse(url: &str) -> Option<Self> {
         if url.len() > MAX_WITNESS_URL_LEN {
             return None;
         }
-        let rest = url.strip_prefix("http://")?;
+        let (tls, rest) = match url.strip_prefix("https://") {
+            Some(rest) => (true, rest),
+            None => (false, url.strip_prefix("http://")?),
+        };
         let rest = rest.strip_suffix('/').unwrap_or(rest);
         let (authority, prefix) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
@@ -81,6 +86,7 @@ impl WitnessUrl {
             url: url.to_owned(),
             authority: authority.to_owned(),
             prefix: prefix.to_owned(),
+            tls,
         })
     }
 
@@ -121,12 +127,50 @@ impl Witnesses {
     }
 }
 
+/// The TLS client for `https://` witnesses: the webpki roots, TLS 1.2/1.3.
+fn tls_connector() -> Result<tokio_rustls::TlsConnector, WitnessError> {
+    let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|_| WitnessError::Unreachable("TLS configuration".into()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(cfg)))
+}
+
 async fn post(url: &WitnessUrl, body: String) -> Result<Vec<NoteSignature>, WitnessError> {
-    let unreachable = |what: &str| WitnessError::Unreachable(what.to_owned());
     let stream = TcpStream::connect(&url.authority)
         .await
         .map_err(|e| WitnessError::Unreachable(format!("connect: {}", e.kind())))?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+    if !url.tls {
+        return exchange(url, TokioIo::new(stream), body).await;
+    }
+    let host = url
+        .authority
+        .rsplit_once(':')
+        .map_or(url.authority.as_str(), |(h, _)| h)
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let name = rustls_pki_types::ServerName::try_from(host.to_owned())
+        .map_err(|_| WitnessError::Unreachable("not a TLS server name".into()))?;
+    let tls = tls_connector()?
+        .connect(name, stream)
+        .await
+        .map_err(|e| WitnessError::Unreachable(format!("TLS: {}", e.kind())))?;
+    exchange(url, TokioIo::new(tls), body).await
+}
+
+async fn exchange<IO>(
+    url: &WitnessUrl,
+    io: IO,
+    body: String,
+) -> Result<Vec<NoteSignature>, WitnessError>
+where
+    IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let unreachable = |what: &str| WitnessError::Unreachable(what.to_owned());
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
         .await
         .map_err(|_| unreachable("HTTP handshake failed"))?;
     let driver = tokio::spawn(async move {
@@ -182,8 +226,10 @@ mod tests {
             (u.authority.as_str(), u.prefix.as_str()),
             ("w.example:80", "/witness")
         );
+        let u = WitnessUrl::parse("https://w.example:443").unwrap();
+        assert!(u.tls && !WitnessUrl::parse("http://w.example:1").unwrap().tls);
         for bad in [
-            "https://w.example:443",
+            "https://w.example",
             "http://w.example",
             "http://:80",
             "http://w.example:0",

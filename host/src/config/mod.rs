@@ -197,7 +197,7 @@ fn parse_witness_urls(
 ) -> Result<Vec<crate::witness::WitnessUrl>, ConfigError> {
     let invalid = ConfigError::Invalid {
         name: "WITNESS_URLS",
-        reason: "expected comma-separated http://HOST:PORT[/PREFIX] (at most 16, no duplicates)",
+        reason: "expected comma-separated http(s)://HOST:PORT[/PREFIX] (at most 16, no duplicates)",
     };
     let mut out: Vec<crate::witness::WitnessUrl> = Vec::new();
     for u in src.get("WITNESS_URLS").unwrap_or_default().split(',') {
