@@ -42,7 +42,22 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/transparency/head"),
     ("GET", "/transparency/inclusion"),
     ("GET", "/transparency/consistency"),
+    ("GET", "/r"),
+    ("GET", "/r/{id}"),
+    ("GET", "/verify/"),
 ];
+
+/// The route pattern of a path: `/r/<id>` is `/r/{id}`, `/verify` and
+/// everything under it is `/verify/`.
+fn route_pattern(path: &str) -> &str {
+    if path.starts_with("/r/") {
+        "/r/{id}"
+    } else if path == "/verify" || path.starts_with("/verify/") {
+        "/verify/"
+    } else {
+        path
+    }
+}
 
 /// Shared state of the server.
 pub struct App {
@@ -116,6 +131,7 @@ impl ApiError {
 }
 
 fn route_label(method: &Method, path: &str) -> Result<&'static str, Code> {
+    let path = route_pattern(path);
     let mut path_known = false;
     for (m, p) in ROUTES {
         if *p == path {
@@ -207,6 +223,14 @@ impl App {
         }
         if label.starts_with("/transparency/") {
             return self.transparency(label, req.uri().query()).await;
+        }
+        match label {
+            "/r" | "/r/{id}" => {
+                let uri = req.uri();
+                return self.public_result(label, uri.path(), uri.query()).await;
+            }
+            "/verify/" => return self.verify_page(req.uri().path()),
+            _ => {}
         }
         let submit = label == "/enclave/submit_key";
         // The presented key, hashed once for the lookup, the cache and the store.
@@ -339,7 +363,10 @@ impl App {
             ),
             ("cache-control", "no-store"),
         ] {
-            h.insert(name, HeaderValue::from_static(value));
+            // A route's own policy (the page's CSP, a public result's caching) stands.
+            if !h.contains_key(name) {
+                h.insert(name, HeaderValue::from_static(value));
+            }
         }
         if self.cfg.tls.is_some() || self.cfg.tls_terminated_upstream {
             h.insert(
@@ -351,7 +378,9 @@ impl App {
             h.insert("x-request-id", v);
         }
         h.insert(header::VARY, HeaderValue::from_static("Origin"));
-        if let Some(o) = self.origin_allowed(origin) {
+        if h.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+            // Public reads (`/r/...`) are open to every origin.
+        } else if let Some(o) = self.origin_allowed(origin) {
             h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
             h.insert(
                 header::ACCESS_CONTROL_EXPOSE_HEADERS,

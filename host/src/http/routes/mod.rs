@@ -4,11 +4,13 @@
 
 mod health;
 mod metrics;
+mod public_result;
 mod quote;
 mod request_aggregates;
 mod revoke;
 mod submit_key;
 mod transparency;
+mod verify_page;
 
 use uuid::Uuid;
 
