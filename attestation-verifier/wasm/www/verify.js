@@ -269,4 +269,5 @@ function start() {
   fromUrl();
 }
 
-start();
+// Only on the page itself (a test harness may import chart() alone).
+if ($("inputs-form")) start();
