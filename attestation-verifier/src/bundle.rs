@@ -7,7 +7,11 @@
 //! checkpoint of log v2. Verification is [`crate::verify_result`] after two
 //! checks of its own: the format tag, and the id against the COSE bytes.
 
-use crate::result::{AggregatesAnswer, LogEntry, MAX_ANSWER_JSON_LEN, ResultError};
+use crate::policy::Policy;
+use crate::result::{
+    AggregatesAnswer, LogEntry, MAX_ANSWER_JSON_LEN, ResultError, VerifiedResult, verify_result,
+};
+use crate::root::TrustRoot;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
@@ -37,7 +41,7 @@ pub struct ResultBundle {
     /// Inclusion in a signed tree head (log v1).
     pub log: LogEntry,
     /// Log v2: a `c2sp.org/tlog-proof@v1` text for the COSE bytes. Not yet
-    /// checked by [`verify_bundle`] (it needs a witness policy).
+    /// checked by [`verify_bundle`] (that needs a witness policy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tlog_proof: Option<String>,
     /// Log v2: the cosigned checkpoint (signed note text) the proof leads to.
@@ -99,6 +103,16 @@ impl ResultBundle {
         }
         Ok(())
     }
+}
+
+/// Verifies a bundle: B1–B2 (CHECKLIST.md), then R2–R10 as [`verify_result`].
+pub fn verify_bundle(
+    bundle: &ResultBundle,
+    root: &TrustRoot,
+    policy: &Policy,
+) -> Result<VerifiedResult, ResultError> {
+    bundle.check_envelope()?;
+    verify_result(&bundle.to_answer(), root, policy)
 }
 
 #[cfg(test)]

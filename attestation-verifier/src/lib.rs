@@ -25,7 +25,7 @@ mod sig;
 mod verify;
 
 pub use binding::{BindingError, KeyBinding};
-pub use bundle::{BUNDLE_FORMAT, ResultBundle, result_id};
+pub use bundle::{BUNDLE_FORMAT, ResultBundle, result_id, verify_bundle};
 pub use cache::VerifierCache;
 #[cfg(feature = "client")]
 pub use client::{Client, ClientError};

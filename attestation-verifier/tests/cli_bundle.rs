@@ -51,6 +51,27 @@ fn bundle_writes_a_verifiable_bundle_only_for_a_valid_answer() {
     verify_result(&bundle.to_answer(), &f.root(), &f.policy()).unwrap();
     let printed: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
     assert_eq!(printed["id"], bundle.id.as_str());
+    // `verify-result` takes the bundle too, and refuses one whose id lies.
+    let verify = |file: &str| {
+        strongroom_exact(&[
+            "verify-result",
+            file,
+            "--trust-dev-root",
+            &root,
+            "--pcrs",
+            &pcrs,
+            "--json",
+        ])
+    };
+    assert_eq!(verify(out.to_str().unwrap()).status.code(), Some(0));
+    let mut lying = bundle.clone();
+    lying.id = "00".repeat(32);
+    let lie = dir.path().join("lying.json");
+    std::fs::write(&lie, serde_json::to_vec(&lying).unwrap()).unwrap();
+    let run_lie = verify(lie.to_str().unwrap());
+    assert_eq!(run_lie.status.code(), Some(1));
+    let printed: serde_json::Value = serde_json::from_slice(&run_lie.stdout).unwrap();
+    assert_eq!(printed["error"]["code"], "bundle_id_mismatch");
 
     // Tampered: nothing written, exit 1, the verifier's code.
     let mut bad = f.answer();
