@@ -34,7 +34,40 @@ async fn only_published_results_are_public_and_their_bundles_verify() {
     assert_eq!(list.status, 200);
     assert_eq!(list.json()["results"], serde_json::json!([]));
 
+    // The serving role cannot publish: no UPDATE on aggregates (V13); and it
+    // sees no unpublished row without a tenant.
+    let db = t.stack.db.client().await;
+    db.batch_execute("SET ROLE app_service").await.unwrap();
+    let denied = db
+        .execute("UPDATE aggregates SET published = true", &[])
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{denied:?}").contains("permission denied"),
+        "{denied:?}"
+    );
+    let seen = db
+        .query_one("SELECT count(*) FROM aggregates", &[])
+        .await
+        .unwrap();
+    assert_eq!(seen.get::<_, i64>(0), 0);
+    db.batch_execute("RESET ROLE").await.unwrap();
+
     t.publish(1).await;
+    let seen = {
+        db.batch_execute("SET ROLE app_service").await.unwrap();
+        let n: i64 = db
+            .query_one("SELECT count(*) FROM aggregates", &[])
+            .await
+            .unwrap()
+            .get(0);
+        db.batch_execute("RESET ROLE").await.unwrap();
+        n
+    };
+    assert_eq!(
+        seen, 1,
+        "only the published row is visible without a tenant"
+    );
     let r = c.get(&format!("/r/{id}")).await.expect("answered");
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(r.header("access-control-allow-origin"), Some("*"));

@@ -213,6 +213,9 @@ impl App {
             "/healthz" => return Ok(Self::healthz()),
             "/readyz" => return Ok(self.readyz().await),
             "/metrics" => return self.metrics_page(ctx),
+            // Embedded static files (one view of the page is about ten of
+            // them): not counted against the per-address API limit.
+            "/verify/" => return self.verify_page(req.uri().path()),
             _ => {}
         }
         self.addr_limits
@@ -224,13 +227,9 @@ impl App {
         if label.starts_with("/transparency/") {
             return self.transparency(label, req.uri().query()).await;
         }
-        match label {
-            "/r" | "/r/{id}" => {
-                let uri = req.uri();
-                return self.public_result(label, uri.path(), uri.query()).await;
-            }
-            "/verify/" => return self.verify_page(req.uri().path()),
-            _ => {}
+        if label == "/r" || label == "/r/{id}" {
+            let uri = req.uri();
+            return self.public_result(label, uri.path(), uri.query()).await;
         }
         let submit = label == "/enclave/submit_key";
         // The presented key, hashed once for the lookup, the cache and the store.
