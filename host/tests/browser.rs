@@ -320,6 +320,25 @@ async fn the_page_verifies_in_chromium_and_fails_closed() {
         &format!("{}/chart.html", site.base),
     );
 
+    // The page as one file, opened from disk: its inline WebAssembly loads.
+    let single = t
+        .stack
+        .client()
+        .get("/verify/strongroom-verify.html")
+        .await
+        .expect("answered");
+    let file = d.join("strongroom-verify.html");
+    std::fs::write(&file, &single.body).unwrap();
+    let (dom, _) = run_chromium("--dump-dom", &format!("file://{}", file.display()));
+    assert!(
+        dom.contains(r#"<span id="version">0.1.0</span>"#),
+        "inline verifier did not load"
+    );
+    assert_eq!(
+        body_attr(&dom, "data-verification").as_deref(),
+        Some("pending")
+    );
+
     for (hash, shot, code) in cases {
         let o = open(&format!("{page}#{hash}"), shot);
         assert_eq!(o.verification, "failed", "{hash}: fails closed");
