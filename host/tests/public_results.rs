@@ -86,7 +86,9 @@ async fn only_published_results_are_public_and_their_bundles_verify() {
     let pcrs = std::fs::read(t.stack.dir.path().join("pcrs.json")).expect("pcrs.json");
     let policy = Policy::default().allow_pcrs(PcrSet::from_json("pcrs.json", &pcrs).unwrap());
     verify_result(&bundle.to_answer(), &root, &policy).expect("the served bundle verifies");
-    // The same bytes every time: immutable.
+    // The same bytes every time, even after the log grew: immutable.
+    let third = c.aggregates(&t.session).await.expect("answered");
+    assert_eq!(third.status, 200);
     let again = c
         .get(&format!("/r/{}", id.to_uppercase()))
         .await

@@ -1,6 +1,9 @@
 //! Shared by `public_results.rs` and `browser.rs`: a stack with two signed
 //! results in the log (so the second has a non-empty inclusion proof).
 
+// Each test binary uses its own part of this module.
+#![allow(dead_code)]
+
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use strongroom_testkit::{Stack, StackOpts};
@@ -8,6 +11,7 @@ use strongroom_testkit::{Stack, StackOpts};
 /// A running stack and its two results (`request_aggregates` answers).
 pub struct TwoResults {
     pub stack: Stack,
+    pub session: String,
     pub answers: Vec<Value>,
 }
 
@@ -26,7 +30,11 @@ impl TwoResults {
             );
             answers.push(r.json());
         }
-        TwoResults { stack, answers }
+        TwoResults {
+            stack,
+            session,
+            answers,
+        }
     }
 
     /// Hex SHA-256 of answer `i`'s COSE bytes: its public id.
