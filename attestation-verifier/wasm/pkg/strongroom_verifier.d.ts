@@ -65,7 +65,7 @@ export function verifierVersion(): string;
  * Verifies an NSM attestation document (raw CBOR bytes) at `nowMs` under
  * `pcrsJson`, requiring `nonce` when given. Never throws.
  */
-export function verifyAttestation(document: Uint8Array | number[], pcrs_json: string, now_ms: number, nonce?: Uint8Array | number[] | null, dev_root_pem?: string | null): AttestationReport;
+export function verifyAttestation(document: Uint8Array | number[], pcrsJson: string, nowMs: number, nonce?: Uint8Array | number[] | null, devRootPem?: string | null): AttestationReport;
 
 /**
  * Verifies a C2SP checkpoint (signed note text) under a tlog-policy text
@@ -81,7 +81,7 @@ export function verifyCheckpoint(checkpoint: string, policy: string): Checkpoint
  * documents that do not chain to the AWS root, and the report then says
  * `root: "dev"`. Never throws.
  */
-export function verifyResult(bundle_json: string, pcrs_json: string, now_ms: number, at_ms?: number | null, dev_root_pem?: string | null): ResultReport;
+export function verifyResult(bundleJson: string, pcrsJson: string, nowMs: number, atMs?: number | null, devRootPem?: string | null): ResultReport;
 
 export type InitInput = RequestInfo | URL | Response | BufferSource | WebAssembly.Module;
 

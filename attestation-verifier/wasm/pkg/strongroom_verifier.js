@@ -21,23 +21,23 @@ export function verifierVersion() {
  * Verifies an NSM attestation document (raw CBOR bytes) at `nowMs` under
  * `pcrsJson`, requiring `nonce` when given. Never throws.
  * @param {Uint8Array | number[]} document
- * @param {string} pcrs_json
- * @param {number} now_ms
+ * @param {string} pcrsJson
+ * @param {number} nowMs
  * @param {Uint8Array | number[] | null} [nonce]
- * @param {string | null} [dev_root_pem]
+ * @param {string | null} [devRootPem]
  * @returns {AttestationReport}
  */
-export function verifyAttestation(document, pcrs_json, now_ms, nonce, dev_root_pem) {
-    const val5 = +now_ms;
+export function verifyAttestation(document, pcrsJson, nowMs, nonce, devRootPem) {
+    const val5 = +nowMs;
     let ptr0, len0, ptr1, len1, ptr2, len2, ptr3, len3;
     try {
         ptr0 = passArray8ToWasm0(document, wasm.__wbindgen_malloc);
         len0 = WASM_VECTOR_LEN;
-        ptr1 = passStringToWasm0(pcrs_json, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        ptr1 = passStringToWasm0(pcrsJson, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
         len1 = WASM_VECTOR_LEN;
         ptr2 = isLikeNone(nonce) ? 0 : passArray8ToWasm0(nonce, wasm.__wbindgen_malloc);
         len2 = WASM_VECTOR_LEN;
-        ptr3 = isLikeNone(dev_root_pem) ? 0 : passStringToWasm0(dev_root_pem, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        ptr3 = isLikeNone(devRootPem) ? 0 : passStringToWasm0(devRootPem, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
         len3 = WASM_VECTOR_LEN;
     } catch (e) {
         if (ptr3) { wasm.__wbindgen_free(ptr3, len3 * 1, 1); }
@@ -80,23 +80,23 @@ export function verifyCheckpoint(checkpoint, policy) {
  * the attestation's own timestamp); `devRootPem` is accepted only for
  * documents that do not chain to the AWS root, and the report then says
  * `root: "dev"`. Never throws.
- * @param {string} bundle_json
- * @param {string} pcrs_json
- * @param {number} now_ms
- * @param {number | null} [at_ms]
- * @param {string | null} [dev_root_pem]
+ * @param {string} bundleJson
+ * @param {string} pcrsJson
+ * @param {number} nowMs
+ * @param {number | null} [atMs]
+ * @param {string | null} [devRootPem]
  * @returns {ResultReport}
  */
-export function verifyResult(bundle_json, pcrs_json, now_ms, at_ms, dev_root_pem) {
-    const val4 = +now_ms;
-    const val5 = +(isLikeNone(at_ms) ? 0 : at_ms);
+export function verifyResult(bundleJson, pcrsJson, nowMs, atMs, devRootPem) {
+    const val4 = +nowMs;
+    const val5 = +(isLikeNone(atMs) ? 0 : atMs);
     let ptr0, len0, ptr1, len1, ptr2, len2;
     try {
-        ptr0 = passStringToWasm0(bundle_json, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        ptr0 = passStringToWasm0(bundleJson, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
         len0 = WASM_VECTOR_LEN;
-        ptr1 = passStringToWasm0(pcrs_json, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        ptr1 = passStringToWasm0(pcrsJson, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
         len1 = WASM_VECTOR_LEN;
-        ptr2 = isLikeNone(dev_root_pem) ? 0 : passStringToWasm0(dev_root_pem, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        ptr2 = isLikeNone(devRootPem) ? 0 : passStringToWasm0(devRootPem, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
         len2 = WASM_VECTOR_LEN;
     } catch (e) {
         if (ptr2) { wasm.__wbindgen_free(ptr2, len2 * 1, 1); }
@@ -104,7 +104,7 @@ export function verifyResult(bundle_json, pcrs_json, now_ms, at_ms, dev_root_pem
         if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
         throw e;
     }
-    const ret = wasm.verifyResult(ptr0, len0, ptr1, len1, val4, !isLikeNone(at_ms), val5, ptr2, len2);
+    const ret = wasm.verifyResult(ptr0, len0, ptr1, len1, val4, !isLikeNone(atMs), val5, ptr2, len2);
     return ret;
 }
 function __wbg_get_imports() {

@@ -75,11 +75,11 @@ fn to_js(v: &serde_json::Value) -> JsValue {
 /// `root: "dev"`. Never throws.
 #[wasm_bindgen(js_name = verifyResult, unchecked_return_type = "ResultReport")]
 pub fn verify_result(
-    bundle_json: &str,
-    pcrs_json: &str,
-    now_ms: f64,
-    at_ms: Option<f64>,
-    dev_root_pem: Option<String>,
+    #[wasm_bindgen(js_name = bundleJson)] bundle_json: &str,
+    #[wasm_bindgen(js_name = pcrsJson)] pcrs_json: &str,
+    #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
+    #[wasm_bindgen(js_name = atMs)] at_ms: Option<f64>,
+    #[wasm_bindgen(js_name = devRootPem)] dev_root_pem: Option<String>,
 ) -> JsValue {
     to_js(&report::verify_result_report(
         bundle_json,
@@ -95,10 +95,10 @@ pub fn verify_result(
 #[wasm_bindgen(js_name = verifyAttestation, unchecked_return_type = "AttestationReport")]
 pub fn verify_attestation(
     document: &[u8],
-    pcrs_json: &str,
-    now_ms: f64,
+    #[wasm_bindgen(js_name = pcrsJson)] pcrs_json: &str,
+    #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
     nonce: Option<Vec<u8>>,
-    dev_root_pem: Option<String>,
+    #[wasm_bindgen(js_name = devRootPem)] dev_root_pem: Option<String>,
 ) -> JsValue {
     to_js(&report::verify_attestation_report(
         document,
