@@ -168,6 +168,52 @@ fn a_real_nitro_document_verifies_under_the_pinned_aws_root_only_at_a_valid_time
     assert_eq!(r["code"], "certificate_expired", "{r}");
 }
 
+/// A checkpoint of `ORIGIN` cosigned by `cosigners` of three witnesses, and
+/// a two-of-three policy (as `strongroom verify-checkpoint` is tested).
+fn checkpoint_and_policy(cosigners: &[usize]) -> (String, String) {
+    use strongroom_formats::c2sp::checkpoint::{Checkpoint, SignedCheckpoint};
+    use strongroom_formats::c2sp::cosignature::CosignatureSigner;
+    use strongroom_formats::c2sp::note::NoteSigner;
+    const ORIGIN: &str = "strongroom.test/log";
+    let leaves: Vec<_> = (0..7u8)
+        .map(|i| strongroom_formats::merkle::leaf_hash(&[i]))
+        .collect();
+    let cp = Checkpoint::new(ORIGIN, 7, strongroom_formats::merkle::root(&leaves), vec![]).unwrap();
+    let mut signed = SignedCheckpoint::new(cp).unwrap();
+    let log = NoteSigner::from_seed(ORIGIN, &[50; 32]).unwrap();
+    log.sign(signed.note_mut()).unwrap();
+    let witnesses: Vec<_> = (1..=3u8)
+        .map(|i| CosignatureSigner::from_seed(&format!("w{i}.test"), &[i; 32]).unwrap())
+        .collect();
+    for i in cosigners {
+        let line = witnesses[*i]
+            .cosign(signed.checkpoint(), 1_700_000_000)
+            .unwrap();
+        signed.note_mut().add_signature(line).unwrap();
+    }
+    let mut policy = format!("log {}\n", log.verifier_key());
+    for (i, w) in witnesses.iter().enumerate() {
+        policy.push_str(&format!("witness W{i} {}\n", w.verifier_key().unwrap()));
+    }
+    policy.push_str("group two-of-three 2 W0 W1 W2\nquorum two-of-three\n");
+    (signed.format(), policy)
+}
+
+#[test]
+fn checkpoints_pass_with_a_quorum_only() {
+    let (good, policy) = checkpoint_and_policy(&[0, 2]);
+    let r = verify_checkpoint_report(&good, &policy);
+    assert_eq!(
+        (r["ok"].clone(), r["size"].clone()),
+        (true.into(), 7.into()),
+        "{r}"
+    );
+    assert_eq!(r["witnesses"], serde_json::json!(["W0", "W2"]));
+    let (short, policy) = checkpoint_and_policy(&[1]);
+    let r = verify_checkpoint_report(&short, &policy);
+    assert_eq!(r["code"], "checkpoint_refused", "{r}");
+}
+
 #[test]
 fn checkpoint_reports_refuse_bad_input() {
     let r = verify_checkpoint_report("not a note", "nonsense policy");
