@@ -89,6 +89,9 @@ ensure_debian_packages() {
   command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
   [ -f /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)   # EIF builder's format crate
   python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+  # The verification page's tests drive headless Chromium (host/tests/browser.rs).
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing Debian packages: ${missing[*]}"
     [ "$(id -u)" = 0 ] || die "need root (or sudo) to install: ${missing[*]}"

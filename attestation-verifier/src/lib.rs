@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod binding;
+pub mod bundle;
 pub mod cache;
 pub mod cbor;
 mod chain;
@@ -24,6 +25,7 @@ mod sig;
 mod verify;
 
 pub use binding::{BindingError, KeyBinding};
+pub use bundle::{BUNDLE_FORMAT, ResultBundle, result_id, verify_bundle};
 pub use cache::VerifierCache;
 #[cfg(feature = "client")]
 pub use client::{Client, ClientError};

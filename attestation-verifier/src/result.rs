@@ -122,6 +122,12 @@ pub enum ResultError {
     /// R11. Two signed heads are not consistent.
     #[error("consistency proof refused: {0}")]
     Consistency(MerkleError),
+    /// B1. A result bundle's `format` is not `strongroom/result-bundle/v1`.
+    #[error("not a strongroom/result-bundle/v1")]
+    BundleFormat,
+    /// B2. A result bundle's `id` is not SHA-256 of its COSE bytes.
+    #[error("bundle id is not SHA-256 of its COSE bytes")]
+    BundleId,
 }
 
 impl ResultError {
@@ -146,6 +152,8 @@ impl ResultError {
             LeafIndexOutOfRange { .. } => "leaf_index_out_of_range",
             Inclusion(_) => "inclusion_proof",
             Consistency(_) => "consistency_proof",
+            BundleFormat => "bundle_format",
+            BundleId => "bundle_id_mismatch",
         }
     }
 }

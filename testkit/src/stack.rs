@@ -335,6 +335,11 @@ impl Wiring {
             host_env.extend(kms.host_env(KMS_KEY_ID));
         }
         host_env.push(("EGRESS_ALLOWLIST".into(), allow));
+        // What the verification page (/verify/) pins: the enclave writes both
+        // files before the host starts.
+        let file = |name: &str| dir.join(name).display().to_string();
+        host_env.push(("VERIFY_PCRS_JSON".into(), file("pcrs.json")));
+        host_env.push(("VERIFY_DEV_ROOT_PEM".into(), file("dev-root.pem")));
         host_env.extend(extra_env);
         Wiring {
             enclave_args,

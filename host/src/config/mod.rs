@@ -96,6 +96,13 @@ pub struct ServeConfig {
     pub allowed_origins: Vec<String>,
     /// `TLS_CERT_PATH` + `TLS_KEY_PATH`.
     pub tls: Option<TlsPaths>,
+    /// `VERIFY_PCRS_JSON`: path of the release's `pcrs.json`, read at start
+    /// and served at `/verify/pcrs.json` for the verification page (unset: 404,
+    /// the user supplies one).
+    pub verify_pcrs_json: Option<String>,
+    /// `VERIFY_DEV_ROOT_PEM`: dev only, the NSM simulator's root served at
+    /// `/verify/dev-root.pem`; the page then shows DEV/SIMULATOR loudly.
+    pub verify_dev_root_pem: Option<String>,
     /// `DANGER_ALLOW_INSECURE_HTTP=1`: plain HTTP on a non-loopback address.
     pub danger_allow_insecure_http: bool,
     /// `JANITOR_INTERVAL_SECONDS` (default 60).
@@ -267,6 +274,29 @@ fn parse_tls(src: &dyn ConfigSource) -> Result<Option<TlsPaths>, ConfigError> {
     }
 }
 
+/// Largest file named by `VERIFY_PCRS_JSON` / `VERIFY_DEV_ROOT_PEM`.
+const MAX_VERIFY_FILE_LEN: u64 = 64 * 1024;
+
+/// The UTF-8 text of a small public file named by `name`, read once at start.
+fn read_small_file(
+    src: &dyn ConfigSource,
+    name: &'static str,
+) -> Result<Option<String>, ConfigError> {
+    let Some(path) = non_empty(src, name) else {
+        return Ok(None);
+    };
+    let invalid = |reason| ConfigError::Invalid { name, reason };
+    let len = std::fs::metadata(&path)
+        .map_err(|_| invalid("cannot read the file"))?
+        .len();
+    if len > MAX_VERIFY_FILE_LEN {
+        return Err(invalid("file larger than 64 KiB"));
+    }
+    let text =
+        std::fs::read_to_string(&path).map_err(|_| invalid("cannot read the file as UTF-8"))?;
+    Ok(Some(text))
+}
+
 fn parse_audit_key(src: &dyn ConfigSource) -> Result<Option<Zeroizing<Vec<u8>>>, ConfigError> {
     let Some(v) = non_empty(src, "AUDIT_HASH_KEY") else {
         return Ok(None);
@@ -359,6 +389,8 @@ impl ServeConfig {
             tls_terminated_upstream: parse_flag(src, "TLS_TERMINATED_UPSTREAM")?,
             allowed_origins: parse_origins(src)?,
             tls: parse_tls(src)?,
+            verify_pcrs_json: read_small_file(src, "VERIFY_PCRS_JSON")?,
+            verify_dev_root_pem: read_small_file(src, "VERIFY_DEV_ROOT_PEM")?,
             danger_allow_insecure_http: parse_flag(src, "DANGER_ALLOW_INSECURE_HTTP")?,
             janitor_interval: secs("JANITOR_INTERVAL_SECONDS", 60, 1, 86_400)?,
             audit_hash_key: parse_audit_key(src)?,

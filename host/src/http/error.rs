@@ -60,6 +60,8 @@ codes! {
     OriginNotAllowed => "origin_not_allowed", 403, "origin not allowed";
     /// No such route.
     NotFound => "not_found", 404, "no such route";
+    /// No published result with this id (unpublished ones look the same).
+    ResultNotFound => "result_not_found", 404, "no published result with this id";
     /// No such session for this tenant.
     SessionNotFound => "session_not_found", 404, "no such session";
     /// The transparency log is empty: no head yet.

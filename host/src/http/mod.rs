@@ -45,6 +45,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/checkpoint"),
     (TILE_METHOD, TILE_ROUTE),
     (TILE_METHOD, ENTRIES_ROUTE),
+    ("GET", "/r"),
+    ("GET", "/r/{id}"),
+    ("GET", "/verify/"),
 ];
 
 const TILE_METHOD: &str = "GET";
@@ -64,6 +67,18 @@ fn tile_label(path: &str) -> Option<&'static str> {
         Some(TILE_ROUTE)
     } else {
         None
+    }
+}
+
+/// The route pattern of a path: `/r/<id>` is `/r/{id}`, `/verify` and
+/// everything under it is `/verify/`.
+fn route_pattern(path: &str) -> &str {
+    if path.starts_with("/r/") {
+        "/r/{id}"
+    } else if path == "/verify" || path.starts_with("/verify/") {
+        "/verify/"
+    } else {
+        path
     }
 }
 
@@ -147,6 +162,7 @@ fn route_label(method: &Method, path: &str) -> Result<&'static str, Code> {
             Err(Code::MethodNotAllowed)
         };
     }
+    let path = route_pattern(path);
     let mut path_known = false;
     for (m, p) in ROUTES {
         if *p == path {
@@ -235,6 +251,9 @@ impl App {
             "/healthz" => return Ok(Self::healthz()),
             "/readyz" => return Ok(self.readyz().await),
             "/metrics" => return self.metrics_page(ctx),
+            // Embedded static files (one view of the page is about ten of
+            // them): not counted against the per-address API limit.
+            "/verify/" => return self.verify_page(req.uri().path()),
             _ => {}
         }
         self.addr_limits
@@ -251,6 +270,10 @@ impl App {
         }
         if tile_label(label).is_some() {
             return self.tile(req.uri().path()).await;
+        }
+        if label == "/r" || label == "/r/{id}" {
+            let uri = req.uri();
+            return self.public_result(label, uri.path(), uri.query()).await;
         }
         let submit = label == "/enclave/submit_key";
         // The presented key, hashed once for the lookup, the cache and the store.
@@ -382,7 +405,10 @@ impl App {
                 "default-src 'none'; frame-ancestors 'none'",
             ),
         ] {
-            h.insert(name, HeaderValue::from_static(value));
+            // A route's own policy (the page's CSP, a public result's caching) stands.
+            if !h.contains_key(name) {
+                h.insert(name, HeaderValue::from_static(value));
+            }
         }
         // Tiles set their own caching; everything else is never stored.
         if !h.contains_key(header::CACHE_CONTROL) {

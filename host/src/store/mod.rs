@@ -18,6 +18,7 @@ mod error;
 pub mod janitor;
 pub mod keys;
 pub mod log;
+pub mod public;
 pub mod rotations;
 pub mod sessions;
 pub mod tenants;

@@ -4,6 +4,7 @@
 
 mod aggregates;
 mod answer_check;
+mod bundle;
 mod checkpoint;
 mod common;
 mod host;
@@ -52,6 +53,8 @@ enum Command {
     Revoke(revoke::Args),
     /// Verify a saved request_aggregates answer offline: root -> attestation -> PCRs -> key -> aggregate -> log.
     VerifyResult(verify_result::Args),
+    /// Verify a saved request_aggregates answer and write its result bundle (for the browser page and `GET /r/{id}`).
+    Bundle(bundle::Args),
     /// Verify a C2SP checkpoint under a tlog-policy file (log signature, witness quorum).
     VerifyCheckpoint(checkpoint::CheckpointArgs),
     /// Verify a c2sp.org/tlog-proof@v1 for an entry under a tlog-policy file.
@@ -102,6 +105,7 @@ fn main() -> ExitCode {
         Command::Aggregates(args) => (args.json, aggregates::run(args)),
         Command::Revoke(args) => (args.json, revoke::run(args)),
         Command::VerifyResult(args) => (args.json, verify_result::run(args)),
+        Command::Bundle(args) => (args.json, bundle::run(args)),
         Command::VerifyCheckpoint(args) => (args.json, checkpoint::run_checkpoint(args)),
         Command::VerifyProof(args) => (args.json, checkpoint::run_proof(args)),
         Command::Monitor(args) => (args.json, monitor::run(args)),

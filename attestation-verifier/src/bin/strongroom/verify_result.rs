@@ -4,13 +4,13 @@ use crate::CliError;
 use crate::common::{PolicyArgs, read_input_limited};
 use crate::report::{print_result, result_json};
 use std::path::PathBuf;
-use strongroom_verifier::result::MAX_ANSWER_JSON_LEN;
-use strongroom_verifier::{VerifiedResult, parse_answer, verify_result};
+use strongroom_verifier::bundle::MAX_BUNDLE_JSON_LEN;
+use strongroom_verifier::{ResultBundle, VerifiedResult, parse_answer, verify_result};
 
 /// Arguments of `verify-result`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// A saved `request_aggregates` answer (JSON; `-` reads stdin).
+    /// A saved `request_aggregates` answer, or a result bundle (JSON; `-` reads stdin).
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
     #[command(flatten)]
@@ -28,10 +28,15 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: &Args) -> Result<(), CliError> {
-    let json = read_input_limited(&args.file, MAX_ANSWER_JSON_LEN as u64)?;
+    let json = read_input_limited(&args.file, MAX_BUNDLE_JSON_LEN as u64)?;
     let root = args.policy.root()?;
     let policy = args.policy.policy()?;
-    let answer = parse_answer(&json).map_err(|e| CliError::refused(e.code(), e))?;
+    // A bundle names its format; anything else is read as an answer.
+    let answer = match ResultBundle::parse(&json) {
+        Ok(bundle) => bundle.check_envelope().map(|()| bundle.to_answer()),
+        Err(_) => parse_answer(&json),
+    }
+    .map_err(|e| CliError::refused(e.code(), e))?;
     let verified =
         verify_result(&answer, &root, &policy).map_err(|e| CliError::refused(e.code(), e))?;
     let witnessed = match &args.tlog_policy {

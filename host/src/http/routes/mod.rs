@@ -5,12 +5,14 @@
 mod checkpoint;
 mod health;
 mod metrics;
+mod public_result;
 mod quote;
 mod request_aggregates;
 mod revoke;
 mod submit_key;
 mod tiles;
 mod transparency;
+mod verify_page;
 
 use uuid::Uuid;
 

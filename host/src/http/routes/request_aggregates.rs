@@ -56,13 +56,13 @@ impl App {
             // the request deadline or a dropped connection (the enclave would then
             // refuse the stored, older state as a rollback): run it as its own task.
             let (app, stored, ctx2) = (self.clone(), result.clone(), ctx.clone());
-            let session = req.session;
-            let appended =
-                tokio::spawn(
-                    async move { app.store_and_log(tenant, session, &stored, &ctx2).await },
-                )
-                .await
-                .map_err(|_| ApiError::new(Code::InternalError))??;
+            let (session, account) = (req.session, payload.account.clone());
+            let appended = tokio::spawn(async move {
+                app.store_and_log(tenant, session, &stored, &account, &ctx2)
+                    .await
+            })
+            .await
+            .map_err(|_| ApiError::new(Code::InternalError))??;
             Ok::<_, ApiError>((result, payload, appended))
         }
         .await;
@@ -173,10 +173,11 @@ impl App {
         tenant: Uuid,
         session: Uuid,
         result: &AggregatesResult,
+        account: &str,
         ctx: &Ctx,
     ) -> Result<(Appended, Witnessed), ApiError> {
         self.cosign_newest().await?;
-        let appended = self.append(tenant, session, result, ctx).await?;
+        let appended = self.append(tenant, session, result, account, ctx).await?;
         let witnessed = self
             .witness(appended.leaf_index, appended.tree_size)
             .await?;
@@ -230,6 +231,7 @@ impl App {
         tenant: Uuid,
         session: Uuid,
         result: &AggregatesResult,
+        account: &str,
         ctx: &Ctx,
     ) -> Result<Appended, ApiError> {
         let mut client = self.pool.get().await?;
@@ -237,15 +239,15 @@ impl App {
         // Revoked while the enclave was computing: the result is not published.
         session_state(&tx, session).await?;
         let aggregate = Uuid::new_v4();
-        store::aggregates::insert(
-            &tx,
-            aggregate,
+        let row = store::aggregates::NewAggregate {
+            id: aggregate,
             tenant,
             session,
-            &result.signed,
-            &result.attestation,
-        )
-        .await?;
+            cose: &result.signed,
+            attestation: &result.attestation,
+            account,
+        };
+        store::aggregates::insert(&tx, &row).await?;
         let state = tlog::lock_state(&tx).await?;
         let request = state.append_request(result.signed.clone());
         let answer = match self.enclave.append_log(request.clone()).await {
