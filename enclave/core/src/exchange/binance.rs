@@ -315,6 +315,12 @@ impl<'a, T: ExchangeTransport> Session<'a, T> {
                     }
                     tracing::info!(wait_s = wait.as_secs(), "exchange rate limit: waiting");
                     self.client.transport.sleep(wait).await;
+                    // The wait (up to a minute) is longer than servers keep
+                    // an idle connection: Binance and the mock (10 s) close
+                    // it meanwhile. Reusing it would spend the retry on a
+                    // dead connection (or, if the close crosses the request,
+                    // wait out the I/O timeout): open a fresh one.
+                    self.conn = None;
                 }
                 Outcome::Retry(_) => return Err(ExchangeError::RateLimited),
                 Outcome::ClockSkew if !resynced => {
@@ -395,6 +401,11 @@ fn classify(a: &Answer) -> Outcome {
         _ => Outcome::Fail(ExchangeError::Unreachable),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+#[path = "binance_tests.rs"]
+mod scripted;
 
 #[cfg(test)]
 mod tests {
