@@ -20,6 +20,9 @@ use strongroom_enclave::nsm;
 use strongroom_enclave::service::EnclaveService;
 use strongroom_enclave::tls;
 use strongroom_enclave_core::clock::Clock;
+use strongroom_enclave_core::exchange::budget::{
+    DEFAULT_WEIGHT_LIMIT, DEFAULT_WEIGHT_MARGIN, WeightLimits,
+};
 use strongroom_enclave_core::exchange::{Allowlist, Endpoint};
 use strongroom_enclave_core::intake::{DEFAULT_MAX_TTL_SECONDS, IntakePolicy};
 use strongroom_enclave_core::kms::pin::KmsKeyPin;
@@ -108,6 +111,15 @@ struct Args {
     /// mode is off: the ring lives only through attested peers.
     #[arg(long, value_name = "ARN")]
     kms_key_arn: Option<String>,
+    /// The exchange's request-weight limit per minute and egress address
+    /// (Binance spot: 6000). Every instance behind one egress address shares
+    /// the exchange's one counter, read from each answer.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_WEIGHT_LIMIT)]
+    exchange_weight_limit: u32,
+    /// Weight kept free below the limit: a request that would take the
+    /// exchange's count past limit - margin is not sent (429 exchange_budget).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_WEIGHT_MARGIN)]
+    exchange_weight_margin: u32,
     /// MAX_TTL_SECONDS: how far ahead a credential's not_after and ttl may reach.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_TTL_SECONDS)]
     max_ttl_seconds: u64,
@@ -131,6 +143,12 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    if args.exchange_weight_margin >= args.exchange_weight_limit {
+        eprintln!(
+            "strongroom-enclave: --exchange-weight-margin must be below --exchange-weight-limit"
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    }
     if args.max_ttl_seconds == 0 {
         eprintln!("strongroom-enclave: --max-ttl-seconds must be positive");
         return ExitCode::from(EXIT_CONFIG);
@@ -240,7 +258,12 @@ fn exchange_config(args: &Args) -> Result<Option<ExchangeConfig>, u8> {
         tracing::warn!("no --egress: ComputeAggregates will be refused");
         return Ok(None);
     };
-    Ok(Some(ExchangeConfig::new(egress, endpoint, allowlist, tls)))
+    let mut config = ExchangeConfig::new(egress, endpoint, allowlist, tls);
+    config.weight_limits = WeightLimits {
+        limit: args.exchange_weight_limit,
+        margin: args.exchange_weight_margin,
+    };
+    Ok(Some(config))
 }
 
 type Target = (Endpoint, Allowlist, Arc<rustls::ClientConfig>);

@@ -10,7 +10,9 @@ use crate::error::RpcError;
 /// key-ring operations (sealing, peer sync, rotation), `resealed` in
 /// [`CredentialAccepted`] and the ring fields of [`KeyRingInfo`]; version 1
 /// peers are refused at the handshake (host and enclave ship together).
-pub const PROTOCOL_VERSION: u32 = 2;
+/// Version 3 (issue 15.5) added the code `exchange_budget` and
+/// [`crate::RpcError::retry_after`].
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Versions this build can speak, oldest first.
 pub const SUPPORTED_VERSIONS: &[u32] = &[PROTOCOL_VERSION];

@@ -340,6 +340,13 @@ pub fn responses() -> Vec<(&'static str, Response)> {
                 ResponseBody::Error(RpcError::new(ErrorCode::UnknownKeyId)),
             ),
         ),
+        (
+            "response_error_retry_after",
+            r(
+                9,
+                ResponseBody::Error(RpcError::new(ErrorCode::ExchangeBudget).with_retry_after(42)),
+            ),
+        ),
     ]
 }
 

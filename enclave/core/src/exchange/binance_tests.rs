@@ -80,7 +80,16 @@ pub(super) fn ok(body: &str) -> Answer {
     Answer {
         status: 200,
         retry_after: None,
+        used_weight: None,
         body: body.as_bytes().to_vec(),
+    }
+}
+
+/// 200 reporting `used` weight for the address this minute.
+pub(super) fn ok_used(body: &str, used: u32) -> Answer {
+    Answer {
+        used_weight: Some(used),
+        ..ok(body)
     }
 }
 
@@ -107,6 +116,7 @@ fn a_retry_after_wait_reconnects_before_retrying() {
     let limited = Answer {
         status: 429,
         retry_after: Some(20),
+        used_weight: None,
         body: b"{}".to_vec(),
     };
     t.answers
@@ -128,5 +138,43 @@ fn a_retry_after_wait_reconnects_before_retrying() {
         conns,
         [1, 1, 2, 2],
         "the retry after the wait opens connection 2: {gets:?}"
+    );
+}
+
+/// Other tenants behind the same egress address have used 5,390 of 6,000:
+/// the next 20-weight call would pass 5,400 (limit − margin) and is not
+/// sent; the refusal names the seconds to the exchange's next minute.
+#[test]
+fn a_request_that_would_pass_the_margin_is_not_sent() {
+    let t = Arc::new(Scripted::default());
+    t.answers
+        .lock()
+        .unwrap()
+        .extend([ok_used(TIME, 5_371), ok_used(INFO, 5_391), ok("[]")]);
+    // Enclave and exchange clocks agree (serverTime 1000 = 1 s into a minute).
+    let client = Binance::new(
+        t.clone(),
+        Arc::new(FixedClock(1000)),
+        RetryPolicy::default(),
+    );
+    let symbols = ["BTCUSDT".to_owned()];
+    let err = run(client.fetch_history(&credential(), Some(&symbols))).unwrap_err();
+    assert_eq!(err, ExchangeError::WeightBudget { retry_after_s: 59 });
+    assert_eq!(err.code(), strongroom_protocol::ErrorCode::ExchangeBudget);
+    let paths: Vec<String> = t
+        .gets
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, p)| p.clone())
+        .collect();
+    assert_eq!(
+        paths,
+        ["/api/v3/time", "/api/v3/exchangeInfo"],
+        "myTrades never sent"
+    );
+    assert!(
+        t.sleeps.lock().unwrap().is_empty(),
+        "refused at once, no waiting"
     );
 }

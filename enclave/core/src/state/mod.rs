@@ -19,6 +19,7 @@ use tracing::warn;
 use crate::attest::{self, AttestError};
 use crate::clock::Clock;
 use crate::compute::{ComputeError, rfc3339_ms};
+use crate::exchange::ExchangeError;
 use crate::intake::{
     self, Credential, IntakeError, IntakePolicy, Metadata, SessionCache, valid_session_id,
 };
@@ -92,6 +93,12 @@ pub enum EnclaveError {
 impl EnclaveError {
     /// The wire error (fixed, non-secret messages only).
     pub(crate) fn to_rpc(&self) -> RpcError {
+        if let EnclaveError::Compute(ComputeError::Exchange(ExchangeError::WeightBudget {
+            retry_after_s,
+        })) = self
+        {
+            return RpcError::new(ErrorCode::ExchangeBudget).with_retry_after(*retry_after_s);
+        }
         let code = match self {
             EnclaveError::NotReady => ErrorCode::NotReady,
             EnclaveError::NonceTooLong => ErrorCode::NonceTooLong,
