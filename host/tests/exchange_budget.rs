@@ -92,6 +92,7 @@ async fn a_request_past_the_margin_is_answered_429_and_never_sent() {
         ("EGRESS_ALLOWLIST", allow.as_str()),
     ];
     let host = Host::start(&db, &enclave.addr, &env).await;
+    common::wait_ready(&host).await;
     let key = db.tenant("acme").await;
 
     let quote = host.get("/attestation/quote", &[]).await.json();
