@@ -24,6 +24,7 @@ use strongroom_enclave_core::exchange::budget::{
     DEFAULT_WEIGHT_LIMIT, DEFAULT_WEIGHT_MARGIN, WeightLimits,
 };
 use strongroom_enclave_core::exchange::{Allowlist, Endpoint};
+use strongroom_enclave_core::intake::sessions::DEFAULT_SESSION_CACHE_CAPACITY;
 use strongroom_enclave_core::intake::{DEFAULT_MAX_TTL_SECONDS, IntakePolicy};
 use strongroom_enclave_core::kms::pin::KmsKeyPin;
 use strongroom_enclave_core::nsm::{NSM_DEVICE_PATH, Nsm};
@@ -120,6 +121,11 @@ struct Args {
     /// exchange's count past limit - margin is not sent (429 exchange_budget).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_WEIGHT_MARGIN)]
     exchange_weight_margin: u32,
+    /// Opened credentials kept in memory (least recently used evicted, with
+    /// a fair share per tenant); an evicted session is re-opened from the
+    /// sealed credential the host sends with each request.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_SESSION_CACHE_CAPACITY)]
+    session_cache_capacity: usize,
     /// MAX_TTL_SECONDS: how far ahead a credential's not_after and ttl may reach.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_TTL_SECONDS)]
     max_ttl_seconds: u64,
@@ -147,6 +153,10 @@ fn main() -> ExitCode {
         eprintln!(
             "strongroom-enclave: --exchange-weight-margin must be below --exchange-weight-limit"
         );
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    if args.session_cache_capacity == 0 {
+        eprintln!("strongroom-enclave: --session-cache-capacity must be positive");
         return ExitCode::from(EXIT_CONFIG);
     }
     if args.max_ttl_seconds == 0 {
@@ -177,7 +187,11 @@ fn main() -> ExitCode {
         max_ttl_seconds: args.max_ttl_seconds,
     };
     let enclave = match Enclave::new(nsm, clock, policy) {
-        Ok(enclave) => Arc::new(enclave.with_trust_root(root)),
+        Ok(enclave) => Arc::new(
+            enclave
+                .with_trust_root(root)
+                .with_session_cache_capacity(args.session_cache_capacity),
+        ),
         Err(err) => {
             error!(%err, "cannot read the PCRs");
             return ExitCode::from(EXIT_FAILURE);

@@ -128,6 +128,7 @@ fn sealed(e: &Enclave, exchange: &str, key: &str) -> (SealedCredential, Credenti
 
 fn compute(session: &str, s: &(SealedCredential, CredentialMetadata)) -> RequestBody {
     RequestBody::ComputeAggregates(ComputeAggregatesRequest {
+        tenant: None,
         session_id: session.into(),
         sealed: s.0.clone(),
         metadata: s.1.clone(),
@@ -196,6 +197,7 @@ async fn credential_comes_from_the_cache_or_the_envelope() {
     let a = sealed(&f.enclave, "binance", "KEY-A");
     let b = sealed(&f.enclave, "binance", "KEY-B");
     let open = RequestBody::OpenCredential(OpenCredentialRequest {
+        tenant: None,
         session_id: "s1".into(),
         sealed: a.0.clone(),
         metadata: a.1.clone(),
@@ -288,6 +290,7 @@ async fn booting_enclave_refuses_aggregates() {
     let enclave = Arc::new(Enclave::new(nsm, clock, IntakePolicy::default()).unwrap());
     let service = EnclaveService::with_exchange(enclave, Some(Arc::new(scripted())));
     let body = RequestBody::ComputeAggregates(ComputeAggregatesRequest {
+        tenant: None,
         session_id: "s".into(),
         sealed: SealedCredential::from_aead("v1:x", vec![4; 65], vec![0; 17]).unwrap(),
         metadata: CredentialMetadata {

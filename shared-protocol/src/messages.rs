@@ -218,6 +218,11 @@ pub struct CredentialMetadata {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OpenCredentialRequest {
+    /// The tenant the session belongs to, as an opaque id (version 3): the
+    /// enclave's session cache gives each tenant a fair share of its
+    /// capacity. Absent on the wire when `None` (one shared pool).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
     /// Session id the host assigned (UUID text).
     pub session_id: String,
     /// The envelope.
@@ -246,6 +251,11 @@ pub struct CredentialAccepted {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ComputeAggregatesRequest {
+    /// The tenant the session belongs to, as an opaque id (version 3): the
+    /// enclave's session cache gives each tenant a fair share of its
+    /// capacity. Absent on the wire when `None` (one shared pool).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
     /// Session id.
     pub session_id: String,
     /// The stored envelope (the enclave may have it cached; it re-opens it if not).

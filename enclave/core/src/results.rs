@@ -34,6 +34,7 @@ pub(crate) async fn compute_aggregates<P: Ports>(
     check_window(window)?;
     let exchange = ports.exchange().ok_or(EnclaveError::NoEgress)?;
     let ComputeAggregatesRequest {
+        tenant,
         session_id,
         sealed,
         metadata,
@@ -42,7 +43,7 @@ pub(crate) async fn compute_aggregates<P: Ports>(
     } = req;
     let sid = session_id.clone();
     let credential = ports
-        .blocking(move |e| e.session_credential(&sid, &sealed, &metadata))
+        .blocking(move |e| e.session_credential(&sid, tenant.as_deref(), &sealed, &metadata))
         .await??;
     if credential.exchange() != exchange.name() {
         return Err(EnclaveError::UnsupportedExchange);

@@ -207,6 +207,7 @@ impl Enclave {
     pub async fn open(&self, session: &str, cred: &Sealed) -> Result<ResponseBody, CallError> {
         self.client
             .call(RequestBody::OpenCredential(OpenCredentialRequest {
+                tenant: None,
                 session_id: session.into(),
                 sealed: cred.sealed.clone(),
                 metadata: cred.metadata.clone(),
@@ -224,6 +225,7 @@ impl Enclave {
         symbols: Option<Vec<String>>,
     ) -> Result<AggregatesResult, CallError> {
         let body = RequestBody::ComputeAggregates(ComputeAggregatesRequest {
+            tenant: None,
             session_id: session.into(),
             sealed: cred.sealed.clone(),
             metadata: cred.metadata.clone(),

@@ -37,6 +37,7 @@ pub fn requests() -> Vec<(&'static str, Request)> {
             r(
                 3,
                 RequestBody::OpenCredential(OpenCredentialRequest {
+                    tenant: None,
                     session_id: SID.into(),
                     sealed: sealed(),
                     metadata: metadata(),
@@ -48,6 +49,7 @@ pub fn requests() -> Vec<(&'static str, Request)> {
             r(
                 4,
                 RequestBody::ComputeAggregates(ComputeAggregatesRequest {
+                    tenant: None,
                     session_id: SID.into(),
                     sealed: sealed(),
                     metadata: metadata(),

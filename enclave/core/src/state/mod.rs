@@ -212,7 +212,7 @@ impl Enclave {
             clock,
             policy,
             ring: RwLock::new(None),
-            sessions: Mutex::new(SessionCache::new()),
+            sessions: Mutex::new(SessionCache::default()),
             log: LogSigner::new(),
             pcr0,
             pcrs,
@@ -220,6 +220,13 @@ impl Enclave {
             holder: SyncHolder::new(),
             requester: SyncRequester::new(),
         })
+    }
+
+    /// The same enclave with a session cache of `capacity` credentials
+    /// (`--session-cache-capacity`; see `intake::sessions`).
+    pub fn with_session_cache_capacity(mut self, capacity: usize) -> Self {
+        self.sessions = Mutex::new(SessionCache::with_capacity(capacity));
+        self
     }
 
     /// Verifies peers' attestation under `root` instead (dev simulator:
@@ -301,8 +308,13 @@ impl Enclave {
         &self,
         req: &OpenCredentialRequest,
     ) -> Result<CredentialAccepted, EnclaveError> {
-        let (credential, resealed) =
-            self.open_and_cache(&req.session_id, &req.sealed, &req.metadata, true)?;
+        let (credential, resealed) = self.open_and_cache(
+            &req.session_id,
+            req.tenant.as_deref(),
+            &req.sealed,
+            &req.metadata,
+            true,
+        )?;
         Ok(CredentialAccepted {
             session_id: req.session_id.clone(),
             key_id: req.sealed.key_id().to_owned(),
@@ -317,6 +329,7 @@ impl Enclave {
     fn open_and_cache(
         &self,
         session_id: &str,
+        tenant: Option<&str>,
         sealed: &SealedCredential,
         meta: &CredentialMetadata,
         reseal: bool,
@@ -341,9 +354,7 @@ impl Enclave {
             Ok::<_, EnclaveError>((opened.credential, resealed))
         })??;
         let mut sessions = self.sessions.lock().map_err(poisoned)?;
-        if !sessions.insert(session_id, credential, now) {
-            return Err(EnclaveError::Busy);
-        }
+        sessions.insert(session_id, tenant, credential, now);
         let cached = sessions
             .get(session_id, now)
             .ok_or_else(|| EnclaveError::Internal("session vanished".to_owned()))?;
@@ -357,6 +368,7 @@ impl Enclave {
     pub(crate) fn session_credential(
         &self,
         session_id: &str,
+        tenant: Option<&str>,
         sealed: &SealedCredential,
         metadata: &CredentialMetadata,
     ) -> Result<Arc<Credential>, EnclaveError> {
@@ -368,7 +380,9 @@ impl Enclave {
                 Err(IntakeError::MetadataMismatch.into())
             }
             Some(c) => Ok(c),
-            None => Ok(self.open_and_cache(session_id, sealed, metadata, false)?.0),
+            None => Ok(self
+                .open_and_cache(session_id, tenant, sealed, metadata, false)?
+                .0),
         }
     }
 
