@@ -17,7 +17,7 @@ use crate::http::{App, server};
 use crate::keys::Keys;
 use crate::keys::peer::listener::PeerService;
 use crate::metrics::Metrics;
-use crate::ratelimit::RateLimiter;
+use crate::shared_limits::SharedRateLimiter;
 use crate::store::DbError;
 
 /// Why `serve` stopped with an error.
@@ -96,8 +96,16 @@ pub async fn serve(
     let app = Arc::new(App {
         enclave: enclave.clone(),
         keys: keys.clone(),
-        addr_limits: RateLimiter::new(cfg.rate_limit_max, cfg.rate_limit_window),
-        tenant_limits: RateLimiter::new(cfg.rate_limit_max, cfg.rate_limit_window),
+        addr_limits: SharedRateLimiter::new(
+            pool.clone(),
+            cfg.rate_limit_max,
+            cfg.rate_limit_window,
+        ),
+        tenant_limits: SharedRateLimiter::new(
+            pool.clone(),
+            cfg.rate_limit_max,
+            cfg.rate_limit_window,
+        ),
         pseudonyms: Pseudonymizer::new(key),
         submit_auth: crate::http::auth_cache::AuthCache::new(cfg.submit_auth_cache),
         metrics: metrics.clone(),
@@ -111,7 +119,7 @@ pub async fn serve(
     let janitor = tokio::spawn(crate::janitor::run(
         pool,
         metrics.clone(),
-        app.cfg.janitor_interval,
+        (app.cfg.janitor_interval, app.cfg.rate_limit_window),
         stopped(stop_rx.clone()),
     ));
     let egress = egress.map(|(listener, config)| {

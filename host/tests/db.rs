@@ -25,6 +25,7 @@ const TABLES: &[&str] = &[
     "key_rotations",
     "transparency_log_archive",
     "tree_heads_archive",
+    "rate_limits",
 ];
 
 async fn tenant_id(c: &tokio_postgres::Client, name: &str) -> Uuid {
@@ -105,7 +106,7 @@ async fn migrations_apply_and_are_idempotent() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(versions, 9);
+    assert_eq!(versions, 10);
     let again = run_host(&["migrate"], &db.env()).await;
     assert!(again.status.success());
     assert!(

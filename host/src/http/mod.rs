@@ -25,7 +25,7 @@ use crate::audit::Pseudonymizer;
 use crate::config::ServeConfig;
 use crate::enclave::Enclave;
 use crate::metrics::Metrics;
-use crate::ratelimit::RateLimiter;
+use crate::shared_limits::SharedRateLimiter;
 use crate::store::audit::{self, AuditEntry};
 use crate::tenants::hash_api_key;
 use error::{ApiError, Code};
@@ -56,10 +56,10 @@ pub struct App {
     pub keys: Arc<crate::keys::Keys>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
-    /// Per client address.
-    pub addr_limits: RateLimiter,
-    /// Per tenant.
-    pub tenant_limits: RateLimiter,
+    /// Per client address, shared by every instance (PostgreSQL).
+    pub addr_limits: SharedRateLimiter,
+    /// Per tenant, shared by every instance (PostgreSQL).
+    pub tenant_limits: SharedRateLimiter,
     /// Client address pseudonyms for the audit log and the lockout.
     pub pseudonyms: Pseudonymizer,
     /// Recent authentications, for `submit_key` only ([`auth_cache`]).
@@ -200,7 +200,8 @@ impl App {
             _ => {}
         }
         self.addr_limits
-            .check(&ctx.peer.to_string(), Instant::now())
+            .check(&format!("a:{}", ctx.client))
+            .await
             .map_err(|after| ApiError::retry(Code::RateLimited, after))?;
         if label == "/attestation/quote" {
             return self.quote(req.uri().query(), ctx).await;
@@ -216,7 +217,8 @@ impl App {
             .authenticate(key, key_hash.as_ref(), ctx, submit)
             .await?;
         self.tenant_limits
-            .check(&tenant.to_string(), Instant::now())
+            .check(&format!("t:{tenant}"))
+            .await
             .map_err(|after| ApiError::retry(Code::RateLimited, after))?;
         let body = read_json_body(req).await?;
         match (label, key_hash) {
