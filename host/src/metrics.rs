@@ -44,6 +44,8 @@ pub struct Metrics {
     pub janitor_failures: AtomicU64,
     /// Sessions revoked.
     pub revoked: AtomicU64,
+    /// Readiness probes (one enclave health call and one database ping each).
+    pub readyz_probes: AtomicU64,
     /// Credentials accepted and stored.
     pub accepted: AtomicU64,
     /// Egress proxy counters (zero when the proxy is off).
@@ -97,6 +99,7 @@ impl Metrics {
             ("strongroom_janitor_purged_total", &self.janitor_purged),
             ("strongroom_janitor_failures_total", &self.janitor_failures),
             ("strongroom_sessions_revoked_total", &self.revoked),
+            ("strongroom_readyz_probes_total", &self.readyz_probes),
             ("strongroom_credentials_accepted_total", &self.accepted),
         ] {
             let _ = writeln!(

@@ -110,6 +110,7 @@ pub async fn serve(
         submit_auth: crate::http::auth_cache::AuthCache::new(cfg.submit_auth_cache),
         metrics: metrics.clone(),
         pool: pool.clone(),
+        ready: Default::default(),
         cfg,
     });
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -152,12 +153,17 @@ pub async fn serve(
     tracing::info!(addr = %local, tls = tls.is_some(), "listening");
     println!("listening on {scheme}://{local}");
     let _ = std::io::stdout().flush();
+    let probe = tokio::spawn(crate::http::routes::health::run_probe(
+        app.clone(),
+        stopped(stop_rx.clone()),
+    ));
     let server = tokio::spawn(server::run(listener, tls, app, stopped(stop_rx)));
     shutdown.await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     let _ = server.await;
     let _ = janitor.await;
+    let _ = probe.await;
     let _ = keys_task.await;
     if let Some(p) = peer {
         let _ = p.await;

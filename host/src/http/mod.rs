@@ -5,7 +5,7 @@ pub mod auth;
 pub mod auth_cache;
 pub mod client_addr;
 pub mod error;
-mod routes;
+pub(crate) mod routes;
 pub mod server;
 pub mod validate;
 
@@ -64,6 +64,8 @@ pub struct App {
     pub pseudonyms: Pseudonymizer,
     /// Recent authentications, for `submit_key` only ([`auth_cache`]).
     pub submit_auth: auth_cache::AuthCache,
+    /// Readiness as last probed (`routes::health::run_probe`).
+    pub ready: routes::health::ReadyState,
 }
 
 impl std::fmt::Debug for App {
@@ -195,7 +197,7 @@ impl App {
         let label = label.map_err(ApiError::new)?;
         match label {
             "/healthz" => return Ok(Self::healthz()),
-            "/readyz" => return Ok(self.readyz().await),
+            "/readyz" => return Ok(self.readyz()),
             "/metrics" => return self.metrics_page(ctx),
             _ => {}
         }

@@ -26,3 +26,30 @@ pub fn socket_in(dir: &Path) -> (PathBuf, String) {
     let a = format!("unix://{}", p.display());
     (p, a)
 }
+
+/// Polls `/readyz` until it answers `status` with error `code` (`None`: no
+/// code, i.e. 200), at most `limit`: it answers from a state refreshed once
+/// a second (`routes/health.rs`), so a change shows within about a second.
+pub async fn readyz_becomes(
+    host: &Host,
+    status: u16,
+    code: Option<&str>,
+    limit: std::time::Duration,
+) {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let r = host.get("/readyz", &[]).await;
+        let got = serde_json::from_slice::<serde_json::Value>(&r.body)
+            .ok()
+            .and_then(|v| v["error"]["code"].as_str().map(str::to_owned));
+        if r.status == status && got.as_deref() == code {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "/readyz stayed {} {got:?}, expected {status} {code:?}",
+            r.status
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -2,7 +2,7 @@
 //! handler to [`App`]; `http::App::dispatch` picks it by path. Shared here:
 //! the audit row of a request and the session check that several routes make.
 
-mod health;
+pub(crate) mod health;
 mod metrics;
 mod quote;
 mod request_aggregates;
