@@ -53,3 +53,15 @@ pub async fn readyz_becomes(
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// Polls `/readyz` until it stops answering 200, at most `limit` (it lags a
+/// change by about a second): before waiting for an enclave that was just
+/// replaced to be ready again, so that the wait does not return on the
+/// state cached from before.
+pub async fn readyz_leaves_ready(host: &Host, limit: std::time::Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    while host.get("/readyz", &[]).await.status == 200 {
+        assert!(std::time::Instant::now() < deadline, "/readyz stayed 200");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
