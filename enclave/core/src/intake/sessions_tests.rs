@@ -66,7 +66,7 @@ fn a_flooding_tenant_evicts_its_own_sessions_not_the_others() {
 
 /// 100,000 sessions across 100 tenants into the default capacity: the
 /// cache never grows past it and every tenant keeps an equal share. (That
-/// an evicted session still aggregates is the re-open path: tests/state.rs
+/// an evicted session still aggregates is the re-open path: enclave/tests/service.rs
 /// and host/tests/session_cache.rs.)
 #[test]
 fn a_hundred_thousand_sessions_stay_within_the_capacity_fairly() {
