@@ -28,6 +28,9 @@ use strongroom_enclave_core::intake::sessions::DEFAULT_SESSION_CACHE_CAPACITY;
 use strongroom_enclave_core::intake::{DEFAULT_MAX_TTL_SECONDS, IntakePolicy};
 use strongroom_enclave_core::kms::pin::KmsKeyPin;
 use strongroom_enclave_core::nsm::{NSM_DEVICE_PATH, Nsm};
+use strongroom_enclave_core::slots::{
+    DEFAULT_MAX_COMPUTATIONS, DEFAULT_MAX_COMPUTATIONS_PER_TENANT,
+};
 use strongroom_enclave_core::state::{Enclave, VERSION};
 use strongroom_protocol::server::{ServerConfig, serve};
 use strongroom_protocol::transport::{Address, Listener};
@@ -126,6 +129,13 @@ struct Args {
     /// sealed credential the host sends with each request.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_SESSION_CACHE_CAPACITY)]
     session_cache_capacity: usize,
+    /// Aggregate computations in flight at most (each may hold ~450 MiB at
+    /// worst: see the enclave README's memory budget).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_COMPUTATIONS)]
+    max_computations: usize,
+    /// Aggregate computations in flight at most for one tenant.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_COMPUTATIONS_PER_TENANT)]
+    max_computations_per_tenant: usize,
     /// MAX_TTL_SECONDS: how far ahead a credential's not_after and ttl may reach.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_TTL_SECONDS)]
     max_ttl_seconds: u64,
@@ -152,6 +162,12 @@ fn main() -> ExitCode {
     if args.exchange_weight_margin >= args.exchange_weight_limit {
         eprintln!(
             "strongroom-enclave: --exchange-weight-margin must be below --exchange-weight-limit"
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    if args.max_computations == 0 || args.max_computations_per_tenant == 0 {
+        eprintln!(
+            "strongroom-enclave: --max-computations and --max-computations-per-tenant must be positive"
         );
         return ExitCode::from(EXIT_CONFIG);
     }
@@ -190,7 +206,8 @@ fn main() -> ExitCode {
         Ok(enclave) => Arc::new(
             enclave
                 .with_trust_root(root)
-                .with_session_cache_capacity(args.session_cache_capacity),
+                .with_session_cache_capacity(args.session_cache_capacity)
+                .with_compute_slots(args.max_computations, args.max_computations_per_tenant),
         ),
         Err(err) => {
             error!(%err, "cannot read the PCRs");

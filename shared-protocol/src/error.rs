@@ -94,6 +94,9 @@ error_codes! {
     NotImplemented => "not_implemented", "operation not implemented by this enclave";
     /// Too many requests in flight on this connection or overall.
     Busy => "busy", "the enclave is busy, retry later";
+    /// Too many aggregate computations in flight, for the request's tenant
+    /// or in total (version 3).
+    ComputeBusy => "compute_busy", "too many computations in flight for this tenant or in total; retry shortly";
     /// An attestation nonce over the maximum length.
     NonceTooLong => "nonce_too_long", "nonce longer than 64 bytes";
     /// The credential was sealed to a key the ring does not hold.

@@ -33,6 +33,12 @@ pub(crate) async fn compute_aggregates<P: Ports>(
     };
     check_window(window)?;
     let exchange = ports.exchange().ok_or(EnclaveError::NoEgress)?;
+    // Held until the answer is signed, or until this future is dropped.
+    let _slot = ports
+        .enclave()
+        .slots()
+        .try_acquire(req.tenant.as_deref())
+        .ok_or(EnclaveError::ComputeBusy)?;
     let ComputeAggregatesRequest {
         tenant,
         session_id,

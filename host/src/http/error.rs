@@ -100,6 +100,9 @@ codes! {
     /// The next exchange request would pass the deployment's weight budget
     /// (the exchange counts per egress address, every tenant included).
     ExchangeBudget => "exchange_budget", 429, "the exchange's request budget for this minute is spent (it is shared by every client of this service); try again after Retry-After seconds";
+    /// The enclave runs as many computations as it may, for this tenant or
+    /// in total.
+    TooManyComputations => "too_many_computations", 429, "too many aggregate computations in progress (for your tenant, or in total); try again after Retry-After seconds";
     /// Too many failed authentications from this address.
     LockedOut => "locked_out", 429, "too many failed authentications; try again later";
     /// Over RATE_LIMIT_MAX per RATE_LIMIT_WINDOW.
@@ -199,6 +202,7 @@ pub fn enclave_code(code: ErrorCode) -> Code {
         ErrorCode::ExchangeRejectedCredentials => Code::ExchangeRejectedCredentials,
         ErrorCode::ExchangeRateLimited => Code::ExchangeRateLimited,
         ErrorCode::ExchangeBudget => Code::ExchangeBudget,
+        ErrorCode::ComputeBusy => Code::TooManyComputations,
         ErrorCode::ExchangeUnreachable => Code::ExchangeUnreachable,
         ErrorCode::EgressRefused => Code::EgressRefused,
         ErrorCode::LogStateInvalid => Code::LogStateInvalid,
@@ -223,6 +227,9 @@ impl From<EnclaveError> for ApiError {
                 // carries no delay, so the client waits a fixed time.
                 code @ (Code::ExchangeRateLimited | Code::ExchangeBudget) => {
                     Self::retry(code, EXCHANGE_RETRY_AFTER)
+                }
+                Code::TooManyComputations => {
+                    Self::retry(Code::TooManyComputations, Duration::from_secs(2))
                 }
                 code => Self::new(code),
             },

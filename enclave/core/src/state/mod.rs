@@ -26,6 +26,7 @@ use crate::intake::{
 use crate::nsm::{Nsm, NsmError};
 use crate::ring::RingError;
 use crate::ring::{KeyRing, KeyRingError};
+use crate::slots::ComputeSlots;
 use crate::sync::{SyncError, SyncHolder, SyncRequester};
 use crate::tlog::{LogError, LogKeys, LogSigner};
 
@@ -46,9 +47,14 @@ pub enum EnclaveError {
     /// Credential intake refused.
     #[error("intake: {0}")]
     Intake(#[from] IntakeError),
-    /// Too many sessions cached.
-    #[error("session cache full")]
+    /// Overloaded (kept for the wire code `busy`; the session cache no
+    /// longer refuses: it evicts).
+    #[error("busy")]
     Busy,
+    /// Too many computations in flight, for this tenant or in total
+    /// ([`crate::slots`]).
+    #[error("too many computations in flight")]
+    ComputeBusy,
     /// The credential names an exchange this enclave has no client for.
     #[error("unsupported exchange")]
     UnsupportedExchange,
@@ -104,6 +110,7 @@ impl EnclaveError {
             EnclaveError::NonceTooLong => ErrorCode::NonceTooLong,
             EnclaveError::Intake(e) => e.code(),
             EnclaveError::Busy => ErrorCode::Busy,
+            EnclaveError::ComputeBusy => ErrorCode::ComputeBusy,
             EnclaveError::UnsupportedExchange => {
                 return RpcError::with_message(
                     ErrorCode::InvalidArgument,
@@ -179,6 +186,7 @@ pub struct Enclave {
     policy: IntakePolicy,
     ring: RwLock<Option<KeyRing>>,
     sessions: Mutex<SessionCache>,
+    slots: ComputeSlots,
     log: LogSigner,
     pcr0: Vec<u8>,
     pcrs: [Vec<u8>; 3],
@@ -213,6 +221,7 @@ impl Enclave {
             policy,
             ring: RwLock::new(None),
             sessions: Mutex::new(SessionCache::default()),
+            slots: ComputeSlots::default(),
             log: LogSigner::new(),
             pcr0,
             pcrs,
@@ -227,6 +236,19 @@ impl Enclave {
     pub fn with_session_cache_capacity(mut self, capacity: usize) -> Self {
         self.sessions = Mutex::new(SessionCache::with_capacity(capacity));
         self
+    }
+
+    /// The same enclave with at most `total` computations in flight, and
+    /// `per_tenant` of one tenant (`--max-computations`,
+    /// `--max-computations-per-tenant`; see [`crate::slots`]).
+    pub fn with_compute_slots(mut self, total: usize, per_tenant: usize) -> Self {
+        self.slots = ComputeSlots::new(total, per_tenant);
+        self
+    }
+
+    /// The computation slots.
+    pub(crate) fn slots(&self) -> &ComputeSlots {
+        &self.slots
     }
 
     /// Verifies peers' attestation under `root` instead (dev simulator:
