@@ -49,8 +49,14 @@ async fn run(rounds: usize) {
         .status()
         .unwrap();
     assert!(status.success());
-    // A weight budget large enough that no round waits on a 429.
-    let stack = Stack::start(&fixture, &["--weight-limit", "10000000"]).await;
+    // A weight budget large enough that no round waits on a 429, on the
+    // mock and in the enclave's own budget (issue 15.5).
+    let stack = Stack::start_with(
+        &fixture,
+        &["--weight-limit", "10000000"],
+        &["--exchange-weight-limit", "10000000"],
+    )
+    .await;
     let att = stack.enclave.attest().await;
     let cred = seal_credential(&att, "binance", GEN_KEY, GEN_SECRET);
     stack.enclave.open("bench", &cred).await.unwrap();

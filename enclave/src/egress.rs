@@ -46,6 +46,8 @@ pub(crate) enum HttpsError {
 pub(crate) struct HttpsAnswer {
     pub status: u16,
     pub retry_after: Option<u64>,
+    /// `X-MBX-USED-WEIGHT-1M` (Binance's weight count of this minute).
+    pub used_weight: Option<u32>,
     pub body: Bytes,
 }
 
@@ -155,6 +157,11 @@ impl HttpsConnection {
             .get(hyper::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse().ok());
+        let used_weight = resp
+            .headers()
+            .get("x-mbx-used-weight-1m")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok());
         let body = Limited::new(resp.into_body(), max_body)
             .collect()
             .await
@@ -168,6 +175,7 @@ impl HttpsConnection {
         Ok(HttpsAnswer {
             status,
             retry_after,
+            used_weight,
             body,
         })
     }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use strongroom_enclave_core::clock::Clock;
 use strongroom_enclave_core::exchange::binance::Binance as BinanceClient;
+use strongroom_enclave_core::exchange::budget::WeightLimits;
 use strongroom_enclave_core::exchange::{
     Allowlist, Answer, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_RETRY_WAIT, DEFAULT_RECV_WINDOW_MS,
     Endpoint, Exchange, ExchangeError, ExchangeTransport, History, MAX_RESPONSE_BYTES, RetryPolicy,
@@ -41,6 +42,9 @@ pub struct ExchangeConfig {
     pub io_timeout: Duration,
     /// `recvWindow` sent with signed requests, ms.
     pub recv_window_ms: u64,
+    /// The exchange's request-weight limit per minute and egress address,
+    /// and the margin kept below it.
+    pub weight_limits: WeightLimits,
 }
 
 impl ExchangeConfig {
@@ -60,6 +64,7 @@ impl ExchangeConfig {
             max_retry_wait: DEFAULT_MAX_RETRY_WAIT,
             io_timeout: DEFAULT_IO_TIMEOUT,
             recv_window_ms: DEFAULT_RECV_WINDOW_MS,
+            weight_limits: WeightLimits::default(),
         }
     }
 }
@@ -89,8 +94,10 @@ impl Binance {
             recv_window_ms: config.recv_window_ms,
         };
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let limits = config.weight_limits;
         Self {
-            client: BinanceClient::new(EgressGet { config }, clock, policy),
+            client: BinanceClient::new(EgressGet { config }, clock, policy)
+                .with_weight_limits(limits),
         }
     }
 
@@ -171,6 +178,7 @@ impl ExchangeTransport for EgressGet {
         Ok(Answer {
             status: answer.status,
             retry_after: answer.retry_after,
+            used_weight: answer.used_weight,
             body: answer.body.to_vec(),
         })
     }

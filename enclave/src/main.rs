@@ -21,10 +21,17 @@ use strongroom_enclave::nsm;
 use strongroom_enclave::service::EnclaveService;
 use strongroom_enclave::tls;
 use strongroom_enclave_core::clock::Clock;
+use strongroom_enclave_core::exchange::budget::{
+    DEFAULT_WEIGHT_LIMIT, DEFAULT_WEIGHT_MARGIN, WeightLimits,
+};
 use strongroom_enclave_core::exchange::{Allowlist, Endpoint};
+use strongroom_enclave_core::intake::sessions::DEFAULT_SESSION_CACHE_CAPACITY;
 use strongroom_enclave_core::intake::{DEFAULT_MAX_TTL_SECONDS, IntakePolicy};
 use strongroom_enclave_core::kms::pin::KmsKeyPin;
 use strongroom_enclave_core::nsm::{NSM_DEVICE_PATH, Nsm};
+use strongroom_enclave_core::slots::{
+    DEFAULT_MAX_COMPUTATIONS, DEFAULT_MAX_COMPUTATIONS_PER_TENANT,
+};
 use strongroom_enclave_core::state::{DEFAULT_LOG_ORIGIN, Enclave, VERSION};
 use strongroom_formats::c2sp::cosignature::WitnessPolicy;
 use strongroom_formats::c2sp::note::VerifierKey;
@@ -125,6 +132,27 @@ struct Args {
     /// witnesses; default: all of them; 0 only without witnesses).
     #[arg(long, value_name = "K")]
     witness_quorum: Option<usize>,
+    /// The exchange's request-weight limit per minute and egress address
+    /// (Binance spot: 6000). Every instance behind one egress address shares
+    /// the exchange's one counter, read from each answer.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_WEIGHT_LIMIT)]
+    exchange_weight_limit: u32,
+    /// Weight kept free below the limit: a request that would take the
+    /// exchange's count past limit - margin is not sent (429 exchange_budget).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_WEIGHT_MARGIN)]
+    exchange_weight_margin: u32,
+    /// Opened credentials kept in memory (least recently used evicted, with
+    /// a fair share per tenant); an evicted session is re-opened from the
+    /// sealed credential the host sends with each request.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_SESSION_CACHE_CAPACITY)]
+    session_cache_capacity: usize,
+    /// Aggregate computations in flight at most (each may hold ~450 MiB at
+    /// worst: see the enclave README's memory budget).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_COMPUTATIONS)]
+    max_computations: usize,
+    /// Aggregate computations in flight at most for one tenant.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_COMPUTATIONS_PER_TENANT)]
+    max_computations_per_tenant: usize,
     /// MAX_TTL_SECONDS: how far ahead a credential's not_after and ttl may reach.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_TTL_SECONDS)]
     max_ttl_seconds: u64,
@@ -148,6 +176,22 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    if args.exchange_weight_margin >= args.exchange_weight_limit {
+        eprintln!(
+            "strongroom-enclave: --exchange-weight-margin must be below --exchange-weight-limit"
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    if args.max_computations == 0 || args.max_computations_per_tenant == 0 {
+        eprintln!(
+            "strongroom-enclave: --max-computations and --max-computations-per-tenant must be positive"
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    if args.session_cache_capacity == 0 {
+        eprintln!("strongroom-enclave: --session-cache-capacity must be positive");
+        return ExitCode::from(EXIT_CONFIG);
+    }
     if args.max_ttl_seconds == 0 {
         eprintln!("strongroom-enclave: --max-ttl-seconds must be positive");
         return ExitCode::from(EXIT_CONFIG);
@@ -180,7 +224,10 @@ fn main() -> ExitCode {
         max_ttl_seconds: args.max_ttl_seconds,
     };
     let enclave = match Enclave::new(nsm, clock, policy) {
-        Ok(enclave) => enclave.with_trust_root(root),
+        Ok(enclave) => enclave
+            .with_trust_root(root)
+            .with_session_cache_capacity(args.session_cache_capacity)
+            .with_compute_slots(args.max_computations, args.max_computations_per_tenant),
         Err(err) => {
             error!(%err, "cannot read the PCRs");
             return ExitCode::from(EXIT_FAILURE);
@@ -300,7 +347,12 @@ fn exchange_config(args: &Args) -> Result<Option<ExchangeConfig>, u8> {
         tracing::warn!("no --egress: ComputeAggregates will be refused");
         return Ok(None);
     };
-    Ok(Some(ExchangeConfig::new(egress, endpoint, allowlist, tls)))
+    let mut config = ExchangeConfig::new(egress, endpoint, allowlist, tls);
+    config.weight_limits = WeightLimits {
+        limit: args.exchange_weight_limit,
+        margin: args.exchange_weight_margin,
+    };
+    Ok(Some(config))
 }
 
 type Target = (Endpoint, Allowlist, Arc<rustls::ClientConfig>);

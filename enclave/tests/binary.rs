@@ -149,6 +149,7 @@ async fn simulator_mode_serves_the_rpc() {
             &common::credential_json("binance", "main", now + 3600),
         );
         RequestBody::OpenCredential(OpenCredentialRequest {
+            tenant: None,
             session_id: session.into(),
             sealed: SealedCredential::from_aead(&att.key_id, enc, ciphertext).unwrap(),
             metadata: CredentialMetadata {

@@ -111,8 +111,29 @@ async fn allowlist_and_tls_trust_are_enforced_inside_the_enclave() {
 async fn retry_after_beyond_the_budget_is_rate_limited() {
     let dir = tempfile::tempdir().unwrap();
     // 10 weight per 10 minutes: exchangeInfo (20) is refused with a
-    // Retry-After of ~600 s, beyond the 60 s the client waits.
-    let flags = ["--weight-limit", "10", "--weight-window-ms", "600000"];
+    // Retry-After of the time left in the window, beyond the 60 s the client
+    // waits. The mock's windows are aligned to its clock (as Binance's
+    // minutes are), so its clock is set 1 s into a window: left to the wall
+    // clock, one run in ten landed in a window's last minute, got a
+    // Retry-After the client honours, and went on after the wait (this test
+    // failed that way once, after 52 s).
+    const WINDOW_MS: u64 = 600_000;
+    let now_ms = u64::try_from(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap();
+    let skew = (WINDOW_MS - now_ms % WINDOW_MS + 1_000).to_string();
+    let flags = [
+        "--weight-limit",
+        "10",
+        "--weight-window-ms",
+        "600000",
+        "--clock-skew-ms",
+        &skew,
+    ];
     let mock = Mock::start(dir.path(), &fixture("demo.json"), &flags);
     let proxy = Proxy::start(
         &dir.path().join("egress.sock"),

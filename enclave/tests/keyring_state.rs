@@ -70,6 +70,7 @@ fn credential(e: &Enclave, not_after: u64) -> SealedCredential {
 
 fn open(e: &Enclave, session: &str, sealed: &SealedCredential) -> ResponseBody {
     e.handle(RequestBody::OpenCredential(OpenCredentialRequest {
+        tenant: None,
         session_id: session.into(),
         sealed: sealed.clone(),
         metadata: meta("main"),

@@ -279,6 +279,7 @@ async fn kms_sealed_ring_survives_into_a_fresh_enclave() {
     let opened = call(
         &b,
         RequestBody::OpenCredential(OpenCredentialRequest {
+            tenant: None,
             session_id: "kms-e2e-1".into(),
             sealed: cred.sealed.clone(),
             metadata: cred.metadata.clone(),

@@ -92,9 +92,14 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
+    fixture_with_cache(10_000)
+}
+
+fn fixture_with_cache(capacity: usize) -> Fixture {
     let nsm = Arc::new(FakeNsm::new(5));
     let clock = Arc::new(FixedClock::new(NOW_MS));
-    let enclave = Arc::new(Enclave::new(nsm.clone(), clock, IntakePolicy::default()).unwrap());
+    let enclave = Enclave::new(nsm.clone(), clock, IntakePolicy::default()).unwrap();
+    let enclave = Arc::new(enclave.with_session_cache_capacity(capacity));
     common::new_key_ring(&enclave);
     let exchange = Arc::new(scripted());
     let service = EnclaveService::with_exchange(enclave.clone(), Some(exchange.clone()));
@@ -128,6 +133,7 @@ fn sealed(e: &Enclave, exchange: &str, key: &str) -> (SealedCredential, Credenti
 
 fn compute(session: &str, s: &(SealedCredential, CredentialMetadata)) -> RequestBody {
     RequestBody::ComputeAggregates(ComputeAggregatesRequest {
+        tenant: None,
         session_id: session.into(),
         sealed: s.0.clone(),
         metadata: s.1.clone(),
@@ -196,6 +202,7 @@ async fn credential_comes_from_the_cache_or_the_envelope() {
     let a = sealed(&f.enclave, "binance", "KEY-A");
     let b = sealed(&f.enclave, "binance", "KEY-B");
     let open = RequestBody::OpenCredential(OpenCredentialRequest {
+        tenant: None,
         session_id: "s1".into(),
         sealed: a.0.clone(),
         metadata: a.1.clone(),
@@ -288,6 +295,7 @@ async fn booting_enclave_refuses_aggregates() {
     let enclave = Arc::new(Enclave::new(nsm, clock, IntakePolicy::default()).unwrap());
     let service = EnclaveService::with_exchange(enclave, Some(Arc::new(scripted())));
     let body = RequestBody::ComputeAggregates(ComputeAggregatesRequest {
+        tenant: None,
         session_id: "s".into(),
         sealed: SealedCredential::from_aead("v1:x", vec![4; 65], vec![0; 17]).unwrap(),
         metadata: CredentialMetadata {
@@ -300,4 +308,45 @@ async fn booting_enclave_refuses_aggregates() {
         symbols: None,
     });
     assert_eq!(code(&service, body).await, ErrorCode::NotReady);
+}
+
+/// The session cache at the core API (issue 15.5): 200 sessions of 4
+/// tenants through a cache of 8, every one opened and accepted (none
+/// refused as before when the cache was full); a sample of every tenant's
+/// evicted sessions still aggregates, each with its own credential, opened
+/// again from the envelope the host forwards.
+#[tokio::test]
+async fn evicted_sessions_reopen_from_their_envelope_and_aggregate() {
+    let f = fixture_with_cache(8);
+    let mut creds = Vec::new();
+    for i in 0..200 {
+        let cred = sealed(&f.enclave, "binance", &format!("KEY-{i}"));
+        let open = RequestBody::OpenCredential(OpenCredentialRequest {
+            tenant: Some(format!("tenant-{}", i % 4)),
+            session_id: format!("s{i}"),
+            sealed: cred.0.clone(),
+            metadata: cred.1.clone(),
+        });
+        assert!(matches!(
+            f.service.handle(open).await,
+            ResponseBody::CredentialAccepted(_)
+        ));
+        creds.push(cred);
+    }
+    let cached = (0..200).filter(|i| f.enclave.credential(&format!("s{i}")).is_some());
+    assert_eq!(cached.count(), 8);
+    let sample: Vec<usize> = (0..200).step_by(17).collect();
+    for &i in &sample {
+        assert!(
+            f.enclave.credential(&format!("s{i}")).is_none(),
+            "s{i} was evicted"
+        );
+        let mut body = compute(&format!("s{i}"), &creds[i]);
+        if let RequestBody::ComputeAggregates(req) = &mut body {
+            req.tenant = Some(format!("tenant-{}", i % 4));
+        }
+        ok(&f.service, body).await;
+    }
+    let expected: Vec<String> = sample.iter().map(|i| format!("KEY-{i}")).collect();
+    assert_eq!(*f.exchange.seen.lock().unwrap(), expected);
 }

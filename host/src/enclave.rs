@@ -30,6 +30,10 @@ pub enum EnclaveError {
     /// The enclave answered something that does not fit the request.
     #[error("unexpected enclave answer")]
     Protocol,
+    /// The exchange's weight budget of this minute is spent (`exchange_budget`):
+    /// retry after this many seconds (the exchange's next minute).
+    #[error("exchange weight budget spent")]
+    ExchangeBudget(u32),
 }
 
 /// A typed enclave client.
@@ -82,7 +86,13 @@ impl Enclave {
         let (kind, mapped) = match err {
             CallError::Unavailable => ("unavailable", EnclaveError::Unavailable),
             CallError::Timeout => ("timeout", EnclaveError::Unavailable),
-            CallError::Remote(e) => (e.code.as_str(), EnclaveError::Refused(e.code)),
+            CallError::Remote(e) => {
+                let mapped = match (e.code, e.retry_after) {
+                    (ErrorCode::ExchangeBudget, Some(s)) => EnclaveError::ExchangeBudget(s),
+                    (code, _) => EnclaveError::Refused(code),
+                };
+                (e.code.as_str(), mapped)
+            }
             _ => ("protocol", EnclaveError::Protocol),
         };
         self.metrics.enclave_error(kind);

@@ -37,7 +37,7 @@ pub async fn purge_once(pool: &Pool) -> Result<u64, DbError> {
 pub async fn run(
     pool: Pool,
     metrics: Arc<Metrics>,
-    interval: Duration,
+    (interval, rate_window): (Duration, Duration),
     shutdown: impl Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
@@ -47,6 +47,9 @@ pub async fn run(
         tokio::select! {
             () = &mut shutdown => return,
             _ = tick.tick() => {}
+        }
+        if let Err(e) = crate::shared_limits::prune(&pool, rate_window).await {
+            tracing::warn!(error = %e, "pruning past rate-limit windows failed");
         }
         match purge_once(&pool).await {
             Ok(0) => {}

@@ -13,6 +13,7 @@ pub mod keys;
 pub mod metrics;
 pub mod ratelimit;
 pub mod serve;
+pub mod shared_limits;
 pub mod store;
 pub mod tenants;
 pub mod tlog;

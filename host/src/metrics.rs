@@ -44,6 +44,8 @@ pub struct Metrics {
     pub janitor_failures: AtomicU64,
     /// Sessions revoked.
     pub revoked: AtomicU64,
+    /// Readiness probes (one enclave health call and one database ping each).
+    pub readyz_probes: AtomicU64,
     /// Credentials accepted and stored.
     pub accepted: AtomicU64,
     /// Tile rows read to answer inclusion and consistency proofs.
@@ -119,6 +121,7 @@ impl Metrics {
             ("strongroom_janitor_purged_total", &self.janitor_purged),
             ("strongroom_janitor_failures_total", &self.janitor_failures),
             ("strongroom_sessions_revoked_total", &self.revoked),
+            ("strongroom_readyz_probes_total", &self.readyz_probes),
             ("strongroom_credentials_accepted_total", &self.accepted),
             ("strongroom_tlog_tiles_read_total", &self.tiles_read),
             ("strongroom_tlog_tiles_served_total", &self.tiles_served),

@@ -1,8 +1,6 @@
-//! Fixed-window rate limiting, in process memory.
-//!
-//! Each host instance counts on its own, so behind a load balancer with N instances a
-//! client gets at most N × RATE_LIMIT_MAX per window. The authentication lockout, which
-//! must hold across instances, lives in PostgreSQL instead (see `auth`).
+//! Fixed-window rate limiting, in process memory: the key-sync listener's
+//! limit, and the fallback of the API's limits, which are shared by every
+//! instance through PostgreSQL ([`crate::shared_limits`]) while it answers.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -17,7 +17,7 @@ use crate::http::{App, server};
 use crate::keys::Keys;
 use crate::keys::peer::listener::PeerService;
 use crate::metrics::Metrics;
-use crate::ratelimit::RateLimiter;
+use crate::shared_limits::SharedRateLimiter;
 use crate::store::DbError;
 
 /// Why `serve` stopped with an error.
@@ -112,12 +112,21 @@ pub async fn serve(
     let app = Arc::new(App {
         enclave: enclave.clone(),
         keys: keys.clone(),
-        addr_limits: RateLimiter::new(cfg.rate_limit_max, cfg.rate_limit_window),
-        tenant_limits: RateLimiter::new(cfg.rate_limit_max, cfg.rate_limit_window),
+        addr_limits: SharedRateLimiter::new(
+            pool.clone(),
+            cfg.rate_limit_max,
+            cfg.rate_limit_window,
+        ),
+        tenant_limits: SharedRateLimiter::new(
+            pool.clone(),
+            cfg.rate_limit_max,
+            cfg.rate_limit_window,
+        ),
         pseudonyms: Pseudonymizer::new(key),
         submit_auth: crate::http::auth_cache::AuthCache::new(cfg.submit_auth_cache),
         metrics: metrics.clone(),
         pool: pool.clone(),
+        ready: Default::default(),
         cfg,
     });
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -127,7 +136,7 @@ pub async fn serve(
     let janitor = tokio::spawn(crate::janitor::run(
         pool,
         metrics.clone(),
-        app.cfg.janitor_interval,
+        (app.cfg.janitor_interval, app.cfg.rate_limit_window),
         stopped(stop_rx.clone()),
     ));
     let egress = egress.map(|(listener, config)| {
@@ -160,12 +169,17 @@ pub async fn serve(
     tracing::info!(addr = %local, tls = tls.is_some(), "listening");
     println!("listening on {scheme}://{local}");
     let _ = std::io::stdout().flush();
+    let probe = tokio::spawn(crate::http::routes::health::run_probe(
+        app.clone(),
+        stopped(stop_rx.clone()),
+    ));
     let server = tokio::spawn(server::run(listener, tls, app, stopped(stop_rx)));
     shutdown.await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     let _ = server.await;
     let _ = janitor.await;
+    let _ = probe.await;
     let _ = keys_task.await;
     if let Some(p) = peer {
         let _ = p.await;

@@ -635,7 +635,7 @@ async fn janitor_purges_expired_sessions() {
 async fn enclave_unavailable_is_503_and_recovers() {
     let mut s = stack(&[]).await;
     let key = s.db.tenant("acme").await;
-    assert_eq!(s.host.get("/readyz", &[]).await.status, 200);
+    common::wait_ready(&s.host).await;
     let path = s.enclave.as_ref().unwrap().path.clone();
     s.enclave.take().unwrap().stop();
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -646,8 +646,9 @@ async fn enclave_unavailable_is_503_and_recovers() {
     assert_eq!((r.status, r.code().as_str()), (503, "enclave_unavailable"));
     let r = s.host.get("/attestation/quote", &[]).await;
     assert_eq!((r.status, r.code().as_str()), (503, "enclave_unavailable"));
-    let r = s.host.get("/readyz", &[]).await;
-    assert_eq!((r.status, r.code().as_str()), (503, "enclave_unavailable"));
+    // /readyz answers from a state refreshed once a second.
+    let bound = Duration::from_secs(5);
+    common::readyz_becomes(&s.host, 503, Some("enclave_unavailable"), bound).await;
     s.enclave = Some(StubEnclave::start(&path));
     let mut recovered = false;
     for _ in 0..40 {
@@ -688,8 +689,8 @@ async fn database_loss_is_503_and_sigterm_drains() {
         )
         .await;
     assert_eq!((r.status, r.code().as_str()), (503, "database_unavailable"));
-    let r = s.host.get("/readyz", &[]).await;
-    assert_eq!((r.status, r.code().as_str()), (503, "database_unavailable"));
+    let bound = Duration::from_secs(5);
+    common::readyz_becomes(&s.host, 503, Some("database_unavailable"), bound).await;
     assert_eq!(s.host.get("/healthz", &[]).await.status, 200);
     let Stack { host, .. } = s;
     let status = host.terminate().await;

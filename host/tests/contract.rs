@@ -196,6 +196,7 @@ async fn enclave_accepts(rpc: &RpcClient, c: &Case, key_id: &str, pk: &[u8]) -> 
         return false; // the RPC decoder refuses it: it never reaches an HPKE open
     };
     let request = OpenCredentialRequest {
+        tenant: None,
         session_id: uuid::Uuid::new_v4().to_string(),
         sealed,
         metadata: CredentialMetadata {

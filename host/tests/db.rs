@@ -27,6 +27,7 @@ const TABLES: &[&str] = &[
     "tree_heads_archive",
     "transparency_tiles",
     "witness_sizes",
+    "rate_limits",
 ];
 
 async fn tenant_id(c: &tokio_postgres::Client, name: &str) -> Uuid {

@@ -222,6 +222,11 @@ async fn real_enclave_restart_without_kms_or_peer_is_ring_lost_until_reset() {
     let r = host.get("/attestation/quote", &[]).await;
     assert_eq!((r.status, r.code().as_str()), (503, "enclave_not_ready"));
     assert!(host.logs().contains("no live peer holds it"));
+    // /readyz answers from a state refreshed once a second: see it lose the
+    // ring before the reset, or wait_ready below would return on the
+    // ready state cached from before the kill.
+    let bound = Duration::from_secs(5);
+    common::readyz_becomes(&host, 503, Some("enclave_not_ready"), bound).await;
 
     let out = common::run_host(&["keys", "reset", "--confirm"], &db.env()).await;
     assert!(
@@ -245,12 +250,20 @@ async fn real_enclave_restart_without_kms_or_peer_is_ring_lost_until_reset() {
         .unwrap()
         .get(0);
     assert_eq!(stored, key_id);
-    let rings: i64 = db
-        .client()
-        .await
-        .query_one("SELECT count(DISTINCT ring_id) FROM key_rings", &[])
-        .await
-        .unwrap()
-        .get(0);
+    // The host stores the new ring right after the enclave made it (and
+    // turned ready): allow it a moment.
+    let c = db.client().await;
+    let mut rings = 0i64;
+    for _ in 0..50 {
+        rings = c
+            .query_one("SELECT count(DISTINCT ring_id) FROM key_rings", &[])
+            .await
+            .unwrap()
+            .get(0);
+        if rings == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(rings, 2);
 }

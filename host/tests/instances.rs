@@ -108,6 +108,10 @@ impl World {
             format!("https://localhost:{}", self.mock.port),
             "--dev-exchange-ca".into(),
             self.mock.ca_pem.display().to_string(),
+            // As the mock's: the enclave's own weight budget (issue 15.5)
+            // would otherwise refuse the traffic's aggregates too.
+            "--exchange-weight-limit".into(),
+            "1000000".into(),
         ];
         let mut allow = format!("localhost:{}", self.mock.port);
         let mut env: Vec<(String, String)> = vec![

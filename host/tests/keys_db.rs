@@ -394,7 +394,7 @@ async fn an_unmanaged_enclave_is_left_alone_and_the_instance_registers_and_leave
         0,
         "no ring made"
     );
-    assert_eq!(host.get("/readyz", &[]).await.status, 200);
+    common::readyz_becomes(&host, 200, None, Duration::from_secs(10)).await;
     let logs = host.logs();
     assert!(host.terminate().await.success());
     assert_eq!(

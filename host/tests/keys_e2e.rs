@@ -269,6 +269,8 @@ async fn first_boot_peer_sync_rotation_under_traffic_and_recovery_from_a_peer() 
     // Enclave A dies; restarted, it gets the rotated ring from B (no KMS).
     ea.child.kill().await.unwrap();
     let _ = std::fs::remove_file(dir.path().join("a/enclave.sock"));
+    // /readyz lags a change by about a second: see it leave ready first.
+    common::readyz_leaves_ready(&hosts.0, Duration::from_secs(5)).await;
     let _ea2 = enclave(&dir.path().join("a"), &root_key).await;
     wait_ready(&hosts.0).await;
     let (ka2, _) = quote(&hosts.0).await;

@@ -12,6 +12,10 @@ pub struct RpcError {
     pub code: ErrorCode,
     /// Human-readable, non-secret explanation.
     pub message: String,
+    /// Seconds after which the same request may succeed (version 3; only
+    /// with `exchange_budget`). Absent on the wire when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u32>,
 }
 
 impl RpcError {
@@ -20,7 +24,14 @@ impl RpcError {
         Self {
             code,
             message: code.default_message().to_owned(),
+            retry_after: None,
         }
+    }
+
+    /// The same error naming when to retry.
+    pub fn with_retry_after(mut self, seconds: u32) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// An error with a specific (non-secret!) message.
@@ -28,6 +39,7 @@ impl RpcError {
         Self {
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 }
@@ -82,6 +94,9 @@ error_codes! {
     NotImplemented => "not_implemented", "operation not implemented by this enclave";
     /// Too many requests in flight on this connection or overall.
     Busy => "busy", "the enclave is busy, retry later";
+    /// Too many aggregate computations in flight, for the request's tenant
+    /// or in total (version 3).
+    ComputeBusy => "compute_busy", "too many computations in flight for this tenant or in total; retry shortly";
     /// An attestation nonce over the maximum length.
     NonceTooLong => "nonce_too_long", "nonce longer than 64 bytes";
     /// The credential was sealed to a key the ring does not hold.
@@ -102,6 +117,10 @@ error_codes! {
     ExchangeRejectedCredentials => "exchange_rejected_credentials", "the exchange rejected the API credentials";
     /// The exchange kept answering 429/418.
     ExchangeRateLimited => "exchange_rate_limited", "the exchange rate-limited the request";
+    /// The next exchange request would pass the egress address's weight
+    /// budget (limit minus margin): not sent; `retry_after` names the
+    /// exchange's next minute.
+    ExchangeBudget => "exchange_budget", "the exchange weight budget of this minute is spent; retry after the given seconds";
     /// The exchange could not be reached or answered nonsense.
     ExchangeUnreachable => "exchange_unreachable", "the exchange could not be reached";
     /// The egress destination is not on the allowlist.

@@ -10,9 +10,11 @@ use crate::error::RpcError;
 /// key-ring operations (sealing, peer sync, rotation), `resealed` in
 /// [`CredentialAccepted`] and the ring fields of [`KeyRingInfo`]; version 1
 /// peers are refused at the handshake (host and enclave ship together).
-/// Version 3 (log v2) added C2SP checkpoints: `checkpoint` in
+/// Version 3 added C2SP checkpoints (log v2): `checkpoint` in
 /// [`AppendLogRequest`], `checkpoint` and `witness_quorum` in
-/// [`LogAppended`], `log_vkey` in [`AttestationInfo`].
+/// [`LogAppended`], `log_vkey` in [`AttestationInfo`]; and (issue 15.5) the
+/// code `exchange_budget`, [`crate::RpcError::retry_after`] and the
+/// optional `tenant` of credential and compute requests.
 pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Versions this build can speak, oldest first.
@@ -222,6 +224,11 @@ pub struct CredentialMetadata {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OpenCredentialRequest {
+    /// The tenant the session belongs to, as an opaque id (version 3): the
+    /// enclave's session cache gives each tenant a fair share of its
+    /// capacity. Absent on the wire when `None` (one shared pool).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
     /// Session id the host assigned (UUID text).
     pub session_id: String,
     /// The envelope.
@@ -250,6 +257,11 @@ pub struct CredentialAccepted {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ComputeAggregatesRequest {
+    /// The tenant the session belongs to, as an opaque id (version 3): the
+    /// enclave's session cache gives each tenant a fair share of its
+    /// capacity. Absent on the wire when `None` (one shared pool).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
     /// Session id.
     pub session_id: String,
     /// The stored envelope (the enclave may have it cached; it re-opens it if not).

@@ -24,6 +24,7 @@ fn arb_request() -> impl Strategy<Value = Request> {
         )
             .prop_map(|(sid, kid, ct, ttl)| {
                 RequestBody::OpenCredential(OpenCredentialRequest {
+                    tenant: None,
                     session_id: sid,
                     sealed: SealedCredential::from_aead(&kid, vec![4; 65], ct).unwrap(),
                     metadata: CredentialMetadata {

@@ -12,6 +12,7 @@ pub mod kms;
 pub mod nsm;
 mod results;
 pub mod ring;
+pub mod slots;
 pub mod state;
 pub mod sync;
 pub mod tlog;

@@ -32,7 +32,14 @@ pub(crate) async fn compute_aggregates<P: Ports>(
     };
     check_window(window)?;
     let exchange = ports.exchange().ok_or(EnclaveError::NoEgress)?;
+    // Held until the answer is signed, or until this future is dropped.
+    let _slot = ports
+        .enclave()
+        .slots()
+        .try_acquire(req.tenant.as_deref())
+        .ok_or(EnclaveError::ComputeBusy)?;
     let ComputeAggregatesRequest {
+        tenant,
         session_id,
         sealed,
         metadata,
@@ -41,7 +48,7 @@ pub(crate) async fn compute_aggregates<P: Ports>(
     } = req;
     let sid = session_id.clone();
     let credential = ports
-        .blocking(move |e| e.session_credential(&sid, &sealed, &metadata))
+        .blocking(move |e| e.session_credential(&sid, tenant.as_deref(), &sealed, &metadata))
         .await??;
     if credential.exchange() != exchange.name() {
         return Err(EnclaveError::UnsupportedExchange);

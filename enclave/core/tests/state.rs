@@ -40,6 +40,7 @@ fn open_request(e: &Enclave, session: &str, not_after: u64, ttl: u64) -> Request
         .unwrap();
     let (enc, ciphertext) = seal(&public, &credential_json("binance", "main", not_after));
     RequestBody::OpenCredential(OpenCredentialRequest {
+        tenant: None,
         session_id: session.to_owned(),
         sealed: SealedCredential::from_aead(&key_id, enc, ciphertext).unwrap(),
         metadata: CredentialMetadata {
@@ -86,6 +87,7 @@ fn booting_refuses_all_but_health_status_forget() {
 
 fn return_compute() -> strongroom_protocol::messages::ComputeAggregatesRequest {
     strongroom_protocol::messages::ComputeAggregatesRequest {
+        tenant: None,
         session_id: "s".into(),
         sealed: SealedCredential::from_aead("k", vec![4; 65], vec![0; 17]).unwrap(),
         metadata: CredentialMetadata {

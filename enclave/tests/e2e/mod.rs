@@ -129,8 +129,9 @@ pub struct Enclave {
 }
 
 impl Enclave {
-    /// Starts the enclave binary with `--egress egress`, the mock's URL and CA.
-    pub async fn start(dir: &Path, egress: &Address, mock: &Mock) -> Enclave {
+    /// Starts the enclave binary with `--egress egress`, the mock's URL and
+    /// CA, then `extra` flags.
+    pub async fn start(dir: &Path, egress: &Address, mock: &Mock, extra: &[&str]) -> Enclave {
         let sock = dir.join("enclave.sock");
         let root_pem = dir.join("dev-root.pem");
         let log = dir.join("enclave.log");
@@ -150,6 +151,7 @@ impl Enclave {
             .arg(&mock.url)
             .arg("--dev-exchange-ca")
             .arg(&mock.ca_pem)
+            .args(extra)
             .env("RUST_LOG", "info");
         let mut child = process::spawn_blocking(&mut cmd, &log, Stdio::null());
         let config = ClientConfig {
@@ -205,6 +207,7 @@ impl Enclave {
     pub async fn open(&self, session: &str, cred: &Sealed) -> Result<ResponseBody, CallError> {
         self.client
             .call(RequestBody::OpenCredential(OpenCredentialRequest {
+                tenant: None,
                 session_id: session.into(),
                 sealed: cred.sealed.clone(),
                 metadata: cred.metadata.clone(),
@@ -222,6 +225,7 @@ impl Enclave {
         symbols: Option<Vec<String>>,
     ) -> Result<AggregatesResult, CallError> {
         let body = RequestBody::ComputeAggregates(ComputeAggregatesRequest {
+            tenant: None,
             session_id: session.into(),
             sealed: cred.sealed.clone(),
             metadata: cred.metadata.clone(),
@@ -287,13 +291,18 @@ pub struct Stack {
 impl Stack {
     /// Starts everything; the proxy allows exactly the mock's port on 127.0.0.1.
     pub async fn start(fixture: &Path, mock_flags: &[&str]) -> Stack {
+        Self::start_with(fixture, mock_flags, &[]).await
+    }
+
+    /// [`Stack::start`] with extra enclave flags.
+    pub async fn start_with(fixture: &Path, mock_flags: &[&str], enclave_flags: &[&str]) -> Stack {
         let dir = tempfile::tempdir().unwrap();
         let mock = Mock::start(dir.path(), fixture, mock_flags);
         let proxy = Proxy::start(
             &dir.path().join("egress.sock"),
             vec![("127.0.0.1".to_owned(), mock.port())],
         );
-        let enclave = Enclave::start(dir.path(), &proxy.addr, &mock).await;
+        let enclave = Enclave::start(dir.path(), &proxy.addr, &mock, enclave_flags).await;
         Stack {
             enclave,
             proxy,

@@ -101,6 +101,12 @@ codes! {
     ExchangeRejectedCredentials => "exchange_rejected_credentials", 422, "the exchange rejected the API credentials";
     /// The exchange kept rate-limiting the enclave's requests.
     ExchangeRateLimited => "exchange_rate_limited", 429, "the exchange rate-limited the request; try again later";
+    /// The next exchange request would pass the deployment's weight budget
+    /// (the exchange counts per egress address, every tenant included).
+    ExchangeBudget => "exchange_budget", 429, "the exchange's request budget for this minute is spent (it is shared by every client of this service); try again after Retry-After seconds";
+    /// The enclave runs as many computations as it may, for this tenant or
+    /// in total.
+    TooManyComputations => "too_many_computations", 429, "too many aggregate computations in progress (for your tenant, or in total); try again after Retry-After seconds";
     /// Too many failed authentications from this address.
     LockedOut => "locked_out", 429, "too many failed authentications; try again later";
     /// Over RATE_LIMIT_MAX per RATE_LIMIT_WINDOW.
@@ -202,6 +208,8 @@ pub fn enclave_code(code: ErrorCode) -> Code {
         ErrorCode::InvalidArgument => Code::InvalidArgument,
         ErrorCode::ExchangeRejectedCredentials => Code::ExchangeRejectedCredentials,
         ErrorCode::ExchangeRateLimited => Code::ExchangeRateLimited,
+        ErrorCode::ExchangeBudget => Code::ExchangeBudget,
+        ErrorCode::ComputeBusy => Code::TooManyComputations,
         ErrorCode::ExchangeUnreachable => Code::ExchangeUnreachable,
         ErrorCode::EgressRefused => Code::EgressRefused,
         ErrorCode::LogStateInvalid | ErrorCode::RingOutdated => Code::LogStateInvalid,
@@ -215,11 +223,20 @@ impl From<EnclaveError> for ApiError {
     fn from(e: EnclaveError) -> Self {
         match e {
             EnclaveError::Unavailable => Self::new(Code::EnclaveUnavailable),
+            // The enclave names the exchange's next minute (1 to 60 s); bound
+            // it anyway rather than trust any number.
+            EnclaveError::ExchangeBudget(s) => Self::retry(
+                Code::ExchangeBudget,
+                Duration::from_secs(u64::from(s.clamp(1, 60))),
+            ),
             EnclaveError::Refused(c) => match enclave_code(c) {
                 // The enclave already retried within its budget; its refusal
                 // carries no delay, so the client waits a fixed time.
-                Code::ExchangeRateLimited => {
-                    Self::retry(Code::ExchangeRateLimited, EXCHANGE_RETRY_AFTER)
+                code @ (Code::ExchangeRateLimited | Code::ExchangeBudget) => {
+                    Self::retry(code, EXCHANGE_RETRY_AFTER)
+                }
+                Code::TooManyComputations => {
+                    Self::retry(Code::TooManyComputations, Duration::from_secs(2))
                 }
                 code => Self::new(code),
             },

@@ -5,7 +5,7 @@ pub mod auth;
 pub mod auth_cache;
 pub mod client_addr;
 pub mod error;
-mod routes;
+pub(crate) mod routes;
 pub mod server;
 pub mod validate;
 
@@ -25,7 +25,7 @@ use crate::audit::Pseudonymizer;
 use crate::config::ServeConfig;
 use crate::enclave::Enclave;
 use crate::metrics::Metrics;
-use crate::ratelimit::RateLimiter;
+use crate::shared_limits::SharedRateLimiter;
 use crate::store::audit::{self, AuditEntry};
 use crate::tenants::hash_api_key;
 use error::{ApiError, Code};
@@ -94,14 +94,16 @@ pub struct App {
     pub keys: Arc<crate::keys::Keys>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
-    /// Per client address.
-    pub addr_limits: RateLimiter,
-    /// Per tenant.
-    pub tenant_limits: RateLimiter,
+    /// Per client address, shared by every instance (PostgreSQL).
+    pub addr_limits: SharedRateLimiter,
+    /// Per tenant, shared by every instance (PostgreSQL).
+    pub tenant_limits: SharedRateLimiter,
     /// Client address pseudonyms for the audit log and the lockout.
     pub pseudonyms: Pseudonymizer,
     /// Recent authentications, for `submit_key` only ([`auth_cache`]).
     pub submit_auth: auth_cache::AuthCache,
+    /// Readiness as last probed (`routes::health::run_probe`).
+    pub ready: routes::health::ReadyState,
 }
 
 impl std::fmt::Debug for App {
@@ -249,7 +251,7 @@ impl App {
         let label = label.map_err(ApiError::new)?;
         match label {
             "/healthz" => return Ok(Self::healthz()),
-            "/readyz" => return Ok(self.readyz().await),
+            "/readyz" => return Ok(self.readyz()),
             "/metrics" => return self.metrics_page(ctx),
             // Embedded static files (one view of the page is about ten of
             // them): not counted against the per-address API limit.
@@ -257,7 +259,8 @@ impl App {
             _ => {}
         }
         self.addr_limits
-            .check(&ctx.peer.to_string(), Instant::now())
+            .check(&format!("a:{}", ctx.client))
+            .await
             .map_err(|after| ApiError::retry(Code::RateLimited, after))?;
         if label == "/attestation/quote" {
             return self.quote(req.uri().query(), ctx).await;
@@ -283,7 +286,8 @@ impl App {
             .authenticate(key, key_hash.as_ref(), ctx, submit)
             .await?;
         self.tenant_limits
-            .check(&tenant.to_string(), Instant::now())
+            .check(&format!("t:{tenant}"))
+            .await
             .map_err(|after| ApiError::retry(Code::RateLimited, after))?;
         let body = read_json_body(req).await?;
         match (label, key_hash) {

@@ -26,3 +26,42 @@ pub fn socket_in(dir: &Path) -> (PathBuf, String) {
     let a = format!("unix://{}", p.display());
     (p, a)
 }
+
+/// Polls `/readyz` until it answers `status` with error `code` (`None`: no
+/// code, i.e. 200), at most `limit`: it answers from a state refreshed once
+/// a second (`routes/health.rs`), so a change shows within about a second.
+pub async fn readyz_becomes(
+    host: &Host,
+    status: u16,
+    code: Option<&str>,
+    limit: std::time::Duration,
+) {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let r = host.get("/readyz", &[]).await;
+        let got = serde_json::from_slice::<serde_json::Value>(&r.body)
+            .ok()
+            .and_then(|v| v["error"]["code"].as_str().map(str::to_owned));
+        if r.status == status && got.as_deref() == code {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "/readyz stayed {} {got:?}, expected {status} {code:?}",
+            r.status
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Polls `/readyz` until it stops answering 200, at most `limit` (it lags a
+/// change by about a second): before waiting for an enclave that was just
+/// replaced to be ready again, so that the wait does not return on the
+/// state cached from before.
+pub async fn readyz_leaves_ready(host: &Host, limit: std::time::Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    while host.get("/readyz", &[]).await.status == 200 {
+        assert!(std::time::Instant::now() < deadline, "/readyz stayed 200");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -196,11 +196,13 @@ impl Exchange {
             limit: SAPI_IP_LIMIT_PER_MINUTE,
             window_ms: config.budget.window_ms,
             ban_after: 0,
+            background: 0,
         };
         let second = WeightBudget {
             limit: WITHDRAW_HISTORY_LIMIT_PER_SECOND,
             window_ms: 1_000,
             ban_after: 0,
+            background: 0,
         };
         let sapi = SAPI.map(|(e, _)| {
             Mutex::new(Limiter::new(if e == Endpoint::Withdrawals {

@@ -198,6 +198,7 @@ fn public_endpoints_and_weight_budget() {
         limit: 45,
         window_ms: 60_000,
         ban_after: 0,
+        background: 0,
     });
     assert_eq!(
         get(&ex, "/api/v3/time", "", None),

@@ -13,6 +13,10 @@ pub struct WeightBudget {
     pub window_ms: i64,
     /// 429s tolerated in one window before answering 418 (0: never 418).
     pub ban_after: u32,
+    /// Weight every window starts with: other clients behind the same IP
+    /// (Binance counts per IP, so a deployment's other instances and anyone
+    /// sharing its egress address draw on the same budget).
+    pub background: u32,
 }
 
 impl Default for WeightBudget {
@@ -22,6 +26,7 @@ impl Default for WeightBudget {
             limit: 6000,
             window_ms: 60_000,
             ban_after: 0,
+            background: 0,
         }
     }
 }
@@ -65,7 +70,7 @@ impl Limiter {
         if now_ms - now_ms.rem_euclid(window) == self.window_start {
             self.used
         } else {
-            0
+            self.budget.background
         }
     }
 
@@ -75,7 +80,7 @@ impl Limiter {
         let start = now_ms - now_ms.rem_euclid(window);
         if start != self.window_start {
             self.window_start = start;
-            self.used = 0;
+            self.used = self.budget.background;
             self.refused = 0;
         }
         if self.used.saturating_add(weight) <= self.budget.limit {
@@ -102,6 +107,7 @@ mod tests {
             limit: 40,
             window_ms: 10_000,
             ban_after: 2,
+            background: 0,
         });
         assert_eq!(l.charge(20, 10_000), Charge::Ok(20));
         assert_eq!(l.charge(20, 10_001), Charge::Ok(40));
@@ -117,6 +123,7 @@ mod tests {
             limit: 40,
             window_ms: 10_000,
             ban_after: 0,
+            background: 0,
         });
         assert_eq!(l.used(10_000), 0);
         assert_eq!(l.charge(20, 10_000), Charge::Ok(20));
@@ -124,5 +131,19 @@ mod tests {
         assert_eq!(l.charge(30, 10_001), Charge::TooMany(10));
         assert_eq!(l.used(10_002), 20, "a refused request uses nothing");
         assert_eq!(l.used(20_000), 0, "next window");
+    }
+
+    #[test]
+    fn every_window_starts_with_the_background_weight() {
+        let mut l = Limiter::new(WeightBudget {
+            limit: 100,
+            window_ms: 10_000,
+            ban_after: 0,
+            background: 90,
+        });
+        assert_eq!(l.used(10_000), 90);
+        assert_eq!(l.charge(10, 10_000), Charge::Ok(100));
+        assert_eq!(l.charge(1, 10_001), Charge::TooMany(10));
+        assert_eq!(l.charge(1, 20_000), Charge::Ok(91));
     }
 }

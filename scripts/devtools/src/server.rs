@@ -55,7 +55,12 @@ fn respond(
         api_key,
     };
     let out = exchange.handle(&r, now_ms());
-    tracing::info!(path = r.path, status = out.status, "request");
+    let used_weight = out
+        .headers
+        .iter()
+        .find(|(h, _)| *h == crate::binance::USED_WEIGHT_HEADER)
+        .map_or("-", |(_, v)| v.as_str());
+    tracing::info!(path = r.path, status = out.status, used_weight, "request");
     let mut builder = hyper::Response::builder()
         .status(out.status)
         .header("content-type", "application/json;charset=UTF-8");

@@ -37,6 +37,7 @@ pub fn requests() -> Vec<(&'static str, Request)> {
             r(
                 3,
                 RequestBody::OpenCredential(OpenCredentialRequest {
+                    tenant: None,
                     session_id: SID.into(),
                     sealed: sealed(),
                     metadata: metadata(),
@@ -48,6 +49,7 @@ pub fn requests() -> Vec<(&'static str, Request)> {
             r(
                 4,
                 RequestBody::ComputeAggregates(ComputeAggregatesRequest {
+                    tenant: None,
                     session_id: SID.into(),
                     sealed: sealed(),
                     metadata: metadata(),
@@ -344,6 +346,13 @@ pub fn responses() -> Vec<(&'static str, Response)> {
             r(
                 8,
                 ResponseBody::Error(RpcError::new(ErrorCode::UnknownKeyId)),
+            ),
+        ),
+        (
+            "response_error_retry_after",
+            r(
+                9,
+                ResponseBody::Error(RpcError::new(ErrorCode::ExchangeBudget).with_retry_after(42)),
             ),
         ),
     ]

@@ -6,6 +6,11 @@
 //! - `myTrades` is paged by `fromId` from 0, 1000 a call, until a short page.
 //! - 429/418 are retried after `Retry-After` within a bounded budget; a dropped
 //!   connection is reopened and the call retried (it is a read: idempotent).
+//! - Every request is first admitted by the shared [`WeightBudget`] (the
+//!   exchange's per-IP weight per minute, less a margin) and every answer's
+//!   `X-MBX-USED-WEIGHT-1M` updates it: a request that would pass the margin
+//!   is not sent ([`ExchangeError::WeightBudget`]), so the egress address is
+//!   never banned (418) for this enclave's traffic.
 //! - Symbol discovery when none are named: every symbol of `exchangeInfo`
 //!   whose base asset appears in the account's balances (as listed).
 
@@ -23,6 +28,7 @@ use serde::Deserialize;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
+use super::budget::{WeightBudget, WeightLimits};
 use super::{
     Answer, Exchange, ExchangeError, ExchangeTransport, History, MAX_SYMBOLS_PER_REQUEST,
     MAX_TRADES_PER_REQUEST, RetryPolicy,
@@ -39,6 +45,7 @@ pub struct Binance<T> {
     transport: T,
     clock: Arc<dyn Clock>,
     policy: RetryPolicy,
+    budget: WeightBudget,
 }
 
 impl<T> std::fmt::Debug for Binance<T> {
@@ -57,7 +64,19 @@ impl<T: ExchangeTransport> Binance<T> {
             transport,
             clock,
             policy,
+            budget: WeightBudget::new(WeightLimits::default()),
         }
+    }
+
+    /// The same client under other weight limits.
+    pub fn with_weight_limits(mut self, limits: WeightLimits) -> Self {
+        self.budget = WeightBudget::new(limits);
+        self
+    }
+
+    /// The weight budget of the egress address.
+    pub fn budget(&self) -> &WeightBudget {
+        &self.budget
     }
 
     /// The transport in use.
@@ -315,6 +334,12 @@ impl<'a, T: ExchangeTransport> Session<'a, T> {
                     }
                     tracing::info!(wait_s = wait.as_secs(), "exchange rate limit: waiting");
                     self.client.transport.sleep(wait).await;
+                    // The wait (up to a minute) is longer than servers keep
+                    // an idle connection: Binance and the mock (10 s) close
+                    // it meanwhile. Reusing it would spend the retry on a
+                    // dead connection (or, if the close crosses the request,
+                    // wait out the I/O timeout): open a fresh one.
+                    self.conn = None;
                 }
                 Outcome::Retry(_) => return Err(ExchangeError::RateLimited),
                 Outcome::ClockSkew if !resynced => {
@@ -346,13 +371,37 @@ impl<'a, T: ExchangeTransport> Session<'a, T> {
     }
 
     async fn send(&mut self, target: &str, signed: bool) -> Result<Answer, ExchangeError> {
+        let budget = &self.client.budget;
+        budget
+            .admit(request_weight(target), self.exchange_now_ms())
+            .map_err(|retry_after_s| {
+                tracing::warn!(
+                    retry_after_s,
+                    "exchange weight budget spent: request not sent"
+                );
+                ExchangeError::WeightBudget { retry_after_s }
+            })?;
         let transport = &self.client.transport;
         if self.conn.is_none() {
             self.conn = Some(transport.connect().await?);
         }
         let key = signed.then(|| self.credential.api_key());
         let conn = self.conn.as_mut().ok_or(ExchangeError::Unreachable)?;
-        transport.get(conn, target, key).await
+        let answer = transport.get(conn, target, key).await?;
+        if let Some(used) = answer.used_weight {
+            budget.observe(used, self.exchange_now_ms());
+        }
+        Ok(answer)
+    }
+}
+
+/// Binance's weight of a request (its spot API documentation): `time` 1;
+/// `exchangeInfo` (all symbols), `account` and `myTrades` (without
+/// `orderId`) 20. Anything else counts 20 as well, erring high.
+fn request_weight(target: &str) -> u32 {
+    match target.split('?').next() {
+        Some("/api/v3/time" | "/api/v3/ping") => 1,
+        _ => 20,
     }
 }
 
@@ -397,6 +446,11 @@ fn classify(a: &Answer) -> Outcome {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
+#[path = "binance_tests.rs"]
+mod scripted;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -415,6 +469,7 @@ mod tests {
         Answer {
             status,
             retry_after: Some(3),
+            used_weight: None,
             body: body.as_bytes().to_vec(),
         }
     }

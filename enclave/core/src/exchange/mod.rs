@@ -10,6 +10,7 @@
 //! relays ciphertext it cannot read or alter undetected.
 
 pub mod binance;
+pub mod budget;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -143,6 +144,9 @@ pub struct Answer {
     pub status: u16,
     /// `Retry-After`, seconds.
     pub retry_after: Option<u64>,
+    /// `X-MBX-USED-WEIGHT-1M`: the weight the exchange counts for the
+    /// egress address this minute, everyone behind it included.
+    pub used_weight: Option<u32>,
     /// The body.
     pub body: Vec<u8>,
 }
@@ -193,6 +197,14 @@ pub enum ExchangeError {
     /// 429/418 persisted past the retry budget.
     #[error("the exchange rate-limited the requests")]
     RateLimited,
+    /// The next request would take the egress address's weight past the
+    /// limit minus the margin ([`budget`]): not sent. Retry after this many
+    /// seconds (the exchange's next minute).
+    #[error("the exchange weight budget is spent for this minute")]
+    WeightBudget {
+        /// Seconds to the exchange's next minute, 1 to 60.
+        retry_after_s: u32,
+    },
     /// Connection, TLS or server failure.
     #[error("the exchange could not be reached")]
     Unreachable,
@@ -216,6 +228,7 @@ impl ExchangeError {
         match self {
             ExchangeError::RejectedCredentials => ErrorCode::ExchangeRejectedCredentials,
             ExchangeError::RateLimited => ErrorCode::ExchangeRateLimited,
+            ExchangeError::WeightBudget { .. } => ErrorCode::ExchangeBudget,
             ExchangeError::EgressRefused => ErrorCode::EgressRefused,
             ExchangeError::UnknownSymbol => ErrorCode::InvalidArgument,
             ExchangeError::Unreachable | ExchangeError::Malformed | ExchangeError::TooLarge => {

@@ -20,12 +20,14 @@ use tracing::warn;
 use crate::attest::{self, AttestError};
 use crate::clock::Clock;
 use crate::compute::{ComputeError, rfc3339_ms};
+use crate::exchange::ExchangeError;
 use crate::intake::{
     self, Credential, IntakeError, IntakePolicy, Metadata, SessionCache, valid_session_id,
 };
 use crate::nsm::{Nsm, NsmError};
 use crate::ring::RingError;
 use crate::ring::{KeyRing, KeyRingError};
+use crate::slots::ComputeSlots;
 use crate::sync::{SyncError, SyncHolder, SyncRequester};
 use crate::tlog::{LogError, LogKeys, LogSigner};
 
@@ -49,9 +51,14 @@ pub enum EnclaveError {
     /// Credential intake refused.
     #[error("intake: {0}")]
     Intake(#[from] IntakeError),
-    /// Too many sessions cached.
-    #[error("session cache full")]
+    /// Overloaded (kept for the wire code `busy`; the session cache no
+    /// longer refuses: it evicts).
+    #[error("busy")]
     Busy,
+    /// Too many computations in flight, for this tenant or in total
+    /// ([`crate::slots`]).
+    #[error("too many computations in flight")]
+    ComputeBusy,
     /// The credential names an exchange this enclave has no client for.
     #[error("unsupported exchange")]
     UnsupportedExchange,
@@ -96,11 +103,18 @@ pub enum EnclaveError {
 impl EnclaveError {
     /// The wire error (fixed, non-secret messages only).
     pub(crate) fn to_rpc(&self) -> RpcError {
+        if let EnclaveError::Compute(ComputeError::Exchange(ExchangeError::WeightBudget {
+            retry_after_s,
+        })) = self
+        {
+            return RpcError::new(ErrorCode::ExchangeBudget).with_retry_after(*retry_after_s);
+        }
         let code = match self {
             EnclaveError::NotReady => ErrorCode::NotReady,
             EnclaveError::NonceTooLong => ErrorCode::NonceTooLong,
             EnclaveError::Intake(e) => e.code(),
             EnclaveError::Busy => ErrorCode::Busy,
+            EnclaveError::ComputeBusy => ErrorCode::ComputeBusy,
             EnclaveError::UnsupportedExchange => {
                 return RpcError::with_message(
                     ErrorCode::InvalidArgument,
@@ -177,6 +191,7 @@ pub struct Enclave {
     policy: IntakePolicy,
     ring: RwLock<Option<KeyRing>>,
     sessions: Mutex<SessionCache>,
+    slots: ComputeSlots,
     log: LogSigner,
     log_origin: String,
     pcr0: Vec<u8>,
@@ -211,7 +226,8 @@ impl Enclave {
             clock,
             policy,
             ring: RwLock::new(None),
-            sessions: Mutex::new(SessionCache::new()),
+            sessions: Mutex::new(SessionCache::default()),
+            slots: ComputeSlots::default(),
             log: LogSigner::new(),
             log_origin: DEFAULT_LOG_ORIGIN.to_owned(),
             pcr0,
@@ -220,6 +236,26 @@ impl Enclave {
             holder: SyncHolder::new(),
             requester: SyncRequester::new(),
         })
+    }
+
+    /// The same enclave with a session cache of `capacity` credentials
+    /// (`--session-cache-capacity`; see `intake::sessions`).
+    pub fn with_session_cache_capacity(mut self, capacity: usize) -> Self {
+        self.sessions = Mutex::new(SessionCache::with_capacity(capacity));
+        self
+    }
+
+    /// The same enclave with at most `total` computations in flight, and
+    /// `per_tenant` of one tenant (`--max-computations`,
+    /// `--max-computations-per-tenant`; see [`crate::slots`]).
+    pub fn with_compute_slots(mut self, total: usize, per_tenant: usize) -> Self {
+        self.slots = ComputeSlots::new(total, per_tenant);
+        self
+    }
+
+    /// The computation slots.
+    pub(crate) fn slots(&self) -> &ComputeSlots {
+        &self.slots
     }
 
     /// Verifies peers' attestation under `root` instead (dev simulator:
@@ -334,8 +370,13 @@ impl Enclave {
         &self,
         req: &OpenCredentialRequest,
     ) -> Result<CredentialAccepted, EnclaveError> {
-        let (credential, resealed) =
-            self.open_and_cache(&req.session_id, &req.sealed, &req.metadata, true)?;
+        let (credential, resealed) = self.open_and_cache(
+            &req.session_id,
+            req.tenant.as_deref(),
+            &req.sealed,
+            &req.metadata,
+            true,
+        )?;
         Ok(CredentialAccepted {
             session_id: req.session_id.clone(),
             key_id: req.sealed.key_id().to_owned(),
@@ -350,6 +391,7 @@ impl Enclave {
     fn open_and_cache(
         &self,
         session_id: &str,
+        tenant: Option<&str>,
         sealed: &SealedCredential,
         meta: &CredentialMetadata,
         reseal: bool,
@@ -374,9 +416,7 @@ impl Enclave {
             Ok::<_, EnclaveError>((opened.credential, resealed))
         })??;
         let mut sessions = self.sessions.lock().map_err(poisoned)?;
-        if !sessions.insert(session_id, credential, now) {
-            return Err(EnclaveError::Busy);
-        }
+        sessions.insert(session_id, tenant, credential, now);
         let cached = sessions
             .get(session_id, now)
             .ok_or_else(|| EnclaveError::Internal("session vanished".to_owned()))?;
@@ -390,6 +430,7 @@ impl Enclave {
     pub(crate) fn session_credential(
         &self,
         session_id: &str,
+        tenant: Option<&str>,
         sealed: &SealedCredential,
         metadata: &CredentialMetadata,
     ) -> Result<Arc<Credential>, EnclaveError> {
@@ -401,7 +442,9 @@ impl Enclave {
                 Err(IntakeError::MetadataMismatch.into())
             }
             Some(c) => Ok(c),
-            None => Ok(self.open_and_cache(session_id, sealed, metadata, false)?.0),
+            None => Ok(self
+                .open_and_cache(session_id, tenant, sealed, metadata, false)?
+                .0),
         }
     }
 

@@ -3,7 +3,7 @@
 //! the audit row of a request and the session check that several routes make.
 
 mod checkpoint;
-mod health;
+pub(crate) mod health;
 mod metrics;
 mod public_result;
 mod quote;

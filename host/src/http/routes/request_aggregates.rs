@@ -141,6 +141,7 @@ impl App {
             ApiError::new(Code::InternalError)
         })?;
         Ok(ComputeAggregatesRequest {
+            tenant: Some(tenant.to_string()),
             session_id: req.session.to_string(),
             sealed,
             metadata: CredentialMetadata {

@@ -39,7 +39,7 @@ impl App {
     ) -> Result<Resp, ApiError> {
         let sub = validate::parse_json::<SubmitKey>(body)?.validate(self.cfg.max_ttl_seconds)?;
         let session = Uuid::new_v4();
-        let accepted = match self.open_with_reload(session, &sub).await {
+        let accepted = match self.open_with_reload(tenant, session, &sub).await {
             Ok(a) => a,
             Err(e) => {
                 let err = ApiError::from(e);
@@ -80,12 +80,13 @@ impl App {
     /// database holds a newer version (another instance rotated) and tries once more.
     async fn open_with_reload(
         &self,
+        tenant: Uuid,
         session: Uuid,
         sub: &ValidSubmission,
     ) -> Result<CredentialAccepted, EnclaveError> {
-        match self.enclave.open(open_request(session, sub)).await {
+        match self.enclave.open(open_request(tenant, session, sub)).await {
             Err(EnclaveError::Refused(ErrorCode::UnknownKeyId)) if self.keys.refresh().await => {
-                self.enclave.open(open_request(session, sub)).await
+                self.enclave.open(open_request(tenant, session, sub)).await
             }
             other => other,
         }
@@ -137,8 +138,9 @@ impl App {
     }
 }
 
-fn open_request(session: Uuid, sub: &ValidSubmission) -> OpenCredentialRequest {
+fn open_request(tenant: Uuid, session: Uuid, sub: &ValidSubmission) -> OpenCredentialRequest {
     OpenCredentialRequest {
+        tenant: Some(tenant.to_string()),
         session_id: session.to_string(),
         sealed: sub.sealed.clone(),
         metadata: CredentialMetadata {

@@ -44,6 +44,10 @@ struct Args {
     /// 429s tolerated per window before answering 418 (0: never).
     #[arg(long, default_value_t = 0)]
     ban_after: u32,
+    /// Weight each window starts with, as if other clients behind the same
+    /// IP had used it (tests of a budget shared per egress address).
+    #[arg(long, default_value_t = 0)]
+    background_weight: u32,
     /// Exchange clock offset from this machine's clock, ms.
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     clock_skew_ms: i64,
@@ -110,6 +114,7 @@ async fn main() -> ExitCode {
             limit: args.weight_limit,
             window_ms: args.weight_window_ms,
             ban_after: args.ban_after,
+            background: args.background_weight,
         },
         clock_skew_ms: args.clock_skew_ms,
     };

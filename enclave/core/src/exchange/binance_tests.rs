@@ -1,0 +1,180 @@
+//! The Binance client over a scripted transport: which connection each call
+//! goes out on, and what it is told to wait.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use super::*;
+use crate::intake::credential::Plaintext;
+
+/// Answers in script order; records (connection, path) per GET and sleeps.
+#[derive(Default)]
+pub(super) struct Scripted {
+    pub answers: Mutex<VecDeque<Answer>>,
+    pub connects: Mutex<u32>,
+    pub gets: Mutex<Vec<(u32, String)>>,
+    pub sleeps: Mutex<Vec<Duration>>,
+}
+
+impl ExchangeTransport for Arc<Scripted> {
+    type Connection = u32;
+
+    async fn connect(&self) -> Result<u32, ExchangeError> {
+        let mut n = self.connects.lock().unwrap_or_else(|e| e.into_inner());
+        *n += 1;
+        Ok(*n)
+    }
+
+    async fn get(
+        &self,
+        conn: &mut u32,
+        target: &str,
+        _: Option<&str>,
+    ) -> Result<Answer, ExchangeError> {
+        let path = target.split('?').next().unwrap_or_default().to_owned();
+        self.gets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((*conn, path));
+        let next = self
+            .answers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop_front();
+        next.ok_or(ExchangeError::Unreachable)
+    }
+
+    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send {
+        self.sleeps
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(duration);
+        std::future::ready(())
+    }
+}
+
+pub(super) struct FixedClock(pub u64);
+
+impl Clock for FixedClock {
+    fn now_unix_ms(&self) -> u64 {
+        self.0
+    }
+}
+
+pub(super) fn credential() -> Credential {
+    let plain = Plaintext {
+        exchange: "binance".into(),
+        api_key: "k".into(),
+        api_secret: "s".into(),
+        label: "main".into(),
+        not_after: u64::MAX,
+    };
+    Credential::from_plaintext(plain, u64::MAX)
+}
+
+pub(super) fn ok(body: &str) -> Answer {
+    Answer {
+        status: 200,
+        retry_after: None,
+        used_weight: None,
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+/// 200 reporting `used` weight for the address this minute.
+pub(super) fn ok_used(body: &str, used: u32) -> Answer {
+    Answer {
+        used_weight: Some(used),
+        ..ok(body)
+    }
+}
+
+/// Polls a future whose every step is ready (the scripted transport never
+/// waits).
+pub(super) fn run<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(out) => out,
+        Poll::Pending => panic!("the scripted transport never waits"),
+    }
+}
+
+const TIME: &str = r#"{"serverTime":1000}"#;
+const INFO: &str = r#"{"symbols":[{"symbol":"BTCUSDT","baseAsset":"BTC","quoteAsset":"USDT"}]}"#;
+
+/// The flaky `retry_after_beyond_the_budget_is_rate_limited`: a Retry-After
+/// within the budget is waited out, and the wait (up to a minute) outlasts
+/// the server's idle timeout, so the retry must not go out on the connection
+/// that was idle meanwhile.
+#[test]
+fn a_retry_after_wait_reconnects_before_retrying() {
+    let t = Arc::new(Scripted::default());
+    let limited = Answer {
+        status: 429,
+        retry_after: Some(20),
+        used_weight: None,
+        body: b"{}".to_vec(),
+    };
+    t.answers
+        .lock()
+        .unwrap()
+        .extend([ok(TIME), limited, ok(INFO), ok("[]")]);
+    let client = Binance::new(
+        t.clone(),
+        Arc::new(FixedClock(1000)),
+        RetryPolicy::default(),
+    );
+    let symbols = ["BTCUSDT".to_owned()];
+    let history = run(client.fetch_history(&credential(), Some(&symbols))).unwrap();
+    assert!(history.trades.is_empty());
+    assert_eq!(*t.sleeps.lock().unwrap(), [Duration::from_secs(20)]);
+    let gets = t.gets.lock().unwrap().clone();
+    let conns: Vec<u32> = gets.iter().map(|(c, _)| *c).collect();
+    assert_eq!(
+        conns,
+        [1, 1, 2, 2],
+        "the retry after the wait opens connection 2: {gets:?}"
+    );
+}
+
+/// Other tenants behind the same egress address have used 5,390 of 6,000:
+/// the next 20-weight call would pass 5,400 (limit − margin) and is not
+/// sent; the refusal names the seconds to the exchange's next minute.
+#[test]
+fn a_request_that_would_pass_the_margin_is_not_sent() {
+    let t = Arc::new(Scripted::default());
+    t.answers
+        .lock()
+        .unwrap()
+        .extend([ok_used(TIME, 5_371), ok_used(INFO, 5_391), ok("[]")]);
+    // Enclave and exchange clocks agree (serverTime 1000 = 1 s into a minute).
+    let client = Binance::new(
+        t.clone(),
+        Arc::new(FixedClock(1000)),
+        RetryPolicy::default(),
+    );
+    let symbols = ["BTCUSDT".to_owned()];
+    let err = run(client.fetch_history(&credential(), Some(&symbols))).unwrap_err();
+    assert_eq!(err, ExchangeError::WeightBudget { retry_after_s: 59 });
+    assert_eq!(err.code(), strongroom_protocol::ErrorCode::ExchangeBudget);
+    let paths: Vec<String> = t
+        .gets
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, p)| p.clone())
+        .collect();
+    assert_eq!(
+        paths,
+        ["/api/v3/time", "/api/v3/exchangeInfo"],
+        "myTrades never sent"
+    );
+    assert!(
+        t.sleeps.lock().unwrap().is_empty(),
+        "refused at once, no waiting"
+    );
+}
