@@ -200,11 +200,15 @@ impl Stack {
     }
 
     /// Starts the enclave again with the same flags (its old log is kept).
+    /// Returns once the host's `/readyz` state (refreshed once a second) has
+    /// been refreshed since: a [`Stack::wait_ready`] after this sees the new
+    /// enclave, never the old one's cached "ready".
     pub async fn restart_enclave(&mut self) {
         let kept = self.keep_log("enclave");
         std::fs::rename(&self.enclave.log, &kept).expect("keep the enclave's log");
         let _ = std::fs::remove_file(self.dir.path().join("enclave.sock"));
         self.enclave = start_enclave(self.dir.path(), &as_strs(&self.enclave_args)).await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
     }
 
     /// SIGKILL the host and wait until it is gone.
