@@ -16,7 +16,8 @@ use crate::codec::{decode, encode};
 use crate::error::{ErrorCode, RpcError};
 use crate::frame::{DEFAULT_MAX_FRAME_LEN, FrameError, read_frame, write_frame};
 use crate::messages::{
-    ClientHello, Request, RequestBody, Response, ResponseBody, SUPPORTED_VERSIONS, ServerHello,
+    CancelRequest, ClientHello, Request, RequestBody, Response, ResponseBody, SUPPORTED_VERSIONS,
+    ServerHello,
 };
 use crate::transport::{Address, connect};
 
@@ -81,6 +82,36 @@ struct Backoff {
     delay: Duration,
 }
 
+/// Cancels request `id` on the server unless disarmed: a call that timed
+/// out, or whose caller dropped it, leaves no work behind in the enclave.
+struct CancelOnDrop<'a> {
+    id: u64,
+    conn: &'a Connection,
+    armed: bool,
+}
+
+/// The id of the `cancel` request for request `id` (calls count up from 1,
+/// so the high bit never collides; its answer is ignored).
+const CANCEL_ID_BIT: u64 = 1 << 63;
+
+impl Drop for CancelOnDrop<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        lock(&self.conn.pending).remove(&self.id);
+        let cancel = Request {
+            id: self.id | CANCEL_ID_BIT,
+            body: RequestBody::Cancel(CancelRequest { id: self.id }),
+        };
+        if let Ok(frame) = encode(&cancel) {
+            // Best effort: a full queue or a closed connection (which the
+            // server treats as cancelling everything) needs nothing more.
+            let _ = self.conn.frames.try_send(frame);
+        }
+    }
+}
+
 /// A client for one server address.
 pub struct RpcClient {
     addr: Address,
@@ -135,14 +166,23 @@ impl RpcClient {
             lock(&conn.pending).remove(&id);
             return Err(CallError::Unavailable);
         }
-        match tokio::time::timeout(self.config.call_timeout, rx).await {
+        // From here until the answer, a timeout or the caller dropping this
+        // future cancels the request on the server (its work is dropped).
+        let mut guard = CancelOnDrop {
+            id,
+            conn: &conn,
+            armed: true,
+        };
+        let answer = tokio::time::timeout(self.config.call_timeout, rx).await;
+        if matches!(answer, Ok(Ok(_))) {
+            guard.armed = false;
+        }
+        drop(guard);
+        match answer {
             Ok(Ok(ResponseBody::Error(err))) => Err(CallError::Remote(err)),
             Ok(Ok(body)) => Ok(body),
             Ok(Err(_)) => Err(CallError::Unavailable),
-            Err(_) => {
-                lock(&conn.pending).remove(&id);
-                Err(CallError::Timeout)
-            }
+            Err(_) => Err(CallError::Timeout),
         }
     }
 

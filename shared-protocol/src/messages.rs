@@ -14,7 +14,7 @@ use crate::error::RpcError;
 /// [`AppendLogRequest`], `checkpoint` and `witness_quorum` in
 /// [`LogAppended`], `log_vkey` in [`AttestationInfo`]; and (issue 15.5) the
 /// code `exchange_budget`, [`crate::RpcError::retry_after`] and the
-/// optional `tenant` of credential and compute requests.
+/// optional `tenant` of credential and compute requests; and `cancel`.
 pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Versions this build can speak, oldest first.
@@ -82,6 +82,10 @@ pub enum RequestBody {
     AppendLog(AppendLogRequest),
     /// Drop everything cached for a session.
     Forget(ForgetRequest),
+    /// Protocol 3: abandon the request `id` of this connection (its caller
+    /// timed out or went away): the server drops its work and never answers
+    /// it. Served by the RPC server itself, never by the enclave's handler.
+    Cancel(CancelRequest),
     /// Which key versions the ring holds.
     KeyRingStatus,
     /// First boot: generate a key ring (and its data key, through KMS when
@@ -128,6 +132,8 @@ pub enum ResponseBody {
     LogAppended(LogAppended),
     /// Answer to [`RequestBody::Forget`].
     Forgotten(Forgotten),
+    /// Answer to [`RequestBody::Cancel`].
+    Cancelled(Cancelled),
     /// Answer to [`RequestBody::KeyRingStatus`], [`RequestBody::UnsealKeyRing`],
     /// [`RequestBody::ReloadKeyRing`] and [`RequestBody::SyncImport`].
     KeyRingStatus(KeyRingInfo),
@@ -326,6 +332,25 @@ pub struct LogAppended {
     /// Protocol 3: how many witness cosignatures the enclave needs on a
     /// checkpoint before it extends the log from it (0: no witnesses).
     pub witness_quorum: u32,
+}
+
+/// Abandon a request of this connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRequest {
+    /// The abandoned request's id.
+    pub id: u64,
+}
+
+/// A cancel was applied: `running` says whether the request was still in
+/// flight (its work was dropped) or had already ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cancelled {
+    /// The abandoned request's id.
+    pub id: u64,
+    /// Whether it was still running.
+    pub running: bool,
 }
 
 /// Forget a session.

@@ -14,7 +14,8 @@ use crate::codec::{decode, encode};
 use crate::error::{ErrorCode, RpcError};
 use crate::frame::{DEFAULT_MAX_FRAME_LEN, FrameError, read_frame, write_frame};
 use crate::messages::{
-    ClientHello, Request, RequestBody, Response, ResponseBody, SUPPORTED_VERSIONS, ServerHello,
+    Cancelled, ClientHello, Request, RequestBody, Response, ResponseBody, SUPPORTED_VERSIONS,
+    ServerHello,
 };
 use crate::transport::{Listener, Stream};
 
@@ -110,6 +111,13 @@ pub enum ConnectionEnd {
     Malformed,
 }
 
+/// The abort handles of a connection's requests in flight, by request id.
+type Running = Arc<std::sync::Mutex<std::collections::HashMap<u64, tokio::task::AbortHandle>>>;
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Serves one connection to its end.
 pub async fn serve_connection<H: Handler>(
     mut stream: Stream,
@@ -143,6 +151,8 @@ pub async fn serve_connection<H: Handler>(
         let _ = writer.shutdown().await;
     });
     let in_flight = Arc::new(Semaphore::new(config.max_in_flight_per_connection));
+    // Requests in flight by id (at most `max_in_flight_per_connection`).
+    let running: Running = Arc::default();
     let end = loop {
         let request = match read_frame(&mut reader, max).await {
             Ok(bytes) => match decode::<Request>(&bytes) {
@@ -159,23 +169,49 @@ pub async fn serve_connection<H: Handler>(
             }
             Err(err) => break ConnectionEnd::Frame(err),
         };
+        if let RequestBody::Cancel(c) = &request.body {
+            // The caller abandoned request `c.id`: drop its work (the
+            // handler's future, its permit and whatever it holds).
+            let running = lock(&running).remove(&c.id).is_some_and(|h| {
+                let alive = !h.is_finished();
+                h.abort();
+                alive
+            });
+            let body = ResponseBody::Cancelled(Cancelled { id: c.id, running });
+            if let Ok(bytes) = encode(&Response {
+                id: request.id,
+                body,
+            }) {
+                let _ = tx.send(bytes).await;
+            }
+            continue;
+        }
         let Ok(permit) = in_flight.clone().acquire_owned().await else {
             break ConnectionEnd::Closed;
         };
         let handler = handler.clone();
         let tx = tx.clone();
-        tokio::spawn(async move {
+        let id = request.id;
+        let done = running.clone();
+        let task = tokio::spawn(async move {
             let body = handler.handle(request.body).await;
-            let response = Response {
-                id: request.id,
-                body,
-            };
+            lock(&done).remove(&id);
+            let response = Response { id, body };
             if let Ok(bytes) = encode(&response) {
                 let _ = tx.send(bytes).await;
             }
             drop(permit);
         });
+        let mut map = lock(&running);
+        // A task that already ended removed itself before this insert.
+        if !task.is_finished() {
+            map.insert(id, task.abort_handle());
+        }
     };
+    // The connection is gone: nobody waits for its answers any more.
+    for (_, h) in lock(&running).drain() {
+        h.abort();
+    }
     drop(tx);
     let _ = write_task.await;
     match end {

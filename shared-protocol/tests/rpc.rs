@@ -14,8 +14,27 @@ use strongroom_protocol::transport::{Address, Listener};
 use strongroom_protocol::{ErrorCode, RpcError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Answers health at once, and Forget after sleeping the number of ms in the id.
+/// Answers health at once, and Forget after sleeping the number of ms in the
+/// session id (`"<ms>"` or `"<ms>-<tag>"`); a Forget whose work is dropped
+/// before it ends records its session id in [`ABANDONED`].
 struct TestHandler;
+
+static ABANDONED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Records its session id in [`ABANDONED`] when dropped armed.
+struct Abandoned(Option<String>);
+
+impl Drop for Abandoned {
+    fn drop(&mut self) {
+        if let Some(id) = self.0.take() {
+            ABANDONED.lock().unwrap().push(id);
+        }
+    }
+}
+
+fn abandoned(id: &str) -> bool {
+    ABANDONED.lock().unwrap().iter().any(|a| a == id)
+}
 
 impl Handler for TestHandler {
     async fn handle(&self, request: RequestBody) -> ResponseBody {
@@ -26,8 +45,10 @@ impl Handler for TestHandler {
                 simulator: true,
             }),
             RequestBody::Forget(f) => {
-                let ms: u64 = f.session_id.parse().unwrap_or(0);
+                let ms: u64 = f.session_id.split('-').next().unwrap().parse().unwrap_or(0);
+                let mut guard = Abandoned(Some(f.session_id.clone()));
                 tokio::time::sleep(Duration::from_millis(ms)).await;
+                guard.0 = None;
                 ResponseBody::Forgotten(Forgotten {
                     session_id: f.session_id,
                     was_cached: false,
@@ -190,6 +211,91 @@ async fn call_timeout_is_enforced() {
     assert!(matches!(err, CallError::Timeout));
     // The connection is still usable afterwards.
     assert!(c.call(RequestBody::Health).await.is_ok());
+}
+
+/// Within `limit`, whether the server dropped the work of session `id`.
+async fn dropped_within(id: &str, limit: Duration) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if abandoned(id) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn a_timed_out_or_abandoned_call_is_cancelled_on_the_server() {
+    let server = start(ServerConfig::default());
+    let config = ClientConfig {
+        call_timeout: Duration::from_millis(100),
+        ..ClientConfig::default()
+    };
+    let c = RpcClient::new(server.addr.clone(), config);
+    // Timed out: the client sends `cancel`, the server drops the work long
+    // before it would have ended (10 s).
+    let forget = |id: &str| {
+        RequestBody::Forget(ForgetRequest {
+            session_id: id.into(),
+        })
+    };
+    let err = c.call(forget("10000-timeout")).await.unwrap_err();
+    assert!(matches!(err, CallError::Timeout));
+    assert!(dropped_within("10000-timeout", Duration::from_secs(2)).await);
+    // The caller drops the call (a host request cut short): the same.
+    let c = client(&server.addr);
+    let gave_up = tokio::time::timeout(Duration::from_millis(100), c.call(forget("10000-dropped")));
+    assert!(gave_up.await.is_err());
+    assert!(dropped_within("10000-dropped", Duration::from_secs(2)).await);
+    // A call that completes is never cancelled, and the connection goes on.
+    assert!(c.call(forget("50-kept")).await.is_ok());
+    assert!(!dropped_within("50-kept", Duration::from_millis(300)).await);
+    assert!(c.call(RequestBody::Health).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_cancel_names_whether_the_request_was_running() {
+    let server = start(ServerConfig::default());
+    let mut s = raw_handshake(&server.addr).await;
+    let send = |id: u64, body: RequestBody| encode(&Request { id, body }).unwrap();
+    let slow = RequestBody::Forget(ForgetRequest {
+        session_id: "10000-raw".into(),
+    });
+    write_frame(&mut s, &send(7, slow), 1 << 20).await.unwrap();
+    // A health answer after it: by then the slow request's task has run
+    // (spawned first), so its work exists to be dropped.
+    write_frame(&mut s, &send(1, RequestBody::Health), 1 << 20)
+        .await
+        .unwrap();
+    let answer: Response = decode(&read_frame(&mut s, 1 << 20).await.unwrap()).unwrap();
+    assert_eq!(answer.id, 1);
+    let cancel = |id| RequestBody::Cancel(CancelRequest { id });
+    write_frame(&mut s, &send(8, cancel(7)), 1 << 20)
+        .await
+        .unwrap();
+    let answer: Response = decode(&read_frame(&mut s, 1 << 20).await.unwrap()).unwrap();
+    assert_eq!(answer.id, 8);
+    assert_eq!(
+        answer.body,
+        ResponseBody::Cancelled(Cancelled {
+            id: 7,
+            running: true
+        })
+    );
+    assert!(dropped_within("10000-raw", Duration::from_secs(2)).await);
+    // Unknown (or already ended) ids: nothing to drop.
+    write_frame(&mut s, &send(9, cancel(7)), 1 << 20)
+        .await
+        .unwrap();
+    let answer: Response = decode(&read_frame(&mut s, 1 << 20).await.unwrap()).unwrap();
+    assert_eq!(
+        answer.body,
+        ResponseBody::Cancelled(Cancelled {
+            id: 7,
+            running: false
+        })
+    );
 }
 
 #[tokio::test]

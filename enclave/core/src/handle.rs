@@ -130,10 +130,12 @@ fn local(e: &Enclave, request: RequestBody) -> Result<ResponseBody, EnclaveError
             ResponseBody::KeyRingSealed(e.retire_key_versions(&req)?)
         }
         RequestBody::ResealCredentials(req) => ResponseBody::Resealed(e.reseal_credentials(&req)?),
-        // Egress I/O: only through ports that have it (see `handle`).
+        // Egress I/O: only through ports that have it (see `handle`); a
+        // cancel is the RPC server's (it never reaches a handler).
         RequestBody::ComputeAggregates(_)
         | RequestBody::NewKeyRing(_)
-        | RequestBody::UnsealKeyRing(_) => return Err(EnclaveError::NotImplemented),
+        | RequestBody::UnsealKeyRing(_)
+        | RequestBody::Cancel(_) => return Err(EnclaveError::NotImplemented),
     })
 }
 

@@ -73,6 +73,10 @@ pub fn requests() -> Vec<(&'static str, Request)> {
             ),
         ),
         (
+            "request_cancel",
+            r(15, RequestBody::Cancel(CancelRequest { id: 4 })),
+        ),
+        (
             "request_forget",
             r(
                 6,
@@ -269,6 +273,16 @@ pub fn responses() -> Vec<(&'static str, Response)> {
                         "strongroom.test/log/00\n4\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"
                             .into(),
                     witness_quorum: 2,
+                }),
+            ),
+        ),
+        (
+            "response_cancelled",
+            r(
+                15,
+                ResponseBody::Cancelled(Cancelled {
+                    id: 4,
+                    running: true,
                 }),
             ),
         ),

@@ -40,7 +40,7 @@ const MAX_LISTED_LEAVES: u64 = 256 * 64;
 /// Arguments of `monitor`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The log's host, e.g. https://strongroom.example (http:// on loopback).
+    /// The log's host, e.g. `https://strongroom.example` (`http://` on loopback).
     #[arg(long, value_name = "URL")]
     pub log: String,
     /// tlog-policy file: the log's key, the witnesses and the quorum.

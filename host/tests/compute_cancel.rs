@@ -1,0 +1,119 @@
+//! A host request that times out cancels the enclave's work (issue 15.5,
+//! bullet 2), with real processes: the exchange is a black hole (it accepts
+//! the enclave's connection through the egress proxy and never answers), the
+//! host gives `request_aggregates` 2 s, the enclave runs one computation at
+//! a time. When the host gives up, its RPC client sends `cancel`: the enclave
+//! drops the computation, which closes its exchange connection and frees
+//! the one slot — so the next tenant's request gets a computation, not 429
+//! `too_many_computations` (before, the abandoned work held the slot until
+//! the exchange client's own timeouts and retries ran out).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::real::{start_enclave, start_mock_exchange_with};
+use common::{Host, TestDb, workspace_root};
+use serde_json::{Value, json};
+use tokio::io::AsyncReadExt;
+
+/// Accepts connections and never writes; counts accepted and closed ones.
+async fn black_hole() -> (u16, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (accepted, closed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (a, c) = (accepted.clone(), closed.clone());
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            a.fetch_add(1, Ordering::SeqCst);
+            let c = c.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                while matches!(sock.read(&mut buf).await, Ok(n) if n > 0) {}
+                c.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+    });
+    (port, accepted, closed)
+}
+
+async fn submit(host: &Host, key: &str, quote: &Value) -> String {
+    let sub = common::real::submission(quote, "demo-api-key", "demo-api-secret", "main");
+    let r = host.post("/enclave/submit_key", key, &sub).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    r.json()["session_id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_request_frees_the_enclaves_computation() {
+    let dir = tempfile::tempdir().unwrap();
+    // The mock only lends its CA: the enclave is pointed at the black hole.
+    let fixture = workspace_root().join("scripts/fixtures/demo.json");
+    let mock = start_mock_exchange_with(dir.path(), &fixture, &[]).await;
+    let (port, accepted, closed) = black_hole().await;
+    let egress = format!("unix://{}", dir.path().join("egress.sock").display());
+    let url = format!("https://localhost:{port}");
+    let ca = mock.ca_pem.to_str().unwrap().to_owned();
+    let flags = [
+        "--egress",
+        &egress,
+        "--dev-exchange-url",
+        &url,
+        "--dev-exchange-ca",
+        &ca,
+        "--max-computations",
+        "1",
+    ];
+    let enclave = start_enclave(dir.path(), &flags).await;
+    let db = TestDb::migrated().await;
+    let allow = format!("localhost:{port}");
+    let env = [
+        ("EGRESS_LISTEN", egress.as_str()),
+        ("EGRESS_ALLOWLIST", allow.as_str()),
+        ("AGGREGATES_TIMEOUT_MS", "2000"),
+    ];
+    let host = Host::start(&db, &enclave.addr, &env).await;
+    common::wait_ready(&host).await;
+    let (alice, bob) = (db.tenant("alice").await, db.tenant("bob").await);
+    let quote = host.get("/attestation/quote", &[]).await.json();
+    let a = submit(&host, &alice, &quote).await;
+    let b = submit(&host, &bob, &quote).await;
+
+    let start = Instant::now();
+    let body = json!({"session_id": a}).to_string();
+    let r = host
+        .post("/enclave/request_aggregates", &alice, &body)
+        .await;
+    assert_ne!(r.status, 200, "the black hole never answers");
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(
+        accepted.load(Ordering::SeqCst) >= 1,
+        "the enclave reached the exchange"
+    );
+    // The enclave dropped the work: its exchange connection closes at once
+    // (its own I/O timeout is 30 s).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while closed.load(Ordering::SeqCst) < accepted.load(Ordering::SeqCst) {
+        assert!(
+            Instant::now() < deadline,
+            "the abandoned computation still holds its exchange connection\n{}",
+            host.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // And its slot: the next tenant's request is computed (then times out on
+    // the black hole too), never refused for want of a slot.
+    let body = json!({"session_id": b}).to_string();
+    let r = host.post("/enclave/request_aggregates", &bob, &body).await;
+    let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+    assert_ne!(v["error"]["code"], "too_many_computations", "{v}");
+    assert_ne!(r.status, 429, "{v}");
+    drop(mock);
+}
