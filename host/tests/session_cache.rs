@@ -79,3 +79,83 @@ async fn one_tenants_flood_neither_refuses_nor_evicts_another() {
     assert!(!log.contains("demo-api-secret"));
     drop(mock);
 }
+
+/// 100,000 active sessions across ten tenants, the enclave caching 16: the
+/// number of active credentials is the database's, not the enclave's
+/// memory. The sessions are copies, made in SQL, of one real submission per
+/// tenant (the same sealed bytes under new session ids, as a client
+/// submitting the same key again would store); a sample spread over every
+/// tenant and over the whole range aggregates with the exact figures, each
+/// re-opened from its stored ciphertext into a cache that holds 16.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_thousand_active_sessions_all_stay_aggregatable() {
+    const TENANTS: usize = 10;
+    const PER_TENANT: i64 = 10_000;
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = workspace_root().join("scripts/fixtures/demo.json");
+    let mock = start_mock_exchange_with(dir.path(), &fixture, &[]).await;
+    let egress = format!("unix://{}", dir.path().join("egress.sock").display());
+    let url = format!("https://localhost:{}", mock.port);
+    let ca = mock.ca_pem.to_str().unwrap().to_owned();
+    let flags = [
+        "--egress",
+        &egress,
+        "--dev-exchange-url",
+        &url,
+        "--dev-exchange-ca",
+        &ca,
+        "--session-cache-capacity",
+        "16",
+    ];
+    let enclave = start_enclave(dir.path(), &flags).await;
+    let db = TestDb::migrated().await;
+    let allow = format!("localhost:{}", mock.port);
+    let env = [
+        ("EGRESS_LISTEN", egress.as_str()),
+        ("EGRESS_ALLOWLIST", allow.as_str()),
+        ("RATE_LIMIT_MAX", "1000"),
+    ];
+    let host = Host::start(&db, &enclave.addr, &env).await;
+    common::wait_ready(&host).await;
+    let quote = host.get("/attestation/quote", &[]).await.json();
+    let owner = db.client().await;
+    let mut tenants = Vec::new();
+    for t in 0..TENANTS {
+        let key = db.tenant(&format!("tenant{t}")).await;
+        let first = submit(&host, &key, &quote).await;
+        // PER_TENANT - 1 more sessions of this tenant, each with its own
+        // credential row (the same sealed bytes).
+        owner
+            .batch_execute(&format!(
+                "INSERT INTO sessions (id, tenant_id, exchange, label, key_id, expires_at) \
+                 SELECT ('00000000-0000-4000-8000-' || lpad(to_hex({t} * 1000000 + g), 12, '0'))::uuid, \
+                        s.tenant_id, s.exchange, s.label, s.key_id, s.expires_at \
+                 FROM sessions s, generate_series(1, {n}) g WHERE s.id = '{first}'; \
+                 INSERT INTO credentials (session_id, key_id, sealed) \
+                 SELECT ('00000000-0000-4000-8000-' || lpad(to_hex({t} * 1000000 + g), 12, '0'))::uuid, \
+                        c.key_id, c.sealed \
+                 FROM credentials c, generate_series(1, {n}) g WHERE c.session_id = '{first}';",
+                n = PER_TENANT - 1
+            ))
+            .await
+            .unwrap();
+        tenants.push(key);
+    }
+    let active = db
+        .count("SELECT count(*) FROM sessions WHERE state = 'active'")
+        .await;
+    assert_eq!(active, TENANTS as i64 * PER_TENANT);
+    // Twelve samples (the mock's weight budget allows about twenty
+    // computations a minute): every tenant, from the first copy to the last.
+    for (i, g) in [
+        1i64, 9_999, 5_000, 2, 7_777, 9_998, 3_333, 1_234, 8_888, 4_321, 6_543, 42,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let t = i % TENANTS;
+        let session = format!("00000000-0000-4000-8000-{:012x}", t as i64 * 1_000_000 + g);
+        aggregates(&host, &tenants[t], &session).await;
+    }
+    drop(mock);
+}
