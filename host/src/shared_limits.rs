@@ -50,14 +50,6 @@ pub struct SharedRateLimiter {
     fallback: RateLimiter,
 }
 
-const RESERVE: &str = "INSERT INTO rate_limits AS r (key, window_start, granted, last_grant)
-     VALUES ($1::text, $2::bigint, LEAST($3::integer, $4::integer), LEAST($3::integer, $4::integer))
-     ON CONFLICT (key, window_start) DO UPDATE
-        SET granted = r.granted + LEAST($3, $4 - r.granted),
-            last_grant = LEAST($3, $4 - r.granted)
-      WHERE r.granted < $4
-     RETURNING last_grant";
-
 impl SharedRateLimiter {
     /// `max` requests per `window` and key, across every instance on `pool`.
     pub fn new(pool: Pool, max: u32, window: Duration) -> Self {
@@ -142,15 +134,11 @@ impl SharedRateLimiter {
     /// Reserves up to a batch in the database: how many were granted.
     async fn reserve(&self, key: &str, start: i64) -> Result<u32, crate::store::DbError> {
         let client = self.pool.get().await?;
-        let stmt = client.prepare_cached(RESERVE).await?;
         let (batch, max) = (
             i32::try_from(self.batch).unwrap_or(1),
             i32::try_from(self.max).unwrap_or(i32::MAX),
         );
-        let row = client
-            .query_opt(&stmt, &[&key, &start, &batch, &max])
-            .await?;
-        Ok(row.map_or(0, |r| u32::try_from(r.get::<_, i32>(0)).unwrap_or(0)))
+        Ok(crate::store::rate_limits::reserve(&client, key, start, batch, max).await?)
     }
 }
 
@@ -162,13 +150,8 @@ pub async fn prune(pool: &Pool, window: Duration) -> Result<u64, crate::store::D
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0);
     let client = pool.get().await?;
-    let n = client
-        .execute(
-            "DELETE FROM rate_limits WHERE window_start < $1",
-            &[&now_ms.saturating_sub(window_ms.saturating_mul(2))],
-        )
-        .await?;
-    Ok(n)
+    let before = now_ms.saturating_sub(window_ms.saturating_mul(2));
+    Ok(crate::store::rate_limits::prune(&client, before).await?)
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@ use strongroom_enclave_core::sync::{NONCE_LEN, SyncHolder};
 
 use crate::fixtures::{FIXED_DATA_KEY, T0_MS, fixed_ring, sim};
 use crate::{
-    c2sp, cose_sign1, kms_answer, kms_cms, ring_open, ring_secrets, sync_export, sync_import,
+    c2sp, cose_sign1, kms_answer, kms_cms, proxy_v2, ring_open, ring_secrets, sync_export,
+    sync_import,
 };
 
 /// xorshift64*: deterministic inputs, no extra dependency.
@@ -332,6 +333,20 @@ fn c2sp_target() {
     let mut rng = Rng(7);
     for _ in 0..500 {
         c2sp::run(&rng.bytes(300));
+    }
+}
+
+#[test]
+fn proxy_v2_target() {
+    for seed in proxy_v2::seeds() {
+        proxy_v2::run(&seed);
+        for m in mutations(&seed, 3) {
+            proxy_v2::run(&m);
+        }
+    }
+    let mut rng = Rng(11);
+    for _ in 0..500 {
+        proxy_v2::run(&rng.bytes(80));
     }
 }
 

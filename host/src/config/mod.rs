@@ -85,6 +85,10 @@ pub struct ServeConfig {
     /// `WITNESS_URLS`: comma-separated `http://HOST:PORT[/PREFIX]` of the log's
     /// witnesses, and `WITNESS_TIMEOUT_MS` (default 5000) per exchange.
     pub witnesses: crate::witness::Witnesses,
+    /// `PROXY_PROTOCOL=1`: every API connection starts with a PROXY protocol
+    /// v2 header (an NLB's); it is believed only from `TRUSTED_PROXIES`, and
+    /// a connection without one, or from anyone else, is closed.
+    pub proxy_protocol: bool,
     /// `PUBLIC_LOG_ENTRIES=1`: serve the log's entry bundles
     /// (`/tile/entries/...`, every logged result) to anyone. Default off:
     /// results are disclosed only by the trader.
@@ -386,6 +390,7 @@ impl ServeConfig {
                 ms("WITNESS_TIMEOUT_MS", 5_000, 1, 600_000)?,
             ),
             public_log_entries: parse_flag(src, "PUBLIC_LOG_ENTRIES")?,
+            proxy_protocol: parse_flag(src, "PROXY_PROTOCOL")?,
             tls_terminated_upstream: parse_flag(src, "TLS_TERMINATED_UPSTREAM")?,
             allowed_origins: parse_origins(src)?,
             tls: parse_tls(src)?,

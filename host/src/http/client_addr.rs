@@ -69,7 +69,8 @@ impl TrustedProxies {
         list.filter(|l| l.len() <= MAX_TRUSTED_PROXIES).map(Self)
     }
 
-    fn trusts(&self, ip: IpAddr) -> bool {
+    /// Whether `ip` is one of the trusted proxies.
+    pub fn trusts(&self, ip: IpAddr) -> bool {
         self.0.iter().any(|c| c.contains(ip))
     }
 

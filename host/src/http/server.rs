@@ -72,9 +72,16 @@ pub async fn run(
     };
     let handler = {
         let app = app.clone();
-        move |(stream, peer): (TcpStream, SocketAddr), watcher: Watcher| {
+        move |(mut stream, peer): (TcpStream, SocketAddr), watcher: Watcher| {
             let (app, tls) = (app.clone(), tls.clone());
             async move {
+                let peer = match app.cfg.proxy_protocol {
+                    false => peer,
+                    true => match proxied_peer(&mut stream, peer, &app).await {
+                        Some(p) => p,
+                        None => return,
+                    },
+                };
                 match tls {
                     None => serve(stream, peer, app, watcher).await,
                     Some(acceptor) => {
@@ -92,6 +99,36 @@ pub async fn run(
     if !accept_loop(listener, shutdown, limits, "api", handler).await {
         tracing::warn!("drain timed out; closing remaining connections");
     }
+}
+
+/// With `PROXY_PROTOCOL=1`: reads the PROXY v2 header that starts the
+/// connection (within the header timeout) and answers the client address it
+/// names (the balancer's own address for `LOCAL`); `None` closes the
+/// connection: no header, a malformed one, or one from a peer that is not a
+/// trusted proxy (anyone else could claim any address).
+async fn proxied_peer(stream: &mut TcpStream, peer: SocketAddr, app: &App) -> Option<SocketAddr> {
+    use strongroom_formats::proxy::{PROXY_V2_FIXED_LEN, parse_fixed, source};
+    use tokio::io::AsyncReadExt;
+    if !app.cfg.trusted_proxies.trusts(peer.ip()) {
+        tracing::debug!("PROXY protocol: connection from an untrusted peer closed");
+        return None;
+    }
+    let read = async {
+        let mut fixed = [0u8; PROXY_V2_FIXED_LEN];
+        stream.read_exact(&mut fixed).await.ok()?;
+        let f = parse_fixed(&fixed).ok()?;
+        let mut rest = vec![0u8; f.len];
+        stream.read_exact(&mut rest).await.ok()?;
+        source(&f, &rest).ok().map(|s| s.unwrap_or(peer))
+    };
+    let got = tokio::time::timeout(app.cfg.header_read_timeout, read)
+        .await
+        .ok()
+        .flatten();
+    if got.is_none() {
+        tracing::debug!("PROXY protocol: no valid v2 header; connection closed");
+    }
+    got
 }
 
 async fn serve<S>(stream: S, peer: SocketAddr, app: Arc<App>, watcher: Watcher)

@@ -19,6 +19,7 @@ pub mod janitor;
 pub mod keys;
 pub mod log;
 pub mod public;
+pub mod rate_limits;
 pub mod rotations;
 pub mod sessions;
 pub mod tenants;

@@ -7,5 +7,6 @@ pub mod codec;
 pub mod cose;
 pub mod credential;
 pub mod merkle;
+pub mod proxy;
 pub mod returns;
 pub mod tlog;
