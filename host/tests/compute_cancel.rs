@@ -15,8 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::real::{start_enclave, start_mock_exchange_with};
-use common::{Host, TestDb, workspace_root};
+use common::Host;
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 
@@ -49,38 +48,20 @@ async fn submit(host: &Host, key: &str, quote: &Value) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timed_out_request_frees_the_enclaves_computation() {
-    let dir = tempfile::tempdir().unwrap();
     // The mock only lends its CA: the enclave is pointed at the black hole.
-    let fixture = workspace_root().join("scripts/fixtures/demo.json");
-    let mock = start_mock_exchange_with(dir.path(), &fixture, &[]).await;
     let (port, accepted, closed) = black_hole().await;
-    let egress = format!("unix://{}", dir.path().join("egress.sock").display());
-    let url = format!("https://localhost:{port}");
-    let ca = mock.ca_pem.to_str().unwrap().to_owned();
-    let flags = [
-        "--egress",
-        &egress,
-        "--dev-exchange-url",
-        &url,
-        "--dev-exchange-ca",
-        &ca,
-        "--max-computations",
-        "1",
-    ];
-    let enclave = start_enclave(dir.path(), &flags).await;
-    let db = TestDb::migrated().await;
-    let allow = format!("localhost:{port}");
-    let env = [
-        ("EGRESS_LISTEN", egress.as_str()),
-        ("EGRESS_ALLOWLIST", allow.as_str()),
-        ("AGGREGATES_TIMEOUT_MS", "2000"),
-    ];
-    let host = Host::start(&db, &enclave.addr, &env).await;
-    common::wait_ready(&host).await;
+    let world = common::real::limited(
+        &[],
+        Some(port),
+        &["--max-computations", "1"],
+        &[("AGGREGATES_TIMEOUT_MS", "2000")],
+    )
+    .await;
+    let (db, host) = (&world.db, &world.host);
     let (alice, bob) = (db.tenant("alice").await, db.tenant("bob").await);
     let quote = host.get("/attestation/quote", &[]).await.json();
-    let a = submit(&host, &alice, &quote).await;
-    let b = submit(&host, &bob, &quote).await;
+    let a = submit(host, &alice, &quote).await;
+    let b = submit(host, &bob, &quote).await;
 
     let start = Instant::now();
     let body = json!({"session_id": a}).to_string();
@@ -115,5 +96,4 @@ async fn a_timed_out_request_frees_the_enclaves_computation() {
     let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
     assert_ne!(v["error"]["code"], "too_many_computations", "{v}");
     assert_ne!(r.status, 429, "{v}");
-    drop(mock);
 }

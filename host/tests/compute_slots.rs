@@ -10,8 +10,7 @@
 
 mod common;
 
-use common::real::{start_enclave, start_mock_exchange_with};
-use common::{Host, TestDb, workspace_root};
+use common::Host;
 use serde_json::{Value, json};
 
 async fn submit(host: &Host, key: &str, quote: &Value) -> String {
@@ -23,33 +22,20 @@ async fn submit(host: &Host, key: &str, quote: &Value) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tenants_flood_of_computations_does_not_starve_another() {
-    let dir = tempfile::tempdir().unwrap();
-    let fixture = workspace_root().join("scripts/fixtures/demo.json");
-    let mock = start_mock_exchange_with(dir.path(), &fixture, &[]).await;
-    let egress = format!("unix://{}", dir.path().join("egress.sock").display());
-    let url = format!("https://localhost:{}", mock.port);
-    let ca = mock.ca_pem.to_str().unwrap().to_owned();
-    let flags = [
-        "--egress",
-        &egress,
-        "--dev-exchange-url",
-        &url,
-        "--dev-exchange-ca",
-        &ca,
-        "--max-computations",
-        "2",
-        "--max-computations-per-tenant",
-        "1",
-    ];
-    let enclave = start_enclave(dir.path(), &flags).await;
-    let db = TestDb::migrated().await;
-    let allow = format!("localhost:{}", mock.port);
-    let env = [
-        ("EGRESS_LISTEN", egress.as_str()),
-        ("EGRESS_ALLOWLIST", allow.as_str()),
-    ];
-    let host = std::sync::Arc::new(Host::start(&db, &enclave.addr, &env).await);
-    common::wait_ready(&host).await;
+    let world = common::real::limited(
+        &[],
+        None,
+        &[
+            "--max-computations",
+            "2",
+            "--max-computations-per-tenant",
+            "1",
+        ],
+        &[],
+    )
+    .await;
+    let db = &world.db;
+    let host = std::sync::Arc::new(world.host);
     let (alice, bob) = (db.tenant("alice").await, db.tenant("bob").await);
     let quote = host.get("/attestation/quote", &[]).await.json();
     let mut a_sessions = Vec::new();
@@ -89,5 +75,4 @@ async fn a_tenants_flood_of_computations_does_not_starve_another() {
         );
         assert_eq!(retry.as_deref(), Some("2"));
     }
-    drop(mock);
 }

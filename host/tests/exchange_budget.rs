@@ -14,8 +14,6 @@ mod common;
 
 use std::time::{Duration, SystemTime};
 
-use common::real::{start_enclave, start_mock_exchange_with};
-use common::{Host, TestDb, workspace_root};
 use serde_json::json;
 
 const BACKGROUND: u32 = 5_350;
@@ -68,31 +66,9 @@ async fn away_from_a_minute_boundary() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_past_the_margin_is_answered_429_and_never_sent() {
-    let dir = tempfile::tempdir().unwrap();
-    let fixture = workspace_root().join("scripts/fixtures/demo.json");
     let background = BACKGROUND.to_string();
-    let mock =
-        start_mock_exchange_with(dir.path(), &fixture, &["--background-weight", &background]).await;
-    let egress = format!("unix://{}", dir.path().join("egress.sock").display());
-    let url = format!("https://localhost:{}", mock.port);
-    let ca = mock.ca_pem.to_str().unwrap().to_owned();
-    let flags = [
-        "--egress",
-        &egress,
-        "--dev-exchange-url",
-        &url,
-        "--dev-exchange-ca",
-        &ca,
-    ];
-    let enclave = start_enclave(dir.path(), &flags).await;
-    let db = TestDb::migrated().await;
-    let allow = format!("localhost:{}", mock.port);
-    let env = [
-        ("EGRESS_LISTEN", egress.as_str()),
-        ("EGRESS_ALLOWLIST", allow.as_str()),
-    ];
-    let host = Host::start(&db, &enclave.addr, &env).await;
-    common::wait_ready(&host).await;
+    let world = common::real::limited(&["--background-weight", &background], None, &[], &[]).await;
+    let (db, host, mock, enclave) = (&world.db, &world.host, &world.mock, &world.enclave);
     let key = db.tenant("acme").await;
 
     let quote = host.get("/attestation/quote", &[]).await.json();
@@ -142,5 +118,4 @@ async fn a_request_past_the_margin_is_answered_429_and_never_sent() {
     assert!(!strip_ansi(&log).contains("status=418"), "no ban");
     let enclave_log = std::fs::read_to_string(&enclave.log).unwrap_or_default();
     assert!(!enclave_log.contains("demo-api-secret"));
-    drop(mock);
 }

@@ -13,8 +13,7 @@
 
 mod common;
 
-use common::real::{start_enclave, start_mock_exchange_with};
-use common::{Host, TestDb, workspace_root};
+use common::Host;
 use serde_json::{Value, json};
 
 async fn submit(host: &Host, key: &str, quote: &Value) -> String {
@@ -33,51 +32,32 @@ async fn aggregates(host: &Host, key: &str, session: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_tenants_flood_neither_refuses_nor_evicts_another() {
-    let dir = tempfile::tempdir().unwrap();
-    let fixture = workspace_root().join("scripts/fixtures/demo.json");
-    let mock = start_mock_exchange_with(dir.path(), &fixture, &[]).await;
-    let egress = format!("unix://{}", dir.path().join("egress.sock").display());
-    let url = format!("https://localhost:{}", mock.port);
-    let ca = mock.ca_pem.to_str().unwrap().to_owned();
-    let flags = [
-        "--egress",
-        &egress,
-        "--dev-exchange-url",
-        &url,
-        "--dev-exchange-ca",
-        &ca,
-        "--session-cache-capacity",
-        "4",
-    ];
-    let enclave = start_enclave(dir.path(), &flags).await;
-    let db = TestDb::migrated().await;
-    let allow = format!("localhost:{}", mock.port);
-    let env = [
-        ("EGRESS_LISTEN", egress.as_str()),
-        ("EGRESS_ALLOWLIST", allow.as_str()),
-        ("RATE_LIMIT_MAX", "1000"),
-    ];
-    let host = Host::start(&db, &enclave.addr, &env).await;
-    common::wait_ready(&host).await;
+    let world = common::real::limited(
+        &[],
+        None,
+        &["--session-cache-capacity", "4"],
+        &[("RATE_LIMIT_MAX", "1000")],
+    )
+    .await;
+    let (db, host, enclave) = (&world.db, &world.host, &world.enclave);
     let (alice, bob) = (db.tenant("alice").await, db.tenant("bob").await);
     let quote = host.get("/attestation/quote", &[]).await.json();
 
-    let bob_first = submit(&host, &bob, &quote).await;
+    let bob_first = submit(host, &bob, &quote).await;
     let mut flood = Vec::new();
     for _ in 0..12 {
-        flood.push(submit(&host, &alice, &quote).await);
+        flood.push(submit(host, &alice, &quote).await);
     }
     // Three times the capacity later, bob is still admitted and his session
     // from before the flood still aggregates; so does alice's first one,
     // long evicted by her own later ones.
-    let bob_second = submit(&host, &bob, &quote).await;
-    aggregates(&host, &bob, &bob_first).await;
-    aggregates(&host, &bob, &bob_second).await;
-    aggregates(&host, &alice, &flood[0]).await;
-    aggregates(&host, &alice, &flood[11]).await;
+    let bob_second = submit(host, &bob, &quote).await;
+    aggregates(host, &bob, &bob_first).await;
+    aggregates(host, &bob, &bob_second).await;
+    aggregates(host, &alice, &flood[0]).await;
+    aggregates(host, &alice, &flood[11]).await;
     let log = std::fs::read_to_string(&enclave.log).unwrap_or_default();
     assert!(!log.contains("demo-api-secret"));
-    drop(mock);
 }
 
 /// 100,000 active sessions across ten tenants, the enclave caching 16: the
@@ -91,38 +71,20 @@ async fn one_tenants_flood_neither_refuses_nor_evicts_another() {
 async fn a_hundred_thousand_active_sessions_all_stay_aggregatable() {
     const TENANTS: usize = 10;
     const PER_TENANT: i64 = 10_000;
-    let dir = tempfile::tempdir().unwrap();
-    let fixture = workspace_root().join("scripts/fixtures/demo.json");
-    let mock = start_mock_exchange_with(dir.path(), &fixture, &[]).await;
-    let egress = format!("unix://{}", dir.path().join("egress.sock").display());
-    let url = format!("https://localhost:{}", mock.port);
-    let ca = mock.ca_pem.to_str().unwrap().to_owned();
-    let flags = [
-        "--egress",
-        &egress,
-        "--dev-exchange-url",
-        &url,
-        "--dev-exchange-ca",
-        &ca,
-        "--session-cache-capacity",
-        "16",
-    ];
-    let enclave = start_enclave(dir.path(), &flags).await;
-    let db = TestDb::migrated().await;
-    let allow = format!("localhost:{}", mock.port);
-    let env = [
-        ("EGRESS_LISTEN", egress.as_str()),
-        ("EGRESS_ALLOWLIST", allow.as_str()),
-        ("RATE_LIMIT_MAX", "1000"),
-    ];
-    let host = Host::start(&db, &enclave.addr, &env).await;
-    common::wait_ready(&host).await;
+    let world = common::real::limited(
+        &[],
+        None,
+        &["--session-cache-capacity", "16"],
+        &[("RATE_LIMIT_MAX", "1000")],
+    )
+    .await;
+    let (db, host) = (&world.db, &world.host);
     let quote = host.get("/attestation/quote", &[]).await.json();
     let owner = db.client().await;
     let mut tenants = Vec::new();
     for t in 0..TENANTS {
         let key = db.tenant(&format!("tenant{t}")).await;
-        let first = submit(&host, &key, &quote).await;
+        let first = submit(host, &key, &quote).await;
         // PER_TENANT - 1 more sessions of this tenant, each with its own
         // credential row (the same sealed bytes).
         owner
@@ -155,7 +117,6 @@ async fn a_hundred_thousand_active_sessions_all_stay_aggregatable() {
     {
         let t = i % TENANTS;
         let session = format!("00000000-0000-4000-8000-{:012x}", t as i64 * 1_000_000 + g);
-        aggregates(&host, &tenants[t], &session).await;
+        aggregates(host, &tenants[t], &session).await;
     }
-    drop(mock);
 }
