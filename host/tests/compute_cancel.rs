@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::Host;
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 
@@ -39,12 +38,7 @@ async fn black_hole() -> (u16, Arc<AtomicUsize>, Arc<AtomicUsize>) {
     (port, accepted, closed)
 }
 
-async fn submit(host: &Host, key: &str, quote: &Value) -> String {
-    let sub = common::real::submission(quote, "demo-api-key", "demo-api-secret", "main");
-    let r = host.post("/enclave/submit_key", key, &sub).await;
-    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
-    r.json()["session_id"].as_str().unwrap().to_owned()
-}
+use common::real::submit_demo as submit;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timed_out_request_frees_the_enclaves_computation() {

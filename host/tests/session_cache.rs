@@ -14,14 +14,9 @@
 mod common;
 
 use common::Host;
-use serde_json::{Value, json};
+use serde_json::json;
 
-async fn submit(host: &Host, key: &str, quote: &Value) -> String {
-    let sub = common::real::submission(quote, "demo-api-key", "demo-api-secret", "main");
-    let r = host.post("/enclave/submit_key", key, &sub).await;
-    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
-    r.json()["session_id"].as_str().unwrap().to_owned()
-}
+use common::real::submit_demo as submit;
 
 async fn aggregates(host: &Host, key: &str, session: &str) {
     let body = json!({"session_id": session}).to_string();

@@ -64,3 +64,12 @@ pub async fn limited(
         host,
     }
 }
+
+/// The demo credential sealed to `quote` and submitted as tenant `key`
+/// (201 asserted): the new session id.
+pub async fn submit_demo(host: &super::Host, key: &str, quote: &serde_json::Value) -> String {
+    let sub = submission(quote, "demo-api-key", "demo-api-secret", "main");
+    let r = host.post("/enclave/submit_key", key, &sub).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    r.json()["session_id"].as_str().unwrap().to_owned()
+}
