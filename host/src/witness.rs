@@ -127,16 +127,25 @@ impl Witnesses {
     }
 }
 
-/// The TLS client for `https://` witnesses: the webpki roots, TLS 1.2/1.3.
+/// The TLS client for `https://` witnesses: the webpki roots, TLS 1.2/1.3;
+/// built once per process (not per checkpoint relayed).
 fn tls_connector() -> Result<tokio_rustls::TlsConnector, WitnessError> {
-    let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let cfg = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|_| WitnessError::Unreachable("TLS configuration".into()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(tokio_rustls::TlsConnector::from(Arc::new(cfg)))
+    static CONFIG: std::sync::OnceLock<Option<Arc<rustls::ClientConfig>>> =
+        std::sync::OnceLock::new();
+    let cfg = CONFIG.get_or_init(|| {
+        let roots =
+            rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let cfg = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .ok()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Some(Arc::new(cfg))
+    });
+    cfg.clone()
+        .map(tokio_rustls::TlsConnector::from)
+        .ok_or_else(|| WitnessError::Unreachable("TLS configuration".into()))
 }
 
 async fn post(url: &WitnessUrl, body: String) -> Result<Vec<NoteSignature>, WitnessError> {

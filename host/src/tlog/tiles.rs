@@ -111,10 +111,7 @@ fn tile_error(e: TileError<TlogError>) -> TlogError {
 
 /// The level-0 tile holding leaf `index` in the tree of `size`.
 fn leaf_tile(index: u64, size: u64) -> Result<Tile, TlogError> {
-    let n = index / TILE_WIDTH;
-    let width = (size - n * TILE_WIDTH).min(TILE_WIDTH);
-    let width = u16::try_from(width).map_err(|_| TlogError::Corrupt)?;
-    Tile::new(TileKind::Hashes(0), n, width).map_err(|_| TlogError::Corrupt)
+    c2sp::level0_tile(TileKind::Hashes(0), index / TILE_WIDTH, size).map_err(|_| TlogError::Corrupt)
 }
 
 /// Leaf `index`'s hash and inclusion proof in the tree of `size` leaves

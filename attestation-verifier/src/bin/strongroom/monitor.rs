@@ -221,9 +221,7 @@ fn level0_tile(n: u64, size: u64) -> Result<Tile, CliError> {
 
 /// Tile `n` of `kind` as wide as the tree of `size` makes it.
 fn tile_of(kind: TileKind, n: u64, size: u64) -> Result<Tile, CliError> {
-    let width = (size - n * TILE_WIDTH).min(TILE_WIDTH);
-    let width = u16::try_from(width).unwrap_or(u16::MAX);
-    Tile::new(kind, n, width).map_err(|e| CliError::refused("tiles_unreadable", e))
+    c2sp::level0_tile(kind, n, size).map_err(|e| CliError::refused("tiles_unreadable", e))
 }
 
 /// The new checkpoint extends the old one: not smaller, the same root at the

@@ -155,10 +155,11 @@ impl App {
         })
     }
 
-    /// Three transactions, each holding the log's state row:
-    /// 1. a newest checkpoint still short of the witness quorum (a witness
-    ///    was down at the last append) is brought to it first: the enclave
-    ///    extends the log only from a cosigned state;
+    /// Up to three transactions, each holding the log's state row:
+    /// 1. (only when step 2 finds it so) a newest checkpoint still short of
+    ///    the witness quorum (a witness was down at the last append) is
+    ///    brought to it first: the enclave extends the log only from a
+    ///    cosigned state;
     /// 2. the signed result is stored, the enclave asked to append, the new
     ///    leaf/head/checkpoint/state stored, the audit row written; any
     ///    failure rolls all of it back;
@@ -177,8 +178,17 @@ impl App {
         account: &str,
         ctx: &Ctx,
     ) -> Result<(Appended, Witnessed), ApiError> {
-        self.cosign_newest().await?;
-        let appended = self.append(tenant, session, result, account, ctx).await?;
+        // Step 1 only when step 2 finds the newest checkpoint short of its
+        // quorum: a request pays no extra transaction when it is cosigned.
+        let appended = match self.append(tenant, session, result, account, ctx).await? {
+            Some(appended) => appended,
+            None => {
+                self.cosign_newest().await?;
+                self.append(tenant, session, result, account, ctx)
+                    .await?
+                    .ok_or_else(|| ApiError::new(Code::WitnessUnavailable))?
+            }
+        };
         let witnessed = self
             .witness(appended.leaf_index, appended.tree_size)
             .await?;
@@ -226,7 +236,8 @@ impl App {
         })
     }
 
-    /// Step 2 of [`Self::store_and_log`].
+    /// Step 2 of [`Self::store_and_log`]; `None` (nothing stored) when the
+    /// newest checkpoint still lacks its quorum, so the enclave would refuse.
     async fn append(
         &self,
         tenant: Uuid,
@@ -234,7 +245,7 @@ impl App {
         result: &AggregatesResult,
         account: &str,
         ctx: &Ctx,
-    ) -> Result<Appended, ApiError> {
+    ) -> Result<Option<Appended>, ApiError> {
         let mut client = self.pool.get().await?;
         let tx = store::tenant_tx(&mut client, tenant).await?;
         // Revoked while the enclave was computing: the result is not published.
@@ -250,6 +261,9 @@ impl App {
         };
         store::aggregates::insert(&tx, &row).await?;
         let state = tlog::lock_state(&tx).await?;
+        if !state.cosigned {
+            return Ok(None); // the transaction is dropped: nothing stored
+        }
         let request = state.append_request(result.signed.clone());
         let answer = match self.enclave.append_log(request.clone()).await {
             // Another instance rotated the ring and logged under the new
@@ -264,7 +278,7 @@ impl App {
         e.detail = i64::try_from(appended.leaf_index).ok();
         audit::write_cached(&tx, &e).await?;
         tx.commit().await?;
-        Ok(appended)
+        Ok(Some(appended))
     }
 
     async fn audit_failure(&self, ctx: &Ctx, tenant: Uuid, session: Uuid, code: Code) {

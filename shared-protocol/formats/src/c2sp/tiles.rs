@@ -274,6 +274,15 @@ fn tiles_for(ranges: &[(u64, u64)], size: u64) -> Vec<Tile> {
     tiles
 }
 
+/// Level-0 tile `n` (`Hashes(0)` or `Entries`) as wide as the tree of
+/// `size` leaves makes it: full, or the partial right edge; an error when
+/// the tree does not reach it.
+pub fn level0_tile(kind: TileKind, n: u64, size: u64) -> Result<Tile, TileError> {
+    let first = n.checked_mul(TILE_WIDTH).ok_or(TileError::Range)?;
+    let width = size.saturating_sub(first).min(TILE_WIDTH);
+    Tile::new(kind, n, u16::try_from(width).map_err(|_| TileError::Range)?)
+}
+
 /// The entries of an entry bundle (each a big-endian uint16 length and the
 /// entry's bytes); `None` unless the bundle splits exactly into `count`
 /// entries (nothing left over, nothing cut short).
