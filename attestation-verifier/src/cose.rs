@@ -75,6 +75,12 @@ pub enum CoseError {
 /// Encoded by hand (a few fixed CBOR heads) so that signing cannot fail and
 /// the bytes are deterministic apart from the ECDSA signature itself.
 pub fn sign_es256(payload: &[u8], kid: &str, key: &SigningKey) -> Vec<u8> {
+    sign_es256_kid_bytes(payload, kid.as_bytes(), key)
+}
+
+/// [`sign_es256`] with a binary `kid` (the owner's public key, for owner
+/// actions).
+pub fn sign_es256_kid_bytes(payload: &[u8], kid: &[u8], key: &SigningKey) -> Vec<u8> {
     let protected = protected_header(kid);
     let tbs = sig_structure(&protected, &[], payload);
     let signature: Signature = key.sign(&tbs);
@@ -156,11 +162,20 @@ fn check_headers(sign1: &CoseSign1, expected_kid: Option<&str>) -> Result<(), Co
     Ok(())
 }
 
+/// The protected `kid` of an ES256 COSE_Sign1, after the structural and
+/// header checks of [`verify_es256`] but **before** any signature check:
+/// for messages whose `kid` names the verifying key itself.
+pub fn unverified_kid(bytes: &[u8]) -> Result<Vec<u8>, CoseError> {
+    let sign1 = parse_sign1(bytes)?;
+    check_headers(&sign1, None)?;
+    Ok(sign1.protected.header.key_id)
+}
+
 /// Encoded protected header map `{1: -7, 4: h'kid'}`.
-fn protected_header(kid: &str) -> Vec<u8> {
+fn protected_header(kid: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(kid.len() + 8);
     out.extend_from_slice(&[0xa2, 0x01, 0x26, 0x04]);
-    push_bstr(&mut out, kid.as_bytes());
+    push_bstr(&mut out, kid);
     out
 }
 
@@ -238,7 +253,7 @@ mod tests {
         let parsed = CoseSign1::from_slice(&msg).unwrap();
         assert_eq!(
             parsed.tbs_data(&[]),
-            sig_structure(&protected_header("kid"), &[], b"payload")
+            sig_structure(&protected_header(b"kid"), &[], b"payload")
         );
     }
 

@@ -15,6 +15,7 @@ pub mod error;
 /// RFC 9162 hashing and proofs: one definition, in the protocol crate, shared
 /// by the enclave (appends), the host (proof generation) and clients (verification).
 pub use strongroom_formats::merkle;
+pub mod owner;
 pub mod policy;
 pub mod quote;
 pub mod result;

@@ -19,14 +19,17 @@ use strongroom_formats::credential::{
     ContractError, Field, SealedCredential, check_exchange, check_key_id, check_label, check_secret,
 };
 
-/// HPKE `info` for credentials (DESIGN.md).
+/// HPKE `info` of version 1 credentials (no owner key, no policy).
 pub const CREDENTIAL_INFO: &[u8] = strongroom_formats::credential::CREDENTIAL_INFO_V1;
+/// HPKE `info` of version 2 credentials (DESIGN.md "Credential v2").
+pub const CREDENTIAL_INFO_V2: &[u8] = strongroom_formats::credential::CREDENTIAL_INFO_V2;
 /// The limits are the sealed-credential contract's (SPEC.md), the same the
 /// host and the enclave apply: a credential this client seals is one they
 /// accept.
 pub use strongroom_formats::credential::{
     MAX_EXCHANGE_LEN, MAX_LABEL_LEN, MAX_SECRET_LEN, TAG_LEN,
 };
+pub use strongroom_formats::policy::{Policy, Symbols as SymbolRule, Windows as WindowRule};
 
 /// The HPKE KEM, KDF and AEAD of the credential suite.
 pub type Kem = DhP256HkdfSha256;
@@ -72,6 +75,12 @@ pub struct CredentialPlaintext {
     pub label: String,
     /// Unix seconds after which the enclave refuses the credential.
     pub not_after: u64,
+    /// Version 2: the owner's public key (65-byte SEC1), whose signatures
+    /// alone can revoke, publish, or ask for what the policy does not allow.
+    pub owner: Option<Vec<u8>>,
+    /// Version 2: the disclosure policy. `None` seals a version 1
+    /// credential (the enclave then applies [`Policy::STRICTEST`]).
+    pub policy: Option<Policy>,
 }
 
 impl core::fmt::Debug for CredentialPlaintext {
@@ -89,6 +98,10 @@ struct PlaintextView<'a> {
     api_secret: &'a str,
     label: &'a str,
     not_after: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policy: Option<Policy>,
 }
 
 impl CredentialPlaintext {
@@ -101,11 +114,13 @@ impl CredentialPlaintext {
             api_secret: &self.api_secret,
             label: &self.label,
             not_after: self.not_after,
+            owner: self.owner.as_ref().map(|o| STANDARD.encode(o)),
+            policy: self.policy,
         };
         // Worst case JSON escaping is 6 bytes per input byte (\u00XX).
         let strings =
             self.exchange.len() + self.api_key.len() + self.api_secret.len() + self.label.len();
-        let mut out = Zeroizing::new(Vec::with_capacity(strings * 6 + 128));
+        let mut out = Zeroizing::new(Vec::with_capacity(strings * 6 + 512));
         // Writing plain structs of strings and a u64 into a Vec cannot fail.
         if serde_json::to_writer(&mut *out, &view).is_err() {
             out.clear();
@@ -128,7 +143,28 @@ impl CredentialPlaintext {
         if metadata.label != self.label {
             return Err(SealError::MetadataMismatch("label"));
         }
+        if self.owner.is_some() && self.policy.is_none() {
+            return Err(SealError::FieldLength("policy"));
+        }
+        let bad_owner = self.owner.as_ref().is_some_and(|o| {
+            o.len() != SEC1_P256_LEN || p256::PublicKey::from_sec1_bytes(o).is_err()
+        });
+        if bad_owner {
+            return Err(SealError::FieldCharacters("owner"));
+        }
+        if self.policy.is_some_and(|p| !p.is_valid()) {
+            return Err(SealError::FieldLength("min_interval_seconds"));
+        }
         Ok(())
+    }
+
+    /// The HPKE `info` this credential is sealed under.
+    pub fn info(&self) -> &'static [u8] {
+        if self.policy.is_some() {
+            CREDENTIAL_INFO_V2
+        } else {
+            CREDENTIAL_INFO
+        }
     }
 }
 
@@ -219,7 +255,7 @@ pub fn seal_credential_with_rng(
     let pk = <Kem as hpke::Kem>::PublicKey::from_bytes(&recipient.public_key)
         .map_err(|_| SealError::RecipientKey)?;
     let (enc, mut ctx) =
-        hpke::setup_sender_with_rng::<Aead, Kdf, Kem>(&OpModeS::Base, &pk, CREDENTIAL_INFO, rng)
+        hpke::setup_sender_with_rng::<Aead, Kdf, Kem>(&OpModeS::Base, &pk, credential.info(), rng)
             .map_err(|_| SealError::Hpke)?;
     let plaintext = credential.to_json();
     let aead = ctx.seal(&plaintext, b"").map_err(|_| SealError::Hpke)?;

@@ -104,6 +104,8 @@ fn sealing_to_a_verified_quote_opens_with_the_attested_key() {
         api_secret: zeroize::Zeroizing::new("s".into()),
         label: "main".into(),
         not_after: 1,
+        owner: None,
+        policy: None,
     };
     let meta = strongroom_verifier::CredentialMetadata {
         exchange: "binance".into(),

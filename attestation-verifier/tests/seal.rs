@@ -108,6 +108,8 @@ fn credential() -> CredentialPlaintext {
         api_secret: Zeroizing::new("s3cr3t\\value".into()),
         label: "main".into(),
         not_after: 1_767_225_600,
+        owner: None,
+        policy: None,
     }
 }
 

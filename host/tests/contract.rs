@@ -140,6 +140,8 @@ fn client_accepts(c: &Case, key_id: &str, pk: &[u8]) -> Option<bool> {
         api_secret: Zeroizing::new(c.api_secret.clone()),
         label: c.label.clone(),
         not_after: now() + 3600,
+        owner: None,
+        policy: None,
     };
     let metadata = ClientMetadata {
         exchange: c.exchange.clone(),

@@ -113,6 +113,24 @@ error_codes! {
     TtlTooLong => "ttl_too_long", "the credential's lifetime exceeds the maximum";
     /// An invalid argument other than the credential itself.
     InvalidArgument => "invalid_argument", "an argument is invalid";
+    /// Protocol 4: the credential's policy does not allow this window.
+    PolicyWindow => "policy_window", "the credential's policy does not allow this window (whole UTC days, or from inception only)";
+    /// Protocol 4: the credential's policy does not allow naming symbols.
+    PolicySymbols => "policy_symbols", "the credential's policy does not allow choosing symbols";
+    /// Protocol 4: too soon after the credential's previous computation.
+    PolicyInterval => "policy_interval", "the credential's policy allows no further computation yet";
+    /// Protocol 4: the credential was revoked by its owner.
+    CredentialRevoked => "credential_revoked", "the credential was revoked by its owner";
+    /// Protocol 4: the owner authorization is not a well-formed owner action.
+    MalformedOwnerAuthorization => "malformed_owner_authorization", "the owner authorization is malformed";
+    /// Protocol 4: signed by another key, or the signature does not verify.
+    OwnerSignatureInvalid => "owner_signature_invalid", "the owner signature does not verify against the credential's owner key";
+    /// Protocol 4: the owner authorization's time is too far from the enclave's.
+    OwnerAuthorizationStale => "owner_authorization_stale", "the owner authorization's time is more than 300 s from the enclave's";
+    /// Protocol 4: the owner authorization is for another action, credential or request.
+    OwnerAuthorizationMismatch => "owner_authorization_mismatch", "the owner authorization does not match this request";
+    /// Protocol 4: the credential has no owner key, so no owner can sign for it.
+    NoOwnerKey => "no_owner_key", "the credential was sealed without an owner key";
     /// The exchange refused the API key or signature.
     ExchangeRejectedCredentials => "exchange_rejected_credentials", "the exchange rejected the API credentials";
     /// The exchange kept answering 429/418.

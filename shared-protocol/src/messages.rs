@@ -15,7 +15,10 @@ use crate::error::RpcError;
 /// [`LogAppended`], `log_vkey` in [`AttestationInfo`]; and (issue 15.5) the
 /// code `exchange_budget`, [`crate::RpcError::retry_after`] and the
 /// optional `tenant` of credential and compute requests; and `cancel`.
-pub const PROTOCOL_VERSION: u32 = 3;
+/// Version 4 (credential v2) added `owner_authorization` in
+/// [`ComputeAggregatesRequest`], [`RequestBody::RevokeCredential`] and its
+/// answer [`CredentialRevoked`], and the policy and owner error codes.
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// Versions this build can speak, oldest first.
 pub const SUPPORTED_VERSIONS: &[u32] = &[PROTOCOL_VERSION];
@@ -114,6 +117,11 @@ pub enum RequestBody {
     ResealCredentials(ResealRequest),
     /// Rotation: drop key versions nothing uses any more.
     RetireKeyVersions(RetireRequest),
+    /// Protocol 4: an owner-signed revoke. The enclave checks the owner's
+    /// signature against the key sealed in the credential, adds the
+    /// credential to the ring's revoked set, and answers the revocation
+    /// entry to log and the ring to store.
+    RevokeCredential(RevokeCredentialRequest),
 }
 
 /// Answers, one variant per [`RequestBody`] kind plus [`ResponseBody::Error`].
@@ -148,6 +156,8 @@ pub enum ResponseBody {
     SyncExported(SyncExported),
     /// Answer to [`RequestBody::ResealCredentials`].
     Resealed(ResealResult),
+    /// Answer to [`RequestBody::RevokeCredential`].
+    CredentialRevoked(CredentialRevoked),
     /// Any refusal or failure; never carries secret material.
     Error(RpcError),
 }
@@ -280,6 +290,39 @@ pub struct ComputeAggregatesRequest {
     pub to_ms: Option<i64>,
     /// Symbols to include; discovered from the account when absent.
     pub symbols: Option<Vec<String>>,
+    /// Protocol 4: the owner's COSE_Sign1 authorizing exactly this request
+    /// when the credential's policy does not allow it by itself. Absent on
+    /// the wire when `None`.
+    #[serde(default, with = "serde_bytes", skip_serializing_if = "Option::is_none")]
+    pub owner_authorization: Option<Vec<u8>>,
+}
+
+/// Protocol 4: revoke a credential on its owner's word.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeCredentialRequest {
+    /// The stored envelope (the enclave opens it for the owner key).
+    pub sealed: SealedCredential,
+    /// The metadata stored with it.
+    pub metadata: CredentialMetadata,
+    /// The owner's COSE_Sign1 over `{"action": "revoke", "credential", "time"}`.
+    #[serde(with = "serde_bytes")]
+    pub authorization: Vec<u8>,
+}
+
+/// The enclave revoked a credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialRevoked {
+    /// Hex credential id.
+    pub credential: String,
+    /// The revocation entry (COSE_Sign1 by the result-signing key over
+    /// `{"type": "revocation", "credential", "time"}`), to append to the log.
+    #[serde(with = "serde_bytes")]
+    pub entry: Vec<u8>,
+    /// The ring with the credential in its revoked set, to store (and to
+    /// reload on the other instances). Absent when it was already revoked.
+    pub ring: Option<SealedKeyRing>,
 }
 
 /// Signed aggregates.

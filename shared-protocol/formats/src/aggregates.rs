@@ -31,8 +31,13 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// Payload version this code writes and accepts.
-pub const AGGREGATES_VERSION: u32 = 1;
+use crate::policy::Policy;
+use crate::returns::Returns;
+
+/// Payload version this code writes (it reads 1 and 2).
+pub const AGGREGATES_VERSION: u32 = 2;
+/// The versions this code reads.
+pub const READABLE_VERSIONS: &[u32] = &[1, 2];
 
 /// Largest encoded payload accepted by [`AggregatePayload::from_cbor`].
 pub const MAX_PAYLOAD_BYTES: usize = 1 << 20;
@@ -176,20 +181,97 @@ pub struct QuoteTotals {
     pub max_drawdown_quote: Dec,
 }
 
-/// The signed aggregate payload, version 1.
+/// The API-key restrictions the exchange reported (DESIGN.md "Result
+/// payload v2", `permissions`): Binance `GET /sapi/v1/account/apiRestrictions`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct Permissions {
+    /// `enableReading`.
+    pub reading: bool,
+    /// `enableSpotAndMarginTrading`.
+    pub spot_trading: bool,
+    /// `enableMargin`.
+    pub margin: bool,
+    /// `enableFutures`.
+    pub futures: bool,
+    /// `enableWithdrawals`.
+    pub withdrawals: bool,
+    /// `enableInternalTransfer` (or `permitsUniversalTransfer`).
+    pub internal_transfer: bool,
+    /// `ipRestrict`.
+    pub ip_restricted: bool,
+    /// When the enclave read them, RFC 3339.
+    pub checked_at: String,
+}
+
+impl Permissions {
+    /// Whether the key can do nothing but read.
+    pub fn read_only(&self) -> bool {
+        !(self.spot_trading
+            || self.margin
+            || self.futures
+            || self.withdrawals
+            || self.internal_transfer)
+    }
+}
+
+/// How the symbols of a result were chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SelectionMode {
+    /// Discovered by the enclave from the account.
+    All,
+    /// Named by the request (a policy with `symbols: choice`, or an
+    /// owner-signed request).
+    Listed,
+}
+
+/// Which symbols a result considered (`selection`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Selection {
+    /// How they were chosen.
+    pub mode: SelectionMode,
+    /// Every symbol queried, sorted.
+    pub considered: Vec<String>,
+    /// Whether `considered` is every symbol the mode calls for (false only
+    /// when discovery had to stop short: never silently).
+    pub complete: bool,
+}
+
+/// The signed aggregate payload, version 1 or 2 (DESIGN.md "Aggregates" and
+/// "Result payload v2"). One type for both so that readers see one shape;
+/// each version has its exact wire form (`to_cbor`, `Serialize`), and a
+/// field of the other version is refused, never carried silently.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AggregatePayload {
-    /// Always [`AGGREGATES_VERSION`].
+    /// 1 or 2.
     pub version: u32,
     /// Exchange name, e.g. `binance`.
     pub exchange: String,
     /// Credential label.
     pub label: String,
-    /// Hex account pseudonym (see DESIGN.md).
+    /// Hex account pseudonym (v1: from the API key; v2: from the exchange's
+    /// account id).
     pub account: String,
-    /// Hex SHA-256 of the session id text.
-    pub session: String,
+    /// v1 only: hex SHA-256 of the session id text.
+    pub session: Option<String>,
+    /// v2: hex SHA-256 of the sealed credential.
+    pub credential: Option<String>,
+    /// v2: hex SHA-256 of the owner key, or null.
+    pub owner: Option<String>,
+    /// v2: the credential's sealed policy.
+    pub policy: Option<Policy>,
+    /// v2: the key's restrictions, or null when the exchange was not asked.
+    pub permissions: Option<Permissions>,
+    /// v2: which symbols were considered.
+    pub selection: Option<Selection>,
+    /// v2: [`crate::returns::METHODOLOGY`].
+    pub methodology: Option<String>,
+    /// v2: returns and risk, or null without a daily equity series.
+    pub returns: Option<Returns>,
+    /// v2: hex leaf hash of the account's previous result in the log, or null.
+    pub previous: Option<String>,
     /// Window start (inclusive), RFC 3339.
     pub from: Option<String>,
     /// Window end (exclusive), RFC 3339.
@@ -204,6 +286,202 @@ pub struct AggregatePayload {
     pub symbols: BTreeMap<String, SymbolAggregates>,
     /// Quote asset -> totals.
     pub totals: BTreeMap<String, QuoteTotals>,
+}
+
+/// Version 1 on the wire.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireV1 {
+    version: u32,
+    exchange: String,
+    label: String,
+    account: String,
+    session: String,
+    from: Option<String>,
+    to: Option<String>,
+    computed_at: String,
+    key_id: String,
+    pcr0: String,
+    symbols: BTreeMap<String, SymbolAggregates>,
+    totals: BTreeMap<String, QuoteTotals>,
+}
+
+/// Version 2 on the wire: every field present, nullable ones as null.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireV2 {
+    version: u32,
+    exchange: String,
+    label: String,
+    account: String,
+    credential: String,
+    owner: Option<String>,
+    policy: Policy,
+    permissions: Option<Permissions>,
+    selection: Selection,
+    methodology: String,
+    returns: Option<Returns>,
+    previous: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    computed_at: String,
+    key_id: String,
+    pcr0: String,
+    symbols: BTreeMap<String, SymbolAggregates>,
+    totals: BTreeMap<String, QuoteTotals>,
+}
+
+/// Only the version, to choose the wire form.
+#[derive(Deserialize)]
+struct VersionProbe {
+    version: u32,
+}
+
+impl AggregatePayload {
+    fn to_v1(&self) -> Option<WireV1> {
+        let v2_fields = self.credential.is_some()
+            || self.owner.is_some()
+            || self.policy.is_some()
+            || self.permissions.is_some()
+            || self.selection.is_some()
+            || self.methodology.is_some()
+            || self.returns.is_some()
+            || self.previous.is_some();
+        if self.version != 1 || v2_fields {
+            return None;
+        }
+        Some(WireV1 {
+            version: 1,
+            exchange: self.exchange.clone(),
+            label: self.label.clone(),
+            account: self.account.clone(),
+            session: self.session.clone()?,
+            from: self.from.clone(),
+            to: self.to.clone(),
+            computed_at: self.computed_at.clone(),
+            key_id: self.key_id.clone(),
+            pcr0: self.pcr0.clone(),
+            symbols: self.symbols.clone(),
+            totals: self.totals.clone(),
+        })
+    }
+
+    fn to_v2(&self) -> Option<WireV2> {
+        if self.version != 2 || self.session.is_some() {
+            return None;
+        }
+        Some(WireV2 {
+            version: 2,
+            exchange: self.exchange.clone(),
+            label: self.label.clone(),
+            account: self.account.clone(),
+            credential: self.credential.clone()?,
+            owner: self.owner.clone(),
+            policy: self.policy?,
+            permissions: self.permissions.clone(),
+            selection: self.selection.clone()?,
+            methodology: self.methodology.clone()?,
+            returns: self.returns.clone(),
+            previous: self.previous.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            computed_at: self.computed_at.clone(),
+            key_id: self.key_id.clone(),
+            pcr0: self.pcr0.clone(),
+            symbols: self.symbols.clone(),
+            totals: self.totals.clone(),
+        })
+    }
+}
+
+impl From<WireV1> for AggregatePayload {
+    fn from(w: WireV1) -> Self {
+        AggregatePayload {
+            version: w.version,
+            exchange: w.exchange,
+            label: w.label,
+            account: w.account,
+            session: Some(w.session),
+            credential: None,
+            owner: None,
+            policy: None,
+            permissions: None,
+            selection: None,
+            methodology: None,
+            returns: None,
+            previous: None,
+            from: w.from,
+            to: w.to,
+            computed_at: w.computed_at,
+            key_id: w.key_id,
+            pcr0: w.pcr0,
+            symbols: w.symbols,
+            totals: w.totals,
+        }
+    }
+}
+
+impl From<WireV2> for AggregatePayload {
+    fn from(w: WireV2) -> Self {
+        AggregatePayload {
+            version: w.version,
+            exchange: w.exchange,
+            label: w.label,
+            account: w.account,
+            session: None,
+            credential: Some(w.credential),
+            owner: w.owner,
+            policy: Some(w.policy),
+            permissions: w.permissions,
+            selection: Some(w.selection),
+            methodology: Some(w.methodology),
+            returns: w.returns,
+            previous: w.previous,
+            from: w.from,
+            to: w.to,
+            computed_at: w.computed_at,
+            key_id: w.key_id,
+            pcr0: w.pcr0,
+            symbols: w.symbols,
+            totals: w.totals,
+        }
+    }
+}
+
+impl Serialize for AggregatePayload {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::Error;
+        match self.version {
+            1 => self
+                .to_v1()
+                .ok_or_else(|| S::Error::custom("not a version 1 payload"))?
+                .serialize(s),
+            2 => self
+                .to_v2()
+                .ok_or_else(|| S::Error::custom("not a version 2 payload"))?
+                .serialize(s),
+            v => Err(S::Error::custom(format!("unknown payload version {v}"))),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for AggregatePayload {
+    /// Self-describing formats only (CBOR, JSON): the version picks the form.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let value = serde_cbor::Value::deserialize(d)?;
+        let probe: VersionProbe =
+            serde_cbor::value::from_value(value.clone()).map_err(D::Error::custom)?;
+        match probe.version {
+            1 => serde_cbor::value::from_value::<WireV1>(value)
+                .map(Into::into)
+                .map_err(D::Error::custom),
+            2 => serde_cbor::value::from_value::<WireV2>(value)
+                .map(Into::into)
+                .map_err(D::Error::custom),
+            v => Err(D::Error::custom(format!("unknown payload version {v}"))),
+        }
+    }
 }
 
 /// Why a payload could not be encoded or decoded.
@@ -235,10 +513,12 @@ impl AggregatePayload {
         if bytes.len() > MAX_PAYLOAD_BYTES {
             return Err(PayloadError::TooLarge);
         }
-        let p: Self = serde_cbor::from_slice(bytes).map_err(|_| PayloadError::Malformed)?;
-        if p.version != AGGREGATES_VERSION {
-            return Err(PayloadError::Version(p.version));
+        let probe: VersionProbe =
+            serde_cbor::from_slice(bytes).map_err(|_| PayloadError::Malformed)?;
+        if !READABLE_VERSIONS.contains(&probe.version) {
+            return Err(PayloadError::Version(probe.version));
         }
+        let p: Self = serde_cbor::from_slice(bytes).map_err(|_| PayloadError::Malformed)?;
         if p.to_cbor()? != bytes {
             return Err(PayloadError::Malformed);
         }

@@ -38,7 +38,15 @@ fn sample() -> AggregatePayload {
         exchange: "binance".into(),
         label: "main".into(),
         account: "ab".repeat(32),
-        session: "cd".repeat(32),
+        session: Some("cd".repeat(32)),
+        credential: None,
+        owner: None,
+        policy: None,
+        permissions: None,
+        selection: None,
+        methodology: None,
+        returns: None,
+        previous: None,
         from: None,
         to: Some("2026-01-01T00:00:00Z".into()),
         computed_at: "2026-01-02T03:04:05Z".into(),
@@ -148,11 +156,7 @@ fn decoder_rejects_trailing_unknown_version_and_oversize() {
     ));
     let mut p = sample();
     p.version = 2;
-    let v2 = p.to_cbor().unwrap();
-    assert!(matches!(
-        AggregatePayload::from_cbor(&v2),
-        Err(PayloadError::Version(2))
-    ));
+    assert!(p.to_cbor().is_err(), "a v1 shape is not a v2 payload");
     let big = vec![0u8; MAX_PAYLOAD_BYTES + 1];
     assert!(matches!(
         AggregatePayload::from_cbor(&big),
@@ -182,4 +186,70 @@ proptest::proptest! {
             proptest::prop_assert_ne!(q, p);
         }
     }
+}
+
+fn sample_v2() -> AggregatePayload {
+    AggregatePayload {
+        version: 2,
+        session: None,
+        credential: Some("ef".repeat(32)),
+        owner: None,
+        policy: Some(Policy::DEFAULT),
+        permissions: None,
+        selection: Some(Selection {
+            mode: SelectionMode::All,
+            considered: vec!["BTCUSDT".into(), "ETHUSDT".into()],
+            complete: true,
+        }),
+        methodology: Some(crate::returns::METHODOLOGY.into()),
+        ..sample()
+    }
+}
+
+#[test]
+fn version_2_round_trips_and_writes_nulls() {
+    let p = sample_v2();
+    let bytes = p.to_cbor().unwrap();
+    assert_eq!(AggregatePayload::from_cbor(&bytes).unwrap(), p);
+    let json = serde_json::to_value(&p).unwrap();
+    assert!(json.get("session").is_none());
+    assert_eq!(json["owner"], serde_json::Value::Null);
+    assert_eq!(json["previous"], serde_json::Value::Null);
+    assert_eq!(json["policy"]["windows"], "days");
+    let back: AggregatePayload = serde_json::from_value(json).unwrap();
+    assert_eq!(back, p);
+}
+
+#[test]
+fn versions_do_not_mix() {
+    // A v2 field on a v1 payload, or a v1 field on a v2 one, does not encode.
+    let mut v1 = sample();
+    v1.credential = Some("ef".repeat(32));
+    assert!(v1.to_cbor().is_err());
+    let mut v2 = sample_v2();
+    v2.session = Some("cd".repeat(32));
+    assert!(v2.to_cbor().is_err());
+    let mut v2 = sample_v2();
+    v2.policy = None;
+    assert!(v2.to_cbor().is_err());
+    // And a v1 map relabelled as 2 does not decode.
+    let mut v1 = sample();
+    let bytes = v1.to_cbor().unwrap();
+    v1.version = 2;
+    let mut relabelled = bytes.clone();
+    let pos = relabelled
+        .windows(8)
+        .position(|w| w == b"version\x01")
+        .unwrap();
+    relabelled[pos + 7] = 0x02;
+    assert!(matches!(
+        AggregatePayload::from_cbor(&relabelled),
+        Err(PayloadError::Malformed)
+    ));
+    let mut three = bytes;
+    three[pos + 7] = 0x03;
+    assert!(matches!(
+        AggregatePayload::from_cbor(&three),
+        Err(PayloadError::Version(3))
+    ));
 }

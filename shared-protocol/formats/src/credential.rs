@@ -14,6 +14,8 @@ use sha2::{Digest, Sha256};
 
 /// HPKE `info` of a version 1 credential.
 pub const CREDENTIAL_INFO_V1: &[u8] = b"strongroom/credential/v1";
+/// HPKE `info` of a version 2 credential (owner key and policy).
+pub const CREDENTIAL_INFO_V2: &[u8] = b"strongroom/credential/v2";
 /// HPKE `enc` for DHKEM(P-256): an uncompressed SEC1 point.
 pub const ENC_LEN: usize = 65;
 /// AES-256-GCM tag.
@@ -43,7 +45,12 @@ pub const MAX_SECRET_LEN: usize = 512;
 pub const MAX_PLAINTEXT_JSON_V1: usize =
     80 + MAX_EXCHANGE_LEN + MAX_LABEL_LEN + 4 * MAX_SECRET_LEN + 20;
 
+/// Upper bound of a version 2 plaintext: version 1's, plus `"owner"` (88
+/// base64 characters) and the policy object with the longest values.
+pub const MAX_PLAINTEXT_JSON_V2: usize = MAX_PLAINTEXT_JSON_V1 + 24 + 88 + 160;
+
 const _: () = assert!(MAX_PLAINTEXT_JSON_V1 <= MAX_CIPHERTEXT_LEN);
+const _: () = assert!(MAX_PLAINTEXT_JSON_V2 <= MAX_CIPHERTEXT_LEN);
 
 /// A field of the contract, named as the HTTP API names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,6 +7,8 @@ pub mod codec;
 pub mod cose;
 pub mod credential;
 pub mod merkle;
+pub mod owner;
+pub mod policy;
 pub mod proxy;
 pub mod returns;
 pub mod tlog;

@@ -107,5 +107,7 @@ pub fn credential_from_env(
         api_secret: secret(secret_env)?,
         label: label.to_owned(),
         not_after,
+        owner: None,
+        policy: None,
     })
 }

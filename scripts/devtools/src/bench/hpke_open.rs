@@ -59,6 +59,8 @@ fn sealed(recipient: &SealRecipient) -> Result<SubmitKeyBody, HpkeBenchError> {
         api_secret: Zeroizing::new("s".repeat(64)),
         label: "main".into(),
         not_after: 1_900_000_000,
+        owner: None,
+        policy: None,
     };
     let meta = CredentialMetadata {
         exchange: "binance".into(),

@@ -121,6 +121,8 @@ pub fn seal(recipient: &SealRecipient, cred: &Credential) -> Result<SubmitKeyBod
         api_secret: cred.api_secret.clone(),
         label: "main".into(),
         not_after,
+        owner: None,
+        policy: None,
     };
     let meta = CredentialMetadata {
         exchange: "binance".into(),
