@@ -94,7 +94,7 @@ pub fn check_answer(r: &Reply, session: &str) -> (u64, u64) {
     assert_eq!(v["aggregates"], serde_json::to_value(&payload).unwrap());
     assert_eq!(
         payload.session,
-        hex::encode(Sha256::digest(session.as_bytes()))
+        Some(hex::encode(Sha256::digest(session.as_bytes())))
     );
     let mut att = b"stub-attestation:".to_vec();
     att.extend_from_slice(&Sha256::digest(&signed));

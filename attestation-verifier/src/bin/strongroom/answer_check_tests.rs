@@ -43,7 +43,7 @@ fn the_answer_asked_for_passes_whatever_the_time_spelling() {
 #[test]
 fn another_session_window_or_symbol_is_refused() {
     let mut p = payload();
-    p.session = hex::encode(Sha256::digest(b"s-2"));
+    p.session = Some(hex::encode(Sha256::digest(b"s-2")));
     assert_eq!(code(check(&p, &asked(&[]), now())), "answer_mismatch");
     let mut p = payload();
     p.from = None;

@@ -79,7 +79,8 @@ struct State {
 struct Listed {
     index: u64,
     account: String,
-    session: String,
+    session: Option<String>,
+    credential: Option<String>,
     label: String,
     computed_at: String,
 }
@@ -316,12 +317,17 @@ fn entries(
                 continue;
             };
             let hit = account.is_some_and(|a| a.eq_ignore_ascii_case(&p.account))
-                || session.is_some_and(|s| s.eq_ignore_ascii_case(&p.session));
+                || session.is_some_and(|s| {
+                    p.session
+                        .as_deref()
+                        .is_some_and(|x| s.eq_ignore_ascii_case(x))
+                });
             if hit {
                 out.push(Listed {
                     index,
                     account: p.account,
                     session: p.session,
+                    credential: p.credential,
                     label: p.label,
                     computed_at: p.computed_at,
                 });

@@ -73,7 +73,13 @@ pub fn print_result(v: &VerifiedResult) {
 
 fn print_figures(p: &AggregatePayload) {
     println!("  account:      {} {} ({})", p.exchange, p.label, p.account);
-    println!("  session:      {}", p.session);
+    if let Some(session) = &p.session {
+        println!("  session:      {session}");
+    }
+    if let Some(credential) = &p.credential {
+        println!("  credential:   {credential}");
+        println!("  owner:        {}", p.owner.as_deref().unwrap_or("(none)"));
+    }
     println!(
         "  window:       {} .. {} (computed {})",
         p.from.as_deref().unwrap_or("(beginning)"),

@@ -152,6 +152,7 @@ impl App {
             from_ms: req.from_ms,
             to_ms: req.to_ms,
             symbols: req.symbols.clone(),
+            owner_authorization: None,
         })
     }
 
@@ -302,7 +303,16 @@ fn decode_payload(signed: &[u8], session: Uuid) -> Result<AggregatePayload, ApiE
     };
     let bytes = Sign1::payload_of(signed).map_err(|_| bad())?;
     let payload = AggregatePayload::from_cbor(&bytes).map_err(|_| bad())?;
-    if payload.session != hex::encode(Sha256::digest(session.to_string().as_bytes())) {
+    // v1 names the session; v2 names the credential (its id survives the
+    // enclave's re-seals, so it is not the stored bytes' hash).
+    let about_it = match &payload.session {
+        Some(s) => *s == hex::encode(Sha256::digest(session.to_string().as_bytes())),
+        None => payload
+            .credential
+            .as_deref()
+            .is_some_and(strongroom_formats::owner::is_credential_id),
+    };
+    if !about_it {
         return Err(bad());
     }
     Ok(payload)
