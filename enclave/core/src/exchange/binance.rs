@@ -28,7 +28,7 @@ use serde::Deserialize;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
-use super::budget::{WeightBudget, WeightLimits};
+use super::budget::{SapiBudgets, WeightBudget, WeightLimits};
 use super::{
     Answer, Exchange, ExchangeError, ExchangeTransport, History, MAX_SYMBOLS_PER_REQUEST,
     MAX_TRADES_PER_REQUEST, RetryPolicy,
@@ -46,6 +46,8 @@ pub struct Binance<T> {
     clock: Arc<dyn Clock>,
     policy: RetryPolicy,
     budget: WeightBudget,
+    sapi: SapiBudgets,
+    daily: daily::DailyCache,
 }
 
 impl<T> std::fmt::Debug for Binance<T> {
@@ -65,6 +67,8 @@ impl<T: ExchangeTransport> Binance<T> {
             clock,
             policy,
             budget: WeightBudget::new(WeightLimits::default()),
+            sapi: SapiBudgets::default(),
+            daily: daily::DailyCache::default(),
         }
     }
 
@@ -119,6 +123,7 @@ impl<T: ExchangeTransport> Exchange for Binance<T> {
                 history.trades.extend(trades);
             }
         }
+        history.daily = session.daily_inputs(account.uid).await?;
         Ok(history)
     }
 }
@@ -390,9 +395,15 @@ impl<'a, T: ExchangeTransport> Session<'a, T> {
     }
 
     async fn send(&mut self, target: &str, signed: bool) -> Result<Answer, ExchangeError> {
+        let path = target.split('?').next().unwrap_or_default();
+        let (admitting, weight) = self
+            .client
+            .sapi
+            .of(path)
+            .unwrap_or((&self.client.budget, request_weight(target)));
         let budget = &self.client.budget;
-        budget
-            .admit(request_weight(target), self.exchange_now_ms())
+        admitting
+            .admit(weight, self.exchange_now_ms())
             .map_err(|retry_after_s| {
                 tracing::warn!(
                     retry_after_s,
@@ -414,12 +425,15 @@ impl<'a, T: ExchangeTransport> Session<'a, T> {
     }
 }
 
-/// Binance's weight of a request (its spot API documentation): `time` 1;
-/// `exchangeInfo` (all symbols), `account` and `myTrades` (without
-/// `orderId`) 20. Anything else counts 20 as well, erring high.
+/// Binance's weight of an `/api/*` request (its spot API documentation):
+/// `time` 1; `klines` 2; `exchangeInfo` (all symbols), `account` and
+/// `myTrades` (without `orderId`) 20. Anything else counts 20 as well,
+/// erring high. (`/sapi/*` calls count on their own budgets:
+/// [`SapiBudgets`].)
 fn request_weight(target: &str) -> u32 {
     match target.split('?').next() {
         Some("/api/v3/time" | "/api/v3/ping") => 1,
+        Some("/api/v3/klines") => 2,
         _ => 20,
     }
 }
@@ -463,6 +477,9 @@ fn classify(a: &Answer) -> Outcome {
         _ => Outcome::Fail(ExchangeError::Unreachable),
     }
 }
+
+#[path = "binance_daily.rs"]
+mod daily;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
