@@ -63,6 +63,7 @@ impl Exchange for Scripted {
             account_id: Some("1001".into()),
             considered: self.info.keys().cloned().collect(),
             complete: true,
+            daily: None,
         })
     }
 }
