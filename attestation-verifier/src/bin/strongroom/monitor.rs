@@ -11,11 +11,15 @@
 //!   computed from tiles, must join both signed roots);
 //! - with `--account`/`--session`, lists the new entries of that account or
 //!   session (entry bundles, each checked against its leaf hash), when the
-//!   log publishes its entries.
+//!   log publishes its entries; with `--account`, also follows the
+//!   account's chain (payload v2 `previous`, see `chain.rs`) from where the
+//!   last run left it and reports every result that skips part of it
+//!   (`chain_gap`, exit 1, the state file not advanced).
 //!
 //! The state file (JSON: origin, size, root, checkpoint) is written only
 //! after everything checked out, atomically.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -30,6 +34,7 @@ use strongroom_verifier::ClientError;
 use strongroom_verifier::client::log::{LogClient, split_bundle};
 
 use crate::CliError;
+use crate::chain::{self, Gap, Link};
 use crate::common::read_input_limited;
 
 /// Largest state file read.
@@ -72,6 +77,11 @@ struct State {
     size: u64,
     root: String,
     checkpoint: String,
+    /// Per followed account (`--account`), the leaf hash of its newest
+    /// entry seen: where its chain continues. Absent in state files from
+    /// before account chains.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    chains: BTreeMap<String, String>,
 }
 
 /// An entry that matched `--account`/`--session`.
@@ -82,6 +92,12 @@ struct Listed {
     session: Option<String>,
     credential: Option<String>,
     label: String,
+    /// Hex RFC 9162 leaf hash.
+    leaf_hash: String,
+    /// The signed `previous` (v2), or null.
+    previous: Option<String>,
+    /// Payload version.
+    version: u32,
     computed_at: String,
 }
 
@@ -130,6 +146,40 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         (None, None) => None,
         (account, session) => entries(&log, from, v.size, account.as_deref(), session.as_deref())?,
     };
+    let mut chains = previous
+        .as_ref()
+        .map(|p| p.chains.clone())
+        .unwrap_or_default();
+    let gaps = match (&args.account, &listed) {
+        (Some(account), Some(l)) => {
+            let account = account.to_ascii_lowercase();
+            let read_from = from.max(v.size.saturating_sub(MAX_LISTED_LEAVES));
+            let head = chains.get(&account).map(|h| hex_hash(h)).transpose()?;
+            let (head, gaps) = follow_chain(l, &account, head, read_from > 0);
+            if let Some(h) = head {
+                chains.insert(account, hex::encode(h));
+            }
+            gaps
+        }
+        _ => Vec::new(),
+    };
+    if !gaps.is_empty() {
+        for g in &gaps {
+            eprintln!(
+                "strongroom: entry {} names {} as its predecessor; the account's preceding entry is {}",
+                g.index,
+                g.names.as_deref().unwrap_or("none"),
+                g.expected.as_deref().unwrap_or("none"),
+            );
+        }
+        return Err(CliError::refused(
+            "chain_gap",
+            format!(
+                "{} result(s) of the account skip part of its chain (the evidence is above)",
+                gaps.len()
+            ),
+        ));
+    }
     if let Some(path) = &args.state {
         write_state(
             path,
@@ -138,6 +188,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
                 size: v.size,
                 root: hex::encode(v.root_hash),
                 checkpoint: signed.format(),
+                chains,
             },
         )?;
     }
@@ -183,6 +234,28 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+/// The account's v2 results among `listed`, walked from `head` (see
+/// [`chain::walk`]); `unknown`: earlier entries of the log were not read.
+fn follow_chain(
+    listed: &[Listed],
+    account: &str,
+    head: Option<Hash>,
+    unknown: bool,
+) -> (Option<Hash>, Vec<Gap>) {
+    let links: Vec<Link> = listed
+        .iter()
+        .filter(|e| e.version >= 2 && e.account.eq_ignore_ascii_case(account))
+        .filter_map(|e| {
+            Some(Link {
+                index: e.index,
+                leaf_hash: hex_hash(&e.leaf_hash).ok()?,
+                previous: e.previous.clone(),
+            })
+        })
+        .collect();
+    chain::walk(head, unknown && head.is_none(), &links)
 }
 
 /// The last leaf's inclusion proof, from the served tiles, leads to `root`.
@@ -324,6 +397,9 @@ fn entries(
                 });
             if hit {
                 out.push(Listed {
+                    leaf_hash: hex::encode(merkle::leaf_hash(leaf)),
+                    previous: p.previous,
+                    version: p.version,
                     index,
                     account: p.account,
                     session: p.session,

@@ -15,7 +15,8 @@ use strongroom_formats::cose::Sign1;
 use strongroom_protocol::ErrorCode;
 use strongroom_protocol::aggregates::AggregatePayload;
 use strongroom_protocol::messages::{
-    AggregatesResult, ComputeAggregatesRequest, CredentialMetadata, SealedCredential,
+    AggregatesResult, ComputeAggregatesRequest, CredentialMetadata, MAX_PREVIOUS, PreviousLeaf,
+    SealedCredential,
 };
 use uuid::Uuid;
 
@@ -135,6 +136,11 @@ impl App {
         let row = store::sessions::load(&tx, req.session)
             .await?
             .ok_or_else(|| ApiError::new(Code::SessionNotFound))?;
+        let previous = store::log::chain_heads(&tx, MAX_PREVIOUS as i64)
+            .await?
+            .into_iter()
+            .map(|(account, leaf_hash)| PreviousLeaf { account, leaf_hash })
+            .collect();
         tx.commit().await?;
         let sealed = SealedCredential::from_stored(&row.key_id, &row.sealed).map_err(|e| {
             tracing::error!(error = %e, "stored credential outside the contract");
@@ -153,6 +159,7 @@ impl App {
             to_ms: req.to_ms,
             symbols: req.symbols.clone(),
             owner_authorization: None,
+            previous,
         })
     }
 
@@ -275,6 +282,9 @@ impl App {
             other => other?,
         };
         let appended = tlog::record_append(&tx, &state, &result.signed, aggregate, answer).await?;
+        if let Ok(index) = i64::try_from(appended.leaf_index) {
+            store::log::set_leaf_account(&tx, index, account).await?;
+        }
         let mut e = entry(ctx, tenant, ACTION, session, "ok");
         e.detail = i64::try_from(appended.leaf_index).ok();
         audit::write_cached(&tx, &e).await?;
