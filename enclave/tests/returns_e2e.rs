@@ -142,3 +142,93 @@ async fn a_gap_ends_the_series_and_unvalued_assets_are_named() {
     );
     verify_returns(&payload).unwrap();
 }
+
+/// Binance's weights of the calls one daily snapshot makes (the mock
+/// charges the same): klines 2 on the shared `/api/*` budget (6,000 a
+/// minute); accountSnapshot 2,400 and deposit history 1 on their own
+/// 12,000-a-minute budgets; withdraw history 18,000 on 180,000 a second.
+const WEIGHTS: [(&str, u32); 4] = [
+    ("/api/v3/klines", 2),
+    ("/sapi/v1/accountSnapshot", 2_400),
+    ("/sapi/v1/capital/deposit/hisrec", 1),
+    ("/sapi/v1/capital/withdraw/history", 18_000),
+];
+
+/// The mock's large fixture reshaped to an account holding 50 assets (44
+/// with a USDT pair, 6 with only a BTC pair) on each of its 30 days.
+fn fifty_assets(dir: &Path) -> (std::path::PathBuf, String, String) {
+    let out = dir.join("large.json");
+    let status = Command::new(e2e::mock_binary())
+        .args(["--generate-fixture"])
+        .arg(&out)
+        .args(["--large", "--symbols", "50", "--trades", "200"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut f: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let assets: Vec<String> = f["symbols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["baseAsset"].as_str().unwrap().to_owned())
+        .filter(|a| a != "BTC")
+        .collect();
+    assert_eq!(assets.len(), 50);
+    let account = &mut f["accounts"][0];
+    for s in account["snapshots"].as_array_mut().unwrap() {
+        let b = s["data"]["balances"].as_array_mut().unwrap();
+        b.retain(|x| x["asset"] == "BTC" || x["asset"] == "USDT");
+        b.extend(
+            assets
+                .iter()
+                .map(|a| serde_json::json!({"asset": a, "free": "3.5", "locked": "0.25"})),
+        );
+    }
+    let key = account["api_key"].as_str().unwrap().to_owned();
+    let secret = account["api_secret"].as_str().unwrap().to_owned();
+    std::fs::write(&out, serde_json::to_vec(&f).unwrap()).unwrap();
+    (out, key, secret)
+}
+
+/// One daily snapshot of an account holding 50 assets: what it costs in
+/// exchange weight, measured from the requests the mock served, against
+/// Binance's limits; and its block equals the Python reference.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daily_snapshot_of_50_assets_stays_within_the_weight_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, key, secret) = fifty_assets(dir.path());
+    let stack = Stack::start(&path, &[]).await;
+    let att = stack.enclave.attest().await;
+    let cred = seal_credential(&att, "binance", &key, &secret);
+    stack.enclave.open("sess-50", &cred).await.unwrap();
+    let r = stack
+        .enclave
+        .compute("sess-50", &cred, None, None, Some(vec!["BTCUSDT".into()]))
+        .await
+        .unwrap();
+    let key_v = p256::ecdsa::VerifyingKey::from_sec1_bytes(&att.signing_public_key).unwrap();
+    let bytes = strongroom_verifier::cose::verify_es256(&r.signed, &key_v, None).unwrap();
+    let payload = AggregatePayload::from_cbor(&bytes).unwrap();
+    let block = payload.returns.as_ref().unwrap();
+    assert_eq!((block.daily.len(), block.days), (30, 29));
+    assert!(block.unvalued.is_empty(), "{:?}", block.unvalued);
+    assert_eq!(serde_json::to_value(block).unwrap(), reference(&path, &key));
+
+    let log = stack.mock.log_text();
+    let count = |p: &str| {
+        log.lines()
+            .filter(|l| l.contains(" request") && l.contains(p))
+            .count() as u32
+    };
+    let spent: Vec<(&str, u32, u32)> = WEIGHTS
+        .iter()
+        .map(|(p, w)| (*p, count(p), count(p) * w))
+        .collect();
+    println!("daily snapshot of 50 assets: {spent:?}");
+    // 50 USDT pairs tried (6 unknown), 6 BTC pairs and BTCUSDT: 57 klines.
+    assert_eq!(spent[0].1, 57, "{spent:?}");
+    assert!(spent[0].2 <= 5_400, "klines within the /api margin");
+    assert_eq!(spent[1].1, 1);
+    assert_eq!((spent[2].1, spent[3].1), (1, 1));
+    assert!(spent[1].2 <= 10_800 && spent[3].2 <= 162_000);
+}
