@@ -221,3 +221,33 @@ fn too_many_assets_is_refused_not_truncated() {
         .unwrap();
     assert_eq!(e.unvalued.len(), MAX_EQUITY_ASSETS);
 }
+
+proptest::proptest! {
+    /// The integer valuation equals rust_decimal's exact product rounded
+    /// half-even, for products within 20 digits (where that product is
+    /// exact, and its 10^-8 units fit a decimal).
+    #[test]
+    fn integer_values_equal_the_exact_product(
+        q in 0i64..10_000_000_000, qs in 0u32..=8,
+        p in 0i64..10_000_000_000, ps in 0u32..=16,
+        neg: bool,
+    ) {
+        let qty = Decimal::new(if neg { -q } else { q }, qs);
+        let price = Decimal::new(p, ps);
+        let exact = (qty * price).round_dp_with_strategy(VALUE_DP, RoundingStrategy::MidpointNearestEven);
+        let units = value_units(qty, price).unwrap();
+        proptest::prop_assert_eq!(Decimal::from_i128_with_scale(units, VALUE_DP), exact);
+    }
+}
+
+#[test]
+fn half_even_division() {
+    let h = |m, k| div_pow10_half_even(m, k).unwrap();
+    assert_eq!((h(25, 1), h(35, 1), h(-25, 1), h(-35, 1)), (2, 4, -2, -4));
+    assert_eq!((h(-26, 1), h(14, 1), h(7, 0)), (-3, 1, 7));
+    // Beyond 64 bits: the general division.
+    let big = 10i128.pow(30) + 5 * 10i128.pow(9);
+    assert_eq!(h(big, 10), 10i128.pow(20));
+    assert_eq!(h(big + 10i128.pow(10), 10), 10i128.pow(20) + 2);
+    assert_eq!(div_pow10_half_even(1, 39), None);
+}

@@ -312,11 +312,22 @@ fn utc_day_of(text: &str) -> Option<Day> {
     ))
 }
 
-/// `YYYY-MM-DD` of a day, or `None` out of the calendar's range.
+/// `YYYY-MM-DD` of a day, or `None` outside years 1..=9999. (Howard
+/// Hinnant's `civil_from_days`, proleptic Gregorian: one call per day of a
+/// ten-year series, so no general-purpose formatter.)
 pub fn date_text(day: Day) -> Option<String> {
-    let t = time::OffsetDateTime::from_unix_timestamp(day.checked_mul(86_400)?).ok()?;
-    let fmt = time::macros::format_description!("[year]-[month]-[day]");
-    t.format(fmt).ok()
+    let z = day.checked_add(719_468)?;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (1..=9999)
+        .contains(&y)
+        .then(|| format!("{y:04}-{m:02}-{d:02}"))
 }
 
 #[cfg(test)]

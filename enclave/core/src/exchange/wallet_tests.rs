@@ -180,3 +180,19 @@ fn flows_count_credited_deposits_and_completed_withdrawals() {
         Err(WalletParseError::TooLarge)
     );
 }
+
+#[test]
+fn dates_agree_with_the_time_crate() {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    let lo = time::Date::MIN.to_julian_day();
+    for day in (-719_162i64..2_932_897)
+        .step_by(97)
+        .chain([-719_162, 0, 20_089, 2_932_896])
+    {
+        let t = time::OffsetDateTime::from_unix_timestamp(day * 86_400).unwrap();
+        assert_eq!(date_text(day).unwrap(), t.format(fmt).unwrap(), "{day}");
+        assert!(t.date().to_julian_day() > lo);
+    }
+    assert_eq!(date_text(-719_163), None, "year 0");
+    assert_eq!(date_text(2_932_897), None, "year 10000");
+}

@@ -11,6 +11,7 @@ pub mod hpke_open;
 pub mod machine;
 pub mod pg_insert;
 pub mod profile;
+pub mod returns;
 pub mod submit;
 pub mod tiles;
 pub mod witnessing;

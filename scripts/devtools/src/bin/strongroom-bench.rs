@@ -12,7 +12,7 @@ use strongroom_devtools::bench::figures::{
     BoxError, attest_figures, latency_figures, report, rpc_figures, rss_figures, submit_figure,
     tiles_figure,
 };
-use strongroom_devtools::bench::{aggregate, attest, profile};
+use strongroom_devtools::bench::{aggregate, attest, profile, returns};
 use strongroom_devtools::stack::Stack;
 
 #[derive(Parser)]
@@ -65,6 +65,16 @@ enum Cmd {
     Aggregate {
         #[arg(long, default_value_t = 1_000_000)]
         trades: usize,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
+    /// The returns block over ten years of daily equity (series
+    /// construction + metrics), against 10 ms.
+    Returns {
+        #[arg(long, default_value_t = 3_650)]
+        days: usize,
+        #[arg(long, default_value_t = 50)]
+        assets: usize,
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
@@ -206,6 +216,35 @@ fn run(cmd: Cmd) -> Result<(), BoxError> {
             );
             f.goal = format!("{} (ratio to f64 floor reported)", f.goal);
             print(&[f])
+        }
+        Cmd::Returns { days, assets, runs } => {
+            let (metrics, rebuild) = returns::times_ms(days, assets, runs)?;
+            print(&[
+                Figure::from_runs(
+                    "returns_metrics_ten_years",
+                    "ms",
+                    &metrics,
+                    &[],
+                    Goal::AtMost(10.0),
+                    format!(
+                        "strongroom_formats::returns::compute over {days} daily entries \
+                         (each day's equity already valued once, in its daily snapshot), \
+                         exact decimals, one core"
+                    ),
+                ),
+                Figure::from_runs(
+                    "returns_rebuild_ten_years",
+                    "ms",
+                    &rebuild,
+                    &[],
+                    Goal::None,
+                    format!(
+                        "worst case: value {assets} assets (1 in 8 via BTC) on each of {days} \
+                         days from raw snapshots and closes, with flows \
+                         (strongroom_enclave_core::equity::build), then compute"
+                    ),
+                ),
+            ])
         }
         Cmd::AggregatesLatency {
             stack,
