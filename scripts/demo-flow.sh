@@ -46,7 +46,7 @@ demo_flow() {
     "$CLIENT" verify-checkpoint "$out/checkpoint.txt" --policy "$out/tlog-policy"
   fi
 
-  say "5/6 the figures equal the ones computed by hand (scripts/fixtures/demo.expected.json)"
+  say "5/6 the figures equal the ones computed by hand (scripts/fixtures/demo.expected.json), the returns the independent reference"
   python3 - "$out/result.json" "$ROOT/scripts/fixtures/demo.expected.json" <<'PY'
 import json, sys
 got = json.load(open(sys.argv[1]))["aggregates"]
@@ -55,6 +55,15 @@ for part in ("symbols", "totals"):
     if got[part] != want[part]:
         sys.exit(f"{part} differ:\n got  {json.dumps(got[part], sort_keys=True)}\n want {json.dumps(want[part], sort_keys=True)}")
 print("    symbols and totals match the hand-computed figures")
+PY
+  python3 - "$out/result.json" "$ROOT/scripts/checks/returns_series.py" "$ROOT/scripts/fixtures/demo.json" <<'PY'
+import json, subprocess, sys
+got = json.load(open(sys.argv[1]))["aggregates"].get("returns")
+want = json.loads(subprocess.run([sys.executable, sys.argv[2], sys.argv[3], "demo-api-key"],
+                                 check=True, capture_output=True, text=True).stdout)
+if got != want:
+    sys.exit(f"returns differ from the independent reference:\n got  {json.dumps(got)}\n want {json.dumps(want)}")
+print(f"    returns ({got['days']} daily returns, twr {got['twr']}) match the independent reference (scripts/checks/returns_series.py)")
 PY
 
   say "6/6 revoke: the ciphertext is purged and the enclave forgets the session"
