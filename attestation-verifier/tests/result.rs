@@ -342,3 +342,77 @@ fn consistency_between_two_signed_heads() {
         Err(ResultError::TreeHeadSignature(CoseError::BadSignature))
     );
 }
+
+/// A version 2 payload carrying a `returns` block computed from `series`.
+fn with_returns(series: &[(&str, &str, &str)]) -> ResultFixture {
+    use strongroom_formats::aggregates::{Selection, SelectionMode};
+    use strongroom_formats::returns::{DayInput, METHODOLOGY, compute};
+    let days: Vec<DayInput> = series
+        .iter()
+        .map(|(date, e, f)| DayInput {
+            date: (*date).into(),
+            equity: e.parse().unwrap(),
+            net_flow: f.parse().unwrap(),
+        })
+        .collect();
+    let mut f = ResultFixture::default();
+    f.payload.version = 2;
+    f.payload.session = None;
+    f.payload.credential = Some("ef".repeat(32));
+    f.payload.policy = Some(strongroom_formats::policy::Policy::DEFAULT);
+    f.payload.selection = Some(Selection {
+        mode: SelectionMode::All,
+        considered: vec!["BTCUSDT".into()],
+        complete: true,
+    });
+    f.payload.methodology = Some(METHODOLOGY.into());
+    f.payload.returns = Some(compute("USDT", &days, rust_decimal::Decimal::ZERO).unwrap());
+    f
+}
+
+/// R6b: a signed returns block is taken for its daily series only. Signed
+/// figures that do not follow from it (an enclave that computed wrongly,
+/// or signed a forgery) are refused, even under a valid signature.
+#[test]
+fn signed_returns_figures_must_follow_from_the_signed_series() {
+    let series = [
+        ("2026-01-01", "1000", "0"),
+        ("2026-01-02", "1100", "0"),
+        ("2026-01-03", "1045", "0"),
+        ("2026-01-04", "2100", "1000"),
+    ];
+    let f = with_returns(&series);
+    let v = verify_result(&f.answer(), &f.root(), &f.policy()).unwrap();
+    assert_eq!(v.payload.returns.as_ref().unwrap().days, 3);
+
+    let mut bad = with_returns(&series);
+    let r = bad.payload.returns.as_mut().unwrap();
+    r.twr = "0.2".parse().unwrap();
+    let err = check(&bad, &bad.answer()).unwrap_err();
+    assert_eq!(err.code(), "returns_mismatch", "{err}");
+    assert!(err.to_string().contains("twr"), "{err}");
+
+    let mut bad = with_returns(&series);
+    bad.payload.returns.as_mut().unwrap().daily[2].ret = Some("-0.04".parse().unwrap());
+    let err = check(&bad, &bad.answer()).unwrap_err();
+    assert!(err.to_string().contains("daily[2].return"), "{err}");
+
+    // A series with a gap is refused, whatever its figures.
+    let mut bad = with_returns(&series);
+    bad.payload.returns.as_mut().unwrap().daily[3].date = "2026-01-05".into();
+    assert_eq!(
+        check(&bad, &bad.answer()).unwrap_err().code(),
+        "returns_mismatch"
+    );
+
+    // `unvalued` must be sorted, distinct asset names.
+    let mut bad = with_returns(&series);
+    bad.payload.returns.as_mut().unwrap().unvalued = vec!["ZZZ".into(), "AAA".into()];
+    assert_eq!(
+        check(&bad, &bad.answer()).unwrap_err().code(),
+        "returns_mismatch"
+    );
+    let mut ok = with_returns(&series);
+    ok.payload.returns.as_mut().unwrap().unvalued = vec!["AAA".into(), "ZZZ".into()];
+    assert!(check(&ok, &ok.answer()).is_ok());
+}
