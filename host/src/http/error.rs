@@ -99,6 +99,7 @@ codes! {
     TtlTooLong => "ttl_too_long", 422, "the credential's lifetime exceeds the maximum";
     /// The exchange refused the sealed API key or its signature.
     ExchangeRejectedCredentials => "exchange_rejected_credentials", 422, "the exchange rejected the API credentials";
+    KeyNotReadOnly => "key_not_read_only", 422, "the API key can trade, withdraw, transfer or use margin or futures: create a read-only key and submit that";
     /// The exchange kept rate-limiting the enclave's requests.
     ExchangeRateLimited => "exchange_rate_limited", 429, "the exchange rate-limited the request; try again later";
     /// The next exchange request would pass the deployment's weight budget
@@ -207,6 +208,7 @@ pub fn enclave_code(code: ErrorCode) -> Code {
         ErrorCode::NonceTooLong => Code::NonceTooLong,
         ErrorCode::InvalidArgument => Code::InvalidArgument,
         ErrorCode::ExchangeRejectedCredentials => Code::ExchangeRejectedCredentials,
+        ErrorCode::KeyNotReadOnly => Code::KeyNotReadOnly,
         ErrorCode::ExchangeRateLimited => Code::ExchangeRateLimited,
         ErrorCode::ExchangeBudget => Code::ExchangeBudget,
         ErrorCode::ComputeBusy => Code::TooManyComputations,

@@ -113,6 +113,8 @@ pub(super) fn run<F: Future>(f: F) -> F::Output {
 const TIME: &str = r#"{"serverTime":1000}"#;
 const INFO: &str = r#"{"symbols":[{"symbol":"BTCUSDT","baseAsset":"BTC","quoteAsset":"USDT"}]}"#;
 const ACCOUNT: &str = r#"{"uid":1001,"balances":[{"asset":"BTC"}]}"#;
+const READ_ONLY: &str =
+    r#"{"ipRestrict":false,"enableReading":true,"enableSpotAndMarginTrading":false}"#;
 
 /// The flaky `retry_after_beyond_the_budget_is_rate_limited`: a Retry-After
 /// within the budget is waited out, and the wait (up to a minute) outlasts
@@ -127,10 +129,14 @@ fn a_retry_after_wait_reconnects_before_retrying() {
         used_weight: None,
         body: b"{}".to_vec(),
     };
-    t.answers
-        .lock()
-        .unwrap()
-        .extend([ok(TIME), limited, ok(INFO), ok(ACCOUNT), ok("[]")]);
+    t.answers.lock().unwrap().extend([
+        ok(TIME),
+        limited,
+        ok(INFO),
+        ok(ACCOUNT),
+        ok(READ_ONLY),
+        ok("[]"),
+    ]);
     let client = Binance::new(
         t.clone(),
         Arc::new(FixedClock(1000)),
@@ -144,7 +150,7 @@ fn a_retry_after_wait_reconnects_before_retrying() {
     let conns: Vec<u32> = gets.iter().map(|(c, _)| *c).collect();
     assert_eq!(
         conns,
-        [1, 1, 2, 2, 2],
+        [1, 1, 2, 2, 2, 2],
         "the retry after the wait opens connection 2: {gets:?}"
     );
 }
