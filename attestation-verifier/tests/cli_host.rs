@@ -289,7 +289,7 @@ fn host_refusals_exit_1_with_the_host_code() {
 fn aggregates_saves_the_answer_and_verifies_the_chain() {
     let mut f = ResultFixture::default();
     // The answer to what `cmd("good", ...)` asks, computed just now.
-    f.payload.session = hex::encode(sha2::Sha256::digest(b"good"));
+    f.payload.session = Some(hex::encode(sha2::Sha256::digest(b"good")));
     f.payload.computed_at = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();

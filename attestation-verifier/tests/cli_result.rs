@@ -141,7 +141,7 @@ fn each_tampering_exits_1_with_its_code() {
     cases.push(("result_nonce_mismatch", a));
 
     let mut other = ResultFixture::default();
-    other.payload.session = hex::encode([0x44; 32]);
+    other.payload.session = Some(hex::encode([0x44; 32]));
     let mut a = valid.clone();
     a.attestation = other.answer().attestation;
     cases.push(("result_nonce_mismatch", a));

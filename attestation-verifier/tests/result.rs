@@ -122,7 +122,7 @@ fn a_swapped_or_wrong_nonce_attestation_is_caught() {
     let f = ResultFixture::default();
     // The attestation of another result from the same enclave.
     let mut other = ResultFixture::default();
-    other.payload.session = hex::encode([0x33; 32]);
+    other.payload.session = Some(hex::encode([0x33; 32]));
     let mut a = f.answer();
     a.attestation = other.answer().attestation;
     assert_eq!(check(&f, &a), Err(ResultError::NonceMismatch));

@@ -67,6 +67,7 @@ fn step_of_result(e: &ResultError) -> &'static str {
     use ResultError::*;
     match e {
         TooLarge | Json(_) | BundleFormat | BundleId => "bundle",
+        PublishConsent(_) => "result",
         Attestation(d) => step_of_document(d),
         NonceMismatch | Binding(_) => "signing_key",
         KeyIdMismatch(what) if what.contains("tree head") => "log",
@@ -185,6 +186,10 @@ fn result_chain(
             .map_err(|e| Refusal::new(step_of_document(&e), e.code(), &e))?;
     }
     let v = verify_result(&bundle.to_answer(), &root, &policy).map_err(result_refusal)?;
+    // Fail closed on a v2 result its owner did not consent to publish.
+    bundle
+        .check_publish_consent(&v.payload)
+        .map_err(result_refusal)?;
     if time_of(v.document.timestamp_ms as f64)? > now + Duration::from_secs(60) {
         return Err(Refusal::new(
             "attestation",

@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use strongroom_host::http::validate::{
-    RequestAggregates, Revoke, SubmitKey, parse_json, query_u64, quote_nonce, session_id,
+    OwnerRequest, RequestAggregates, SubmitKey, parse_json, query_u64, quote_nonce,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -15,8 +15,8 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(r) = parse_json::<RequestAggregates>(data) {
         let _ = r.validate();
     }
-    if let Ok(r) = parse_json::<Revoke>(data) {
-        let _ = session_id(&r.session_id);
+    if let Ok(r) = parse_json::<OwnerRequest>(data) {
+        let _ = r.validate();
     }
     if let Ok(q) = std::str::from_utf8(data) {
         let _ = quote_nonce(Some(q));

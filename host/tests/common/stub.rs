@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use strongroom_protocol::messages::{
-    AttestationInfo, CredentialAccepted, Forgotten, HealthInfo, KeyRingInfo, Phase, RequestBody,
-    ResponseBody,
+    AttestationInfo, CredentialAccepted, CredentialRevoked, Forgotten, HealthInfo, KeyRingInfo,
+    Phase, RequestBody, ResponseBody,
 };
 use strongroom_protocol::server::{self, Handler, ServerConfig};
 use strongroom_protocol::transport::{Address, Listener};
@@ -95,6 +95,20 @@ impl Handler for Stub {
                 ring_id: None,
                 ring_version: None,
             }),
+            // No owner key to check against (the stub opens nothing): it
+            // refuses under a label `revoke_<code>`, else revokes.
+            RequestBody::RevokeCredential(r) => {
+                if let Some(code) = r.metadata.label.strip_prefix("revoke_") {
+                    let code: ErrorCode = serde_json::from_str(&format!("\"{code}\"")).unwrap();
+                    return ResponseBody::Error(RpcError::new(code));
+                }
+                let credential = hex::encode(r.sealed.id());
+                ResponseBody::CredentialRevoked(CredentialRevoked {
+                    entry: super::stub_log::revocation_entry(&credential),
+                    credential,
+                    ring: None,
+                })
+            }
             RequestBody::AppendLog(a) => match self.log.append(&a) {
                 Ok(r) => ResponseBody::LogAppended(r),
                 Err(code) => ResponseBody::Error(RpcError::new(code)),

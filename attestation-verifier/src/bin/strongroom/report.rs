@@ -73,7 +73,31 @@ pub fn print_result(v: &VerifiedResult) {
 
 fn print_figures(p: &AggregatePayload) {
     println!("  account:      {} {} ({})", p.exchange, p.label, p.account);
-    println!("  session:      {}", p.session);
+    if let Some(session) = &p.session {
+        println!("  session:      {session}");
+    }
+    if let Some(c) = &p.credential {
+        println!("  credential:   {c}");
+        println!(
+            "  owner:        {}",
+            p.owner
+                .as_deref()
+                .unwrap_or("(none: sealed without an owner key)")
+        );
+    }
+    if let Some(policy) = &p.policy {
+        println!(
+            "  policy:       windows {:?}, symbols {:?}, at most one per {} s, {}",
+            policy.windows,
+            policy.symbols,
+            policy.min_interval_seconds,
+            if policy.publish {
+                "published"
+            } else {
+                "private"
+            }
+        );
+    }
     println!(
         "  window:       {} .. {} (computed {})",
         p.from.as_deref().unwrap_or("(beginning)"),
