@@ -30,21 +30,28 @@ pub struct Stack {
     pub db: TestDb,
     pub host: Host,
     pub addr: String,
-    _enclave: StubEnclave,
+    pub enclave: StubEnclave,
     _dir: tempfile::TempDir,
 }
 
 pub async fn stack() -> Stack {
+    stack_with(&[]).await
+}
+
+/// [`stack`] with more host environment.
+pub async fn stack_with(extra: &[(&str, &str)]) -> Stack {
     let db = TestDb::migrated().await;
     let dir = tempfile::tempdir().unwrap();
     let (path, addr) = socket_in(dir.path());
     let enclave = StubEnclave::start(&path);
-    let host = Host::start(&db, &addr, &[("RATE_LIMIT_MAX", "10000")]).await;
+    let mut env = vec![("RATE_LIMIT_MAX", "10000")];
+    env.extend_from_slice(extra);
+    let host = Host::start(&db, &addr, &env).await;
     Stack {
         db,
         host,
         addr,
-        _enclave: enclave,
+        enclave,
         _dir: dir,
     }
 }

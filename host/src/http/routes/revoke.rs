@@ -67,7 +67,9 @@ impl App {
         session_state(&tx, session).await?;
         store::sessions::revoke(&tx, session, &audit_entry).await?;
         tx.commit().await?;
-        Ok(json!({"revoked": true, "logged": false}))
+        // Exactly the version 1 answer: version 1 clients refuse unknown
+        // fields. An absent `logged` means false.
+        Ok(json!({"revoked": true}))
     }
 
     async fn revoke_logged(
