@@ -212,7 +212,24 @@ fn result_chain(
         "tree_size": v.tree_head.size,
         "tree_time": v.tree_head.time,
         "tlog_proof": if bundle.tlog_proof.is_some() { "present, not checked (needs a witness policy)" } else { "absent" },
+        "publish_consent": consent_kind(&bundle, &v.payload),
     }))
+}
+
+/// How the (checked) consent to publish was given.
+fn consent_kind(
+    bundle: &ResultBundle,
+    payload: &strongroom_formats::aggregates::AggregatePayload,
+) -> &'static str {
+    if payload.version < 2 {
+        "not needed (version 1 result)"
+    } else if payload.policy.is_some_and(|p| p.publish) {
+        "the sealed policy"
+    } else if bundle.publish_authorization.is_some() {
+        "the owner's signature"
+    } else {
+        "none"
+    }
 }
 
 /// `verifyAttestation`: one NSM document at `now_ms` under pcrs.json,

@@ -138,6 +138,7 @@ function showDetails(r) {
     ["enclave key id", el("code", {}, r.key_id)],
     ["log entry", `leaf ${r.leaf_index} of a tree of ${r.tree_size} (head signed ${r.tree_time})`],
     ["cosigned checkpoint", r.tlog_proof],
+    ["published with the consent of", r.publish_consent],
   ]);
   $("details").hidden = false;
 }
