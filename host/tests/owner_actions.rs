@@ -306,3 +306,85 @@ impl PublicGet for Stack {
         self.host.get(path, &[]).await
     }
 }
+
+/// `strongroom <command> --log URL ... --json`: (exit code, stdout JSON, stderr).
+fn cli(s: &Stack, args: &[&str]) -> (i32, Value, String) {
+    let out = std::process::Command::new(strongroom_testkit::bin::verifier_cli())
+        .args(args)
+        .args(["--log", &format!("http://{}", s.host.addr), "--json"])
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_use_after_a_logged_revocation_is_reported_by_monitor_and_history() {
+    // The stub enclave does not enforce revocations: it plays an enclave
+    // (or a forged log) that uses a revoked credential, which the log's
+    // readers must catch.
+    let s = stack_with(&[("PUBLIC_LOG_ENTRIES", "1")]).await;
+    let key = s.db.tenant("acme").await;
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy");
+    std::fs::write(
+        &policy,
+        format!(
+            "log {}\nquorum none\n",
+            common::stub_log::note_signer().verifier_key()
+        ),
+    )
+    .unwrap();
+    let state = dir.path().join("state.json");
+    let (policy, state) = (policy.to_str().unwrap(), state.to_str().unwrap());
+    let monitor = |s: &Stack| cli(s, &["monitor", "--policy", policy, "--state", state]);
+    let session = submit(&s.host, &key, "v2main").await;
+    let replayed = submit(&s.host, &key, "v2main").await;
+    compute(&s, &key, &session).await;
+    assert_eq!(monitor(&s).0, 0);
+    let auth = signed(&action(Action::Revoke, &credential(), 0), &owner_key());
+    let body = json!({"session_id": session, "owner_authorization": auth}).to_string();
+    assert_eq!(
+        s.host.post("/enclave/revoke", &key, &body).await.status,
+        200
+    );
+    // The monitor keeps the revocation in its state.
+    let (code, out, err) = monitor(&s);
+    assert_eq!(code, 0, "{out} {err}");
+    assert_eq!(out["revocations"][credential()]["index"], 1, "{out}");
+    let (code, out, err) = cli(&s, &["history", "--credential", &credential()]);
+    assert_eq!(code, 0, "{out} {err}");
+    let kinds: Vec<&str> = out["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["result", "revocation"]);
+    // The same ciphertext, used again after its revocation.
+    compute(&s, &key, &replayed).await;
+    let (code, out, err) = monitor(&s);
+    assert_eq!(
+        (code, out["error"]["code"].as_str()),
+        (1, Some("revoked_then_used")),
+        "{out}"
+    );
+    assert!(
+        err.contains("revoked at leaf 1, used by the result at leaf 2"),
+        "{err}"
+    );
+    let (code, out, _) = cli(&s, &["history", "--credential", &credential()]);
+    assert_eq!(
+        (code, out["error"]["code"].as_str()),
+        (1, Some("revoked_then_used"))
+    );
+    // Another credential's history is empty and clean.
+    let (code, out, _) = cli(&s, &["history", "--credential", &"cd".repeat(32)]);
+    assert_eq!(
+        (code, out["entries"].as_array().map(Vec::len)),
+        (0, Some(0))
+    );
+}

@@ -29,6 +29,7 @@ export interface ResultVerified {
     tree_size: number;
     tree_time: string;
     tlog_proof: string;
+    publish_consent: string;
     steps: Step[];
 }
 export type ResultReport = ResultVerified | (Refused & { root: "aws" | "dev" | null; steps: Step[] });

@@ -103,7 +103,10 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         .iter()
         .filter(|v| v.credential == credential)
         .collect();
-    print(args, &credential, size, verified, &uses);
+    // With --json the one object on stdout is the error's, when there is one.
+    if !(args.json && !after.is_empty()) {
+        print(args, &credential, size, verified, &uses);
+    }
     if let Some(v) = after.first() {
         return Err(CliError::refused(
             "revoked_then_used",
