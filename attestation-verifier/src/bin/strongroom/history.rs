@@ -104,7 +104,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         .filter(|v| v.credential == credential)
         .collect();
     // With --json the one object on stdout is the error's, when there is one.
-    if !(args.json && !after.is_empty()) {
+    if !args.json || after.is_empty() {
         print(args, &credential, size, verified, &uses);
     }
     if let Some(v) = after.first() {
