@@ -104,6 +104,19 @@ async fn code_of(
     error_code(&err).unwrap_or_else(|| panic!("no error code: {err:?}"))
 }
 
+/// The uid the demo fixture gives the account of `api_key`.
+fn demo_uid(api_key: &str) -> u64 {
+    let fx = fixture("demo.json");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fx).unwrap()).unwrap();
+    v["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["api_key"] == api_key)
+        .and_then(|a| a["uid"].as_u64())
+        .expect("the demo account has a uid")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_fixture_signed_aggregates() {
     let stack = Stack::start(&fixture("demo.json"), &[]).await;
@@ -131,10 +144,22 @@ async fn demo_fixture_signed_aggregates() {
     assert_eq!(binding.signing_key_sec1.to_vec(), att.signing_public_key);
     assert_eq!(binding.kid, att.key_id);
     assert_eq!(payload.pcr0, hex::encode(&att.pcr0));
+    // Payload v2: the account from the exchange's uid, the credential from
+    // the sealed bytes, no host-chosen session.
+    assert_eq!(payload.version, 2);
+    let uid = demo_uid("demo-api-key");
     let mut account = Sha256::new();
-    account.update(b"strongroom/account/v1\0binance\0demo-api-key");
+    account.update(format!("strongroom/account/v2\0binance\0{uid}").as_bytes());
     assert_eq!(payload.account, hex::encode(account.finalize()));
-    assert_eq!(payload.session, hex::encode(Sha256::digest(b"sess-demo")));
+    assert_eq!(payload.session, None);
+    assert_eq!(
+        payload.credential.as_deref(),
+        Some(hex::encode(cred.sealed.id()).as_str())
+    );
+    assert_eq!(payload.owner, None);
+    let selection = payload.selection.as_ref().unwrap();
+    assert!(selection.complete);
+    assert!(selection.considered.contains(&"BTCUSDT".to_owned()));
     assert_eq!(
         (payload.from.as_deref(), payload.to.as_deref()),
         (None, None)

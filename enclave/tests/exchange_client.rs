@@ -173,7 +173,7 @@ async fn exchange_clock_far_from_the_enclave_clock_is_refused() {
         .unwrap()
         .as_millis() as u64;
     let ctx = PayloadContext {
-        session_id: "s",
+        listed: false,
         window: Window::default(),
         now_ms,
         key_id: "v1:test",

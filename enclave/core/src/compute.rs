@@ -4,6 +4,8 @@
 //! without a network.
 
 use sha2::{Digest, Sha256};
+use strongroom_formats::aggregates::{Selection, SelectionMode};
+use strongroom_formats::returns::METHODOLOGY;
 use strongroom_protocol::ErrorCode;
 use strongroom_protocol::aggregates::{AGGREGATES_VERSION, AggregatePayload};
 use time::OffsetDateTime;
@@ -51,11 +53,27 @@ impl ComputeError {
     }
 }
 
+/// Domain separator of the v2 account pseudonym (DESIGN.md "Result payload v2").
+pub(crate) const ACCOUNT_DOMAIN_V2: &[u8] = b"strongroom/account/v2";
+
+/// hex SHA-256("strongroom/account/v2" ‖ 0x00 ‖ exchange ‖ 0x00 ‖ the
+/// exchange's account id): every API key of one exchange account gives the
+/// same pseudonym.
+pub fn account_pseudonym_v2(exchange: &str, account_id: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(ACCOUNT_DOMAIN_V2);
+    h.update([0u8]);
+    h.update(exchange.as_bytes());
+    h.update([0u8]);
+    h.update(account_id.as_bytes());
+    hex::encode(h.finalize())
+}
+
 /// Everything the payload states besides the figures.
 #[derive(Debug, Clone)]
 pub struct PayloadContext<'a> {
-    /// Session id (UUID text); the payload carries its SHA-256.
-    pub session_id: &'a str,
+    /// Whether the request named its symbols (`selection.mode` = `listed`).
+    pub listed: bool,
     /// Window requested.
     pub window: Window,
     /// Enclave time when the figures were computed, unix ms.
@@ -95,12 +113,32 @@ pub(crate) fn build_payload(
         b.map(|ms| rfc3339_ms(ms).ok_or(ComputeError::BadWindow))
             .transpose()
     };
+    let account_id = history
+        .account_id
+        .as_deref()
+        .ok_or(ComputeError::Exchange(ExchangeError::Malformed))?;
     Ok(AggregatePayload {
         version: AGGREGATES_VERSION,
         exchange: credential.exchange().to_owned(),
         label: credential.label().to_owned(),
-        account: credential.account().to_owned(),
-        session: hex::encode(Sha256::digest(ctx.session_id.as_bytes())),
+        account: account_pseudonym_v2(credential.exchange(), account_id),
+        session: None,
+        credential: Some(credential.id().to_owned()),
+        owner: credential.owner_id(),
+        policy: Some(*credential.policy()),
+        permissions: None,
+        selection: Some(Selection {
+            mode: if ctx.listed {
+                SelectionMode::Listed
+            } else {
+                SelectionMode::All
+            },
+            considered: history.considered.clone(),
+            complete: history.complete,
+        }),
+        methodology: Some(METHODOLOGY.to_owned()),
+        returns: None,
+        previous: None,
         from: fmt(ctx.window.from_ms)?,
         to: fmt(ctx.window.to_ms)?,
         computed_at: rfc3339_ms(now).ok_or(ComputeError::BadWindow)?,

@@ -130,6 +130,9 @@ fn local(e: &Enclave, request: RequestBody) -> Result<ResponseBody, EnclaveError
             ResponseBody::KeyRingSealed(e.retire_key_versions(&req)?)
         }
         RequestBody::ResealCredentials(req) => ResponseBody::Resealed(e.reseal_credentials(&req)?),
+        RequestBody::RevokeCredential(req) => {
+            ResponseBody::CredentialRevoked(e.revoke_credential(&req)?)
+        }
         // Egress I/O: only through ports that have it (see `handle`); a
         // cancel is the RPC server's (it never reaches a handler).
         RequestBody::ComputeAggregates(_)

@@ -15,4 +15,5 @@ pub mod ring;
 pub mod slots;
 pub mod state;
 pub mod sync;
+mod terms;
 pub mod tlog;

@@ -19,6 +19,7 @@ use crate::exchange::{Exchange, History};
 use crate::handle::Ports;
 use crate::intake::Credential;
 use crate::state::{Enclave, EnclaveError};
+use crate::terms::{self, Ask, Grant};
 
 /// Serves one `ComputeAggregates` request end to end (phase already checked
 /// by [`crate::handle::handle`]).
@@ -44,16 +45,29 @@ pub(crate) async fn compute_aggregates<P: Ports>(
         sealed,
         metadata,
         symbols,
+        owner_authorization,
         ..
     } = req;
-    let sid = session_id.clone();
     let credential = ports
-        .blocking(move |e| e.session_credential(&sid, tenant.as_deref(), &sealed, &metadata))
+        .blocking(move |e| e.session_credential(&session_id, tenant.as_deref(), &sealed, &metadata))
         .await??;
     if credential.exchange() != exchange.name() {
         return Err(EnclaveError::UnsupportedExchange);
     }
     let started_ms = ports.enclave().clock().now_unix_ms();
+    let ask = Ask {
+        from_ms: window.from_ms,
+        to_ms: window.to_ms,
+        symbols: symbols.as_deref(),
+    };
+    // The trader's terms, whatever the host asked (owner signature checks
+    // are a few hundred microseconds: no need for the blocking pool).
+    let grant = terms::check(&credential, ask, owner_authorization.as_deref(), started_ms)?;
+    let interval = match grant {
+        Grant::Policy => Some(ports.enclave().usage().begin(&credential, started_ms)?),
+        Grant::Owner => None,
+    };
+    let listed = symbols.is_some();
     let history = exchange
         .fetch_history(&credential, symbols.as_deref())
         .await
@@ -61,11 +75,13 @@ pub(crate) async fn compute_aggregates<P: Ports>(
             tracing::info!(reason = %e, "exchange fetch failed");
             EnclaveError::Compute(e.into())
         })?;
-    ports
-        .blocking(move |e| {
-            sign_aggregates(e, &credential, &history, &session_id, window, started_ms)
-        })
-        .await?
+    let answer = ports
+        .blocking(move |e| sign_aggregates(e, &credential, &history, listed, window, started_ms))
+        .await??;
+    if let Some(slot) = interval {
+        slot.done(started_ms);
+    }
+    Ok(answer)
 }
 
 /// Step 3: checks the exchange clock, signs the payload and attests to it.
@@ -73,7 +89,7 @@ pub(crate) fn sign_aggregates(
     enclave: &Enclave,
     credential: &Credential,
     history: &History,
-    session_id: &str,
+    listed: bool,
     window: Window,
     started_ms: u64,
 ) -> Result<AggregatesResult, EnclaveError> {
@@ -82,7 +98,7 @@ pub(crate) fn sign_aggregates(
     enclave.with_key_ring(|ring| {
         let key_id = ring.current().key_id();
         let ctx = PayloadContext {
-            session_id,
+            listed,
             window,
             now_ms,
             key_id,

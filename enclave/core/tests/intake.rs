@@ -97,7 +97,7 @@ fn refuses_envelopes_that_do_not_open() {
     let pk = ring.current().public_sec1();
     let (enc, ct) = seal(pk, &pt);
     let (other_enc, other_ct) = seal(other.current().public_sec1(), &pt);
-    let (info_enc, info_ct) = seal_with(pk, b"strongroom/credential/v2", &pt, b"");
+    let (info_enc, info_ct) = seal_with(pk, b"strongroom/credential/v3", &pt, b"");
     let (aad_enc, aad_ct) = seal_with(pk, HPKE_INFO, &pt, b"aad");
     let mut flipped_ct = ct.clone();
     flipped_ct[0] ^= 0x80;
@@ -284,4 +284,80 @@ fn older_key_versions_still_open() {
     let env = sealed(&v2, &enc, &ct);
     let got = open_credential(&ring, &env, &meta(DAY), NOW, &IntakePolicy::default());
     assert_eq!(got.err(), Some(IntakeError::OpenFailed));
+}
+
+/// Version 2 plaintexts: the `info` decides the version, and each version
+/// has exactly its fields (a v1 plaintext under the v2 info lacks a
+/// policy; a policy under the v1 info is not v1); the owner key must be a
+/// 65-byte P-256 point; the credential id is the sealed bytes' SHA-256.
+#[test]
+fn version_2_plaintexts_are_exact() {
+    use base64::Engine as _;
+    let ring = ring();
+    let pk = ring.current().public_sec1();
+    let kid = ring.current().key_id().to_owned();
+    let policy = r#"{"windows":"days","symbols":"all","min_interval_seconds":60,"publish":true}"#;
+    let owner = p256::ecdsa::SigningKey::from_slice(&[5u8; 32])
+        .unwrap()
+        .verifying_key()
+        .to_sec1_point(false)
+        .as_bytes()
+        .to_vec();
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let v1 = String::from_utf8(credential_json("binance", "main", NOW + DAY)).unwrap();
+    let with = |extra: &str| format!("{},{extra}}}", &v1[..v1.len() - 1]);
+    let open = |info: &[u8], pt: &str| {
+        let (enc, ct) = seal_with(pk, info, pt.as_bytes(), b"");
+        let env = sealed(&kid, &enc, &ct);
+        let id = hex::encode(env.id());
+        (
+            open_credential(&ring, &env, &meta(DAY), NOW, &IntakePolicy::default()),
+            id,
+        )
+    };
+    let v2 = b"strongroom/credential/v2";
+    let good = with(&format!(r#""policy":{policy},"owner":"{}""#, b64(&owner)));
+    let (opened, id) = open(v2, &good);
+    let c = opened.unwrap().credential;
+    assert_eq!(c.id(), id);
+    assert_eq!(c.owner_key(), Some(owner.as_slice()));
+    assert_eq!(c.policy().min_interval_seconds, 60);
+    assert!(c.policy().publish);
+    let malformed = [
+        (&v2[..], v1.clone()),
+        (HPKE_INFO, with(&format!(r#""policy":{policy}"#))),
+        (&v2[..], with(&format!(r#""owner":"{}""#, b64(&owner)))),
+        (
+            &v2[..],
+            with(&format!(
+                r#""policy":{policy},"owner":"{}""#,
+                b64(&owner[1..])
+            )),
+        ),
+        (
+            &v2[..],
+            with(&format!(
+                r#""policy":{policy},"owner":"{}""#,
+                b64(&[4u8; 65])
+            )),
+        ),
+        (
+            &v2[..],
+            with(
+                r#""policy":{"windows":"days","symbols":"all","min_interval_seconds":99999999999,"publish":false}"#,
+            ),
+        ),
+    ];
+    for (info, pt) in malformed {
+        assert_eq!(
+            open(info, &pt).0.err(),
+            Some(IntakeError::MalformedCredential),
+            "{pt}"
+        );
+    }
+    // v1 stays v1: the strictest policy, no owner.
+    let (opened, _) = open(HPKE_INFO, &v1);
+    let c = opened.unwrap().credential;
+    assert_eq!(c.owner_key(), None);
+    assert_eq!(*c.policy(), strongroom_formats::policy::Policy::STRICTEST);
 }

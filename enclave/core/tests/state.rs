@@ -98,6 +98,7 @@ fn return_compute() -> strongroom_protocol::messages::ComputeAggregatesRequest {
         from_ms: None,
         to_ms: None,
         symbols: None,
+        owner_authorization: None,
     }
 }
 

@@ -12,6 +12,7 @@ pub mod cose_sign1;
 pub mod fixtures;
 pub mod kms_answer;
 pub mod kms_cms;
+pub mod owner_action;
 pub mod proxy_v2;
 pub mod ring_open;
 pub mod ring_secrets;

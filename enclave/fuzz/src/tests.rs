@@ -9,7 +9,7 @@ use strongroom_enclave_core::sync::{NONCE_LEN, SyncHolder};
 
 use crate::fixtures::{FIXED_DATA_KEY, T0_MS, fixed_ring, sim};
 use crate::{
-    c2sp, cose_sign1, kms_answer, kms_cms, proxy_v2, ring_open, ring_secrets, sync_export,
+    c2sp, cose_sign1, kms_answer, kms_cms, owner_action, proxy_v2, ring_open, ring_secrets, sync_export,
     sync_import,
 };
 
@@ -361,5 +361,19 @@ fn cose_sign1_target() {
     let mut rng = Rng(11);
     for _ in 0..500 {
         cose_sign1::run(&rng.bytes(200));
+    }
+}
+
+#[test]
+fn owner_action_target() {
+    for seed in owner_action::seeds() {
+        owner_action::run(&seed);
+        for m in mutations(&seed, 3) {
+            owner_action::run(&m);
+        }
+    }
+    let mut rng = Rng(13);
+    for _ in 0..500 {
+        owner_action::run(&rng.bytes(200));
     }
 }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use hpke::kem::Kem as KemTrait;
 use hpke::{Deserializable, OpModeS, Serializable};
-use strongroom_enclave_core::intake::HPKE_INFO;
+use strongroom_enclave_core::intake::{HPKE_INFO, HPKE_INFO_V2};
 use strongroom_enclave_core::ring::{Aead, Kdf, Kem};
 use strongroom_protocol::client::{CallError, ClientConfig, RpcClient};
 use strongroom_protocol::messages::{
@@ -232,6 +232,7 @@ impl Enclave {
             from_ms,
             to_ms,
             symbols,
+            owner_authorization: None,
         });
         match self.client.call(body).await? {
             ResponseBody::Aggregates(r) => Ok(r),
@@ -247,24 +248,57 @@ pub struct Sealed {
     pub metadata: CredentialMetadata,
 }
 
-/// Seals `{"exchange","api_key","api_secret","label","not_after"}` to the
-/// attested HPKE key, as a client does (RFC 9180 base mode, DESIGN.md suite).
+/// The policy [`seal_credential`] seals: any window, a choice of symbols,
+/// no interval (tests of other things than the policy).
+pub fn open_policy() -> serde_json::Value {
+    serde_json::json!({"windows": "any", "symbols": "choice", "min_interval_seconds": 0, "publish": false})
+}
+
+/// Seals a version 2 credential under [`open_policy`] to the attested HPKE
+/// key, as a client does (RFC 9180 base mode, DESIGN.md suite).
 pub fn seal_credential(att: &AttestationInfo, exchange: &str, key: &str, secret: &str) -> Sealed {
+    seal_credential_with(att, exchange, key, secret, Some(open_policy()), None)
+}
+
+/// Seals a credential: version 2 with `policy` (and `owner`, 65-byte SEC1),
+/// or version 1 (`{"exchange","api_key","api_secret","label","not_after"}`)
+/// when `policy` is `None`.
+pub fn seal_credential_with(
+    att: &AttestationInfo,
+    exchange: &str,
+    key: &str,
+    secret: &str,
+    policy: Option<serde_json::Value>,
+    owner: Option<&[u8]>,
+) -> Sealed {
+    use base64::Engine as _;
     let not_after = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
         .as_secs()
         + 3600;
-    let plaintext = serde_json::json!({
+    let mut plaintext = serde_json::json!({
         "exchange": exchange, "api_key": key, "api_secret": secret,
         "label": "main", "not_after": not_after,
-    })
-    .to_string();
+    });
+    let info = match policy {
+        Some(policy) => {
+            plaintext["policy"] = policy;
+            if let Some(owner) = owner {
+                plaintext["owner"] = base64::engine::general_purpose::STANDARD
+                    .encode(owner)
+                    .into();
+            }
+            HPKE_INFO_V2
+        }
+        None => HPKE_INFO,
+    };
+    let plaintext = plaintext.to_string();
     let pk = <Kem as KemTrait>::PublicKey::from_bytes(&att.hpke_public_key).unwrap();
     let (enc, ciphertext) = hpke::single_shot_seal::<Aead, Kdf, Kem>(
         &OpModeS::Base,
         &pk,
-        HPKE_INFO,
+        info,
         plaintext.as_bytes(),
         b"",
     )

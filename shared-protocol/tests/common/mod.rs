@@ -56,6 +56,7 @@ pub fn requests() -> Vec<(&'static str, Request)> {
                     from_ms: Some(1_700_000_000_000),
                     to_ms: None,
                     symbols: Some(vec!["BTCUSDT".into()]),
+                    owner_authorization: None,
                 }),
             ),
         ),

@@ -84,6 +84,7 @@ struct Listed {
     index: u64,
     account: String,
     session: Option<String>,
+    credential: Option<String>,
     label: String,
     computed_at: String,
 }
@@ -316,6 +317,7 @@ fn entries(
                 index,
                 account: p.account,
                 session: p.session,
+                credential: p.credential,
                 label: p.label,
                 computed_at: p.computed_at,
             });

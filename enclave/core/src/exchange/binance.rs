@@ -98,15 +98,16 @@ impl<T: ExchangeTransport> Exchange for Binance<T> {
         let mut session = Session::new(self, credential);
         session.sync_time().await?;
         let info = session.exchange_info().await?;
-        let wanted = match symbols {
-            Some(list) => named_symbols(list, &info)?,
-            None => {
-                let assets = session.balance_assets().await?;
-                discovered_symbols(&info, &assets)
-            }
+        let account = session.account().await?;
+        let (wanted, complete) = match symbols {
+            Some(list) => (named_symbols(list, &info)?, true),
+            None => discovered_symbols(&info, &account.assets),
         };
         let mut history = History {
             exchange_time_ms: session.exchange_now_ms(),
+            account_id: Some(account.uid.to_string()),
+            considered: wanted.clone(),
+            complete,
             ..History::default()
         };
         for symbol in wanted {
@@ -141,15 +142,29 @@ fn named_symbols(
         .collect()
 }
 
+/// The symbols whose base asset the account holds, sorted, at most
+/// [`MAX_SYMBOLS_PER_REQUEST`]; `false` when some were left out (the
+/// result's `selection.complete` says so).
 fn discovered_symbols(
     info: &BTreeMap<String, SymbolInfo>,
     assets: &BTreeSet<String>,
-) -> Vec<String> {
-    info.iter()
+) -> (Vec<String>, bool) {
+    let all: Vec<String> = info
+        .iter()
         .filter(|(_, i)| assets.contains(&i.base))
         .map(|(s, _)| s.clone())
-        .take(MAX_SYMBOLS_PER_REQUEST)
-        .collect()
+        .collect();
+    let complete = all.len() <= MAX_SYMBOLS_PER_REQUEST;
+    (
+        all.into_iter().take(MAX_SYMBOLS_PER_REQUEST).collect(),
+        complete,
+    )
+}
+
+/// What `GET /api/v3/account` tells: the account's id and its assets.
+struct AccountInfo {
+    uid: u64,
+    assets: BTreeSet<String>,
 }
 
 /// One request's worth of calls on one connection.
@@ -186,6 +201,7 @@ struct RawBalance {
 
 #[derive(Deserialize)]
 struct RawAccount {
+    uid: u64,
     balances: Vec<RawBalance>,
 }
 
@@ -255,16 +271,19 @@ impl<'a, T: ExchangeTransport> Session<'a, T> {
         Ok(out)
     }
 
-    async fn balance_assets(&mut self) -> Result<BTreeSet<String>, ExchangeError> {
+    async fn account(&mut self) -> Result<AccountInfo, ExchangeError> {
         let body = self.call("/api/v3/account", String::new(), true).await?;
         let raw: RawAccount =
             serde_json::from_slice(&body).map_err(|_| ExchangeError::Malformed)?;
-        Ok(raw
-            .balances
-            .into_iter()
-            .map(|b| b.asset)
-            .filter(|a| valid_name(a))
-            .collect())
+        Ok(AccountInfo {
+            uid: raw.uid,
+            assets: raw
+                .balances
+                .into_iter()
+                .map(|b| b.asset)
+                .filter(|a| valid_name(a))
+                .collect(),
+        })
     }
 
     async fn my_trades(
@@ -522,7 +541,7 @@ mod tests {
         let assets: BTreeSet<String> = ["ETH".to_owned(), "USDT".to_owned()].into();
         assert_eq!(
             discovered_symbols(&info, &assets),
-            vec!["ETHBTC", "ETHUSDT"]
+            (vec!["ETHBTC".to_owned(), "ETHUSDT".to_owned()], true)
         );
         assert_eq!(
             named_symbols(&["BTCUSDT".into(), "BTCUSDT".into()], &info).unwrap_or_default(),

@@ -72,8 +72,15 @@ pub(super) fn credential() -> Credential {
         api_secret: "s".into(),
         label: "main".into(),
         not_after: u64::MAX,
+        owner: None,
+        policy: None,
     };
-    Credential::from_plaintext(plain, u64::MAX)
+    Credential::from_plaintext(
+        plain,
+        u64::MAX,
+        "ab".repeat(32),
+        crate::intake::CredentialVersion::V1,
+    )
 }
 
 pub(super) fn ok(body: &str) -> Answer {
@@ -105,6 +112,7 @@ pub(super) fn run<F: Future>(f: F) -> F::Output {
 
 const TIME: &str = r#"{"serverTime":1000}"#;
 const INFO: &str = r#"{"symbols":[{"symbol":"BTCUSDT","baseAsset":"BTC","quoteAsset":"USDT"}]}"#;
+const ACCOUNT: &str = r#"{"uid":1001,"balances":[{"asset":"BTC"}]}"#;
 
 /// The flaky `retry_after_beyond_the_budget_is_rate_limited`: a Retry-After
 /// within the budget is waited out, and the wait (up to a minute) outlasts
@@ -122,7 +130,7 @@ fn a_retry_after_wait_reconnects_before_retrying() {
     t.answers
         .lock()
         .unwrap()
-        .extend([ok(TIME), limited, ok(INFO), ok("[]")]);
+        .extend([ok(TIME), limited, ok(INFO), ok(ACCOUNT), ok("[]")]);
     let client = Binance::new(
         t.clone(),
         Arc::new(FixedClock(1000)),
@@ -136,7 +144,7 @@ fn a_retry_after_wait_reconnects_before_retrying() {
     let conns: Vec<u32> = gets.iter().map(|(c, _)| *c).collect();
     assert_eq!(
         conns,
-        [1, 1, 2, 2],
+        [1, 1, 2, 2, 2],
         "the retry after the wait opens connection 2: {gets:?}"
     );
 }

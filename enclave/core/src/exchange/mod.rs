@@ -184,6 +184,13 @@ pub struct History {
     pub trades: Vec<Trade>,
     /// Exchange time learned over TLS, unix ms (for the trusted-time cross-check).
     pub exchange_time_ms: i64,
+    /// The exchange's own id of the account (Binance `uid`), from which
+    /// the v2 `account` pseudonym is derived.
+    pub account_id: Option<String>,
+    /// Every symbol queried, sorted.
+    pub considered: Vec<String>,
+    /// Whether `considered` is every symbol discovery called for.
+    pub complete: bool,
 }
 
 /// Why the history could not be fetched. Never carries the credential or a

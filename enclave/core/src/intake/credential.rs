@@ -13,12 +13,16 @@ use strongroom_formats::credential::{Field, check_exchange, check_label, check_s
 pub use strongroom_formats::credential::{
     MAX_EXCHANGE_LEN, MAX_LABEL_LEN, MAX_SECRET_LEN as MAX_API_FIELD_LEN,
 };
+use strongroom_formats::owner::OWNER_KEY_LEN;
+use strongroom_formats::policy::Policy;
 
 /// Domain separator of the account pseudonym (DESIGN.md).
 pub(crate) const ACCOUNT_DOMAIN: &[u8] = b"strongroom/account/v1";
 
 /// The plaintext JSON, exactly. Lives only inside [`parse_plaintext`] and
-/// zeroizes its strings on drop.
+/// zeroizes its strings on drop. Version 1 has the first five fields;
+/// version 2 adds `policy` (required) and `owner` (optional, base64 of a
+/// 65-byte SEC1 P-256 key).
 #[derive(Deserialize, Zeroize, ZeroizeOnDrop)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Plaintext {
@@ -27,20 +31,52 @@ pub(crate) struct Plaintext {
     pub(crate) api_secret: String,
     pub(crate) label: String,
     pub(crate) not_after: u64,
+    #[serde(default)]
+    pub(crate) owner: Option<String>,
+    #[serde(default)]
+    #[zeroize(skip)]
+    pub(crate) policy: Option<Policy>,
 }
 
-/// Parses and shape-checks the plaintext. `None` = malformed (one opaque
-/// outcome: the caller reports `malformed_credential`).
+/// Which credential version a plaintext was sealed as (its HPKE `info`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialVersion {
+    /// `strongroom/credential/v1`: no owner, [`Policy::STRICTEST`].
+    V1,
+    /// `strongroom/credential/v2`: owner and policy.
+    V2,
+}
+
+/// Parses and shape-checks the plaintext of a `version` credential. `None`
+/// = malformed (one opaque outcome: the caller reports
+/// `malformed_credential`).
 ///
 /// Residual risk, stated: serde_json may copy string contents into its own
 /// scratch buffer when they contain escapes; that buffer is not zeroized.
-pub(crate) fn parse_plaintext(bytes: &[u8]) -> Option<Plaintext> {
+pub(crate) fn parse_plaintext(bytes: &[u8], version: CredentialVersion) -> Option<Plaintext> {
     let plain: Plaintext = serde_json::from_slice(bytes).ok()?;
     let ok = check_exchange(&plain.exchange).is_ok()
         && check_label(&plain.label).is_ok()
         && check_secret(Field::ApiKey, &plain.api_key).is_ok()
         && check_secret(Field::ApiSecret, &plain.api_secret).is_ok();
-    ok.then_some(plain)
+    let versioned = match version {
+        CredentialVersion::V1 => plain.owner.is_none() && plain.policy.is_none(),
+        CredentialVersion::V2 => {
+            plain.policy.is_some_and(|p| p.is_valid())
+                && plain
+                    .owner
+                    .as_deref()
+                    .is_none_or(|o| decode_owner(o).is_some())
+        }
+    };
+    (ok && versioned).then_some(plain)
+}
+
+/// The owner key from its base64 text: 65 bytes, a valid P-256 point.
+fn decode_owner(b64: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let raw = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+    (raw.len() == OWNER_KEY_LEN && p256::PublicKey::from_sec1_bytes(&raw).is_ok()).then_some(raw)
 }
 
 /// hex SHA-256("strongroom/account/v1" || 0x00 || exchange || 0x00 || api_key).
@@ -64,12 +100,24 @@ pub struct Credential {
     account: String,
     not_after: u64,
     expires_at: u64,
+    id: String,
+    version: CredentialVersion,
+    owner: Option<Vec<u8>>,
+    policy: Policy,
 }
 
 impl Credential {
-    /// Moves the secret fields out of a checked plaintext.
-    pub(crate) fn from_plaintext(mut plain: Plaintext, expires_at: u64) -> Self {
+    /// Moves the secret fields out of a checked plaintext; `id` is the
+    /// credential's identity (hex SHA-256 of the sealed bytes as the client
+    /// made them).
+    pub(crate) fn from_plaintext(
+        mut plain: Plaintext,
+        expires_at: u64,
+        id: String,
+        version: CredentialVersion,
+    ) -> Self {
         let account = account_pseudonym(&plain.exchange, &plain.api_key);
+        let owner = plain.owner.as_deref().and_then(decode_owner);
         Self {
             exchange: std::mem::take(&mut plain.exchange),
             label: std::mem::take(&mut plain.label),
@@ -78,7 +126,40 @@ impl Credential {
             account,
             not_after: plain.not_after,
             expires_at,
+            id,
+            version,
+            policy: plain.policy.unwrap_or(Policy::STRICTEST),
+            owner,
         }
+    }
+
+    /// Hex SHA-256 of the sealed credential as the client made it
+    /// (`credential` in results and the log).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Which version it was sealed as.
+    pub fn version(&self) -> CredentialVersion {
+        self.version
+    }
+
+    /// The owner's public key (65-byte SEC1), if the trader sealed one.
+    pub fn owner_key(&self) -> Option<&[u8]> {
+        self.owner.as_deref()
+    }
+
+    /// `owner` in results: hex SHA-256 of the owner key, or `None`.
+    pub fn owner_id(&self) -> Option<String> {
+        self.owner
+            .as_deref()
+            .map(strongroom_formats::owner::owner_id)
+    }
+
+    /// The policy every computation is held to ([`Policy::STRICTEST`] for
+    /// a version 1 credential).
+    pub fn policy(&self) -> &Policy {
+        &self.policy
     }
 
     /// Exchange name (e.g. `binance`).

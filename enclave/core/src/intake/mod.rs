@@ -3,6 +3,7 @@
 //! Plain functions over the key ring: no I/O.
 
 pub mod credential;
+pub mod resealed;
 pub mod sessions;
 
 use strongroom_protocol::ErrorCode;
@@ -11,15 +12,16 @@ use zeroize::Zeroizing;
 use crate::ring::{HpkeKeyPair, KeyRing};
 
 pub use self::credential::{
-    Credential, MAX_API_FIELD_LEN, MAX_EXCHANGE_LEN, MAX_LABEL_LEN, account_pseudonym,
+    Credential, CredentialVersion, MAX_API_FIELD_LEN, MAX_EXCHANGE_LEN, MAX_LABEL_LEN,
+    account_pseudonym,
 };
 pub(crate) use self::sessions::{SessionCache, valid_session_id};
 
 /// The sealed-credential contract (limits, rules, the one join/split) is
 /// `strongroom_formats::credential`, shared with the client and the host.
 pub use strongroom_formats::credential::{
-    CREDENTIAL_INFO_V1 as HPKE_INFO, ENC_LEN, MAX_AEAD_LEN, MAX_CIPHERTEXT_LEN, MAX_KEY_ID_LEN,
-    SealedCredential, TAG_LEN,
+    CREDENTIAL_INFO_V1 as HPKE_INFO, CREDENTIAL_INFO_V2 as HPKE_INFO_V2, ENC_LEN, MAX_AEAD_LEN,
+    MAX_CIPHERTEXT_LEN, MAX_KEY_ID_LEN, SealedCredential, TAG_LEN,
 };
 /// Default for MAX_TTL_SECONDS (7 days).
 pub const DEFAULT_MAX_TTL_SECONDS: u64 = 604_800;
@@ -50,6 +52,9 @@ pub enum IntakeError {
     /// ttl of zero, or a session id that is not 1..=64 `[A-Za-z0-9-]`.
     #[error("invalid argument")]
     InvalidArgument,
+    /// The credential's owner revoked it.
+    #[error("credential revoked")]
+    Revoked,
 }
 
 impl IntakeError {
@@ -63,6 +68,7 @@ impl IntakeError {
             IntakeError::CredentialExpired => ErrorCode::CredentialExpired,
             IntakeError::TtlTooLong => ErrorCode::TtlTooLong,
             IntakeError::InvalidArgument => ErrorCode::InvalidArgument,
+            IntakeError::Revoked => ErrorCode::CredentialRevoked,
         }
     }
 }
@@ -116,28 +122,80 @@ pub fn hpke_open(
 pub struct Opened {
     /// The checked credential.
     pub credential: Credential,
-    /// The exact plaintext JSON.
+    /// The exact plaintext JSON the client sealed.
     pub plaintext: Zeroizing<Vec<u8>>,
 }
 
+/// An envelope opened, before its plaintext is parsed.
+pub(crate) struct Envelope {
+    /// The client's plaintext JSON.
+    pub(crate) plaintext: Zeroizing<Vec<u8>>,
+    /// Which version the client sealed.
+    pub(crate) version: CredentialVersion,
+    /// The credential id (of the client's sealed bytes, also after the
+    /// enclave re-sealed them).
+    pub(crate) id: String,
+}
+
+/// Opens `sealed` with the ring: a version 2 envelope (the client's, or one
+/// the enclave re-sealed, see [`resealed`]), else a version 1 one.
+pub(crate) fn open_envelope(
+    ring: &KeyRing,
+    sealed: &SealedCredential,
+) -> Result<Envelope, IntakeError> {
+    let pair = ring.get(sealed.key_id()).ok_or(IntakeError::UnknownKeyId)?;
+    let id = || hex::encode(sealed.id());
+    match hpke_open(pair, sealed.enc(), HPKE_INFO_V2, &[], sealed.aead()) {
+        Ok(plaintext) => match resealed::unwrap(ring, &plaintext)? {
+            Some(inner) => Ok(inner),
+            None => Ok(Envelope {
+                plaintext,
+                version: CredentialVersion::V2,
+                id: id(),
+            }),
+        },
+        Err(_) => Ok(Envelope {
+            plaintext: hpke_open(pair, sealed.enc(), HPKE_INFO, &[], sealed.aead())?,
+            version: CredentialVersion::V1,
+            id: id(),
+        }),
+    }
+}
+
 /// Opens `sealed` with the ring, parses the plaintext exactly and checks it
-/// against the forwarded metadata. No clock: re-sealing uses this too.
+/// against the forwarded metadata and the ring's revoked set. No clock:
+/// re-sealing uses this too.
 pub(crate) fn open_matching(
     ring: &KeyRing,
     sealed: &SealedCredential,
     metadata: &Metadata<'_>,
-) -> Result<(Zeroizing<Vec<u8>>, credential::Plaintext), IntakeError> {
-    let pair = ring.get(sealed.key_id()).ok_or(IntakeError::UnknownKeyId)?;
-    let plaintext = hpke_open(pair, sealed.enc(), HPKE_INFO, &[], sealed.aead())?;
-    let plain = credential::parse_plaintext(&plaintext).ok_or(IntakeError::MalformedCredential)?;
+) -> Result<(Envelope, credential::Plaintext), IntakeError> {
+    let (envelope, plain) = open_even_revoked(ring, sealed, metadata)?;
+    if ring.is_revoked(&envelope.id) {
+        return Err(IntakeError::Revoked);
+    }
+    Ok((envelope, plain))
+}
+
+/// [`open_matching`] without the revoked check (a revoke of a revoked
+/// credential still checks its owner's signature).
+pub(crate) fn open_even_revoked(
+    ring: &KeyRing,
+    sealed: &SealedCredential,
+    metadata: &Metadata<'_>,
+) -> Result<(Envelope, credential::Plaintext), IntakeError> {
+    let envelope = open_envelope(ring, sealed)?;
+    let plain = credential::parse_plaintext(&envelope.plaintext, envelope.version)
+        .ok_or(IntakeError::MalformedCredential)?;
     if plain.exchange != metadata.exchange || plain.label != metadata.label {
         return Err(IntakeError::MetadataMismatch);
     }
-    Ok((plaintext, plain))
+    Ok((envelope, plain))
 }
 
 /// Opens and checks a credential at time `now_s` (unix seconds): one HPKE
-/// open, whose plaintext the caller may re-seal to the current key.
+/// open (two for a version 1 envelope), whose plaintext the caller may
+/// re-seal to the current key.
 pub fn open_credential(
     ring: &KeyRing,
     sealed: &SealedCredential,
@@ -151,7 +209,7 @@ pub fn open_credential(
     if metadata.ttl_seconds > policy.max_ttl_seconds {
         return Err(IntakeError::TtlTooLong);
     }
-    let (plaintext, plain) = open_matching(ring, sealed, metadata)?;
+    let (envelope, plain) = open_matching(ring, sealed, metadata)?;
     if plain.not_after <= now_s {
         return Err(IntakeError::CredentialExpired);
     }
@@ -162,7 +220,7 @@ pub fn open_credential(
         .not_after
         .min(now_s.saturating_add(metadata.ttl_seconds));
     Ok(Opened {
-        credential: Credential::from_plaintext(plain, expires_at),
-        plaintext,
+        credential: Credential::from_plaintext(plain, expires_at, envelope.id, envelope.version),
+        plaintext: envelope.plaintext,
     })
 }

@@ -126,6 +126,20 @@ impl SessionCache {
         self.remove(session_id)
     }
 
+    /// Drops every session of the credential `id`; how many.
+    pub fn forget_credential(&mut self, id: &str) -> usize {
+        let hit: Vec<String> = self
+            .sessions
+            .iter()
+            .filter(|(_, e)| e.credential.id() == id)
+            .map(|(sid, _)| sid.clone())
+            .collect();
+        for sid in &hit {
+            self.remove(sid);
+        }
+        hit.len()
+    }
+
     /// Drops every expired session; how many.
     pub fn purge_expired(&mut self, now_s: u64) -> usize {
         let expired: Vec<String> = self

@@ -1,9 +1,14 @@
 use super::*;
-use crate::intake::credential::parse_plaintext;
+use crate::intake::credential::{CredentialVersion, parse_plaintext};
 
 fn credential(expires_at: u64) -> Credential {
     let json = br#"{"exchange":"binance","api_key":"k","api_secret":"s","label":"main","not_after":99999999999}"#;
-    Credential::from_plaintext(parse_plaintext(json).unwrap(), expires_at)
+    Credential::from_plaintext(
+        parse_plaintext(json, CredentialVersion::V1).unwrap(),
+        expires_at,
+        "cd".repeat(32),
+        CredentialVersion::V1,
+    )
 }
 
 #[test]

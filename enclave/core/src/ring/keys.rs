@@ -51,6 +51,9 @@ pub enum KeyRingError {
     /// The ring already holds `MAX_KEY_VERSIONS` versions (retire some first).
     #[error("too many key versions")]
     TooManyVersions,
+    /// The revoked set is full, or the id is not a credential id.
+    #[error("the revoked set cannot take this credential")]
+    Revocations,
 }
 
 /// Length of a ring id.
@@ -316,7 +319,18 @@ pub struct KeyRing {
     current: String,
     next_version: u32,
     signing: ResultSigningKey,
+    /// Credentials their owners revoked: id -> the credential's `not_after`
+    /// (after which it is refused anyway, so the entry can go).
+    revoked: BTreeMap<[u8; 32], u64>,
 }
+
+/// Most revocations a ring holds at once (entries leave when the revoked
+/// credential's `not_after` passes, at most MAX_TTL_SECONDS after it was
+/// accepted).
+pub const MAX_REVOKED: usize = 1024;
+
+/// HMAC label of the key that authenticates the enclave's own re-seals.
+const RESEAL_KEY_LABEL: &[u8] = b"strongroom/reseal-key/v1";
 
 impl KeyRing {
     /// A fresh ring: HPKE version 1, a signing key, a random ring id and
@@ -353,6 +367,7 @@ impl KeyRing {
             current: id,
             next_version,
             signing,
+            revoked: BTreeMap::new(),
         }
     }
 
@@ -365,6 +380,7 @@ impl KeyRing {
         current: String,
         next_version: u32,
         signing: ResultSigningKey,
+        revoked: BTreeMap<[u8; 32], u64>,
     ) -> Self {
         let order = pairs.iter().map(|p| p.key_id().to_owned()).collect();
         let hpke = pairs
@@ -378,6 +394,61 @@ impl KeyRing {
             current,
             next_version,
             signing,
+            revoked,
+        }
+    }
+
+    /// Whether the credential `id` (hex) was revoked by its owner.
+    pub fn is_revoked(&self, id: &str) -> bool {
+        let mut raw = [0u8; 32];
+        hex::decode_to_slice(id, &mut raw).is_ok() && self.revoked.contains_key(&raw)
+    }
+
+    /// The revoked set: credential id -> its `not_after`.
+    pub(crate) fn revoked(&self) -> &BTreeMap<[u8; 32], u64> {
+        &self.revoked
+    }
+
+    /// Adds `id` (hex) to the revoked set, dropping entries whose
+    /// `not_after` has passed at `now_s`; bumps the ring version. `Ok(false)`
+    /// when it was already revoked (nothing changes).
+    pub(crate) fn revoke(
+        &mut self,
+        id: &str,
+        not_after: u64,
+        now_s: u64,
+    ) -> Result<bool, KeyRingError> {
+        let mut raw = [0u8; 32];
+        hex::decode_to_slice(id, &mut raw).map_err(|_| KeyRingError::Revocations)?;
+        if self.revoked.contains_key(&raw) {
+            return Ok(false);
+        }
+        self.revoked.retain(|_, until| *until > now_s);
+        if self.revoked.len() >= MAX_REVOKED {
+            return Err(KeyRingError::Revocations);
+        }
+        self.revoked.insert(raw, not_after);
+        self.meta.ring_version = self.meta.ring_version.saturating_add(1);
+        Ok(true)
+    }
+
+    /// HMAC-SHA256 of `data` under the re-seal key: HMAC-SHA256(key = the
+    /// result-signing scalar, `strongroom/reseal-key/v1`), like the note
+    /// key a part of the ring without a field of its own.
+    pub(crate) fn reseal_mac(&self, data: &[u8]) -> [u8; 32] {
+        use hmac::{KeyInit, Mac};
+        let scalar = self.signing.scalar();
+        let mut key = Zeroizing::new([0u8; 32]);
+        if let Ok(mut mac) = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(&scalar[..]) {
+            mac.update(RESEAL_KEY_LABEL);
+            key.copy_from_slice(&mac.finalize().into_bytes());
+        }
+        match <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(&key[..]) {
+            Ok(mut mac) => {
+                mac.update(data);
+                mac.finalize().into_bytes().into()
+            }
+            Err(_) => [0u8; 32],
         }
     }
 

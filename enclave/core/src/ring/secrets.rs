@@ -13,6 +13,7 @@
 //! | `current` | uint: the current version (one of `hpke`) |
 //! | `next_version` | uint, above every version in `hpke` |
 //! | `signing` | bytes, 32: the result-signing scalar |
+//! | `revoked` | optional (absent when empty; rings sealed before credential v2 have none): array of `[credential id bytes 32, not_after uint]`, ids strictly increasing, at most [`MAX_REVOKED`] |
 //!
 //! Every buffer that holds secrets is zeroizing; decoding is bounded
 //! ([`MAX_RING_SECRETS_LEN`]) and refuses trailing bytes.
@@ -24,6 +25,7 @@ use serde::{Serialize, Serializer};
 use serde_bytes::{ByteBuf, Bytes};
 use zeroize::Zeroizing;
 
+use super::keys::MAX_REVOKED;
 use super::keys::{
     DATA_KEY_LEN, HpkeKeyPair, KeyRing, MAX_KEY_VERSIONS, P256_SECRET_LEN, RING_ID_LEN,
     ResultSigningKey, RingMeta,
@@ -33,7 +35,7 @@ use crate::nsm::NsmError;
 
 /// Largest secrets encoding (and so, plus the tag, the largest ciphertext):
 /// 32 versions and a maximal KMS blob fit well inside.
-pub const MAX_RING_SECRETS_LEN: usize = 16 * 1024;
+pub const MAX_RING_SECRETS_LEN: usize = 64 * 1024;
 
 /// Why a ring could not be sealed, opened or decoded. Opening failures are
 /// one opaque variant: the host never learns why.
@@ -89,6 +91,8 @@ struct SecretsOut<'a> {
     current: u32,
     next_version: u32,
     signing: &'a Bytes,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    revoked: Vec<(&'a Bytes, u64)>,
 }
 
 #[derive(serde::Deserialize)]
@@ -102,6 +106,8 @@ struct SecretsIn {
     current: u32,
     next_version: u32,
     signing: SecretBytes,
+    #[serde(default)]
+    revoked: Option<Vec<(ByteBuf, u64)>>,
 }
 
 /// CBOR of the ring's secrets, in a zeroizing buffer allocated once at the
@@ -120,6 +126,11 @@ pub(crate) fn encode_secrets(ring: &KeyRing) -> Result<Zeroizing<Vec<u8>>, RingE
         current: ring.current().version(),
         next_version: ring.next_version(),
         signing: Bytes::new(&signing[..]),
+        revoked: ring
+            .revoked()
+            .iter()
+            .map(|(id, until)| (Bytes::new(id), *until))
+            .collect(),
     };
     let mut buf = Zeroizing::new(Vec::with_capacity(MAX_RING_SECRETS_LEN));
     serde_cbor::to_writer(&mut *buf, &out).map_err(|_| RingError::Malformed)?;
@@ -169,6 +180,7 @@ fn build(s: SecretsIn) -> Result<KeyRing, RingError> {
         return Err(RingError::Malformed);
     }
     let signing = ResultSigningKey::from_scalar(&s.signing.0).ok_or(RingError::Malformed)?;
+    let revoked = revoked_set(s.revoked.as_deref())?;
     let meta = RingMeta {
         ring_id,
         ring_version: s.ring_version,
@@ -181,7 +193,32 @@ fn build(s: SecretsIn) -> Result<KeyRing, RingError> {
         current,
         s.next_version,
         signing,
+        revoked,
     ))
+}
+
+/// The revoked set: ids of 32 bytes, strictly increasing, non-empty when
+/// present (an empty set is encoded by leaving the field out), bounded.
+fn revoked_set(
+    entries: Option<&[(ByteBuf, u64)]>,
+) -> Result<std::collections::BTreeMap<[u8; 32], u64>, RingError> {
+    let mut out = std::collections::BTreeMap::new();
+    let Some(entries) = entries else {
+        return Ok(out);
+    };
+    if entries.is_empty() || entries.len() > MAX_REVOKED {
+        return Err(RingError::Malformed);
+    }
+    let mut last: Option<[u8; 32]> = None;
+    for (id, until) in entries {
+        let id: [u8; 32] = fixed(id)?;
+        if last.is_some_and(|l| l >= id) {
+            return Err(RingError::Malformed);
+        }
+        last = Some(id);
+        out.insert(id, *until);
+    }
+    Ok(out)
 }
 
 fn hpke_pairs(versions: &[(u32, SecretBytes)]) -> Result<Vec<HpkeKeyPair>, RingError> {

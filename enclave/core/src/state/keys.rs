@@ -3,15 +3,22 @@
 //! retire versions) and status. Blocking and I/O-free; the KMS boot paths
 //! (async, `crate::kms::boot`) and peer sync end in [`Enclave::install_new`].
 
+use strongroom_formats::owner::RevocationEntry;
 use strongroom_protocol::messages::{
-    CredentialMetadata, KeyRingInfo, MAX_RESEAL_BATCH, ResealItem, ResealOutcome, ResealRequest,
-    ResealResult, RetireRequest, SealedCredential, SealedKeyRing,
+    CredentialMetadata, CredentialRevoked, KeyRingInfo, MAX_RESEAL_BATCH, ResealItem,
+    ResealOutcome, ResealRequest, ResealResult, RetireRequest, RevokeCredentialRequest,
+    SealedCredential, SealedKeyRing,
 };
 use subtle::ConstantTimeEq;
 use tracing::{info, warn};
 
+use strongroom_verifier::owner::{Action, verify_action};
+
 use super::{Enclave, EnclaveError, poisoned};
-use crate::intake::{self, HPKE_INFO, IntakeError, MAX_KEY_ID_LEN, Metadata, valid_session_id};
+use crate::compute::rfc3339_ms;
+use crate::intake::{
+    self, Envelope, HPKE_INFO_V2, IntakeError, MAX_KEY_ID_LEN, Metadata, resealed, valid_session_id,
+};
 use crate::ring::{self, NONCE_LEN};
 use crate::ring::{KeyRing, MAX_KEY_VERSIONS, hpke_seal};
 
@@ -112,6 +119,64 @@ impl Enclave {
         Ok(ring::seal_with_nonce(ring, nonce)?)
     }
 
+    /// `RevokeCredential`: the owner's signed `revoke` checked against the
+    /// owner key sealed in the credential (and its `time` against this
+    /// enclave's clock); the credential joins the ring's revoked set (a new
+    /// ring version, answered sealed for storage) and its cached sessions
+    /// are dropped; the answer carries the revocation entry to log. Revoking
+    /// an already revoked credential answers a fresh entry and no ring.
+    pub(crate) fn revoke_credential(
+        &self,
+        req: &RevokeCredentialRequest,
+    ) -> Result<CredentialRevoked, EnclaveError> {
+        let now_ms = self.clock.now_unix_ms();
+        let now_s = now_ms / 1000;
+        let time = rfc3339_ms(i64::try_from(now_ms).unwrap_or(i64::MAX))
+            .ok_or_else(|| EnclaveError::Internal("clock".to_owned()))?;
+        let metadata = Metadata {
+            exchange: &req.metadata.exchange,
+            label: &req.metadata.label,
+            ttl_seconds: req.metadata.ttl_seconds,
+        };
+        let nonce = self.nonce()?;
+        let mut slot = self.ring.write().map_err(poisoned)?;
+        let ring = slot.as_mut().ok_or(EnclaveError::NotReady)?;
+        let (envelope, plain) = intake::open_even_revoked(ring, &req.sealed, &metadata)?;
+        let credential =
+            intake::Credential::from_plaintext(plain, 0, envelope.id.clone(), envelope.version);
+        let owner = credential.owner_key().ok_or(EnclaveError::NoOwnerKey)?;
+        let verified =
+            verify_action(&req.authorization, Some(owner)).map_err(EnclaveError::Owner)?;
+        verified
+            .check(
+                Action::Revoke,
+                credential.id(),
+                i64::try_from(now_s).unwrap_or(i64::MAX),
+            )
+            .map_err(EnclaveError::Owner)?;
+        let changed = ring.revoke(credential.id(), credential.not_after(), now_s)?;
+        info!(
+            ring_version = ring.ring_version(),
+            changed, "credential revoked by its owner"
+        );
+        let entry = revocation_entry(ring, credential.id(), &time)?;
+        let sealed = if changed {
+            Some(ring::seal_with_nonce(ring, nonce)?)
+        } else {
+            None
+        };
+        drop(slot);
+        self.sessions
+            .lock()
+            .map_err(poisoned)?
+            .forget_credential(credential.id());
+        Ok(CredentialRevoked {
+            credential: credential.id().to_owned(),
+            entry,
+            ring: sealed,
+        })
+    }
+
     /// `RetireKeyVersions`: drops versions (never the current one; unknown
     /// ids are ignored so a retry is harmless); answers the ring to store.
     pub(crate) fn retire_key_versions(
@@ -196,26 +261,28 @@ impl Enclave {
             label: &meta.label,
             ttl_seconds: meta.ttl_seconds,
         };
-        let (plaintext, plain) = intake::open_matching(ring, sealed, &metadata)?;
+        let (envelope, plain) = intake::open_matching(ring, sealed, &metadata)?;
         drop(plain);
         if ring.current().key_id() == sealed.key_id() {
             return Ok(sealed.clone());
         }
-        self.reseal_plaintext(ring, &plaintext)
+        self.reseal_envelope(ring, &envelope)
     }
 
-    /// A credential plaintext sealed to the ring's current key.
-    pub(crate) fn reseal_plaintext(
+    /// A credential re-sealed to the ring's current key, keeping its
+    /// identity (see `intake::resealed`).
+    pub(crate) fn reseal_envelope(
         &self,
         ring: &KeyRing,
-        plaintext: &[u8],
+        envelope: &Envelope,
     ) -> Result<SealedCredential, EnclaveError> {
         let current = ring.current();
+        let wrapped = resealed::wrap(ring, envelope);
         let (enc, aead) = hpke_seal(
             current.public_key(),
-            HPKE_INFO,
+            HPKE_INFO_V2,
             &[],
-            plaintext,
+            &wrapped,
             self.nsm.as_ref(),
         )?;
         SealedCredential::from_aead(current.key_id(), enc, aead).map_err(|_| {
@@ -252,4 +319,13 @@ impl Enclave {
             },
         }
     }
+}
+
+/// The revocation entry for the log: COSE_Sign1 by the result-signing key
+/// (under the current key id) over `{"type": "revocation", "credential", "time"}`.
+fn revocation_entry(ring: &KeyRing, credential: &str, time: &str) -> Result<Vec<u8>, EnclaveError> {
+    let payload = RevocationEntry::new(credential, time)
+        .to_cbor()
+        .map_err(|_| EnclaveError::Internal("revocation entry encoding".to_owned()))?;
+    Ok(ring.sign_cose(&payload))
 }

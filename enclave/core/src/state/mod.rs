@@ -8,6 +8,7 @@
 use std::sync::{Arc, Mutex, RwLock};
 
 use strongroom_formats::c2sp::cosignature::WitnessPolicy;
+use strongroom_formats::policy::PolicyViolation;
 use strongroom_protocol::messages::{
     AppendLogRequest, AttestRequest, AttestationInfo, CredentialAccepted, CredentialMetadata,
     ForgetRequest, Forgotten, HealthInfo, LogAppended, OpenCredentialRequest, Phase, ResponseBody,
@@ -15,6 +16,7 @@ use strongroom_protocol::messages::{
 };
 use strongroom_protocol::{ErrorCode, RpcError};
 use strongroom_verifier::TrustRoot;
+use strongroom_verifier::owner::OwnerError;
 use tracing::warn;
 
 use crate::attest::{self, AttestError};
@@ -29,6 +31,7 @@ use crate::ring::RingError;
 use crate::ring::{KeyRing, KeyRingError};
 use crate::slots::ComputeSlots;
 use crate::sync::{SyncError, SyncHolder, SyncRequester};
+use crate::terms::Usage;
 use crate::tlog::{LogError, LogKeys, LogSigner};
 
 /// The log origin prefix when none is configured (dev and tests).
@@ -95,6 +98,22 @@ pub enum EnclaveError {
     /// current key, an oversized batch).
     #[error("invalid argument")]
     InvalidArgument,
+    /// The credential's policy does not allow the request (and no owner
+    /// authorization was given); with the seconds until the interval allows
+    /// another computation.
+    #[error("policy: {violation}")]
+    Policy {
+        /// The rule broken.
+        violation: PolicyViolation,
+        /// For the interval: seconds until the next computation is allowed.
+        retry_after_s: Option<u32>,
+    },
+    /// An owner authorization was refused.
+    #[error("owner authorization: {0}")]
+    Owner(OwnerError),
+    /// An owner action on a credential sealed without an owner key.
+    #[error("no owner key")]
+    NoOwnerKey,
     /// NSM, key generation or lock failure; details stay in the enclave log.
     #[error("internal: {0}")]
     Internal(String),
@@ -108,6 +127,22 @@ impl EnclaveError {
         })) = self
         {
             return RpcError::new(ErrorCode::ExchangeBudget).with_retry_after(*retry_after_s);
+        }
+        if let EnclaveError::Policy {
+            violation,
+            retry_after_s,
+        } = self
+        {
+            let code = match violation {
+                PolicyViolation::Window => ErrorCode::PolicyWindow,
+                PolicyViolation::Symbols => ErrorCode::PolicySymbols,
+                _ => ErrorCode::PolicyInterval,
+            };
+            let err = RpcError::new(code);
+            return match retry_after_s {
+                Some(s) => err.with_retry_after(*s),
+                None => err,
+            };
         }
         let code = match self {
             EnclaveError::NotReady => ErrorCode::NotReady,
@@ -132,6 +167,18 @@ impl EnclaveError {
             EnclaveError::SyncRefused => ErrorCode::SyncRefused,
             EnclaveError::Sync(e) => e.code(),
             EnclaveError::InvalidArgument => ErrorCode::InvalidArgument,
+            EnclaveError::Policy { .. } => ErrorCode::PolicyInterval,
+            EnclaveError::Owner(e) => match e {
+                OwnerError::Malformed | OwnerError::BadPayload => {
+                    ErrorCode::MalformedOwnerAuthorization
+                }
+                OwnerError::WrongOwner | OwnerError::BadSignature => {
+                    ErrorCode::OwnerSignatureInvalid
+                }
+                OwnerError::Stale => ErrorCode::OwnerAuthorizationStale,
+                _ => ErrorCode::OwnerAuthorizationMismatch,
+            },
+            EnclaveError::NoOwnerKey => ErrorCode::NoOwnerKey,
             EnclaveError::Internal(_) => ErrorCode::Internal,
         };
         RpcError::new(code)
@@ -163,6 +210,7 @@ impl From<KeyRingError> for EnclaveError {
             KeyRingError::RetireCurrent | KeyRingError::TooManyVersions => {
                 EnclaveError::InvalidArgument
             }
+            KeyRingError::Revocations => EnclaveError::Busy,
             other => EnclaveError::Internal(other.to_string()),
         }
     }
@@ -192,6 +240,7 @@ pub struct Enclave {
     ring: RwLock<Option<KeyRing>>,
     sessions: Mutex<SessionCache>,
     slots: ComputeSlots,
+    usage: Usage,
     log: LogSigner,
     log_origin: String,
     pcr0: Vec<u8>,
@@ -228,6 +277,7 @@ impl Enclave {
             ring: RwLock::new(None),
             sessions: Mutex::new(SessionCache::default()),
             slots: ComputeSlots::default(),
+            usage: Usage::default(),
             log: LogSigner::new(),
             log_origin: DEFAULT_LOG_ORIGIN.to_owned(),
             pcr0,
@@ -256,6 +306,11 @@ impl Enclave {
     /// The computation slots.
     pub(crate) fn slots(&self) -> &ComputeSlots {
         &self.slots
+    }
+
+    /// The last computation per credential (the policy's interval).
+    pub(crate) fn usage(&self) -> &Usage {
+        &self.usage
     }
 
     /// Verifies peers' attestation under `root` instead (dev simulator:
@@ -408,7 +463,14 @@ impl Enclave {
         let (credential, resealed) = self.with_key_ring(|ring| {
             let opened = intake::open_credential(ring, sealed, &metadata, now, &self.policy)?;
             let resealed = (reseal && ring.current().key_id() != sealed.key_id())
-                .then(|| self.reseal_plaintext(ring, &opened.plaintext))
+                .then(|| {
+                    let envelope = intake::Envelope {
+                        plaintext: opened.plaintext.clone(),
+                        version: opened.credential.version(),
+                        id: opened.credential.id().to_owned(),
+                    };
+                    self.reseal_envelope(ring, &envelope)
+                })
                 .and_then(|r| {
                     r.inspect_err(|err| warn!(reason = %err, "re-seal on open failed"))
                         .ok()
@@ -440,6 +502,12 @@ impl Enclave {
         match self.credential(session_id) {
             Some(c) if c.exchange() != metadata.exchange || c.label() != metadata.label => {
                 Err(IntakeError::MetadataMismatch.into())
+            }
+            // A cached session of a credential revoked since (here, or on
+            // another instance whose ring this one reloaded or synced).
+            Some(c) if self.with_key_ring(|r| r.is_revoked(c.id()))? => {
+                self.sessions.lock().map_err(poisoned)?.forget(session_id);
+                Err(IntakeError::Revoked.into())
             }
             Some(c) => Ok(c),
             None => Ok(self

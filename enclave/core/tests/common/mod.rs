@@ -125,6 +125,16 @@ pub fn seal(public_sec1: &[u8], plaintext: &[u8]) -> (Vec<u8>, Vec<u8>) {
     seal_with(public_sec1, HPKE_INFO, plaintext, b"")
 }
 
+/// The v2 policy tests of other things than the policy seal: any window,
+/// a choice of symbols, no interval, private.
+pub const OPEN_POLICY: &str =
+    r#"{"windows":"any","symbols":"choice","min_interval_seconds":0,"publish":false}"#;
+
+/// Seals a version 2 `plaintext` (info "strongroom/credential/v2").
+pub fn seal_v2(public_sec1: &[u8], plaintext: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    seal_with(public_sec1, b"strongroom/credential/v2", plaintext, b"")
+}
+
 /// Seal with arbitrary info and aad.
 pub fn seal_with(
     public_sec1: &[u8],

@@ -60,7 +60,7 @@ fn sealed(recipient: &SealRecipient) -> Result<SubmitKeyBody, HpkeBenchError> {
         label: "main".into(),
         not_after: 1_900_000_000,
         owner: None,
-        policy: None,
+        policy: Some(strongroom_verifier::seal::Policy::DEFAULT),
     };
     let meta = CredentialMetadata {
         exchange: "binance".into(),

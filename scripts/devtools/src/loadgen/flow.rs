@@ -122,7 +122,14 @@ pub fn seal(recipient: &SealRecipient, cred: &Credential) -> Result<SubmitKeyBod
         label: "main".into(),
         not_after,
         owner: None,
-        policy: None,
+        // A load generator asks again and again, with or without symbols:
+        // the open policy (any window, a choice of symbols, no interval).
+        policy: Some(strongroom_verifier::seal::Policy {
+            windows: strongroom_verifier::seal::WindowRule::Any,
+            symbols: strongroom_verifier::seal::SymbolRule::Choice,
+            min_interval_seconds: 0,
+            publish: false,
+        }),
     };
     let meta = CredentialMetadata {
         exchange: "binance".into(),
