@@ -107,14 +107,24 @@ async fn only_published_results_are_public_and_their_bundles_verify() {
         .expect("answered");
     assert_eq!(again.body, r.body);
 
-    // The other result stays private; the account lists only the published one.
+    // The other result stays private (flagged one by one above); the third,
+    // logged after the owner's consent was stored, is public at once: the
+    // consent covers the credential's later results. The account lists both.
     let r = c.get(&format!("/r/{other}")).await.expect("answered");
     assert_eq!(r.status, 404);
+    let third_id = {
+        use base64::Engine as _;
+        let cose = base64::engine::general_purpose::STANDARD
+            .decode(third.json()["aggregates_signed"].as_str().unwrap())
+            .unwrap();
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(cose))
+    };
+    assert_eq!(c.get(&format!("/r/{third_id}")).await.unwrap().status, 200);
     let list = c
         .get(&format!("/r?account={account}"))
         .await
         .expect("answered");
-    assert_eq!(list.json()["results"], serde_json::json!([id]));
+    assert_eq!(list.json()["results"], serde_json::json!([id, third_id]));
     for bad in ["/r/zz", "/r/", "/r?account=nothex", "/r"] {
         let r = c.get(bad).await.expect("answered");
         assert!(matches!(r.status, 400 | 404), "{bad}: {}", r.status);
