@@ -1,6 +1,7 @@
 //! Every decoder of untrusted input: JSON bodies of each route, their
-//! validation, the query strings, and the COSE_Sign1 reader the host applies to
-//! enclave answers. None may panic.
+//! validation, the query strings, the COSE_Sign1 reader the host applies to
+//! enclave answers, and the owner-action check of `POST /enclave/publish`.
+//! None may panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -22,5 +23,8 @@ fuzz_target!(|data: &[u8]| {
         let _ = quote_nonce(Some(q));
         let _ = query_u64(Some(q), ["leaf_index", "tree_size"]);
     }
-    let _ = strongroom_host::tlog::cose::sign1_payload(data);
+    let _ = strongroom_formats::cose::Sign1::payload_of(data);
+    if let Ok(v) = strongroom_verifier::owner::verify_action(data, None) {
+        let _ = v.check(v.action.action, &v.action.credential, 0);
+    }
 });

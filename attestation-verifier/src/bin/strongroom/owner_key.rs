@@ -233,6 +233,24 @@ impl PolicyChoice {
     }
 }
 
+/// A policy in words, with its wire names.
+pub fn describe(p: &Policy) -> String {
+    let windows = match p.windows {
+        Windows::Days => "days (whole UTC days)",
+        Windows::Inception => "inception (no window)",
+        Windows::Any => "any",
+    };
+    let symbols = match p.symbols {
+        Symbols::All => "all",
+        Symbols::Choice => "choice",
+    };
+    format!(
+        "windows {windows}, symbols {symbols}, at most one computation per {} s, {}",
+        p.min_interval_seconds,
+        if p.publish { "publish" } else { "private" }
+    )
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -86,17 +86,7 @@ fn print_figures(p: &AggregatePayload) {
         );
     }
     if let Some(policy) = &p.policy {
-        println!(
-            "  policy:       windows {:?}, symbols {:?}, at most one per {} s, {}",
-            policy.windows,
-            policy.symbols,
-            policy.min_interval_seconds,
-            if policy.publish {
-                "published"
-            } else {
-                "private"
-            }
-        );
+        println!("  policy:       {}", crate::owner_key::describe(policy));
     }
     println!(
         "  window:       {} .. {} (computed {})",

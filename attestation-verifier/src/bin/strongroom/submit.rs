@@ -101,17 +101,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         println!("  session_id:  {}", answer.session_id);
         println!("  credential:  {credential_id}");
         println!("  owner:       {}", owner_id(&owner));
-        println!(
-            "  policy:      windows {:?}, symbols {:?}, at most one computation per {} s, {}",
-            terms.windows,
-            terms.symbols,
-            terms.min_interval_seconds,
-            if terms.publish {
-                "published"
-            } else {
-                "private"
-            }
-        );
+        println!("  policy:      {}", crate::owner_key::describe(&terms));
         println!("  expires_at:  {}", answer.expires_at);
         println!("  key_id:      {}", quote.key_id());
         println!("  PCR0:        {}", quote.document.pcr0_hex());
