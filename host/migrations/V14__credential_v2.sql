@@ -15,6 +15,10 @@
 --    serving role still has no UPDATE on `aggregates`).
 -- 4. Log leaves that are not results (revocation entries) keep their bytes
 --    in the log row itself: they belong to no tenant and are never erased.
+-- 5. Revoked credentials, written in the transaction that logs the
+--    revocation entry (under the log's lock): a result naming one is never
+--    appended after it, even by an instance whose enclave has not reloaded
+--    the ring yet (an honest host's guard; the enclave refuses on its own).
 
 ALTER TABLE sessions ADD COLUMN credential bytea
     CHECK (credential IS NULL OR octet_length(credential) = 32);
@@ -41,6 +45,15 @@ ALTER TABLE transparency_log ADD COLUMN entry bytea;
 ALTER TABLE transparency_log_archive ADD COLUMN entry bytea;
 ALTER TABLE transparency_log ADD CONSTRAINT transparency_log_one_source
     CHECK (entry IS NULL OR aggregate_id IS NULL);
+
+CREATE TABLE revoked_credentials (
+    credential  text PRIMARY KEY CHECK (credential ~ '^[0-9a-f]{64}$'),
+    -- Leaf index of its (first) revocation entry in the live log.
+    leaf_index  bigint NOT NULL CHECK (leaf_index >= 0),
+    revoked_at  timestamptz NOT NULL DEFAULT now()
+);
+GRANT SELECT, INSERT ON revoked_credentials TO app_service;
+GRANT SELECT ON revoked_credentials TO operator_readonly;
 
 -- Stores the authorization (the first one per credential and owner) and
 -- publishes the credential's stored results whose owner matches. Returns how

@@ -323,9 +323,9 @@ fn cli(s: &Stack, args: &[&str]) -> (i32, Value, String) {
 
 #[tokio::test]
 async fn a_use_after_a_logged_revocation_is_reported_by_monitor_and_history() {
-    // The stub enclave does not enforce revocations: it plays an enclave
-    // (or a forged log) that uses a revoked credential, which the log's
-    // readers must catch.
+    // The stub enclave does not enforce revocations, and the host's own
+    // guard is removed from its database: an enclave and a host that use a
+    // revoked credential, which the log's readers must catch.
     let s = stack_with(&[("PUBLIC_LOG_ENTRIES", "1")]).await;
     let key = s.db.tenant("acme").await;
     let dir = tempfile::tempdir().unwrap();
@@ -364,7 +364,26 @@ async fn a_use_after_a_logged_revocation_is_reported_by_monitor_and_history() {
         .map(|e| e["kind"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["result", "revocation"]);
-    // The same ciphertext, used again after its revocation.
+    // The host itself appends no result of a revoked credential (the stub
+    // enclave would compute one) ...
+    let r = s
+        .host
+        .post(
+            "/enclave/request_aggregates",
+            &key,
+            &json!({"session_id": replayed}).to_string(),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (403, "credential_revoked".into()));
+    assert_eq!(
+        count(&s.db, "SELECT count(*) FROM transparency_log").await,
+        2
+    );
+    // ... but a hostile one forgets the revocation and logs a use anyway.
+    let db = s.db.client().await;
+    db.execute("DELETE FROM revoked_credentials", &[])
+        .await
+        .unwrap();
     compute(&s, &key, &replayed).await;
     let (code, out, err) = monitor(&s);
     assert_eq!(

@@ -261,3 +261,33 @@ pub async fn close<C: GenericClient + Sync>(
     .await?;
     Ok(Some((epoch, size)))
 }
+
+/// Records that `credential`'s revocation entry is leaf `leaf_index` (V14;
+/// the first one stays). Call in the transaction that appends it.
+pub async fn record_revocation<C: GenericClient + Sync>(
+    tx: &C,
+    credential: &str,
+    leaf_index: i64,
+) -> Result<(), tokio_postgres::Error> {
+    tx.execute(
+        "INSERT INTO revoked_credentials (credential, leaf_index) VALUES ($1, $2) \
+         ON CONFLICT (credential) DO NOTHING",
+        &[&credential, &leaf_index],
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Whether the log holds a revocation entry of `credential`.
+pub async fn is_revoked<C: GenericClient + Sync>(
+    tx: &C,
+    credential: &str,
+) -> Result<bool, tokio_postgres::Error> {
+    let row = tx
+        .query_opt(
+            "SELECT 1 FROM revoked_credentials WHERE credential = $1",
+            &[&credential],
+        )
+        .await?;
+    Ok(row.is_some())
+}

@@ -240,6 +240,15 @@ impl App {
         if !state.cosigned {
             return Ok(None); // the transaction is dropped: nothing stored
         }
+        // Revoked by its owner through another instance whose ring this
+        // enclave has not reloaded yet: under the log's lock, the revocation
+        // entry is either not logged yet (this result comes before it) or
+        // recorded here, and then nothing is stored.
+        if let Some(c) = &meta.credential
+            && store::log::is_revoked(&*tx, c).await?
+        {
+            return Err(ApiError::new(Code::CredentialRevoked));
+        }
         let answer = self.append_log(&state, &result.signed).await?;
         let appended =
             tlog::record_append(&tx, &state, &result.signed, Some(aggregate), answer).await?;

@@ -154,8 +154,10 @@ impl App {
     }
 
     /// One transaction: the revocation entry appended to the log (bytes kept
-    /// in the log row), the session purged, the audit row written. `None`
-    /// (nothing stored) when the newest checkpoint lacks its quorum.
+    /// in the log row), the credential recorded as revoked (no result naming
+    /// it is appended after this), the session purged, the audit row
+    /// written. `None` (nothing stored) when the newest checkpoint lacks its
+    /// quorum.
     async fn log_revocation(
         &self,
         tenant: Uuid,
@@ -172,6 +174,9 @@ impl App {
         }
         let answer = self.append_log(&state, &revoked.entry).await?;
         let appended = tlog::record_append(&tx, &state, &revoked.entry, None, answer).await?;
+        let index =
+            i64::try_from(appended.leaf_index).map_err(|_| ApiError::new(Code::InternalError))?;
+        store::log::record_revocation(&*tx, &revoked.credential, index).await?;
         let mut e = entry(ctx, tenant, "revoke_logged", session, "ok");
         e.detail = i64::try_from(appended.leaf_index).ok();
         store::sessions::revoke(&tx, session, &e).await?;
