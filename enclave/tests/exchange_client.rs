@@ -174,6 +174,7 @@ async fn exchange_clock_far_from_the_enclave_clock_is_refused() {
         .as_millis() as u64;
     let ctx = PayloadContext {
         listed: false,
+        previous: &[],
         window: Window::default(),
         now_ms,
         key_id: "v1:test",

@@ -179,6 +179,7 @@ fn compute(session: &str, s: &(SealedCredential, CredentialMetadata)) -> Request
         to_ms: None,
         symbols: None,
         owner_authorization: None,
+        previous: Vec::new(),
     })
 }
 
@@ -346,6 +347,7 @@ async fn booting_enclave_refuses_aggregates() {
         to_ms: None,
         symbols: None,
         owner_authorization: None,
+        previous: Vec::new(),
     });
     assert_eq!(code(&service, body).await, ErrorCode::NotReady);
 }
@@ -420,6 +422,7 @@ fn ask(
         to_ms,
         symbols,
         owner_authorization,
+        previous: Vec::new(),
     })
 }
 

@@ -52,6 +52,14 @@ async fn submit(host: &Host, key: &str, quote: &Value, secret: &str) -> (String,
     (r.json()["session_id"].as_str().unwrap().to_owned(), r)
 }
 
+/// Hex RFC 9162 leaf hash of an answer's signed result.
+fn leaf_hash_hex(answer: &Value) -> String {
+    let cose = STANDARD
+        .decode(answer["aggregates_signed"].as_str().unwrap())
+        .unwrap();
+    hex::encode(strongroom_verifier::merkle::leaf_hash(&cose))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_fixture_end_to_end_through_the_egress_proxy() {
     let dir = tempfile::tempdir().unwrap();
@@ -104,6 +112,9 @@ async fn demo_fixture_end_to_end_through_the_egress_proxy() {
     assert_eq!(v["aggregates"]["from"], Value::Null);
     assert_eq!(v["log"]["leaf_index"], 0);
     assert_eq!(v["log"]["tree_size"], 1);
+    // The first result of the account starts its chain.
+    assert_eq!(v["aggregates"]["previous"], Value::Null);
+    let first_leaf = leaf_hash_hex(&v);
 
     // The client's offline check: dev root, PCR0 pinned to the quote's image hash.
     let dev_root =
@@ -129,6 +140,30 @@ async fn demo_fixture_end_to_end_through_the_egress_proxy() {
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let verified = verify_result(&parse_answer(&r.body).unwrap(), &dev_root, &policy).unwrap();
     assert_eq!((verified.leaf_index, verified.tree_head.size), (1, 2));
+    // ... and names the first as its predecessor: the account's chain.
+    let v2 = r.json();
+    assert_eq!(v2["aggregates"]["previous"], first_leaf.as_str());
+    let second_leaf = leaf_hash_hex(&v2);
+    bodies.push(r.body);
+
+    // A new credential of the same exchange account continues the chain.
+    let (again, r) = submit(&host, &key, &quote, API_SECRET).await;
+    bodies.push(r.body);
+    let r = host
+        .post(
+            "/enclave/request_aggregates",
+            &key,
+            &json!({"session_id": again}).to_string(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let v3 = r.json();
+    assert_eq!(v3["aggregates"]["account"], v["aggregates"]["account"]);
+    assert_ne!(
+        v3["aggregates"]["credential"],
+        v["aggregates"]["credential"]
+    );
+    assert_eq!(v3["aggregates"]["previous"], second_leaf.as_str());
     bodies.push(r.body);
 
     // A wrong API secret: the exchange refuses, nothing is stored or logged.
@@ -152,7 +187,7 @@ async fn demo_fixture_end_to_end_through_the_egress_proxy() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(n, 2);
+    assert_eq!(n, 3);
 
     // The host's allowlist is enforced on its own: restart it without the mock.
     let logs_before = host.logs();

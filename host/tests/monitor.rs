@@ -146,3 +146,47 @@ async fn catches_a_fork_of_a_log_without_witnesses_and_lists_public_entries() {
     assert_eq!(out["error"]["code"], "log_forked", "{out}");
     assert!(err.contains("evidence"), "{err}");
 }
+
+/// An account's results form a chain (payload v2 `previous`): the monitor
+/// follows it across runs, and a hostile host that hides the account's
+/// newest leaf from the enclave (so that the next result starts a chain of
+/// its own, and whoever walks back from it misses the earlier ones) is
+/// reported, on the following run and on a fresh one alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catches_a_gap_in_an_accounts_chain() {
+    let s = Stack::start(StackOpts {
+        host_env: vec![("PUBLIC_LOG_ENTRIES".into(), "1".into())],
+        ..Default::default()
+    })
+    .await;
+    let policy = policy(&s, &s.log_vkey().await);
+    let (_, session) = s.submit_demo("chained").await;
+    let first = aggregate(&s, &session).await;
+    let account = first["aggregates"]["account"].as_str().unwrap().to_owned();
+    let second = aggregate(&s, &session).await;
+    assert!(second["aggregates"]["previous"].is_string(), "{second}");
+    let (code, out, err) = monitor(&s, &policy, &["--account", &account]);
+    assert_eq!(code, 0, "{out} {err}");
+    assert_eq!(out["entries"].as_array().unwrap().len(), 2, "{out}");
+
+    // The host forgets which leaves are the account's: no candidate goes
+    // to the enclave, and the third result names no predecessor.
+    s.db.client()
+        .await
+        .execute("UPDATE transparency_log SET account = NULL", &[])
+        .await
+        .unwrap();
+    let third = aggregate(&s, &session).await;
+    assert_eq!(third["aggregates"]["previous"], Value::Null, "{third}");
+    let (code, out, err) = monitor(&s, &policy, &["--account", &account]);
+    assert_eq!(code, 1, "{out} {err}");
+    assert_eq!(out["error"]["code"], "chain_gap", "{out}");
+    assert!(err.contains("entry 2 names none"), "{err}");
+    // A monitor that starts now, reading the whole log, sees it too.
+    std::fs::remove_file(s.dir.path().join("monitor-state.json")).unwrap();
+    let (code, out, _) = monitor(&s, &policy, &["--account", &account]);
+    assert_eq!(
+        (code, out["error"]["code"].as_str()),
+        (1, Some("chain_gap"))
+    );
+}

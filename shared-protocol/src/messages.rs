@@ -15,7 +15,7 @@ use crate::error::RpcError;
 /// [`LogAppended`], `log_vkey` in [`AttestationInfo`]; and (issue 15.5) the
 /// code `exchange_budget`, [`crate::RpcError::retry_after`] and the
 /// optional `tenant` of credential and compute requests; and `cancel`.
-/// Version 4 (credential v2) added `owner_authorization` in
+/// Version 4 (credential v2) added `owner_authorization` and `previous` in
 /// [`ComputeAggregatesRequest`], [`RequestBody::RevokeCredential`] and its
 /// answer [`CredentialRevoked`], and the policy and owner error codes.
 pub const PROTOCOL_VERSION: u32 = 4;
@@ -295,6 +295,28 @@ pub struct ComputeAggregatesRequest {
     /// the wire when `None`.
     #[serde(default, with = "serde_bytes", skip_serializing_if = "Option::is_none")]
     pub owner_authorization: Option<Vec<u8>>,
+    /// Protocol 4: the newest logged result of each account this result
+    /// may be about (at most [`MAX_PREVIOUS`]); the enclave signs, as
+    /// `previous`, the leaf hash given for the account it computes, or null.
+    /// The host cannot make a chain skip a result unseen: monitors check
+    /// that `previous` is the account's preceding leaf in the log. Absent on
+    /// the wire when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous: Vec<PreviousLeaf>,
+}
+
+/// Most `previous` candidates one request carries.
+pub const MAX_PREVIOUS: usize = 64;
+
+/// An account's newest logged result, by its RFC 9162 leaf hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreviousLeaf {
+    /// The account pseudonym (hex).
+    pub account: String,
+    /// RFC 9162 leaf hash of that result's COSE_Sign1 bytes, 32 bytes.
+    #[serde(with = "serde_bytes")]
+    pub leaf_hash: Vec<u8>,
 }
 
 /// Protocol 4: revoke a credential on its owner's word.

@@ -8,6 +8,7 @@ use strongroom_formats::aggregates::{Selection, SelectionMode};
 use strongroom_formats::returns::METHODOLOGY;
 use strongroom_protocol::ErrorCode;
 use strongroom_protocol::aggregates::{AGGREGATES_VERSION, AggregatePayload};
+use strongroom_protocol::messages::PreviousLeaf;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -74,6 +75,9 @@ pub fn account_pseudonym_v2(exchange: &str, account_id: &str) -> String {
 pub struct PayloadContext<'a> {
     /// Whether the request named its symbols (`selection.mode` = `listed`).
     pub listed: bool,
+    /// The host's candidates for `previous`: the one for the computed
+    /// account is signed, none means null.
+    pub previous: &'a [PreviousLeaf],
     /// Window requested.
     pub window: Window,
     /// Enclave time when the figures were computed, unix ms.
@@ -117,11 +121,17 @@ pub(crate) fn build_payload(
         .account_id
         .as_deref()
         .ok_or(ComputeError::Exchange(ExchangeError::Malformed))?;
+    let account = account_pseudonym_v2(credential.exchange(), account_id);
+    let previous = ctx
+        .previous
+        .iter()
+        .find(|p| p.account == account)
+        .map(|p| hex::encode(&p.leaf_hash));
     Ok(AggregatePayload {
         version: AGGREGATES_VERSION,
         exchange: credential.exchange().to_owned(),
         label: credential.label().to_owned(),
-        account: account_pseudonym_v2(credential.exchange(), account_id),
+        account,
         session: None,
         credential: Some(credential.id().to_owned()),
         owner: credential.owner_id(),
@@ -138,7 +148,7 @@ pub(crate) fn build_payload(
         }),
         methodology: Some(METHODOLOGY.to_owned()),
         returns: None,
-        previous: None,
+        previous,
         from: fmt(ctx.window.from_ms)?,
         to: fmt(ctx.window.to_ms)?,
         computed_at: rfc3339_ms(now).ok_or(ComputeError::BadWindow)?,

@@ -11,7 +11,9 @@
 //!    `kid`, the signing key and the attested `user_data` always agree.
 
 use sha2::{Digest, Sha256};
-use strongroom_protocol::messages::{AggregatesResult, ComputeAggregatesRequest};
+use strongroom_protocol::messages::{
+    AggregatesResult, ComputeAggregatesRequest, MAX_PREVIOUS, PreviousLeaf,
+};
 
 use crate::aggregate::Window;
 use crate::compute::{PayloadContext, check_clock, check_window, sign_history};
@@ -46,8 +48,12 @@ pub(crate) async fn compute_aggregates<P: Ports>(
         metadata,
         symbols,
         owner_authorization,
+        previous,
         ..
     } = req;
+    if previous.len() > MAX_PREVIOUS || previous.iter().any(|p| p.leaf_hash.len() != 32) {
+        return Err(EnclaveError::InvalidArgument);
+    }
     let credential = ports
         .blocking(move |e| e.session_credential(&session_id, tenant.as_deref(), &sealed, &metadata))
         .await??;
@@ -76,7 +82,14 @@ pub(crate) async fn compute_aggregates<P: Ports>(
             EnclaveError::Compute(e.into())
         })?;
     let answer = ports
-        .blocking(move |e| sign_aggregates(e, &credential, &history, listed, window, started_ms))
+        .blocking(move |e| {
+            let ctx = Asked {
+                listed,
+                window,
+                previous: &previous,
+            };
+            sign_aggregates(e, &credential, &history, &ctx, started_ms)
+        })
         .await??;
     if let Some(slot) = interval {
         slot.done(started_ms);
@@ -84,13 +97,22 @@ pub(crate) async fn compute_aggregates<P: Ports>(
     Ok(answer)
 }
 
+/// What the request asked for, as far as the payload states it.
+pub(crate) struct Asked<'a> {
+    /// Symbols were named.
+    pub(crate) listed: bool,
+    /// The window.
+    pub(crate) window: Window,
+    /// The host's candidates for `previous`.
+    pub(crate) previous: &'a [PreviousLeaf],
+}
+
 /// Step 3: checks the exchange clock, signs the payload and attests to it.
 pub(crate) fn sign_aggregates(
     enclave: &Enclave,
     credential: &Credential,
     history: &History,
-    listed: bool,
-    window: Window,
+    asked: &Asked<'_>,
     started_ms: u64,
 ) -> Result<AggregatesResult, EnclaveError> {
     let now_ms = enclave.clock().now_unix_ms();
@@ -98,8 +120,9 @@ pub(crate) fn sign_aggregates(
     enclave.with_key_ring(|ring| {
         let key_id = ring.current().key_id();
         let ctx = PayloadContext {
-            listed,
-            window,
+            listed: asked.listed,
+            window: asked.window,
+            previous: asked.previous,
             now_ms,
             key_id,
             pcr0: enclave.pcr0(),

@@ -99,6 +99,7 @@ fn return_compute() -> strongroom_protocol::messages::ComputeAggregatesRequest {
         to_ms: None,
         symbols: None,
         owner_authorization: None,
+        previous: Vec::new(),
     }
 }
 

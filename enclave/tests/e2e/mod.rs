@@ -233,6 +233,7 @@ impl Enclave {
             to_ms,
             symbols,
             owner_authorization: None,
+            previous: Vec::new(),
         });
         match self.client.call(body).await? {
             ResponseBody::Aggregates(r) => Ok(r),

@@ -291,3 +291,39 @@ pub async fn is_revoked<C: GenericClient + Sync>(
         .await?;
     Ok(row.is_some())
 }
+
+/// Records which account the leaf `leaf_index` (a v2 result) is about
+/// (migration V15), in the transaction that appended it.
+pub async fn set_leaf_account<C: deadpool_postgres::GenericClient>(
+    tx: &C,
+    leaf_index: i64,
+    account: &str,
+) -> Result<(), tokio_postgres::Error> {
+    let stmt = tx
+        .prepare_cached("UPDATE transparency_log SET account = $2 WHERE leaf_index = $1")
+        .await?;
+    tx.execute(&stmt, &[&leaf_index, &account])
+        .await
+        .map(|_| ())
+}
+
+/// The newest leaf of each of the (at most `limit`) accounts this tenant's
+/// results were about most recently, across every tenant's results in the
+/// live log: `(account, leaf hash)`. The candidates for a new result's
+/// `previous` (migration V15). Call inside the tenant's transaction.
+pub async fn chain_heads<C: deadpool_postgres::GenericClient>(
+    tx: &C,
+    limit: i64,
+) -> Result<Vec<(String, Vec<u8>)>, tokio_postgres::Error> {
+    let stmt = tx
+        .prepare_cached(
+            "SELECT DISTINCT ON (t.account) t.account, t.leaf_hash FROM transparency_log t \
+             WHERE t.account IN (SELECT a.account FROM aggregates a \
+                                 WHERE a.account IS NOT NULL \
+                                 GROUP BY a.account ORDER BY max(a.created_at) DESC LIMIT $1) \
+             ORDER BY t.account, t.leaf_index DESC",
+        )
+        .await?;
+    let rows = tx.query(&stmt, &[&limit]).await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}

@@ -57,6 +57,7 @@ pub fn requests() -> Vec<(&'static str, Request)> {
                     to_ms: None,
                     symbols: Some(vec!["BTCUSDT".into()]),
                     owner_authorization: None,
+                    previous: Vec::new(),
                 }),
             ),
         ),

@@ -5,6 +5,7 @@
 mod aggregates;
 mod answer_check;
 mod bundle;
+mod chain;
 mod checkpoint;
 mod common;
 mod history;

@@ -9,19 +9,23 @@
 //!   with another root a fork (both checkpoints are printed as evidence),
 //!   a larger one must be consistent with the last (the RFC 9162 proof,
 //!   computed from tiles, must join both signed roots);
-//! - reads the new entries (entry bundles, each checked against its leaf
-//!   hash) when the log publishes them: with `--account`/`--session` lists
-//!   those of that account or session; always keeps the revocation entries
-//!   (in the state file) and reports a result that names a credential after
-//!   that credential's revocation entry (`revoked_then_used`, exit 1, the
-//!   state not advanced: like a fork, it is reported on every run).
+//! - with `--account`/`--session`, lists the new entries of that account or
+//!   session (entry bundles, each checked against its leaf hash), when the
+//!   log publishes its entries; with `--account`, also follows the
+//!   account's chain (payload v2 `previous`, see `chain.rs`) from where the
+//!   last run left it and reports every result that skips part of it
+//!   (`chain_gap`, exit 1, the state file not advanced);
+//! - whenever the log publishes its entries, reads every new one: keeps the
+//!   revocation entries (in the state file) and reports a result that names
+//!   a credential after that credential's revocation entry
+//!   (`revoked_then_used`, exit 1, the state not advanced: like a fork, it
+//!   is reported on every run).
 //!
 //! The state file (JSON: origin, size, root, checkpoint) is written only
 //! after everything checked out, atomically.
 
-use std::path::{Path, PathBuf};
-
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -32,6 +36,7 @@ use strongroom_formats::merkle::{self, Hash};
 use strongroom_verifier::client::log::LogClient;
 
 use crate::CliError;
+use crate::chain::{self, Gap, Link};
 use crate::common::read_input_limited;
 use crate::logscan::{Leaf, RevocationWatch, Revoked, client_error, level0_tile, scan, tile_error};
 
@@ -73,6 +78,11 @@ struct State {
     size: u64,
     root: String,
     checkpoint: String,
+    /// Per followed account (`--account`), the leaf hash of its newest
+    /// entry seen: where its chain continues. Absent in state files from
+    /// before account chains.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    chains: BTreeMap<String, String>,
     /// Revocation entries seen so far: credential -> where.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     revoked: BTreeMap<String, Revoked>,
@@ -86,6 +96,12 @@ struct Listed {
     session: Option<String>,
     credential: Option<String>,
     label: String,
+    /// Hex RFC 9162 leaf hash.
+    leaf_hash: String,
+    /// The signed `previous` (v2), or null.
+    previous: Option<String>,
+    /// Payload version.
+    version: u32,
     computed_at: String,
 }
 
@@ -134,22 +150,37 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         violations: Vec::new(),
     };
     let listed = entries(&log, from, v.size, args, &mut watch)?;
-    if !watch.violations.is_empty() {
-        for u in &watch.violations {
+    revocations_respected(&watch)?;
+    let mut chains = previous
+        .as_ref()
+        .map(|p| p.chains.clone())
+        .unwrap_or_default();
+    let gaps = match (&args.account, &listed) {
+        (Some(account), Some(l)) => {
+            let account = account.to_ascii_lowercase();
+            let head = chains.get(&account).map(|h| hex_hash(h)).transpose()?;
+            let (head, gaps) = follow_chain(l, &account, head, from > 0);
+            if let Some(h) = head {
+                chains.insert(account, hex::encode(h));
+            }
+            gaps
+        }
+        _ => Vec::new(),
+    };
+    if !gaps.is_empty() {
+        for g in &gaps {
             eprintln!(
-                "strongroom: evidence: credential {} revoked at leaf {}, used by the result at leaf {}",
-                u.credential, u.revoked_at, u.used_at
+                "strongroom: entry {} names {} as its predecessor; the account's preceding entry is {}",
+                g.index,
+                g.names.as_deref().unwrap_or("none"),
+                g.expected.as_deref().unwrap_or("none"),
             );
         }
-        let u = &watch.violations[0];
         return Err(CliError::refused(
-            "revoked_then_used",
+            "chain_gap",
             format!(
-                "credential {} was used at leaf {} after its revocation at leaf {} ({} such use(s))",
-                u.credential,
-                u.used_at,
-                u.revoked_at,
-                watch.violations.len()
+                "{} result(s) of the account skip part of its chain (the evidence is above)",
+                gaps.len()
             ),
         ));
     }
@@ -161,6 +192,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
                 size: v.size,
                 root: hex::encode(v.root_hash),
                 checkpoint: signed.format(),
+                chains,
                 revoked: watch.revoked.clone(),
             },
         )?;
@@ -208,6 +240,28 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+/// The account's v2 results among `listed`, walked from `head` (see
+/// [`chain::walk`]); `unknown`: earlier entries of the log were not read.
+fn follow_chain(
+    listed: &[Listed],
+    account: &str,
+    head: Option<Hash>,
+    unknown: bool,
+) -> (Option<Hash>, Vec<Gap>) {
+    let links: Vec<Link> = listed
+        .iter()
+        .filter(|e| e.version >= 2 && e.account.eq_ignore_ascii_case(account))
+        .filter_map(|e| {
+            Some(Link {
+                index: e.index,
+                leaf_hash: hex_hash(&e.leaf_hash).ok()?,
+                previous: e.previous.clone(),
+            })
+        })
+        .collect();
+    chain::walk(head, unknown && head.is_none(), &links)
 }
 
 /// The last leaf's inclusion proof, from the served tiles, leads to `root`.
@@ -288,6 +342,30 @@ fn check_extends(
     Ok(())
 }
 
+/// A result naming a credential after that credential's revocation entry
+/// is reported like a fork: evidence on stderr, exit 1, state kept.
+fn revocations_respected(watch: &RevocationWatch) -> Result<(), CliError> {
+    let Some(u) = watch.violations.first() else {
+        return Ok(());
+    };
+    for u in &watch.violations {
+        eprintln!(
+            "strongroom: evidence: credential {} revoked at leaf {}, used by the result at leaf {}",
+            u.credential, u.revoked_at, u.used_at
+        );
+    }
+    Err(CliError::refused(
+        "revoked_then_used",
+        format!(
+            "credential {} was used at leaf {} after its revocation at leaf {} ({} such use(s))",
+            u.credential,
+            u.used_at,
+            u.revoked_at,
+            watch.violations.len()
+        ),
+    ))
+}
+
 /// Reads the entries `from..size` (when the log publishes them): feeds
 /// `watch`, and lists those whose payload names `--account`/`--session`.
 /// `None`: the log does not publish its entries.
@@ -300,8 +378,8 @@ fn entries(
 ) -> Result<Option<Vec<Listed>>, CliError> {
     let (account, session) = (args.account.as_deref(), args.session.as_deref());
     let mut out = Vec::new();
-    let public = scan(log, from, size, |index, leaf| {
-        let leaf = Leaf::of(leaf);
+    let public = scan(log, from, size, |index, bytes| {
+        let leaf = Leaf::of(bytes);
         watch.see(index, &leaf);
         let Leaf::Result(p) = leaf else {
             return Ok(());
@@ -310,10 +388,13 @@ fn entries(
             || session.is_some_and(|s| {
                 p.session
                     .as_deref()
-                    .is_some_and(|ps| s.eq_ignore_ascii_case(ps))
+                    .is_some_and(|x| s.eq_ignore_ascii_case(x))
             });
         if hit {
             out.push(Listed {
+                leaf_hash: hex::encode(merkle::leaf_hash(bytes)),
+                previous: p.previous,
+                version: p.version,
                 index,
                 account: p.account,
                 session: p.session,

@@ -15,7 +15,8 @@ use strongroom_formats::cose::Sign1;
 use strongroom_protocol::ErrorCode;
 use strongroom_protocol::aggregates::AggregatePayload;
 use strongroom_protocol::messages::{
-    AggregatesResult, ComputeAggregatesRequest, CredentialMetadata, SealedCredential,
+    AggregatesResult, ComputeAggregatesRequest, CredentialMetadata, MAX_PREVIOUS, PreviousLeaf,
+    SealedCredential,
 };
 use uuid::Uuid;
 
@@ -103,7 +104,7 @@ impl App {
         tenant: Uuid,
         req: &ValidAggregatesRequest,
     ) -> Result<(AggregatesResult, String), ApiError> {
-        let stored = self.load_session(tenant, req.session).await?;
+        let stored = self.load_session(tenant, req.session, true).await?;
         let credential = stored.credential_id();
         let call = compute_request(tenant, req, stored)?;
         let used = call.sealed.key_id().to_owned();
@@ -112,7 +113,8 @@ impl App {
             other => return Ok((other?, credential)),
         }
         let reloaded = self.keys.refresh().await;
-        let call = compute_request(tenant, req, self.load_session(tenant, req.session).await?)?;
+        let again = self.load_session(tenant, req.session, true).await?;
+        let call = compute_request(tenant, req, again)?;
         if !reloaded && call.sealed.key_id() == used {
             return Err(ApiError::new(Code::KeyVersionGone));
         }
@@ -252,6 +254,9 @@ impl App {
         let answer = self.append_log(&state, &result.signed).await?;
         let appended =
             tlog::record_append(&tx, &state, &result.signed, Some(aggregate), answer).await?;
+        if let Ok(index) = i64::try_from(appended.leaf_index) {
+            store::log::set_leaf_account(&tx, index, &meta.account).await?;
+        }
         let mut e = entry(ctx, tenant, ACTION, session, "ok");
         e.detail = i64::try_from(appended.leaf_index).ok();
         audit::write_cached(&tx, &e).await?;
@@ -278,11 +283,13 @@ impl App {
     }
 
     /// Loads the session (active, the tenant's own through row-level security)
-    /// and its sealed credential.
+    /// and its sealed credential; with `chain`, the candidate heads of the
+    /// account chains for a computation's `previous` (migration V15).
     pub(in crate::http) async fn load_session(
         &self,
         tenant: Uuid,
         session: Uuid,
+        chain: bool,
     ) -> Result<StoredSession, ApiError> {
         let mut client = self.pool.get().await?;
         let tx = store::tenant_tx(&mut client, tenant).await?;
@@ -291,6 +298,14 @@ impl App {
         let row = store::sessions::load(&tx, session)
             .await?
             .ok_or_else(|| ApiError::new(Code::SessionNotFound))?;
+        let previous = match chain {
+            true => store::log::chain_heads(&tx, MAX_PREVIOUS as i64)
+                .await?
+                .into_iter()
+                .map(|(account, leaf_hash)| PreviousLeaf { account, leaf_hash })
+                .collect(),
+            false => Vec::new(),
+        };
         tx.commit().await?;
         let sealed = SealedCredential::from_stored(&row.key_id, &row.sealed).map_err(|e| {
             tracing::error!(error = %e, "stored credential outside the contract");
@@ -304,6 +319,7 @@ impl App {
                 ttl_seconds: u64::try_from(row.ttl_seconds).unwrap_or(1),
             },
             credential: row.credential,
+            previous,
         })
     }
 
@@ -328,6 +344,8 @@ pub(in crate::http) struct StoredSession {
     pub metadata: CredentialMetadata,
     /// The credential id stored at submission (None before migration V14).
     pub credential: Option<Vec<u8>>,
+    /// Candidate heads of account chains (computations only).
+    pub previous: Vec<PreviousLeaf>,
 }
 
 impl StoredSession {
@@ -356,6 +374,7 @@ fn compute_request(
         to_ms: req.to_ms,
         symbols: req.symbols.clone(),
         owner_authorization: req.owner_authorization.clone(),
+        previous: stored.previous,
     })
 }
 

@@ -79,7 +79,7 @@ impl App {
         tenant: Uuid,
         ctx: &Ctx,
     ) -> Result<Value, ApiError> {
-        let stored = self.load_session(tenant, session).await?;
+        let stored = self.load_session(tenant, session, false).await?;
         let credential = stored.credential_id();
         let revoked = self
             .revoke_in_enclave(tenant, session, stored, authorization)
@@ -144,7 +144,7 @@ impl App {
             other => return Ok(other?),
         }
         self.keys.refresh().await;
-        let stored = self.load_session(tenant, session).await?;
+        let stored = self.load_session(tenant, session, false).await?;
         match self.enclave.revoke_credential(request(stored)).await {
             Err(EnclaveError::Refused(ErrorCode::UnknownKeyId)) => {
                 Err(ApiError::new(Code::KeyVersionGone))
