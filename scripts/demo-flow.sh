@@ -61,6 +61,14 @@ for part in ("symbols", "totals"):
 print("    symbols and totals match the hand-computed figures")
 PY
 
+  say "    publish, signed by the owner key: GET /r/{id} serves the result bundle with the consent, which the verifier checks (B3)"
+  "$CLIENT" publish "${conn[@]}" --session "$session" --credential "$credential"
+  local rid
+  rid=$(python3 -c 'import base64,hashlib,json,sys; print(hashlib.sha256(base64.b64decode(json.load(open(sys.argv[1]))["aggregates_signed"])).hexdigest())' "$out/result.json")
+  curl -fsS "$HOST_URL/r/$rid" >"$out/bundle.json" || die "the published result is not served at /r/$rid"
+  "$CLIENT" verify-result "$out/bundle.json" "${policy[@]}" >/dev/null
+  say "    /r/$rid verified, with its owner's consent"
+
   say "6/6 revoke, signed by the owner key: the enclave refuses the credential from now on, the log records it, the host purges the session"
   "$CLIENT" revoke "${conn[@]}" --session "$session" --credential "$credential"
   if "$CLIENT" aggregates "${conn[@]}" "${policy[@]}" --session "$session" >/dev/null 2>"$out/after-revoke.err"; then

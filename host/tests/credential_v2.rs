@@ -436,3 +436,80 @@ async fn a_version_1_credential_works_under_the_strictest_policy() {
     .await;
     refused(&r, 422, "no_owner_key", "owner authorization");
 }
+
+fn result_id(answer: &Value) -> String {
+    use sha2::Digest as _;
+    let cose = STANDARD
+        .decode(answer["aggregates_signed"].as_str().unwrap())
+        .unwrap();
+    hex::encode(sha2::Sha256::digest(cose))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_signed_publish_makes_the_results_public_with_the_consent() {
+    use strongroom_verifier::{PcrSet, Policy, ResultBundle, TrustRoot, verify_bundle};
+    let s = Stack::start(StackOpts::default()).await;
+    let c = s.client();
+    let body = body(&s, Some(open_policy())).await;
+    let credential = credential_id(&body);
+    let session = submit(&c, &body).await;
+    let first = ok(
+        &aggregates(&c, &json!({"session_id": session})).await,
+        "first",
+    );
+    let public = |id: String| {
+        let c = c.clone();
+        async move { c.get(&format!("/r/{id}")).await.unwrap() }
+    };
+    assert_eq!(
+        public(result_id(&first)).await.status,
+        404,
+        "private by default"
+    );
+    // The host checks the consent itself: another key is refused.
+    let none = json!({});
+    let other_key = SigningKey::from_slice(&[0x18; 32]).unwrap();
+    let publish =
+        |auth: String| json!({"session_id": session, "owner_authorization": auth}).to_string();
+    let r = c
+        .post(
+            "/enclave/publish",
+            &publish(authorize(
+                &other_key,
+                &action(Action::Publish, &credential, &none, now_plus(0)),
+            )),
+        )
+        .await
+        .unwrap();
+    refused(&r, 403, "owner_signature_invalid", "another key");
+    let consent = authorize(
+        &owner(),
+        &action(Action::Publish, &credential, &none, now_plus(0)),
+    );
+    let v = ok(
+        &c.post("/enclave/publish", &publish(consent.clone()))
+            .await
+            .unwrap(),
+        "publish",
+    );
+    assert_eq!(v["results"], 1);
+    let later = ok(
+        &aggregates(&c, &json!({"session_id": session})).await,
+        "later",
+    );
+    let root =
+        TrustRoot::dev_from_pem(&std::fs::read_to_string(&s.enclave.root_pem).unwrap()).unwrap();
+    let pcrs = std::fs::read(s.dir.path().join("pcrs.json")).unwrap();
+    let policy = Policy::default().allow_pcrs(PcrSet::from_json("pcrs.json", &pcrs).unwrap());
+    for answer in [&first, &later] {
+        let r = public(result_id(answer)).await;
+        assert_eq!(r.status, 200, "{}", body_text(&r));
+        let bundle = ResultBundle::parse(&r.body).unwrap();
+        assert_eq!(
+            bundle.publish_authorization.as_deref(),
+            Some(consent.as_str())
+        );
+        let v = verify_bundle(&bundle, &root, &policy).expect("the bundle and its consent verify");
+        assert_eq!(v.payload.credential.as_deref(), Some(credential.as_str()));
+    }
+}
