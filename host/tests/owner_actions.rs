@@ -407,3 +407,22 @@ async fn a_use_after_a_logged_revocation_is_reported_by_monitor_and_history() {
         (0, Some(0))
     );
 }
+
+#[tokio::test]
+async fn a_credential_without_an_owner_cannot_be_published() {
+    let s = stack().await;
+    let key = s.db.tenant("acme").await;
+    // A v2 payload naming no owner (as for a v1 credential, or one sealed
+    // without an owner key).
+    let session = submit(&s.host, &key, "v2noowner").await;
+    compute(&s, &key, &session).await;
+    let credential = credential();
+    let auth = signed(&action(Action::Publish, &credential, 0), &owner_key());
+    let body = json!({"session_id": session, "owner_authorization": auth}).to_string();
+    let r = s.host.post("/enclave/publish", &key, &body).await;
+    assert_eq!((r.status, r.code()), (422, "no_owner_key".into()));
+    assert_eq!(
+        count(&s.db, "SELECT count(*) FROM published_credentials").await,
+        0
+    );
+}

@@ -62,16 +62,18 @@ pub async fn publish<C: GenericClient + Sync>(
     Ok(row.get(0))
 }
 
-/// The owner id (hex) the stored results of `credential` name, when the
-/// tenant's own results name one (row-level security applies: call in the
-/// tenant's transaction). `None`: no result yet, or results without owner.
+/// What the stored results of `credential` (the tenant's own: row-level
+/// security applies, call in the tenant's transaction) say about its owner:
+/// `None` when there is no result yet, `Some(None)` when they name no owner
+/// (sealed without an owner key), else the owner id (hex).
 pub async fn owner_of_credential<C: GenericClient + Sync>(
     db: &C,
     credential: &str,
-) -> Result<Option<String>, tokio_postgres::Error> {
+) -> Result<Option<Option<String>>, tokio_postgres::Error> {
     let row = db
         .query_opt(
-            "SELECT owner FROM aggregates WHERE credential = $1 AND owner IS NOT NULL LIMIT 1",
+            "SELECT owner FROM aggregates WHERE credential = $1 \
+             ORDER BY owner IS NULL LIMIT 1",
             &[&credential],
         )
         .await?;

@@ -111,8 +111,9 @@ pub fn owner_key() -> SigningKey {
 }
 
 /// Labels `v2...` get a version 2 payload naming the credential (SHA-256 of
-/// the sealed bytes: the stub never re-seals), [`owner_key`] as owner, and
-/// under a label `v2pub...` a policy that says `publish`.
+/// the sealed bytes: the stub never re-seals), [`owner_key`] as owner (none
+/// under `v2noowner...`), and under a label `v2pub...` a policy that says
+/// `publish`.
 fn as_v2(p: AggregatePayload, c: &ComputeAggregatesRequest) -> AggregatePayload {
     use strongroom_formats::policy::Policy;
     let owner = strongroom_verifier::owner::owner_public_key(&owner_key());
@@ -120,7 +121,9 @@ fn as_v2(p: AggregatePayload, c: &ComputeAggregatesRequest) -> AggregatePayload 
         version: 2,
         session: None,
         credential: Some(hex::encode(c.sealed.id())),
-        owner: Some(strongroom_formats::owner::owner_id(&owner)),
+        // `v2noowner...`: sealed without an owner key.
+        owner: (!c.metadata.label.starts_with("v2noowner"))
+            .then(|| strongroom_formats::owner::owner_id(&owner)),
         policy: Some(Policy {
             publish: c.metadata.label.starts_with("v2pub"),
             ..Policy::DEFAULT

@@ -53,10 +53,12 @@ impl App {
             .map_err(|e| ApiError::new(owner_code(e)))?;
         let owner = verified.owner_id();
         // The results already stored say whose credential it is.
-        if let Some(named) = public::owner_of_credential(&*tx, &credential).await?
-            && named != owner
-        {
-            return Err(ApiError::new(Code::OwnerSignatureInvalid));
+        match public::owner_of_credential(&*tx, &credential).await? {
+            Some(None) => return Err(ApiError::new(Code::NoOwnerKey)),
+            Some(Some(named)) if named != owner => {
+                return Err(ApiError::new(Code::OwnerSignatureInvalid));
+            }
+            _ => {}
         }
         let published = public::publish(&*tx, &credential, &owner, &authorization).await?;
         let mut e = entry(ctx, tenant, "publish", session, "ok");
