@@ -29,6 +29,7 @@ export interface ResultVerified {
     tree_size: number;
     tree_time: string;
     tlog_proof: string;
+    publish_consent: string;
     /** The witnessed log, when a tlog-policy was given. */
     witnessed: { origin: string; tree_size: number; witnesses: string[] } | null;
     steps: Step[];

@@ -72,6 +72,7 @@ fn step_of_result(e: &ResultError) -> &'static str {
     use ResultError::*;
     match e {
         TooLarge | Json(_) | BundleFormat | BundleId => "bundle",
+        PublishConsent(_) => "result",
         Attestation(d) => step_of_document(d),
         NonceMismatch | Binding(_) => "signing_key",
         KeyIdMismatch(what) if what.contains("tree head") => "log",
@@ -208,6 +209,10 @@ fn result_chain(inputs: &ResultInputs<'_>, root_kind: &mut Value) -> Result<Valu
             .map_err(|e| Refusal::new(step_of_document(&e), e.code(), &e))?;
     }
     let v = verify_result(&bundle.to_answer(), &root, &policy).map_err(result_refusal)?;
+    // Fail closed on a v2 result its owner did not consent to publish.
+    bundle
+        .check_publish_consent(&v.payload)
+        .map_err(result_refusal)?;
     if time_of(v.document.timestamp_ms as f64)? > now + Duration::from_secs(60) {
         return Err(Refusal::new(
             "attestation",
@@ -248,7 +253,24 @@ fn result_chain(inputs: &ResultInputs<'_>, root_kind: &mut Value) -> Result<Valu
             _ => "verified",
         },
         "witnessed": witnessed,
+        "publish_consent": consent_kind(&bundle, &v.payload),
     }))
+}
+
+/// How the (checked) consent to publish was given.
+fn consent_kind(
+    bundle: &ResultBundle,
+    payload: &strongroom_formats::aggregates::AggregatePayload,
+) -> &'static str {
+    if payload.version < 2 {
+        "not needed (version 1 result)"
+    } else if payload.policy.is_some_and(|p| p.publish) {
+        "the sealed policy"
+    } else if bundle.publish_authorization.is_some() {
+        "the owner's signature"
+    } else {
+        "none"
+    }
 }
 
 /// `verifyAttestation`: one NSM document at `now_ms` under pcrs.json,

@@ -150,6 +150,7 @@ function showDetails(r) {
     ["log entry", `leaf ${r.leaf_index} of a tree of ${r.tree_size} (head signed ${r.tree_time})`],
     ["cosigned checkpoint", r.tlog_proof],
     ...(r.witnessed ? [["witnessed by", `${r.witnessed.witnesses.join(", ") || "(quorum none)"} — checkpoint of ${r.witnessed.tree_size} of ${r.witnessed.origin}`]] : []),
+    ["published with the consent of", r.publish_consent],
   ]);
   $("details").hidden = false;
 }
