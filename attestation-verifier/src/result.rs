@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::time::{Duration, UNIX_EPOCH};
 use strongroom_formats::aggregates::AggregatePayload;
+use strongroom_formats::returns;
 use strongroom_formats::tlog::TreeHead;
 use thiserror::Error;
 
@@ -101,6 +102,10 @@ pub enum ResultError {
     /// R6. The payload's `pcr0` is not the attested PCR0.
     #[error("payload pcr0 differs from the attested PCR0")]
     Pcr0Mismatch,
+    /// R6b. The signed `returns` figures do not follow from the signed
+    /// daily series (`strongroom_formats::returns::recheck`).
+    #[error("signed returns refused: {0}")]
+    Returns(String),
     /// R7. `aggregates` JSON differs from the signed payload.
     #[error("`aggregates` JSON differs from the signed payload")]
     AggregatesMismatch,
@@ -151,6 +156,7 @@ impl ResultError {
             AggregateSignature(_) => "aggregate_signature",
             Payload(_) => "aggregate_payload",
             Pcr0Mismatch => "pcr0_mismatch",
+            Returns(_) => "returns_mismatch",
             AggregatesMismatch => "aggregates_mismatch",
             TreeHeadSignature(_) => "tree_head_signature",
             TreeHead => "tree_head_malformed",
@@ -287,7 +293,18 @@ fn verify_payload(
     if !payload.pcr0.eq_ignore_ascii_case(&document.pcr0_hex()) {
         return Err(ResultError::Pcr0Mismatch);
     }
+    verify_returns(&payload)?;
     Ok(payload)
+}
+
+/// R6b: a `returns` block is taken for its signed daily series only: every
+/// figure is recomputed from it (methodology `strongroom/metrics/v2`) and
+/// must be exactly the signed one.
+pub fn verify_returns(payload: &AggregatePayload) -> Result<(), ResultError> {
+    match &payload.returns {
+        Some(block) => returns::recheck(block).map_err(|e| ResultError::Returns(e.to_string())),
+        None => Ok(()),
+    }
 }
 
 /// R8–R10: signed head, sizes, inclusion of `leaf` under the signed root.

@@ -64,6 +64,7 @@ impl Exchange for Scripted {
             permissions: None,
             considered: self.info.keys().cloned().collect(),
             complete: true,
+            daily: None,
         })
     }
 }

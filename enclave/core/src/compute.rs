@@ -3,9 +3,10 @@
 //! The payload is built by a pure function (`build_payload`) so it is tested
 //! without a network.
 
+use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 use strongroom_formats::aggregates::{Selection, SelectionMode};
-use strongroom_formats::returns::METHODOLOGY;
+use strongroom_formats::returns::{self, METHODOLOGY, Returns};
 use strongroom_protocol::ErrorCode;
 use strongroom_protocol::aggregates::{AGGREGATES_VERSION, AggregatePayload};
 use strongroom_protocol::messages::PreviousLeaf;
@@ -13,6 +14,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::aggregate::{AggregateError, Window, aggregate};
+use crate::equity;
 use crate::exchange::{Exchange, ExchangeError, History};
 use crate::intake::Credential;
 
@@ -39,6 +41,10 @@ pub enum ComputeError {
     /// Encoding failed.
     #[error("payload encoding failed")]
     Encoding,
+    /// Daily equity or its figures could not be computed (a value out of
+    /// range; METHODOLOGY.md section 5): no partial block is signed.
+    #[error("the returns could not be computed")]
+    Returns,
 }
 
 impl ComputeError {
@@ -47,9 +53,10 @@ impl ComputeError {
         match self {
             ComputeError::Exchange(e) => e.code(),
             ComputeError::BadWindow => ErrorCode::InvalidArgument,
-            ComputeError::ClockSkew | ComputeError::Aggregate(_) | ComputeError::Encoding => {
-                ErrorCode::Internal
-            }
+            ComputeError::ClockSkew
+            | ComputeError::Aggregate(_)
+            | ComputeError::Encoding
+            | ComputeError::Returns => ErrorCode::Internal,
         }
     }
 }
@@ -147,7 +154,7 @@ pub(crate) fn build_payload(
             complete: history.complete,
         }),
         methodology: Some(METHODOLOGY.to_owned()),
-        returns: None,
+        returns: returns_of(history)?,
         previous,
         from: fmt(ctx.window.from_ms)?,
         to: fmt(ctx.window.to_ms)?,
@@ -157,6 +164,24 @@ pub(crate) fn build_payload(
         symbols,
         totals,
     })
+}
+
+/// The `returns` block of `history`'s daily equity, or `None` when there is
+/// none (no snapshot). Pure.
+pub(crate) fn returns_of(history: &History) -> Result<Option<Returns>, ComputeError> {
+    let Some(inputs) = history.daily.as_ref() else {
+        return Ok(None);
+    };
+    let Some(equity) = equity::build(inputs).map_err(|_| ComputeError::Returns)? else {
+        return Ok(None);
+    };
+    let mut block = returns::compute(&inputs.valuation_asset, &equity.series, Decimal::ZERO)
+        .map_err(|e| {
+            tracing::warn!(reason = %e, "returns refused");
+            ComputeError::Returns
+        })?;
+    block.unvalued = equity.unvalued;
+    Ok(Some(block))
 }
 
 /// Checks the exchange's clock (learned over TLS while fetching) against the

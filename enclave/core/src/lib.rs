@@ -5,6 +5,7 @@ pub mod aggregate;
 pub mod attest;
 pub mod clock;
 pub mod compute;
+pub mod equity;
 pub mod exchange;
 pub mod handle;
 pub mod intake;

@@ -18,6 +18,7 @@ pub mod ring_open;
 pub mod ring_secrets;
 pub mod sync_export;
 pub mod sync_import;
+pub mod wallet_answers;
 
 #[cfg(test)]
 mod tests;

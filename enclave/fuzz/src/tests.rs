@@ -10,7 +10,7 @@ use strongroom_enclave_core::sync::{NONCE_LEN, SyncHolder};
 use crate::fixtures::{FIXED_DATA_KEY, T0_MS, fixed_ring, sim};
 use crate::{
     c2sp, cose_sign1, kms_answer, kms_cms, owner_action, proxy_v2, ring_open, ring_secrets, sync_export,
-    sync_import,
+    sync_import, wallet_answers,
 };
 
 /// xorshift64*: deterministic inputs, no extra dependency.
@@ -375,5 +375,19 @@ fn owner_action_target() {
     let mut rng = Rng(13);
     for _ in 0..500 {
         owner_action::run(&rng.bytes(200));
+    }
+}
+
+#[test]
+fn wallet_answers_target() {
+    for seed in wallet_answers::seeds() {
+        wallet_answers::run(&seed);
+        for m in mutations(&seed, 3) {
+            wallet_answers::run(&m);
+        }
+    }
+    let mut rng = Rng(17);
+    for _ in 0..500 {
+        wallet_answers::run(&rng.bytes(300));
     }
 }

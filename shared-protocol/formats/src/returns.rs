@@ -106,6 +106,11 @@ pub struct Returns {
     /// The risk-free annual rate, present only when it is not 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub risk_free_rate: Option<Dec>,
+    /// Assets the account held or moved that have no valuation route
+    /// (METHODOLOGY.md section 1): left out of every day's equity and
+    /// flows, named here, sorted; absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unvalued: Vec<String>,
 }
 
 /// Why a series was refused. Every variant is a property of the input;
@@ -178,6 +183,7 @@ pub fn compute(
         best_day: opt(f.best, "best_day")?,
         worst_day: opt(f.worst, "worst_day")?,
         risk_free_rate: (!risk_free_rate.is_zero()).then_some(Dec(risk_free_rate)),
+        unvalued: Vec::new(),
     })
 }
 
@@ -210,6 +216,9 @@ pub fn recheck(signed: &Returns) -> Result<(), RecheckError> {
         .collect();
     let rf = signed.risk_free_rate.map_or(Decimal::ZERO, |r| r.0);
     let again = compute(&signed.valuation_asset, &series, rf)?;
+    if !valid_unvalued(&signed.unvalued) {
+        return Err(RecheckError::Mismatch("unvalued".to_owned()));
+    }
     if let Some(i) = (0..again.daily.len()).find(|&i| again.daily[i].ret != signed.daily[i].ret) {
         return Err(RecheckError::Mismatch(format!("daily[{i}].return")));
     }
@@ -233,6 +242,21 @@ pub fn recheck(signed: &Returns) -> Result<(), RecheckError> {
         Some((name, _)) => Err(RecheckError::Mismatch((*name).to_owned())),
         None => Ok(()),
     }
+}
+
+/// Most assets `unvalued` may name.
+pub const MAX_UNVALUED: usize = 1_000;
+
+/// `unvalued` is a sorted list of distinct asset names (1 to 32 upper-case
+/// letters or digits), at most [`MAX_UNVALUED`].
+fn valid_unvalued(list: &[String]) -> bool {
+    let name = |s: &String| {
+        !s.is_empty()
+            && s.len() <= 32
+            && s.bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    };
+    list.len() <= MAX_UNVALUED && list.iter().all(name) && list.windows(2).all(|w| w[0] < w[1])
 }
 
 /// The one rounding of a figure, from its unrounded value.

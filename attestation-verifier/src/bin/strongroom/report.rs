@@ -129,6 +129,58 @@ fn print_figures(p: &AggregatePayload) {
             t.max_drawdown_quote
         );
     }
+    print_returns(p);
+}
+
+/// The `returns` block, already rechecked from its daily series (R6b).
+fn print_returns(p: &AggregatePayload) {
+    let Some(r) = &p.returns else {
+        if p.methodology.is_some() {
+            println!("  returns:      none (no daily equity: the exchange gave no snapshot)");
+        }
+        return;
+    };
+    let (first, last) = match (r.daily.first(), r.daily.last()) {
+        (Some(f), Some(l)) => (f.date.as_str(), l.date.as_str()),
+        _ => ("?", "?"),
+    };
+    println!(
+        "  returns:      {} daily equity in {}, {first} .. {last}, {} daily returns \
+         (figures recomputed from the signed series: OK; ratios, 0.05 = 5 %)",
+        p.methodology.as_deref().unwrap_or("(no methodology)"),
+        r.valuation_asset,
+        r.days
+    );
+    println!(
+        "    twr {}, volatility {}, sharpe {}, sortino {}, max drawdown {}, calmar {}, \
+         best day {}, worst day {}",
+        r.twr,
+        opt(r.volatility),
+        opt(r.sharpe),
+        opt(r.sortino),
+        r.max_drawdown,
+        opt(r.calmar),
+        opt(r.best_day),
+        opt(r.worst_day)
+    );
+    if let Some(rf) = r.risk_free_rate {
+        println!("    risk-free rate {rf} a year");
+    }
+    if !r.unvalued.is_empty() {
+        println!(
+            "    NOT VALUED (no price route; left out of equity and flows): {}",
+            r.unvalued.join(", ")
+        );
+    }
+    for d in &r.daily {
+        println!(
+            "    {}  equity {}  net flow {}  return {}",
+            d.date,
+            d.equity,
+            d.net_flow,
+            opt(d.ret)
+        );
+    }
 }
 
 fn opt(d: Option<Dec>) -> String {

@@ -29,7 +29,7 @@ use sha2::Sha256;
 use strongroom_formats::aggregates::Permissions;
 use zeroize::Zeroizing;
 
-use super::budget::{WeightBudget, WeightLimits};
+use super::budget::{SapiBudgets, WeightBudget, WeightLimits};
 use super::{
     Answer, Exchange, ExchangeError, ExchangeTransport, History, MAX_SYMBOLS_PER_REQUEST,
     MAX_TRADES_PER_REQUEST, RetryPolicy,
@@ -47,6 +47,8 @@ pub struct Binance<T> {
     clock: Arc<dyn Clock>,
     policy: RetryPolicy,
     budget: WeightBudget,
+    sapi: SapiBudgets,
+    daily: daily::DailyCache,
 }
 
 impl<T> std::fmt::Debug for Binance<T> {
@@ -66,6 +68,8 @@ impl<T: ExchangeTransport> Binance<T> {
             clock,
             policy,
             budget: WeightBudget::new(WeightLimits::default()),
+            sapi: SapiBudgets::default(),
+            daily: daily::DailyCache::default(),
         }
     }
 
@@ -127,6 +131,7 @@ impl<T: ExchangeTransport> Exchange for Binance<T> {
                 history.trades.extend(trades);
             }
         }
+        history.daily = session.daily_inputs(account.uid).await?;
         Ok(history)
     }
 }
@@ -454,9 +459,15 @@ impl<'a, T: ExchangeTransport> Session<'a, T> {
     }
 
     async fn send(&mut self, target: &str, signed: bool) -> Result<Answer, ExchangeError> {
+        let path = target.split('?').next().unwrap_or_default();
+        let (admitting, weight) = self
+            .client
+            .sapi
+            .of(path)
+            .unwrap_or((&self.client.budget, request_weight(target)));
         let budget = &self.client.budget;
-        budget
-            .admit(request_weight(target), self.exchange_now_ms())
+        admitting
+            .admit(weight, self.exchange_now_ms())
             .map_err(|retry_after_s| {
                 tracing::warn!(
                     retry_after_s,
@@ -478,12 +489,15 @@ impl<'a, T: ExchangeTransport> Session<'a, T> {
     }
 }
 
-/// Binance's weight of a request (its spot API documentation): `time` 1;
-/// `exchangeInfo` (all symbols), `account` and `myTrades` (without
-/// `orderId`) 20. Anything else counts 20 as well, erring high.
+/// Binance's weight of an `/api/*` request (its spot API documentation):
+/// `time` 1; `klines` 2; `exchangeInfo` (all symbols), `account` and
+/// `myTrades` (without `orderId`) 20. Anything else counts 20 as well,
+/// erring high. (`/sapi/*` calls count on their own budgets:
+/// [`SapiBudgets`].)
 fn request_weight(target: &str) -> u32 {
     match target.split('?').next() {
-        Some("/api/v3/time" | "/api/v3/ping" | "/sapi/v1/account/apiRestrictions") => 1,
+        Some("/api/v3/time" | "/api/v3/ping") => 1,
+        Some("/api/v3/klines") => 2,
         _ => 20,
     }
 }
@@ -527,6 +541,9 @@ fn classify(a: &Answer) -> Outcome {
         _ => Outcome::Fail(ExchangeError::Unreachable),
     }
 }
+
+#[path = "binance_daily.rs"]
+mod daily;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

@@ -115,6 +115,7 @@ const INFO: &str = r#"{"symbols":[{"symbol":"BTCUSDT","baseAsset":"BTC","quoteAs
 const ACCOUNT: &str = r#"{"uid":1001,"balances":[{"asset":"BTC"}]}"#;
 const READ_ONLY: &str =
     r#"{"ipRestrict":false,"enableReading":true,"enableSpotAndMarginTrading":false}"#;
+const NO_SNAPSHOTS: &str = r#"{"code":200,"msg":"","snapshotVos":[]}"#;
 
 /// The flaky `retry_after_beyond_the_budget_is_rate_limited`: a Retry-After
 /// within the budget is waited out, and the wait (up to a minute) outlasts
@@ -136,6 +137,7 @@ fn a_retry_after_wait_reconnects_before_retrying() {
         ok(ACCOUNT),
         ok(READ_ONLY),
         ok("[]"),
+        ok(NO_SNAPSHOTS),
     ]);
     let client = Binance::new(
         t.clone(),
@@ -150,7 +152,7 @@ fn a_retry_after_wait_reconnects_before_retrying() {
     let conns: Vec<u32> = gets.iter().map(|(c, _)| *c).collect();
     assert_eq!(
         conns,
-        [1, 1, 2, 2, 2, 2],
+        [1, 1, 2, 2, 2, 2, 2],
         "the retry after the wait opens connection 2: {gets:?}"
     );
 }
@@ -191,4 +193,93 @@ fn a_request_that_would_pass_the_margin_is_not_sent() {
         t.sleeps.lock().unwrap().is_empty(),
         "refused at once, no waiting"
     );
+}
+
+fn kline(day: i64, close: &str) -> String {
+    let open = day * 86_400_000;
+    format!(
+        r#"[{open},"1","1","1","{close}","1",{},"1",1,"1","1","0"]"#,
+        open + 86_399_999
+    )
+}
+
+/// Daily equity over the session: snapshots, both flow histories, then
+/// klines of DEMOUSDT (unknown: -1121), DEMOBTC and BTCUSDT; the second
+/// computation of the same account reuses them (accountSnapshot costs
+/// 2,400 of a 12,000-a-minute budget).
+#[test]
+fn daily_inputs_are_fetched_once_per_account_and_routed_through_btc() {
+    let t = Arc::new(Scripted::default());
+    let (d0, d1) = (20_089i64, 20_090i64);
+    let snap = |day: i64, ms: i64| {
+        format!(
+            r#"{{"type":"spot","updateTime":{},"data":{{"balances":[{{"asset":"DEMO","free":"100","locked":"0"}},{{"asset":"USDT","free":"5","locked":"0"}}]}}}}"#,
+            day * 86_400_000 + ms
+        )
+    };
+    let snaps = format!(
+        r#"{{"code":200,"msg":"","snapshotVos":[{},{}]}}"#,
+        snap(d0, 86_399_000),
+        snap(d1, 86_399_000)
+    );
+    let unknown = Answer {
+        status: 400,
+        retry_after: None,
+        used_weight: None,
+        body: br#"{"code":-1121,"msg":"Invalid symbol."}"#.to_vec(),
+    };
+    let demo_btc = format!("[{},{}]", kline(d0, "0.0001"), kline(d1, "0.0002"));
+    let btc_usdt = format!("[{},{}]", kline(d0, "100000"), kline(d1, "100000"));
+    t.answers.lock().unwrap().extend([
+        ok(TIME),
+        ok(INFO),
+        ok(ACCOUNT),
+        ok("[]"),
+        ok(&snaps),
+        ok("[]"),
+        ok("[]"),
+        unknown,
+        ok(&demo_btc),
+        ok(&btc_usdt),
+        ok(TIME),
+        ok(INFO),
+        ok(ACCOUNT),
+        ok("[]"),
+    ]);
+    let client = Binance::new(
+        t.clone(),
+        Arc::new(FixedClock(1000)),
+        RetryPolicy::default(),
+    );
+    let symbols = ["BTCUSDT".to_owned()];
+    let history = run(client.fetch_history(&credential(), Some(&symbols))).unwrap();
+    let daily = history.daily.unwrap();
+    let eq = crate::equity::build(&daily).unwrap().unwrap();
+    let figures: Vec<String> = eq.series.iter().map(|d| d.equity.to_string()).collect();
+    assert_eq!(figures, ["1005", "2005"]);
+    let again = run(client.fetch_history(&credential(), Some(&symbols))).unwrap();
+    assert_eq!(
+        again.daily.unwrap(),
+        daily,
+        "the same inputs, not fetched again"
+    );
+    let paths: Vec<String> = t
+        .gets
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, p)| p.clone())
+        .collect();
+    assert_eq!(
+        paths[4..10],
+        [
+            "/sapi/v1/accountSnapshot",
+            "/sapi/v1/capital/deposit/hisrec",
+            "/sapi/v1/capital/withdraw/history",
+            "/api/v3/klines",
+            "/api/v3/klines",
+            "/api/v3/klines",
+        ]
+    );
+    assert_eq!(paths.len(), 14, "{paths:?}");
 }

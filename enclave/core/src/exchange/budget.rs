@@ -54,15 +54,33 @@ struct Minute {
 #[derive(Debug, Default)]
 pub struct WeightBudget {
     limits: WeightLimits,
+    /// Length of the exchange's counting window, ms (a minute, or a second
+    /// for `capital/withdraw/history`); 0 stands for a minute.
+    window_ms: i64,
     minute: Mutex<Minute>,
 }
 
 impl WeightBudget {
-    /// An empty budget under `limits`.
+    /// An empty budget under `limits`, counted per exchange minute.
     pub fn new(limits: WeightLimits) -> Self {
+        Self::per_window(limits, MINUTE_MS)
+    }
+
+    /// An empty budget under `limits` counted per window of `window_ms`
+    /// (1 ms to a minute).
+    pub fn per_window(limits: WeightLimits, window_ms: i64) -> Self {
         Self {
             limits,
+            window_ms: window_ms.clamp(1, MINUTE_MS),
             minute: Mutex::default(),
+        }
+    }
+
+    fn window(&self) -> i64 {
+        if self.window_ms > 0 {
+            self.window_ms
+        } else {
+            MINUTE_MS
         }
     }
 
@@ -74,12 +92,12 @@ impl WeightBudget {
     /// Reserves `weight` at exchange time `now_ms`, or refuses with the
     /// seconds (1 to 60) until the exchange's next minute.
     pub fn admit(&self, weight: u32, now_ms: i64) -> Result<(), u32> {
-        let index = now_ms.div_euclid(MINUTE_MS);
+        let index = now_ms.div_euclid(self.window());
         let mut m = self.lock();
         m.roll(index);
         let ceiling = self.limits.limit.saturating_sub(self.limits.margin);
         if m.used.saturating_add(weight) > ceiling {
-            return Err(seconds_to_next_minute(now_ms));
+            return Err(seconds_to_next_window(now_ms, self.window()));
         }
         m.used = m.used.saturating_add(weight);
         Ok(())
@@ -89,7 +107,7 @@ impl WeightBudget {
     /// at exchange time `now_ms`. Counts only grow within a minute: an
     /// answer overtaken by later ones does not lower it.
     pub fn observe(&self, used: u32, now_ms: i64) {
-        let index = now_ms.div_euclid(MINUTE_MS);
+        let index = now_ms.div_euclid(self.window());
         let mut m = self.lock();
         m.roll(index);
         if m.index == index {
@@ -114,11 +132,67 @@ impl Minute {
     }
 }
 
-fn seconds_to_next_minute(now_ms: i64) -> u32 {
-    let left = MINUTE_MS - now_ms.rem_euclid(MINUTE_MS);
+fn seconds_to_next_window(now_ms: i64, window_ms: i64) -> u32 {
+    let left = window_ms - now_ms.rem_euclid(window_ms);
     u32::try_from((left + 999) / 1000)
         .unwrap_or(60)
         .clamp(1, 60)
+}
+
+/// Binance's limit of each IP-limited `/sapi/*` endpoint: its own 12,000
+/// weight a minute ("LIMITS": "each IP-limited endpoint has an independent
+/// 12,000 per minute").
+pub const SAPI_WEIGHT_LIMIT: u32 = 12_000;
+/// `capital/withdraw/history` counts per second: 180,000 a second.
+pub const WITHDRAW_HISTORY_LIMIT_PER_SECOND: u32 = 180_000;
+
+/// The `/sapi/*` endpoints the enclave calls, each on its own budget apart
+/// from the `/api/*` one, with the same 10 % margin.
+#[derive(Debug)]
+pub struct SapiBudgets {
+    snapshot: WeightBudget,
+    deposits: WeightBudget,
+    withdrawals: WeightBudget,
+}
+
+impl Default for SapiBudgets {
+    fn default() -> Self {
+        let minute = || {
+            WeightBudget::new(WeightLimits {
+                limit: SAPI_WEIGHT_LIMIT,
+                margin: SAPI_WEIGHT_LIMIT / 10,
+            })
+        };
+        Self {
+            snapshot: minute(),
+            deposits: minute(),
+            withdrawals: WeightBudget::per_window(
+                WeightLimits {
+                    limit: WITHDRAW_HISTORY_LIMIT_PER_SECOND,
+                    margin: WITHDRAW_HISTORY_LIMIT_PER_SECOND / 10,
+                },
+                1_000,
+            ),
+        }
+    }
+}
+
+impl SapiBudgets {
+    /// The budget of `path` and the request's weight (Binance's wallet
+    /// pages: accountSnapshot 2,400, deposit history 1, withdraw history
+    /// 18,000; apiRestrictions 1), or `None` for a path not under `/sapi/`.
+    pub fn of(&self, path: &str) -> Option<(&WeightBudget, u32)> {
+        match path {
+            "/sapi/v1/accountSnapshot" => Some((&self.snapshot, 2_400)),
+            "/sapi/v1/capital/deposit/hisrec" => Some((&self.deposits, 1)),
+            // The key's restrictions: weight 1 on the IP's /sapi/ minute.
+            "/sapi/v1/account/apiRestrictions" => Some((&self.deposits, 1)),
+            "/sapi/v1/capital/withdraw/history" => Some((&self.withdrawals, 18_000)),
+            // Any other /sapi/ call counts against the strictest budget.
+            p if p.starts_with("/sapi/") => Some((&self.snapshot, 2_400)),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -161,5 +235,31 @@ mod tests {
         );
         b.observe(100, T + 20_000);
         assert_eq!(b.admit(20, T + 20_000), Ok(()));
+    }
+
+    #[test]
+    fn sapi_endpoints_have_their_own_budgets() {
+        let s = SapiBudgets::default();
+        let (snap, w) = s
+            .of("/sapi/v1/accountSnapshot")
+            .unwrap_or_else(|| unreachable!());
+        // 10,800 of 12,000: four snapshots a minute, the fifth waits.
+        for _ in 0..4 {
+            assert_eq!(snap.admit(w, T), Ok(()));
+        }
+        assert_eq!(snap.admit(w, T), Err(20));
+        let (dep, w) = s
+            .of("/sapi/v1/capital/deposit/hisrec")
+            .unwrap_or_else(|| unreachable!());
+        assert_eq!(dep.admit(w, T), Ok(()), "not the snapshot's budget");
+        let (wd, w) = s
+            .of("/sapi/v1/capital/withdraw/history")
+            .unwrap_or_else(|| unreachable!());
+        for _ in 0..9 {
+            assert_eq!(wd.admit(w, T), Ok(()));
+        }
+        assert_eq!(wd.admit(w, T + 10), Err(1), "per second");
+        assert_eq!(wd.admit(w, T + 1_000), Ok(()));
+        assert!(s.of("/api/v3/klines").is_none());
     }
 }

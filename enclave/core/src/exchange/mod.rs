@@ -11,6 +11,7 @@
 
 pub mod binance;
 pub mod budget;
+pub mod wallet;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -193,6 +194,9 @@ pub struct History {
     pub considered: Vec<String>,
     /// Whether `considered` is every symbol discovery called for.
     pub complete: bool,
+    /// What daily equity is built from (snapshots, closes, flows); `None`
+    /// when the exchange client fetches none.
+    pub daily: Option<crate::equity::DailyInputs>,
 }
 
 /// Why the history could not be fetched. Never carries the credential or a
