@@ -8,20 +8,24 @@ demo_flow() {
   mkdir -p "$out"
   local policy=(--trust-dev-root "$DEV_ROOT" --pcrs "$PCRS_JSON")
   local conn=(--host "$HOST_URL" --api-key "$API_KEY")
+  # The trader's owner key (created by `submit`, mode 0600): only it can
+  # revoke the credential, publish its results or ask beyond its policy.
+  export STRONGROOM_OWNER_KEY="$out/owner.key"
 
   say "1/6 quote: fetch the enclave's attestation and verify it (dev root, PCR policy, fresh nonce)"
   "$CLIENT" quote "${conn[@]}" "${policy[@]}"
 
-  say "2/6 submit: seal the exchange keys to the attested HPKE key and submit them (the host sees ciphertext only)"
+  say "2/6 submit: seal the exchange keys, the owner key and the policy (whole days, every symbol, hourly) to the attested HPKE key and submit them (the host sees ciphertext only)"
   EXCHANGE_API_KEY=demo-api-key EXCHANGE_API_SECRET=demo-api-secret \
     "$CLIENT" submit "${conn[@]}" "${policy[@]}" --exchange binance --label main --ttl 3600 --json \
     >"$out/submit.json"
-  local session
+  local session credential
   session=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["session_id"])' "$out/submit.json")
-  say "    session $session"
+  credential=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["credential"])' "$out/submit.json")
+  say "    session $session, credential $credential"
 
   say "3/6 aggregates: the enclave fetches the history over TLS through the egress proxy, computes and signs"
-  "$CLIENT" aggregates "${conn[@]}" "${policy[@]}" --session "$session" --out "$out/result.json"
+  "$CLIENT" aggregates "${conn[@]}" "${policy[@]}" --session "$session" --credential "$credential" --out "$out/result.json"
 
   local tlog=()
   if [ "$WITNESSES" -gt 0 ]; then
@@ -66,8 +70,16 @@ if got != want:
 print(f"    returns ({got['days']} daily returns, twr {got['twr']}) match the independent reference (scripts/checks/returns_series.py)")
 PY
 
-  say "6/6 revoke: the ciphertext is purged and the enclave forgets the session"
-  "$CLIENT" revoke "${conn[@]}" --session "$session"
+  say "    publish, signed by the owner key: GET /r/{id} serves the result bundle with the consent, which the verifier checks (B3)"
+  "$CLIENT" publish "${conn[@]}" --session "$session" --credential "$credential"
+  local rid
+  rid=$(python3 -c 'import base64,hashlib,json,sys; print(hashlib.sha256(base64.b64decode(json.load(open(sys.argv[1]))["aggregates_signed"])).hexdigest())' "$out/result.json")
+  curl -fsS "$HOST_URL/r/$rid" >"$out/bundle.json" || die "the published result is not served at /r/$rid"
+  "$CLIENT" verify-result "$out/bundle.json" "${policy[@]}" >/dev/null
+  say "    /r/$rid verified, with its owner's consent"
+
+  say "6/6 revoke, signed by the owner key: the enclave refuses the credential from now on, the log records it, the host purges the session"
+  "$CLIENT" revoke "${conn[@]}" --session "$session" --credential "$credential"
   if "$CLIENT" aggregates "${conn[@]}" "${policy[@]}" --session "$session" >/dev/null 2>"$out/after-revoke.err"; then
     die "aggregates after revoke succeeded"
   fi
@@ -92,9 +104,12 @@ demo_instances_flow() {
   local a=(--host "${HOST_URLS[0]}" --api-key "$API_KEY")
   local b=(--host "${HOST_URLS[1]}" --api-key "$API_KEY")
 
+  export STRONGROOM_OWNER_KEY="$out/owner.key"
+
   say "instances 1/5: submit through instance 1, aggregate through instance 2 (one key ring, shared)"
+  # Three computations in a row: a policy without the hourly interval.
   EXCHANGE_API_KEY=demo-api-key EXCHANGE_API_SECRET=demo-api-secret \
-    "$CLIENT" submit "${a[@]}" "${policy[@]}" --exchange binance --label shared --ttl 3600 --json \
+    "$CLIENT" submit "${a[@]}" "${policy[@]}" --exchange binance --label shared --ttl 3600 --min-interval 0 --json \
     >"$out/submit-shared.json"
   local session
   session=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["session_id"])' "$out/submit-shared.json")

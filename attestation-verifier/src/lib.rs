@@ -24,6 +24,7 @@ pub mod root;
 pub mod seal;
 mod sig;
 mod verify;
+pub mod witnessed;
 
 pub use binding::{BindingError, KeyBinding};
 pub use bundle::{BUNDLE_FORMAT, ResultBundle, result_id, verify_bundle};

@@ -127,12 +127,18 @@ pub enum ResultError {
     /// R11. Two signed heads are not consistent.
     #[error("consistency proof refused: {0}")]
     Consistency(MerkleError),
-    /// B1. A result bundle's `format` is not `strongroom/result-bundle/v1`.
-    #[error("not a strongroom/result-bundle/v1")]
+    /// B1. A result bundle's `format` is not `strongroom/result-bundle/v1`
+    /// or `/v2` (or a v1 bundle carries a v2 field).
+    #[error("not a strongroom/result-bundle/v1 or v2")]
     BundleFormat,
     /// B2. A result bundle's `id` is not SHA-256 of its COSE bytes.
     #[error("bundle id is not SHA-256 of its COSE bytes")]
     BundleId,
+    /// B3. A v2 result in a bundle without its owner's consent to publish:
+    /// neither `policy.publish` nor a valid owner `publish` action for its
+    /// credential by its owner.
+    #[error("no publication consent: {0}")]
+    PublishConsent(&'static str),
 }
 
 impl ResultError {
@@ -160,6 +166,7 @@ impl ResultError {
             Consistency(_) => "consistency_proof",
             BundleFormat => "bundle_format",
             BundleId => "bundle_id_mismatch",
+            PublishConsent(_) => "publish_consent",
         }
     }
 }

@@ -246,7 +246,7 @@ fn dev_root_documents_need_the_dev_root_flag() {
 #[test]
 fn seal_prints_a_submit_key_body_the_attested_key_opens() {
     use hpke::{Deserializable, OpModeR};
-    use strongroom_verifier::seal::{Aead, CREDENTIAL_INFO, Kdf, Kem};
+    use strongroom_verifier::seal::{Aead, CREDENTIAL_INFO_V2, Kdf, Kem};
     let dir = tempfile::tempdir().unwrap();
     let f = fixture();
     let quote = write(
@@ -285,8 +285,10 @@ fn seal_prints_a_submit_key_body_the_attested_key_opens() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr_line(&out).contains("EXCHANGE_API_KEY"));
 
+    let owner_key = dir.path().join("owner.key");
     let out = Command::new(env!("CARGO_BIN_EXE_strongroom"))
         .args(&with_pcrs)
+        .env("STRONGROOM_OWNER_KEY", &owner_key)
         .env("EXCHANGE_API_KEY", "my-key")
         .env("EXCHANGE_API_SECRET", "my-secret")
         .output()
@@ -315,7 +317,7 @@ fn seal_prints_a_submit_key_body_the_attested_key_opens() {
         &OpModeR::Base,
         &f.hpke_sk,
         &enc,
-        CREDENTIAL_INFO,
+        CREDENTIAL_INFO_V2,
         &ct,
         b"",
     )
@@ -324,6 +326,11 @@ fn seal_prints_a_submit_key_body_the_attested_key_opens() {
     assert_eq!(pt["api_key"], "my-key");
     assert_eq!(pt["api_secret"], "my-secret");
     assert!(pt["not_after"].as_u64().unwrap() > 1_700_000_000);
+    // Version 2: the default policy, and the owner key created on first use.
+    assert_eq!(pt["policy"]["windows"], "days");
+    assert_eq!(pt["policy"]["min_interval_seconds"], 3600);
+    assert!(owner_key.exists());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("credential "));
     // The secret never appears in the output.
     assert!(!String::from_utf8_lossy(&out.stdout).contains("my-secret"));
 
@@ -340,6 +347,7 @@ fn seal_prints_a_submit_key_body_the_attested_key_opens() {
         .collect();
     let out = Command::new(env!("CARGO_BIN_EXE_strongroom"))
         .args(&args)
+        .env("STRONGROOM_OWNER_KEY", &owner_key)
         .env("EXCHANGE_API_KEY", "k")
         .env("EXCHANGE_API_SECRET", "s")
         .output()

@@ -61,6 +61,7 @@ impl Exchange for Scripted {
             exchange_time_ms: NOW_MS as i64
                 + self.offset_ms.load(std::sync::atomic::Ordering::SeqCst),
             account_id: Some("1001".into()),
+            permissions: None,
             considered: self.info.keys().cloned().collect(),
             complete: true,
             daily: None,

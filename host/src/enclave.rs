@@ -8,10 +8,10 @@ use strongroom_protocol::ErrorCode;
 use strongroom_protocol::client::{CallError, ClientConfig, RpcClient};
 use strongroom_protocol::messages::{
     AggregatesResult, AppendLogRequest, AttestRequest, AttestationInfo, ComputeAggregatesRequest,
-    CredentialAccepted, ForgetRequest, HealthInfo, KeyRingInfo, KmsAccess, LogAppended,
-    NewKeyRingRequest, OpenCredentialRequest, RequestBody, ResealRequest, ResealResult,
-    ResponseBody, RetireRequest, SealedKeyRing, SyncExportRequest, SyncExported, SyncImportRequest,
-    SyncRequestRequest, UnsealKeyRingRequest,
+    CredentialAccepted, CredentialRevoked, ForgetRequest, HealthInfo, KeyRingInfo, KmsAccess,
+    LogAppended, NewKeyRingRequest, OpenCredentialRequest, RequestBody, ResealRequest,
+    ResealResult, ResponseBody, RetireRequest, RevokeCredentialRequest, SealedKeyRing,
+    SyncExportRequest, SyncExported, SyncImportRequest, SyncRequestRequest, UnsealKeyRingRequest,
 };
 use strongroom_protocol::transport::Address;
 
@@ -34,6 +34,9 @@ pub enum EnclaveError {
     /// retry after this many seconds (the exchange's next minute).
     #[error("exchange weight budget spent")]
     ExchangeBudget(u32),
+    /// `policy_interval` with the seconds until the credential may be used again.
+    #[error("the credential's policy interval has not passed")]
+    PolicyInterval(u32),
 }
 
 /// A typed enclave client.
@@ -89,6 +92,7 @@ impl Enclave {
             CallError::Remote(e) => {
                 let mapped = match (e.code, e.retry_after) {
                     (ErrorCode::ExchangeBudget, Some(s)) => EnclaveError::ExchangeBudget(s),
+                    (ErrorCode::PolicyInterval, Some(s)) => EnclaveError::PolicyInterval(s),
                     (code, _) => EnclaveError::Refused(code),
                 };
                 (e.code.as_str(), mapped)
@@ -153,6 +157,18 @@ impl Enclave {
     ) -> Result<AggregatesResult, EnclaveError> {
         match self.call(RequestBody::ComputeAggregates(req)).await? {
             ResponseBody::Aggregates(a) => Ok(a),
+            _ => Err(self.unexpected()),
+        }
+    }
+
+    /// Protocol 4: an owner-signed revoke; the answer carries the revocation
+    /// entry to log and (unless it was revoked already) the ring to store.
+    pub async fn revoke_credential(
+        &self,
+        req: RevokeCredentialRequest,
+    ) -> Result<CredentialRevoked, EnclaveError> {
+        match self.call(RequestBody::RevokeCredential(req)).await? {
+            ResponseBody::CredentialRevoked(r) => Ok(r),
             _ => Err(self.unexpected()),
         }
     }

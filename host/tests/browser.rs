@@ -208,6 +208,14 @@ async fn the_page_verifies_in_chromium_and_fails_closed() {
     let ok = open(&format!("{host}/verify/#/r/{id}"), "verified.png");
     assert_eq!(ok.verification, "verified", "reason: {}", ok.reason);
     assert_eq!(ok.root, "dev", "the simulator's root is shown as such");
+    // The host serves the tlog-policy it trusts (VERIFY_TLOG_POLICY): the
+    // bundle's tlog-proof is checked under it, the log key coming from the
+    // attestation.
+    let (dom, _) = run_chromium("--dump-dom", &format!("{host}/verify/#/r/{id}"));
+    assert!(
+        dom.contains(r#"data-step="witnesses" data-status="passed""#),
+        "the witnessed-log step passed"
+    );
     eprintln!("[browser] whole Chromium run, cold: {:?}", ok.wall);
     bench(&format!("{host}/verify/#/r/{id}"));
 
@@ -243,6 +251,13 @@ async fn the_page_verifies_in_chromium_and_fails_closed() {
         "other-pcrs.json",
         &serde_json::json!({"PCR0": "11".repeat(48)}),
     );
+    // Witnesses the user trusts that never cosigned this log.
+    let (_, _, stranger) = strongroom_testkit::witness::keygen(d, 9);
+    std::fs::write(
+        d.join("other-tlog-policy"),
+        format!("witness X {stranger}\nquorum X\n"),
+    )
+    .unwrap();
     let ten_years = 1000 * 86_400 * 3650
         + std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -280,6 +295,11 @@ async fn the_page_verifies_in_chromium_and_fails_closed() {
             format!("bundle=good.json&at={ten_years}"),
             "failed-expired-chain.png",
             "certificate_expired",
+        ),
+        (
+            "bundle=good.json&tlog=other-tlog-policy".to_owned(),
+            "failed-witnesses.png",
+            "tlog_proof_refused",
         ),
         (
             "bundle=missing.json".to_owned(),

@@ -77,8 +77,9 @@ async fn a_request_past_the_margin_is_answered_429_and_never_sent() {
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     let session = r.json()["session_id"].as_str().unwrap().to_owned();
 
-    // time (1), exchangeInfo (20), account (20) fit under 5,400; the first
-    // myTrades (20) would take the count to 5,411.
+    // time (1), exchangeInfo (20), account (20) and apiRestrictions (1, on
+    // the /sapi/ budget) fit under 5,400; the first myTrades (20) would take
+    // the count to 5,411.
     away_from_a_minute_boundary().await;
     let body = json!({"session_id": session}).to_string();
     let r = host.post("/enclave/request_aggregates", &key, &body).await;
@@ -104,8 +105,8 @@ async fn a_request_past_the_margin_is_answered_429_and_never_sent() {
     let weights = reported_weights(&log);
     assert_eq!(
         weights.len(),
-        3,
-        "time, exchangeInfo, account; no myTrades: {weights:?}"
+        4,
+        "time, exchangeInfo, account, apiRestrictions; no myTrades: {weights:?}"
     );
     assert!(
         weights.iter().all(|w| *w <= CEILING),

@@ -10,7 +10,11 @@
 //! - a peer whose PCR0 differs (another enclave binary) is refused;
 //! - `keys rotate` under continuous traffic through both pairs finishes with
 //!   zero failed requests and no credential left under the old version;
-//! - `pg_dump` afterwards holds no plaintext.
+//! - `pg_dump` afterwards holds no plaintext;
+//! - an owner-signed revoke through pair A (credential v2) is refused by
+//!   pair B once it reloaded the ring, and by B's enclave after it crashed
+//!   and got the ring again from A by attested sync; before B reloaded, no
+//!   result of the revoked credential is logged through B either.
 //!
 //! Needs `cargo build -p strongroom-enclave -p strongroom-devtools` (scripts/test does).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -82,6 +86,16 @@ impl World {
     /// Starts pair `name`: its enclave (binary `enclave_bin`, default the
     /// built one) and its host.
     async fn pair(&self, name: &str, enclave_bin: Option<&Path>) -> Pair {
+        self.pair_with(name, enclave_bin, &[]).await
+    }
+
+    /// [`World::pair`] with more host environment.
+    async fn pair_with(
+        &self,
+        name: &str,
+        enclave_bin: Option<&Path>,
+        extra_env: &[(&str, &str)],
+    ) -> Pair {
         let bin = enclave_bin
             .map(Path::to_path_buf)
             .unwrap_or_else(strongroom_testkit::bin::enclave);
@@ -127,6 +141,11 @@ impl World {
             env.extend(kms.host_env(KMS_KEY));
         }
         env.push(("EGRESS_ALLOWLIST".into(), allow));
+        env.extend(
+            extra_env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         let log = self.path(&format!("{name}-enclave.log"));
         let enclave = start_enclave_process(&bin, &args, &sock, &log).await;
         // The KMS double's policy is the PCRs every enclave of the world writes.
@@ -488,4 +507,168 @@ async fn rotation_under_traffic_through_two_pairs_fails_no_request() {
         pairs[i % 2].aggregates(&world.tenant_key, s).await.unwrap();
     }
     assert_no_plaintext(&world, &[&pairs[0], &pairs[1]]);
+}
+
+async fn submit_body(p: &Pair, key: &str, body: &str) -> String {
+    let r = p.host.post("/enclave/submit_key", key, body).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    r.json()["session_id"].as_str().unwrap().to_owned()
+}
+
+/// The ring version of every ready instance.
+async fn ring_versions(world: &World) -> Vec<i64> {
+    let db = world.db.client().await;
+    db.query(
+        "SELECT ring_version FROM instances WHERE phase = 'ready'",
+        &[],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.get::<_, Option<i64>>(0).unwrap_or(0))
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_signed_revoke_reaches_the_peer_and_survives_its_sync() {
+    use base64::Engine as _;
+    use strongroom_verifier::owner::{Action, OwnerAction, owner_public_key, sign_action};
+    let world = World::new(false).await;
+    let a = world.pair("a", None).await;
+    a.expect_ready().await;
+    let mut b = world.pair("b", None).await;
+    b.expect_ready().await;
+    let owner = p256::ecdsa::SigningKey::from_slice(&[0x17; 32]).unwrap();
+    let body = strongroom_testkit::seal::submission_with(
+        &a.quote().await,
+        API_KEY,
+        API_SECRET,
+        "main",
+        Some(strongroom_testkit::seal::open_policy()),
+        Some(&owner_public_key(&owner)),
+    );
+    let credential = strongroom_testkit::seal::credential_id(&body);
+    let revoked_session = submit_body(&a, &world.tenant_key, &body).await;
+    let kept = submit_body(&b, &world.tenant_key, &body).await;
+    b.aggregates(&world.tenant_key, &kept).await.unwrap();
+    let versions_before = ring_versions(&world).await;
+    let action = OwnerAction {
+        action: Action::Revoke,
+        credential: credential.clone(),
+        from: None,
+        to: None,
+        symbols: None,
+        time: strongroom_verifier::owner::rfc3339_s(
+            time::OffsetDateTime::now_utc().unix_timestamp(),
+        )
+        .unwrap(),
+    };
+    let auth =
+        base64::engine::general_purpose::STANDARD.encode(sign_action(&action, &owner).unwrap());
+    let r = a
+        .host
+        .post(
+            "/enclave/revoke",
+            &world.tenant_key,
+            &json!({"session_id": revoked_session, "owner_authorization": auth}).to_string(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["logged"], true);
+    // The revocation is a new ring version: every instance reloads it.
+    let newest = versions_before.iter().max().copied().unwrap_or(0);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let v = ring_versions(&world).await;
+        if v.len() == 2 && v.iter().all(|x| *x > newest) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "instances at {v:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let refused = |e: Result<Value, String>| {
+        let e = e.expect_err("a revoked credential was used");
+        assert!(
+            e.starts_with("aggregates 403") && e.contains("credential_revoked"),
+            "{e}"
+        );
+    };
+    refused(b.aggregates(&world.tenant_key, &kept).await);
+    // B's enclave dies and gets the ring back from A by attested sync: still refused.
+    b.crash_and_restart_enclave().await;
+    b.expect_ready().await;
+    refused(b.aggregates(&world.tenant_key, &kept).await);
+    let r = b
+        .host
+        .post("/enclave/submit_key", &world.tenant_key, &body)
+        .await;
+    assert_eq!(r.status, 403, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.code(), "credential_revoked");
+}
+
+/// The window between a revocation through one instance and its peers'
+/// reload of the ring: pair B's keys task looks at its enclave once a minute
+/// only, so B's enclave still holds the ring from before the revocation and
+/// computes with the revoked credential when B's host asks. The result must
+/// not reach the log. Today the host guards it: the revocation is recorded
+/// (`revoked_credentials`) in the transaction that logs its entry, under the
+/// log's lock, and an append of a result naming it is refused. (Without that
+/// guard this test failed: the result was logged after the revocation. A
+/// hostile host drops the guard; the enclave's `AppendLog` does not yet
+/// refuse such a leaf itself, and `strongroom monitor` reports it.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_has_not_reloaded_yet_cannot_log_a_revoked_credentials_result() {
+    use base64::Engine as _;
+    use strongroom_verifier::owner::{Action, OwnerAction, owner_public_key, sign_action};
+    let world = World::new(false).await;
+    let a = world.pair("a", None).await;
+    a.expect_ready().await;
+    let b = world
+        .pair_with("b", None, &[("KEYS_TICK_MS", "60000")])
+        .await;
+    b.expect_ready().await;
+    let owner = p256::ecdsa::SigningKey::from_slice(&[0x17; 32]).unwrap();
+    let body = strongroom_testkit::seal::submission_with(
+        &a.quote().await,
+        API_KEY,
+        API_SECRET,
+        "main",
+        Some(strongroom_testkit::seal::open_policy()),
+        Some(&owner_public_key(&owner)),
+    );
+    let credential = strongroom_testkit::seal::credential_id(&body);
+    let revoked_session = submit_body(&a, &world.tenant_key, &body).await;
+    let kept = submit_body(&b, &world.tenant_key, &body).await;
+    b.aggregates(&world.tenant_key, &kept).await.unwrap();
+    let action = OwnerAction {
+        action: Action::Revoke,
+        credential,
+        from: None,
+        to: None,
+        symbols: None,
+        time: strongroom_verifier::owner::rfc3339_s(
+            time::OffsetDateTime::now_utc().unix_timestamp(),
+        )
+        .unwrap(),
+    };
+    let auth =
+        base64::engine::general_purpose::STANDARD.encode(sign_action(&action, &owner).unwrap());
+    let r = a
+        .host
+        .post(
+            "/enclave/revoke",
+            &world.tenant_key,
+            &json!({"session_id": revoked_session, "owner_authorization": auth}).to_string(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let size = |v: &Value| v["log"]["tree_size"].as_u64().unwrap();
+    let after_revocation = size(&r.json());
+    match b.aggregates(&world.tenant_key, &kept).await {
+        Ok(v) => panic!(
+            "a result of the revoked credential was logged at size {} (the revocation at {after_revocation})",
+            size(&v)
+        ),
+        Err(e) => assert!(e.contains("credential_revoked"), "{e}"),
+    }
 }

@@ -6,7 +6,7 @@
 mod public;
 
 use public::TwoResults;
-use strongroom_verifier::{PcrSet, Policy, ResultBundle, TrustRoot, verify_result};
+use strongroom_verifier::{PcrSet, Policy, ResultBundle, TrustRoot, verify_bundle};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_published_results_are_public_and_their_bundles_verify() {
@@ -85,7 +85,19 @@ async fn only_published_results_are_public_and_their_bundles_verify() {
             .expect("dev root");
     let pcrs = std::fs::read(t.stack.dir.path().join("pcrs.json")).expect("pcrs.json");
     let policy = Policy::default().allow_pcrs(PcrSet::from_json("pcrs.json", &pcrs).unwrap());
-    verify_result(&bundle.to_answer(), &root, &policy).expect("the served bundle verifies");
+    // B1–B3: the served bundle verifies, its owner's consent included.
+    assert_eq!(bundle.format, "strongroom/result-bundle/v2");
+    assert!(bundle.publish_authorization.is_some());
+    verify_bundle(&bundle, &root, &policy).expect("the served bundle verifies");
+    let mut unconsented = bundle.clone();
+    unconsented.publish_authorization = None;
+    assert_eq!(
+        verify_bundle(&unconsented, &root, &policy)
+            .unwrap_err()
+            .code(),
+        "publish_consent",
+        "a private v2 result without its owner's consent"
+    );
     // The same bytes every time, even after the log grew: immutable.
     let third = c.aggregates(&t.session).await.expect("answered");
     assert_eq!(third.status, 200);
@@ -95,14 +107,24 @@ async fn only_published_results_are_public_and_their_bundles_verify() {
         .expect("answered");
     assert_eq!(again.body, r.body);
 
-    // The other result stays private; the account lists only the published one.
+    // The other result stays private (flagged one by one above); the third,
+    // logged after the owner's consent was stored, is public at once: the
+    // consent covers the credential's later results. The account lists both.
     let r = c.get(&format!("/r/{other}")).await.expect("answered");
     assert_eq!(r.status, 404);
+    let third_id = {
+        use base64::Engine as _;
+        let cose = base64::engine::general_purpose::STANDARD
+            .decode(third.json()["aggregates_signed"].as_str().unwrap())
+            .unwrap();
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(cose))
+    };
+    assert_eq!(c.get(&format!("/r/{third_id}")).await.unwrap().status, 200);
     let list = c
         .get(&format!("/r?account={account}"))
         .await
         .expect("answered");
-    assert_eq!(list.json()["results"], serde_json::json!([id]));
+    assert_eq!(list.json()["results"], serde_json::json!([id, third_id]));
     for bad in ["/r/zz", "/r/", "/r?account=nothex", "/r"] {
         let r = c.get(bad).await.expect("answered");
         assert!(matches!(r.status, 400 | 404), "{bad}: {}", r.status);

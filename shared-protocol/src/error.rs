@@ -113,6 +113,9 @@ error_codes! {
     TtlTooLong => "ttl_too_long", "the credential's lifetime exceeds the maximum";
     /// An invalid argument other than the credential itself.
     InvalidArgument => "invalid_argument", "an argument is invalid";
+    /// Protocol 4: the API key can do more than read (the exchange's
+    /// restrictions): never used.
+    KeyNotReadOnly => "key_not_read_only", "the API key can trade, withdraw, transfer or use margin or futures: give a read-only key";
     /// Protocol 4: the credential's policy does not allow this window.
     PolicyWindow => "policy_window", "the credential's policy does not allow this window (whole UTC days, or from inception only)";
     /// Protocol 4: the credential's policy does not allow naming symbols.

@@ -122,6 +122,13 @@ impl Stack {
             let key = keygen(dir.path(), n);
             witnesses.push(RealWitness::start(dir.path(), n, key).await);
         }
+        // The witnesses the verification page trusts (/verify/tlog-policy).
+        let policy = dir.path().join("tlog-policy");
+        std::fs::write(&policy, tlog_policy(&witnesses)).expect("write the tlog-policy");
+        wiring.host_env.insert(
+            0,
+            ("VERIFY_TLOG_POLICY".into(), policy.display().to_string()),
+        );
         if !witnesses.is_empty() {
             for w in &witnesses {
                 wiring
@@ -350,6 +357,26 @@ impl Wiring {
             host_env,
         }
     }
+}
+
+/// A C2SP tlog-policy naming `witnesses` (W1, W2, ...) and requiring all of
+/// them; `quorum none` without witnesses. The log's own key is not in it:
+/// verifiers take it from the attestation.
+pub fn tlog_policy(witnesses: &[RealWitness]) -> String {
+    if witnesses.is_empty() {
+        return "quorum none\n".to_owned();
+    }
+    let mut text = String::new();
+    let mut names = Vec::new();
+    for (i, w) in witnesses.iter().enumerate() {
+        text.push_str(&format!("witness W{} {}\n", i + 1, w.vkey));
+        names.push(format!("W{}", i + 1));
+    }
+    text.push_str(&format!(
+        "group all-witnesses all {}\nquorum all-witnesses\n",
+        names.join(" ")
+    ));
+    text
 }
 
 /// One dev root for every start of this stack's enclave (as real enclaves

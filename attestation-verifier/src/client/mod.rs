@@ -126,6 +126,10 @@ pub struct AggregatesRequest {
     /// Symbols; when absent the enclave discovers them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub symbols: Option<Vec<String>>,
+    /// Base64 owner COSE_Sign1 `aggregates` action for exactly this
+    /// request (credential v2), when the policy does not allow it by itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_authorization: Option<String>,
 }
 
 /// `GET /transparency/head`. Only the signed bytes count: check them with
@@ -184,12 +188,46 @@ struct ErrorDetail {
 #[derive(Serialize)]
 struct SessionBody<'a> {
     session_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner_authorization: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RevokeAnswer {
-    revoked: bool,
+/// Answer of `POST /enclave/revoke`. Version 1 hosts answer
+/// `{"revoked": true}` only.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RevokeAnswer {
+    /// Always true in a success answer.
+    pub revoked: bool,
+    /// Whether the enclave revoked the credential and the log holds the
+    /// revocation entry (an owner-signed revoke).
+    #[serde(default)]
+    pub logged: bool,
+    /// Hex credential id (logged revocations).
+    #[serde(default)]
+    pub credential: Option<String>,
+    /// Base64 revocation entry (COSE_Sign1 by the enclave), the log leaf.
+    #[serde(default)]
+    pub entry: Option<String>,
+    /// Where the log holds it: `leaf_index`, `tree_size`, `tree_head`,
+    /// `inclusion_proof`, `checkpoint`, `tlog_proof`.
+    #[serde(default)]
+    pub log: Option<serde_json::Value>,
+}
+
+/// Answer of `POST /enclave/publish`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PublishAnswer {
+    /// Always true in a success answer.
+    pub published: bool,
+    /// Hex credential id.
+    pub credential: String,
+    /// Hex owner id (SHA-256 of the owner key).
+    pub owner: String,
+    /// How many stored results it published now (later ones follow).
+    pub results: u64,
+    /// The stored authorization, base64.
+    #[serde(default)]
+    pub owner_authorization: Option<String>,
 }
 
 /// A tenant's connection to one host. Clone freely; share across threads.
@@ -303,8 +341,18 @@ impl Client {
             from: from.map(str::to_owned),
             to: to.map(str::to_owned),
             symbols: symbols.map(<[String]>::to_vec),
+            owner_authorization: None,
         };
-        let json = serde_json::to_vec(&body).map_err(|e| ClientError::Answer(e.to_string()))?;
+        self.request_aggregates_body_raw(&body)
+    }
+
+    /// `POST /enclave/request_aggregates` with a whole body (an owner
+    /// authorization included), answer bytes as received.
+    pub fn request_aggregates_body_raw(
+        &self,
+        body: &AggregatesRequest,
+    ) -> Result<Vec<u8>, ClientError> {
+        let json = serde_json::to_vec(body).map_err(|e| ClientError::Answer(e.to_string()))?;
         let req = self
             .agent
             .post(&format!("{}/enclave/request_aggregates", self.base))
@@ -315,18 +363,48 @@ impl Client {
         )
     }
 
-    /// `POST /enclave/revoke`; succeeds only on `{"revoked": true}`.
+    /// `POST /enclave/revoke` without an owner signature (the host purges
+    /// the ciphertext; not logged); succeeds only on `"revoked": true`.
     pub fn revoke(&self, session_id: &str) -> Result<(), ClientError> {
-        let a: RevokeAnswer = self.post(
-            "/enclave/revoke",
-            &SessionBody { session_id },
-            MAX_SMALL_ANSWER_LEN,
-        )?;
-        if a.revoked {
-            Ok(())
-        } else {
-            Err(ClientError::Answer("host answered revoked: false".into()))
+        self.revoke_with(session_id, None).map(|_| ())
+    }
+
+    /// `POST /enclave/revoke` with the owner's signed `revoke` action
+    /// (`authorization`, COSE bytes): the enclave refuses the credential
+    /// from then on and the log holds the revocation entry.
+    pub fn revoke_with(
+        &self,
+        session_id: &str,
+        authorization: Option<&[u8]>,
+    ) -> Result<RevokeAnswer, ClientError> {
+        let body = SessionBody {
+            session_id,
+            owner_authorization: authorization.map(|a| STANDARD.encode(a)),
+        };
+        let a: RevokeAnswer = self.post("/enclave/revoke", &body, MAX_SMALL_ANSWER_LEN)?;
+        if !a.revoked || (authorization.is_some() && !a.logged) {
+            return Err(ClientError::Answer(
+                "host did not confirm the revocation".into(),
+            ));
         }
+        Ok(a)
+    }
+
+    /// `POST /enclave/publish` with the owner's signed `publish` action.
+    pub fn publish(
+        &self,
+        session_id: &str,
+        authorization: &[u8],
+    ) -> Result<PublishAnswer, ClientError> {
+        let body = SessionBody {
+            session_id,
+            owner_authorization: Some(STANDARD.encode(authorization)),
+        };
+        let a: PublishAnswer = self.post("/enclave/publish", &body, MAX_SMALL_ANSWER_LEN)?;
+        if !a.published {
+            return Err(ClientError::Answer("host answered published: false".into()));
+        }
+        Ok(a)
     }
 
     /// `GET /transparency/head`. Verify with [`crate::verify_tree_head`].

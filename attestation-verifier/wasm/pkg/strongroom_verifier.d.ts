@@ -3,7 +3,7 @@
 
 /** One step of a result's chain of proof. */
 export interface Step {
-    id: "bundle" | "root" | "attestation" | "pcrs" | "signing_key" | "result" | "log";
+    id: "bundle" | "root" | "attestation" | "pcrs" | "signing_key" | "result" | "log" | "witnesses";
     label: string;
     status: "passed" | "failed" | "not_checked";
 }
@@ -29,6 +29,9 @@ export interface ResultVerified {
     tree_size: number;
     tree_time: string;
     tlog_proof: string;
+    publish_consent: string;
+    /** The witnessed log, when a tlog-policy was given. */
+    witnessed: { origin: string; tree_size: number; witnesses: string[] } | null;
     steps: Step[];
 }
 export type ResultReport = ResultVerified | (Refused & { root: "aws" | "dev" | null; steps: Step[] });
@@ -79,9 +82,12 @@ export function verifyCheckpoint(checkpoint: string, policy: string): Checkpoint
  * when given, is the time the certificate chain must be valid at (default:
  * the attestation's own timestamp); `devRootPem` is accepted only for
  * documents that do not chain to the AWS root, and the report then says
- * `root: "dev"`. Never throws.
+ * `root: "dev"`; `tlogPolicy`, when given, is a C2SP tlog-policy (the
+ * witnesses and quorum to trust; the log's key comes from the
+ * attestation) under which the bundle's tlog-proof must verify. Never
+ * throws.
  */
-export function verifyResult(bundleJson: string, pcrsJson: string, nowMs: number, atMs?: number | null, devRootPem?: string | null): ResultReport;
+export function verifyResult(bundleJson: string, pcrsJson: string, nowMs: number, atMs?: number | null, devRootPem?: string | null, tlogPolicy?: string | null): ResultReport;
 
 export type InitInput = RequestInfo | URL | Response | BufferSource | WebAssembly.Module;
 
@@ -90,7 +96,7 @@ export interface InitOutput {
     readonly verifierVersion: () => [number, number];
     readonly verifyAttestation: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number) => any;
     readonly verifyCheckpoint: (a: number, b: number, c: number, d: number) => any;
-    readonly verifyResult: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number) => any;
+    readonly verifyResult: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number, j: number, k: number) => any;
     readonly __wbindgen_exn_store: (a: number) => void;
     readonly __externref_table_alloc: () => number;
     readonly __wbindgen_externrefs: WebAssembly.Table;

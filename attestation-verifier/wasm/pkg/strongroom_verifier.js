@@ -79,18 +79,22 @@ export function verifyCheckpoint(checkpoint, policy) {
  * when given, is the time the certificate chain must be valid at (default:
  * the attestation's own timestamp); `devRootPem` is accepted only for
  * documents that do not chain to the AWS root, and the report then says
- * `root: "dev"`. Never throws.
+ * `root: "dev"`; `tlogPolicy`, when given, is a C2SP tlog-policy (the
+ * witnesses and quorum to trust; the log's key comes from the
+ * attestation) under which the bundle's tlog-proof must verify. Never
+ * throws.
  * @param {string} bundleJson
  * @param {string} pcrsJson
  * @param {number} nowMs
  * @param {number | null} [atMs]
  * @param {string | null} [devRootPem]
+ * @param {string | null} [tlogPolicy]
  * @returns {ResultReport}
  */
-export function verifyResult(bundleJson, pcrsJson, nowMs, atMs, devRootPem) {
-    const val4 = +nowMs;
-    const val5 = +(isLikeNone(atMs) ? 0 : atMs);
-    let ptr0, len0, ptr1, len1, ptr2, len2;
+export function verifyResult(bundleJson, pcrsJson, nowMs, atMs, devRootPem, tlogPolicy) {
+    const val5 = +nowMs;
+    const val6 = +(isLikeNone(atMs) ? 0 : atMs);
+    let ptr0, len0, ptr1, len1, ptr2, len2, ptr3, len3;
     try {
         ptr0 = passStringToWasm0(bundleJson, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
         len0 = WASM_VECTOR_LEN;
@@ -98,13 +102,16 @@ export function verifyResult(bundleJson, pcrsJson, nowMs, atMs, devRootPem) {
         len1 = WASM_VECTOR_LEN;
         ptr2 = isLikeNone(devRootPem) ? 0 : passStringToWasm0(devRootPem, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
         len2 = WASM_VECTOR_LEN;
+        ptr3 = isLikeNone(tlogPolicy) ? 0 : passStringToWasm0(tlogPolicy, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        len3 = WASM_VECTOR_LEN;
     } catch (e) {
+        if (ptr3) { wasm.__wbindgen_free(ptr3, len3 * 1, 1); }
         if (ptr2) { wasm.__wbindgen_free(ptr2, len2 * 1, 1); }
         if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
         if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
         throw e;
     }
-    const ret = wasm.verifyResult(ptr0, len0, ptr1, len1, val4, !isLikeNone(atMs), val5, ptr2, len2);
+    const ret = wasm.verifyResult(ptr0, len0, ptr1, len1, val5, !isLikeNone(atMs), val6, ptr2, len2, ptr3, len3);
     return ret;
 }
 function __wbg_get_imports() {

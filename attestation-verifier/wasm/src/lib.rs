@@ -9,7 +9,7 @@ use wasm_bindgen::prelude::*;
 const TS_TYPES: &str = r#"
 /** One step of a result's chain of proof. */
 export interface Step {
-  id: "bundle" | "root" | "attestation" | "pcrs" | "signing_key" | "result" | "log";
+  id: "bundle" | "root" | "attestation" | "pcrs" | "signing_key" | "result" | "log" | "witnesses";
   label: string;
   status: "passed" | "failed" | "not_checked";
 }
@@ -35,6 +35,9 @@ export interface ResultVerified {
   tree_size: number;
   tree_time: string;
   tlog_proof: string;
+  publish_consent: string;
+  /** The witnessed log, when a tlog-policy was given. */
+  witnessed: { origin: string; tree_size: number; witnesses: string[] } | null;
   steps: Step[];
 }
 export type ResultReport = ResultVerified | (Refused & { root: "aws" | "dev" | null; steps: Step[] });
@@ -72,7 +75,10 @@ fn to_js(v: &serde_json::Value) -> JsValue {
 /// when given, is the time the certificate chain must be valid at (default:
 /// the attestation's own timestamp); `devRootPem` is accepted only for
 /// documents that do not chain to the AWS root, and the report then says
-/// `root: "dev"`. Never throws.
+/// `root: "dev"`; `tlogPolicy`, when given, is a C2SP tlog-policy (the
+/// witnesses and quorum to trust; the log's key comes from the
+/// attestation) under which the bundle's tlog-proof must verify. Never
+/// throws.
 #[wasm_bindgen(js_name = verifyResult, unchecked_return_type = "ResultReport")]
 pub fn verify_result(
     #[wasm_bindgen(js_name = bundleJson)] bundle_json: &str,
@@ -80,6 +86,7 @@ pub fn verify_result(
     #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
     #[wasm_bindgen(js_name = atMs)] at_ms: Option<f64>,
     #[wasm_bindgen(js_name = devRootPem)] dev_root_pem: Option<String>,
+    #[wasm_bindgen(js_name = tlogPolicy)] tlog_policy: Option<String>,
 ) -> JsValue {
     to_js(&report::verify_result_report(
         bundle_json,
@@ -87,6 +94,7 @@ pub fn verify_result(
         now_ms,
         at_ms,
         dev_root_pem.as_deref(),
+        tlog_policy.as_deref(),
     ))
 }
 

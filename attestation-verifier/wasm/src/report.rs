@@ -10,12 +10,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use strongroom_formats::c2sp::checkpoint::SignedCheckpoint;
 use strongroom_formats::c2sp::policy::TlogPolicy;
 use strongroom_verifier::result::ResultError;
+use strongroom_verifier::witnessed::check_tlog_proof;
 use strongroom_verifier::{
     PcrSet, Policy, ResultBundle, TrustRoot, VerifyError, inspect_unverified, verify, verify_result,
 };
 
 /// The steps of a result's chain, in order, as the page shows them.
-pub const RESULT_STEPS: [(&str, &str); 7] = [
+pub const RESULT_STEPS: [(&str, &str); 8] = [
     (
         "bundle",
         "Result bundle (format, id = SHA-256 of the COSE bytes)",
@@ -34,6 +35,10 @@ pub const RESULT_STEPS: [(&str, &str); 7] = [
     (
         "log",
         "Transparency log (signed tree head, inclusion proof)",
+    ),
+    (
+        "witnesses",
+        "Witnessed log (tlog-proof: the attested log's checkpoint, cosigned under the tlog-policy)",
     ),
 ];
 
@@ -67,6 +72,7 @@ fn step_of_result(e: &ResultError) -> &'static str {
     use ResultError::*;
     match e {
         TooLarge | Json(_) | BundleFormat | BundleId => "bundle",
+        PublishConsent(_) => "result",
         Attestation(d) => step_of_document(d),
         NonceMismatch | Binding(_) => "signing_key",
         KeyIdMismatch(what) if what.contains("tree head") => "log",
@@ -115,7 +121,10 @@ fn time_of(ms: f64) -> Result<SystemTime, Refusal> {
     Ok(UNIX_EPOCH + Duration::from_millis(ms as u64))
 }
 
-fn steps(failed: Option<&str>) -> Vec<Value> {
+/// Every step's status: passed up to the one that `failed`, not checked
+/// after it; `witnessed` false leaves the last step not checked (no
+/// tlog-policy was given).
+fn steps(failed: Option<&str>, witnessed: bool) -> Vec<Value> {
     let mut seen_failure = false;
     RESULT_STEPS
         .iter()
@@ -126,6 +135,7 @@ fn steps(failed: Option<&str>) -> Vec<Value> {
                     seen_failure = true;
                     "failed"
                 }
+                None if *id == "witnesses" && !witnessed => "not_checked",
                 _ => "passed",
             };
             json!({"id": id, "label": label, "status": status})
@@ -143,33 +153,47 @@ pub fn verify_result_report(
     now_ms: f64,
     at_ms: Option<f64>,
     dev_root_pem: Option<&str>,
+    tlog_policy: Option<&str>,
 ) -> Value {
     let mut root_kind = Value::Null;
-    match result_chain(
+    let inputs = ResultInputs {
         bundle_json,
         pcrs_json,
         now_ms,
         at_ms,
         dev_root_pem,
-        &mut root_kind,
-    ) {
+        tlog_policy,
+    };
+    match result_chain(&inputs, &mut root_kind) {
         Ok(mut ok) => {
-            ok["steps"] = Value::Array(steps(None));
+            let witnessed = !ok["witnessed"].is_null();
+            ok["steps"] = Value::Array(steps(None, witnessed));
             ok
         }
         Err(r) => json!({"ok": false, "root": root_kind, "step": r.step, "code": r.code,
-            "reason": r.reason, "steps": steps(Some(r.step))}),
+            "reason": r.reason, "steps": steps(Some(r.step), false)}),
     }
 }
 
-fn result_chain(
-    bundle_json: &str,
-    pcrs_json: &str,
+/// What `verifyResult` was given.
+struct ResultInputs<'a> {
+    bundle_json: &'a str,
+    pcrs_json: &'a str,
     now_ms: f64,
     at_ms: Option<f64>,
-    dev_root_pem: Option<&str>,
-    root_kind: &mut Value,
-) -> Result<Value, Refusal> {
+    dev_root_pem: Option<&'a str>,
+    tlog_policy: Option<&'a str>,
+}
+
+fn result_chain(inputs: &ResultInputs<'_>, root_kind: &mut Value) -> Result<Value, Refusal> {
+    let ResultInputs {
+        bundle_json,
+        pcrs_json,
+        now_ms,
+        at_ms,
+        dev_root_pem,
+        tlog_policy,
+    } = *inputs;
     let bundle = ResultBundle::parse(bundle_json.as_bytes()).map_err(result_refusal)?;
     bundle.check_envelope().map_err(result_refusal)?;
     let document = STANDARD
@@ -185,6 +209,10 @@ fn result_chain(
             .map_err(|e| Refusal::new(step_of_document(&e), e.code(), &e))?;
     }
     let v = verify_result(&bundle.to_answer(), &root, &policy).map_err(result_refusal)?;
+    // Fail closed on a v2 result its owner did not consent to publish.
+    bundle
+        .check_publish_consent(&v.payload)
+        .map_err(result_refusal)?;
     if time_of(v.document.timestamp_ms as f64)? > now + Duration::from_secs(60) {
         return Err(Refusal::new(
             "attestation",
@@ -192,6 +220,19 @@ fn result_chain(
             "the attestation is dated after the verifier's clock",
         ));
     }
+    // The witnessed log, when a tlog-policy is given (the deployment's, or
+    // the user's): the bundle must carry a tlog-proof that verifies.
+    let witnessed = match tlog_policy {
+        None => Value::Null,
+        Some(policy) => {
+            let cose = STANDARD
+                .decode(&bundle.cose)
+                .map_err(|_| result_refusal(ResultError::Encoding("cose")))?;
+            let w = check_tlog_proof(&v, &cose, bundle.tlog_proof.as_deref(), policy)
+                .map_err(|e| Refusal::new("witnesses", e.code(), &e))?;
+            json!({"origin": w.origin, "tree_size": w.tree_size, "witnesses": w.witnesses})
+        }
+    };
     Ok(json!({
         "ok": true,
         "id": bundle.id,
@@ -206,8 +247,30 @@ fn result_chain(
         "leaf_index": v.leaf_index,
         "tree_size": v.tree_head.size,
         "tree_time": v.tree_head.time,
-        "tlog_proof": if bundle.tlog_proof.is_some() { "present, not checked (needs a witness policy)" } else { "absent" },
+        "tlog_proof": match (&witnessed, bundle.tlog_proof.is_some()) {
+            (Value::Null, true) => "present, not checked (no tlog-policy)",
+            (Value::Null, false) => "absent",
+            _ => "verified",
+        },
+        "witnessed": witnessed,
+        "publish_consent": consent_kind(&bundle, &v.payload),
     }))
+}
+
+/// How the (checked) consent to publish was given.
+fn consent_kind(
+    bundle: &ResultBundle,
+    payload: &strongroom_formats::aggregates::AggregatePayload,
+) -> &'static str {
+    if payload.version < 2 {
+        "not needed (version 1 result)"
+    } else if payload.policy.is_some_and(|p| p.publish) {
+        "the sealed policy"
+    } else if bundle.publish_authorization.is_some() {
+        "the owner's signature"
+    } else {
+        "none"
+    }
 }
 
 /// `verifyAttestation`: one NSM document at `now_ms` under pcrs.json,

@@ -40,12 +40,38 @@ fn statuses(r: &Value) -> Vec<String> {
 fn a_valid_bundle_passes_every_step_under_its_dev_root() {
     let f = ResultFixture::default();
     let root = f.pki.root_pem();
-    let r = verify_result_report(&bundle_json(&f, |_| {}), &pcrs(), NOW_MS, None, Some(&root));
+    let r = verify_result_report(
+        &bundle_json(&f, |_| {}),
+        &pcrs(),
+        NOW_MS,
+        None,
+        Some(&root),
+        None,
+    );
     assert_eq!(r["ok"], true, "{r}");
     assert_eq!(r["root"], "dev");
-    assert!(statuses(&r).iter().all(|s| s == "passed"));
+    let st = statuses(&r);
+    assert!(st[..st.len() - 1].iter().all(|s| s == "passed"), "{st:?}");
+    // No tlog-policy given: the witnessed log is not checked (and says so).
+    assert_eq!(st.last().map(String::as_str), Some("not_checked"));
+    assert_eq!(r["witnessed"], serde_json::Value::Null);
     assert_eq!(r["payload"], f.answer().aggregates);
     assert_eq!(r["tlog_proof"], "absent");
+    // Given one, a bundle without a tlog-proof fails closed at that step.
+    let policy = "quorum none\n";
+    let r = verify_result_report(
+        &bundle_json(&f, |_| {}),
+        &pcrs(),
+        NOW_MS,
+        None,
+        Some(&root),
+        Some(policy),
+    );
+    assert_eq!(
+        (r["ok"].clone(), r["step"].clone()),
+        (false.into(), "witnesses".into())
+    );
+    assert_eq!(r["code"], "no_tlog_proof");
 }
 
 #[test]
@@ -120,7 +146,7 @@ fn each_refusal_names_its_step_and_code() {
         ),
     ];
     for (bundle, pcrs, at, root, step, code) in cases {
-        let r = verify_result_report(&bundle, &pcrs, NOW_MS, at, root);
+        let r = verify_result_report(&bundle, &pcrs, NOW_MS, at, root, None);
         assert_eq!(
             (r["ok"].clone(), r["step"].as_str(), r["code"].as_str()),
             (false.into(), Some(step), Some(code)),
@@ -135,7 +161,14 @@ fn each_refusal_names_its_step_and_code() {
         );
     }
     // A document dated after the verifier's clock.
-    let r = verify_result_report(&bundle_json(&f, |_| {}), &pcrs(), 0.0, None, Some(&root));
+    let r = verify_result_report(
+        &bundle_json(&f, |_| {}),
+        &pcrs(),
+        0.0,
+        None,
+        Some(&root),
+        None,
+    );
     assert_eq!(r["code"], "from_the_future");
 }
 

@@ -4,7 +4,7 @@
 import init, { initSync, verifyResult, verifierVersion } from "./strongroom_verifier.js";
 
 const $ = (id) => document.getElementById(id);
-const STEPS = ["bundle", "root", "attestation", "pcrs", "signing_key", "result", "log"];
+const STEPS = ["bundle", "root", "attestation", "pcrs", "signing_key", "result", "log", "witnesses"];
 
 // Inlined WebAssembly (the single-file page) or the file beside this script.
 async function loadVerifier() {
@@ -74,6 +74,17 @@ function showFigures(p) {
     ["window", `${p.from ?? "inception"} → ${p.to ?? "computed_at"}`],
     ["computed at (enclave clock)", p.computed_at],
     ["payload version", p.version],
+    // Payload v2: whose credential, under which terms, which symbols, and
+    // where the result sits in the account's chain.
+    ...(p.version >= 2 ? [
+      ["credential", el("code", {}, p.credential)],
+      ["owner key (SHA-256)", p.owner ? el("code", {}, p.owner) : "none sealed"],
+      ["trader's policy", p.policy ? `windows ${p.policy.windows}, symbols ${p.policy.symbols}, ` +
+        `at most every ${p.policy.min_interval_seconds} s, ${p.policy.publish ? "public" : "private"}` : "?"],
+      ["symbols considered", p.selection ? `${p.selection.mode}: ${p.selection.considered.length} ` +
+        `(${p.selection.complete ? "complete" : "INCOMPLETE"})` : "?"],
+      ["previous result of the account", p.previous ? el("code", {}, p.previous) : "none (the chain starts here)"],
+    ] : []),
   ]);
   gridTable($("totals"),
     [{ name: "quote" }, { name: "trades", num: 1 }, { name: "volume", num: 1 }, { name: "realized PnL", num: 1 },
@@ -138,6 +149,8 @@ function showDetails(r) {
     ["enclave key id", el("code", {}, r.key_id)],
     ["log entry", `leaf ${r.leaf_index} of a tree of ${r.tree_size} (head signed ${r.tree_time})`],
     ["cosigned checkpoint", r.tlog_proof],
+    ...(r.witnessed ? [["witnessed by", `${r.witnessed.witnesses.join(", ") || "(quorum none)"} — checkpoint of ${r.witnessed.tree_size} of ${r.witnessed.origin}`]] : []),
+    ["published with the consent of", r.publish_consent],
   ]);
   $("details").hidden = false;
 }
@@ -162,7 +175,7 @@ async function optionalText(url) {
   }
 }
 
-// #/r/{id}[?at=...] or #bundle=URL&pcrs=URL&root=URL&at=RFC3339|ms (relative URLs).
+// #/r/{id}[?at=...] or #bundle=URL&pcrs=URL&root=URL&tlog=URL&at=RFC3339|ms (relative URLs).
 function parseHash() {
   const h = location.hash.replace(/^#/, "");
   const out = {};
@@ -174,7 +187,7 @@ function parseHash() {
   }
   for (const part of query.split("&")) {
     const [k, v] = part.split("=");
-    if (["bundle", "pcrs", "root", "at"].includes(k) && v !== undefined) out[k] = decodeURIComponent(v);
+    if (["bundle", "pcrs", "root", "tlog", "at"].includes(k) && v !== undefined) out[k] = decodeURIComponent(v);
   }
   return out;
 }
@@ -201,7 +214,8 @@ async function run(inputs) {
     if (!inputs.pcrs) throw new Error("no pcrs.json: choose the release's measurements (pcrs.json)");
     $("sources").textContent = inputs.sources.join(" · ");
     const t1 = performance.now();
-    const report = verifyResult(inputs.bundle, inputs.pcrs, Date.now(), inputs.at, inputs.root ?? undefined);
+    const report = verifyResult(inputs.bundle, inputs.pcrs, Date.now(), inputs.at, inputs.root ?? undefined,
+      inputs.tlog ?? undefined);
     // Timings for automation (scripts/checks/verify-page-bench): the verifier
     // call alone, and navigation start to verdict.
     document.body.dataset.verifyMs = (performance.now() - t1).toFixed(1);
@@ -227,6 +241,7 @@ async function fromUrl() {
   if (!h.bundle && !h.pcrs) return;
   const pcrsUrl = new URL(h.pcrs || "pcrs.json", location.href).href;
   const rootUrl = new URL(h.root || "dev-root.pem", location.href).href;
+  const tlogUrl = new URL(h.tlog || "tlog-policy", location.href).href;
   const inputs = { sources: [] };
   try {
     inputs.at = parseAt(h.at);
@@ -239,6 +254,10 @@ async function fromUrl() {
     inputs.sources.push(`pcrs.json: ${pcrsUrl}`);
     inputs.root = await optionalText(rootUrl);
     if (inputs.root) inputs.sources.push(`development root: ${rootUrl}`);
+    // The witnesses to trust: the deployment's tlog-policy, or the user's
+    // (#tlog=URL). Without one the witnessed-log step says "not checked".
+    inputs.tlog = h.tlog ? await fetchText(tlogUrl, "tlog-policy") : await optionalText(tlogUrl);
+    if (inputs.tlog) inputs.sources.push(`tlog-policy: ${tlogUrl}`);
   } catch (e) {
     fail(e.message);
     return;
@@ -253,6 +272,7 @@ async function fromForm(ev) {
     inputs.bundle = await readFile($("bundle-file"));
     inputs.pcrs = await readFile($("pcrs-file"));
     inputs.root = await readFile($("root-file"));
+    inputs.tlog = await readFile($("tlog-file"));
     inputs.at = parseAt($("at-time").value.trim());
   } catch (e) {
     fail(e.message);

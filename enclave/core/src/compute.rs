@@ -143,7 +143,7 @@ pub(crate) fn build_payload(
         credential: Some(credential.id().to_owned()),
         owner: credential.owner_id(),
         policy: Some(*credential.policy()),
-        permissions: None,
+        permissions: history.permissions.clone(),
         selection: Some(Selection {
             mode: if ctx.listed {
                 SelectionMode::Listed

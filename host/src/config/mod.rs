@@ -104,6 +104,10 @@ pub struct ServeConfig {
     /// and served at `/verify/pcrs.json` for the verification page (unset: 404,
     /// the user supplies one).
     pub verify_pcrs_json: Option<String>,
+    /// `VERIFY_TLOG_POLICY`: path of a C2SP tlog-policy (the log's witnesses
+    /// and quorum), served at `/verify/tlog-policy`: the page checks a
+    /// result's tlog-proof under it (unset: 404, the user may supply one).
+    pub verify_tlog_policy: Option<String>,
     /// `VERIFY_DEV_ROOT_PEM`: dev only, the NSM simulator's root served at
     /// `/verify/dev-root.pem`; the page then shows DEV/SIMULATOR loudly.
     pub verify_dev_root_pem: Option<String>,
@@ -396,6 +400,7 @@ impl ServeConfig {
             tls: parse_tls(src)?,
             verify_pcrs_json: read_small_file(src, "VERIFY_PCRS_JSON")?,
             verify_dev_root_pem: read_small_file(src, "VERIFY_DEV_ROOT_PEM")?,
+            verify_tlog_policy: read_small_file(src, "VERIFY_TLOG_POLICY")?,
             danger_allow_insecure_http: parse_flag(src, "DANGER_ALLOW_INSECURE_HTTP")?,
             janitor_interval: secs("JANITOR_INTERVAL_SECONDS", 60, 1, 86_400)?,
             audit_hash_key: parse_audit_key(src)?,

@@ -52,10 +52,30 @@ codes! {
     InvalidSessionId => "invalid_session_id", 400, "session_id is not a UUID";
     /// The enclave found an argument invalid (e.g. the time window).
     InvalidArgument => "invalid_argument", 400, "an argument is invalid";
+    /// `owner_authorization` is not a well-formed owner action (COSE_Sign1
+    /// ES256 with a 65-byte owner key as `kid` over an owner action map).
+    MalformedOwnerAuthorization => "malformed_owner_authorization", 400, "the owner authorization is malformed";
     /// Attestation nonce over 64 bytes.
     NonceTooLong => "nonce_too_long", 400, "nonce longer than 64 bytes";
     /// Missing or unknown API key.
     Unauthorized => "unauthorized", 401, "missing or invalid API key";
+    /// The credential's policy does not allow this window (whole UTC days,
+    /// or from inception only): an owner-signed `aggregates` action can.
+    PolicyWindow => "policy_window", 403, "the credential's policy does not allow this window (whole UTC days, or from inception only); the owner can authorize it";
+    /// The credential's policy does not allow naming symbols.
+    PolicySymbols => "policy_symbols", 403, "the credential's policy does not allow choosing symbols; the owner can authorize it";
+    /// Too soon after the credential's previous computation (Retry-After
+    /// when the enclave says how long).
+    PolicyInterval => "policy_interval", 403, "the credential's policy allows no further computation yet; try again after Retry-After seconds";
+    /// The credential was revoked by its owner (a logged revocation).
+    CredentialRevoked => "credential_revoked", 403, "the credential was revoked by its owner";
+    /// The owner signature is by another key than the credential's owner, or
+    /// does not verify.
+    OwnerSignatureInvalid => "owner_signature_invalid", 403, "the owner signature does not verify against the credential's owner key";
+    /// The owner authorization's time is more than 300 s from the checker's clock.
+    OwnerAuthorizationStale => "owner_authorization_stale", 403, "the owner authorization's time is more than 300 s away; sign it again";
+    /// The owner authorization is for another action, credential or request.
+    OwnerAuthorizationMismatch => "owner_authorization_mismatch", 403, "the owner authorization does not match this request";
     /// CORS preflight from an origin not in ALLOWED_ORIGINS.
     OriginNotAllowed => "origin_not_allowed", 403, "origin not allowed";
     /// No such route.
@@ -97,8 +117,11 @@ codes! {
     CredentialExpired => "credential_expired", 422, "the credential's not_after has passed";
     /// The credential's lifetime exceeds the enclave's maximum.
     TtlTooLong => "ttl_too_long", 422, "the credential's lifetime exceeds the maximum";
+    /// The credential was sealed without an owner key: nobody can sign for it.
+    NoOwnerKey => "no_owner_key", 422, "the credential was sealed without an owner key";
     /// The exchange refused the sealed API key or its signature.
     ExchangeRejectedCredentials => "exchange_rejected_credentials", 422, "the exchange rejected the API credentials";
+    KeyNotReadOnly => "key_not_read_only", 422, "the API key can trade, withdraw, transfer or use margin or futures: create a read-only key and submit that";
     /// The exchange kept rate-limiting the enclave's requests.
     ExchangeRateLimited => "exchange_rate_limited", 429, "the exchange rate-limited the request; try again later";
     /// The next exchange request would pass the deployment's weight budget
@@ -132,6 +155,18 @@ codes! {
     WitnessUnavailable => "witness_unavailable", 503, "the transparency log's witnesses did not cosign; try again later";
     /// PostgreSQL cannot be reached.
     DatabaseUnavailable => "database_unavailable", 503, "the database is unavailable";
+}
+
+/// The code of an owner authorization the host itself refused
+/// ([`strongroom_verifier::owner::OwnerError`]).
+pub fn owner_code(e: strongroom_verifier::owner::OwnerError) -> Code {
+    use strongroom_verifier::owner::OwnerError as E;
+    match e {
+        E::WrongOwner | E::BadSignature => Code::OwnerSignatureInvalid,
+        E::Stale => Code::OwnerAuthorizationStale,
+        E::Mismatch => Code::OwnerAuthorizationMismatch,
+        _ => Code::MalformedOwnerAuthorization,
+    }
 }
 
 /// Retry-After sent with `exchange_rate_limited` (Binance's weight window is one minute).
@@ -206,7 +241,17 @@ pub fn enclave_code(code: ErrorCode) -> Code {
         ErrorCode::TtlTooLong => Code::TtlTooLong,
         ErrorCode::NonceTooLong => Code::NonceTooLong,
         ErrorCode::InvalidArgument => Code::InvalidArgument,
+        ErrorCode::PolicyWindow => Code::PolicyWindow,
+        ErrorCode::PolicySymbols => Code::PolicySymbols,
+        ErrorCode::PolicyInterval => Code::PolicyInterval,
+        ErrorCode::CredentialRevoked => Code::CredentialRevoked,
+        ErrorCode::MalformedOwnerAuthorization => Code::MalformedOwnerAuthorization,
+        ErrorCode::OwnerSignatureInvalid => Code::OwnerSignatureInvalid,
+        ErrorCode::OwnerAuthorizationStale => Code::OwnerAuthorizationStale,
+        ErrorCode::OwnerAuthorizationMismatch => Code::OwnerAuthorizationMismatch,
+        ErrorCode::NoOwnerKey => Code::NoOwnerKey,
         ErrorCode::ExchangeRejectedCredentials => Code::ExchangeRejectedCredentials,
+        ErrorCode::KeyNotReadOnly => Code::KeyNotReadOnly,
         ErrorCode::ExchangeRateLimited => Code::ExchangeRateLimited,
         ErrorCode::ExchangeBudget => Code::ExchangeBudget,
         ErrorCode::ComputeBusy => Code::TooManyComputations,
@@ -228,6 +273,14 @@ impl From<EnclaveError> for ApiError {
             EnclaveError::ExchangeBudget(s) => Self::retry(
                 Code::ExchangeBudget,
                 Duration::from_secs(u64::from(s.clamp(1, 60))),
+            ),
+            // The enclave names the seconds left of the credential's
+            // interval; bound it by the policy's maximum anyway.
+            EnclaveError::PolicyInterval(s) => Self::retry(
+                Code::PolicyInterval,
+                Duration::from_secs(
+                    u64::from(s).clamp(1, strongroom_formats::policy::MAX_MIN_INTERVAL_SECONDS),
+                ),
             ),
             EnclaveError::Refused(c) => match enclave_code(c) {
                 // The enclave already retried within its budget; its refusal
@@ -260,6 +313,45 @@ mod tests {
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
             );
             assert!((400..600).contains(&c.status()));
+        }
+    }
+
+    #[test]
+    fn policy_and_owner_refusals_keep_their_names_and_are_4xx() {
+        let refusals = [
+            ErrorCode::PolicyWindow,
+            ErrorCode::PolicySymbols,
+            ErrorCode::PolicyInterval,
+            ErrorCode::CredentialRevoked,
+            ErrorCode::MalformedOwnerAuthorization,
+            ErrorCode::OwnerSignatureInvalid,
+            ErrorCode::OwnerAuthorizationStale,
+            ErrorCode::OwnerAuthorizationMismatch,
+            ErrorCode::NoOwnerKey,
+        ];
+        for c in refusals {
+            let mapped = enclave_code(c);
+            assert_eq!(mapped.as_str(), c.as_str());
+            let want = match c {
+                ErrorCode::MalformedOwnerAuthorization => 400,
+                ErrorCode::NoOwnerKey => 422,
+                _ => 403,
+            };
+            assert_eq!(mapped.status(), want, "{}", c.as_str());
+        }
+        let e = ApiError::from(EnclaveError::PolicyInterval(1200));
+        assert_eq!(e.code, Code::PolicyInterval);
+        assert_eq!(e.retry_after, Some(Duration::from_secs(1200)));
+        use strongroom_verifier::owner::OwnerError;
+        for e in [
+            OwnerError::Malformed,
+            OwnerError::WrongOwner,
+            OwnerError::BadSignature,
+            OwnerError::BadPayload,
+            OwnerError::Stale,
+            OwnerError::Mismatch,
+        ] {
+            assert_eq!(owner_code(e).as_str(), e.code());
         }
     }
 

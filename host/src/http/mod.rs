@@ -39,6 +39,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/enclave/submit_key"),
     ("POST", "/enclave/request_aggregates"),
     ("POST", "/enclave/revoke"),
+    ("POST", "/enclave/publish"),
     ("GET", "/transparency/head"),
     ("GET", "/transparency/inclusion"),
     ("GET", "/transparency/consistency"),
@@ -295,6 +296,7 @@ impl App {
             ("/enclave/submit_key", None) => Err(auth::unauthorized()),
             _ => match label {
                 "/enclave/request_aggregates" => self.request_aggregates(&body, tenant, ctx).await,
+                "/enclave/publish" => self.publish(&body, tenant, ctx).await,
                 _ => self.revoke(&body, tenant, ctx).await,
             },
         }

@@ -23,6 +23,8 @@ pub const MAX_NONCE_LEN: usize = 64;
 pub const MAX_SYMBOLS: usize = 200;
 /// Longest symbol.
 pub const MAX_SYMBOL_LEN: usize = 32;
+/// Longest owner authorization (decoded): a COSE_Sign1 around a small map.
+pub use strongroom_verifier::owner::MAX_AUTHORIZATION_LEN as MAX_OWNER_AUTHORIZATION_LEN;
 
 /// `POST /enclave/submit_key`.
 #[derive(Debug, Deserialize)]
@@ -64,14 +66,34 @@ pub struct RequestAggregates {
     pub to: Option<String>,
     /// Symbols.
     pub symbols: Option<Vec<String>>,
+    /// The owner's COSE_Sign1 `aggregates` action, base64: needed when the
+    /// credential's policy does not allow the request by itself.
+    pub owner_authorization: Option<String>,
 }
 
-/// `POST /enclave/revoke`.
+/// `POST /enclave/revoke` and `POST /enclave/publish`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Revoke {
+pub struct OwnerRequest {
     /// Session.
     pub session_id: String,
+    /// The owner's COSE_Sign1 `revoke` / `publish` action, base64.
+    pub owner_authorization: Option<String>,
+}
+
+impl OwnerRequest {
+    /// The session and the decoded, bounded authorization.
+    pub fn validate(self) -> Result<(Uuid, Option<Vec<u8>>), ApiError> {
+        let session = session_id(&self.session_id)?;
+        Ok((session, owner_authorization(self.owner_authorization)?))
+    }
+}
+
+/// Decodes an `owner_authorization`, at most [`MAX_OWNER_AUTHORIZATION_LEN`] bytes.
+pub fn owner_authorization(value: Option<String>) -> Result<Option<Vec<u8>>, ApiError> {
+    value
+        .map(|v| b64("owner_authorization", &v, MAX_OWNER_AUTHORIZATION_LEN))
+        .transpose()
 }
 
 /// A validated submission.
@@ -214,6 +236,8 @@ pub struct ValidAggregatesRequest {
     pub to_ms: Option<i64>,
     /// Symbols, or None to let the enclave discover them.
     pub symbols: Option<Vec<String>>,
+    /// The owner's authorization, forwarded to the enclave as is.
+    pub owner_authorization: Option<Vec<u8>>,
 }
 
 fn unix_ms(field: &'static str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
@@ -266,6 +290,7 @@ impl RequestAggregates {
             from_ms,
             to_ms,
             symbols: self.symbols,
+            owner_authorization: owner_authorization(self.owner_authorization)?,
         })
     }
 }

@@ -53,7 +53,7 @@ fn base64_must_be_standard_padded() {
 
 #[test]
 fn unknown_fields_are_named_values_are_not() {
-    let e = parse_json::<Revoke>(br#"{"session_id":"x","nonce":"SECRET"}"#).unwrap_err();
+    let e = parse_json::<OwnerRequest>(br#"{"session_id":"x","nonce":"SECRET"}"#).unwrap_err();
     assert_eq!(e.code, Code::InvalidJson);
     assert!(e.message.contains("nonce") && !e.message.contains("SECRET"));
     let e = parse_json::<SubmitMetadata>(br#"{"exchange":"SECRET","label":"x","ttl":"SECRET"}"#)
@@ -90,6 +90,7 @@ fn aggregates(
         from: from.map(Into::into),
         to: to.map(Into::into),
         symbols,
+        owner_authorization: None,
     }
 }
 
@@ -144,4 +145,38 @@ fn aggregates_window_and_symbol_limits() {
             "{bad}"
         );
     }
+}
+
+#[test]
+fn owner_authorization_is_bounded_base64() {
+    let mut r = aggregates(None, None, None);
+    r.owner_authorization = Some(STANDARD.encode([1u8; 100]));
+    assert_eq!(
+        r.validate().unwrap().owner_authorization,
+        Some(vec![1u8; 100])
+    );
+    let mut r = aggregates(None, None, None);
+    r.owner_authorization = Some("not base64!".into());
+    assert_eq!(r.validate().unwrap_err().code, Code::InvalidBase64);
+    let over = STANDARD.encode(vec![0u8; MAX_OWNER_AUTHORIZATION_LEN + 1]);
+    let mut r = aggregates(None, None, None);
+    r.owner_authorization = Some(over.clone());
+    assert_eq!(r.validate().unwrap_err().code, Code::InvalidLength);
+    let at = STANDARD.encode(vec![0u8; MAX_OWNER_AUTHORIZATION_LEN]);
+    let body = format!(
+        r#"{{"session_id":"3f1c1f0e-8d7e-4a57-9d2e-1b1f2f3a4b5c","owner_authorization":"{at}"}}"#
+    );
+    let (_, a) = parse_json::<OwnerRequest>(body.as_bytes())
+        .unwrap()
+        .validate()
+        .unwrap();
+    assert_eq!(a.map(|a| a.len()), Some(MAX_OWNER_AUTHORIZATION_LEN));
+    let body = format!(
+        r#"{{"session_id":"3f1c1f0e-8d7e-4a57-9d2e-1b1f2f3a4b5c","owner_authorization":"{over}"}}"#
+    );
+    let e = parse_json::<OwnerRequest>(body.as_bytes())
+        .unwrap()
+        .validate()
+        .unwrap_err();
+    assert_eq!(e.code, Code::InvalidLength);
 }

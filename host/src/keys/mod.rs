@@ -162,4 +162,30 @@ impl Keys {
             }
         }
     }
+
+    /// Stores a ring the enclave changed outside a rotation (an owner-signed
+    /// revocation added a credential to its revoked set) exactly as a
+    /// rotation stores a new version: inserted and made the ring in use, in
+    /// its own transaction; the other instances' keys tasks reload it on
+    /// their next tick (and at once on `ring_outdated`). When storing fails
+    /// the ring is kept and retried every tick, like a rotation's.
+    pub async fn store_changed_ring(&self, sealed: SealedKeyRing) -> Result<(), KeysError> {
+        let stored = async {
+            let mut client = self.pool.get().await?;
+            let tx = client.transaction().await?;
+            store::insert_ring(&*tx, &sealed).await?;
+            if !store::advance_state(&*tx, &sealed).await? {
+                return Err(KeysError::BadRing(
+                    "the database's ring is not the enclave's",
+                ));
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+        .await;
+        if stored.is_err() {
+            *self.pending.lock().unwrap_or_else(|p| p.into_inner()) = Some(sealed);
+        }
+        stored
+    }
 }

@@ -129,8 +129,10 @@ pub struct AppendRow<'a> {
     pub leaf_index: i64,
     /// Its hash.
     pub leaf_hash: &'a [u8],
-    /// The aggregate it logs.
-    pub aggregate: Uuid,
+    /// The aggregate it logs, or
+    pub aggregate: Option<Uuid>,
+    /// the bytes of a leaf that is not a result (a revocation entry, V14).
+    pub entry: Option<&'a [u8]>,
     /// New tree size.
     pub tree_size: i64,
     /// New root.
@@ -159,7 +161,8 @@ pub async fn record_append<C: deadpool_postgres::GenericClient>(
 ) -> Result<i64, tokio_postgres::Error> {
     let (insert_leaf, insert_head, update_state, append_tiles) = tokio::try_join!(
         tx.prepare_cached(
-            "INSERT INTO transparency_log (leaf_index, leaf_hash, aggregate_id) VALUES ($1, $2, $3)"
+            "INSERT INTO transparency_log (leaf_index, leaf_hash, aggregate_id, entry) \
+             VALUES ($1, $2, $3, $4)"
         ),
         tx.prepare_cached(
             "INSERT INTO tree_heads (tree_size, root_hash, cose, checkpoint) VALUES ($1, $2, $3, $4)"
@@ -170,7 +173,8 @@ pub async fn record_append<C: deadpool_postgres::GenericClient>(
         ),
         tx.prepare_cached(super::tiles::APPEND),
     )?;
-    let leaf_params: [&(dyn ToSql + Sync); 3] = [&a.leaf_index, &a.leaf_hash, &a.aggregate];
+    let leaf_params: [&(dyn ToSql + Sync); 4] =
+        [&a.leaf_index, &a.leaf_hash, &a.aggregate, &a.entry];
     let head_params: [&(dyn ToSql + Sync); 4] = [&a.tree_size, &a.root, &a.head, &a.checkpoint];
     let state_params: [&(dyn ToSql + Sync); 6] = [
         &a.tree_size,
@@ -232,8 +236,8 @@ pub async fn close<C: GenericClient + Sync>(
         return Ok(None);
     }
     tx.execute(
-        "INSERT INTO transparency_log_archive (log_epoch, leaf_index, leaf_hash, aggregate_id, created_at) \
-         SELECT $1, leaf_index, leaf_hash, aggregate_id, created_at FROM transparency_log",
+        "INSERT INTO transparency_log_archive (log_epoch, leaf_index, leaf_hash, aggregate_id, entry, created_at) \
+         SELECT $1, leaf_index, leaf_hash, aggregate_id, entry, created_at FROM transparency_log",
         &[&epoch],
     )
     .await?;
@@ -256,6 +260,36 @@ pub async fn close<C: GenericClient + Sync>(
     )
     .await?;
     Ok(Some((epoch, size)))
+}
+
+/// Records that `credential`'s revocation entry is leaf `leaf_index` (V14;
+/// the first one stays). Call in the transaction that appends it.
+pub async fn record_revocation<C: GenericClient + Sync>(
+    tx: &C,
+    credential: &str,
+    leaf_index: i64,
+) -> Result<(), tokio_postgres::Error> {
+    tx.execute(
+        "INSERT INTO revoked_credentials (credential, leaf_index) VALUES ($1, $2) \
+         ON CONFLICT (credential) DO NOTHING",
+        &[&credential, &leaf_index],
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Whether the log holds a revocation entry of `credential`.
+pub async fn is_revoked<C: GenericClient + Sync>(
+    tx: &C,
+    credential: &str,
+) -> Result<bool, tokio_postgres::Error> {
+    let row = tx
+        .query_opt(
+            "SELECT 1 FROM revoked_credentials WHERE credential = $1",
+            &[&credential],
+        )
+        .await?;
+    Ok(row.is_some())
 }
 
 /// Records which account the leaf `leaf_index` (a v2 result) is about

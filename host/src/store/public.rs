@@ -16,6 +16,9 @@ pub struct PublishedRow {
     pub attestation: Option<Vec<u8>>,
     /// Its leaf index in the live log (`None`: not there, e.g. a closed epoch).
     pub leaf_index: Option<i64>,
+    /// The owner's `publish` authorization of its credential, when that is
+    /// what published it (migration V14).
+    pub publish_authorization: Option<Vec<u8>>,
 }
 
 /// The published result whose COSE bytes hash to `id`.
@@ -25,8 +28,9 @@ pub async fn by_id<C: GenericClient + Sync>(
 ) -> Result<Option<PublishedRow>, tokio_postgres::Error> {
     let row = db
         .query_opt(
-            "SELECT a.cose, a.attestation, l.leaf_index FROM aggregates a \
+            "SELECT a.cose, a.attestation, l.leaf_index, p.owner_authorization FROM aggregates a \
              LEFT JOIN transparency_log l ON l.aggregate_id = a.id \
+             LEFT JOIN published_credentials p ON p.credential = a.credential AND p.owner = a.owner \
              WHERE a.result_id = $1 AND a.published LIMIT 1",
             &[&id.as_slice()],
         )
@@ -35,7 +39,45 @@ pub async fn by_id<C: GenericClient + Sync>(
         cose: r.get(0),
         attestation: r.get(1),
         leaf_index: r.get(2),
+        publish_authorization: r.get(3),
     }))
+}
+
+/// Stores an owner's checked `publish` authorization of `credential` and
+/// publishes that credential's results whose payload names `owner`
+/// (`strongroom_publish`, migration V14). Returns how many it published now;
+/// later results are published when stored.
+pub async fn publish<C: GenericClient + Sync>(
+    db: &C,
+    credential: &str,
+    owner: &str,
+    authorization: &[u8],
+) -> Result<i64, tokio_postgres::Error> {
+    let row = db
+        .query_one(
+            "SELECT strongroom_publish($1, $2, $3)",
+            &[&credential, &owner, &authorization],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+/// What the stored results of `credential` (the tenant's own: row-level
+/// security applies, call in the tenant's transaction) say about its owner:
+/// `None` when there is no result yet, `Some(None)` when they name no owner
+/// (sealed without an owner key), else the owner id (hex).
+pub async fn owner_of_credential<C: GenericClient + Sync>(
+    db: &C,
+    credential: &str,
+) -> Result<Option<Option<String>>, tokio_postgres::Error> {
+    let row = db
+        .query_opt(
+            "SELECT owner FROM aggregates WHERE credential = $1 \
+             ORDER BY owner IS NULL LIMIT 1",
+            &[&credential],
+        )
+        .await?;
+    Ok(row.map(|r| r.get(0)))
 }
 
 /// Hex ids of an account's published results, oldest first, at most [`MAX_LISTED`].

@@ -8,14 +8,14 @@ use uuid::Uuid;
 use super::audit::{self, AuditEntry};
 
 const SUBMIT: &str =
-    "SELECT strongroom_submit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+    "SELECT strongroom_submit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
 const DELETE_CREDENTIAL: &str = "DELETE FROM credentials WHERE session_id = $1";
 const REVOKE_SESSION: &str =
     "UPDATE sessions SET state = 'revoked', ended_at = now() WHERE id = $1";
 const SESSION_STATE: &str =
     "SELECT state, expires_at <= now() FROM sessions WHERE id = $1 FOR UPDATE";
 const LOAD: &str = "SELECT s.exchange, s.label, c.key_id, c.sealed, \
-        GREATEST(1, ceil(EXTRACT(EPOCH FROM s.expires_at - now())))::bigint \
+        GREATEST(1, ceil(EXTRACT(EPOCH FROM s.expires_at - now())))::bigint, s.credential \
      FROM sessions s JOIN credentials c ON c.session_id = s.id WHERE s.id = $1";
 
 /// What a submission stores.
@@ -39,10 +39,13 @@ pub struct NewSession<'a> {
     pub stored_key_id: &'a str,
     /// The stored credential (`SealedCredential::to_stored`).
     pub sealed: &'a [u8],
+    /// The credential's id: SHA-256 of the sealed bytes *as submitted*
+    /// (the enclave keeps it across its re-seals; migration V14).
+    pub credential: &'a [u8],
 }
 
 /// The session row, its credential and the audit row, together or not at all:
-/// one call of `strongroom_submit` (migrations V8, V9: it first checks that
+/// one call of `strongroom_submit` (migrations V8, V9, V14: it first checks that
 /// `key_hash` still belongs to the tenant, SQLSTATE 42501 otherwise), i.e. one round trip and one
 /// implicit transaction, from the connection's statement cache; the function's
 /// statements keep their plans per connection.
@@ -54,7 +57,7 @@ pub async fn insert<C: deadpool_postgres::GenericClient>(
     let submit = client.prepare_cached(SUBMIT).await?;
     #[allow(clippy::cast_precision_loss)] // unix seconds fit f64 exactly for millennia
     let expires = new.expires_at as f64;
-    let params: [&(dyn ToSql + Sync); 13] = [
+    let params: [&(dyn ToSql + Sync); 14] = [
         &new.key_hash,
         &new.tenant,
         &new.session,
@@ -68,6 +71,7 @@ pub async fn insert<C: deadpool_postgres::GenericClient>(
         &audit_entry.outcome,
         &audit_entry.request_id,
         &audit_entry.client,
+        &new.credential,
     ];
     client.execute(&submit, &params).await.map(|_| ())
 }
@@ -106,6 +110,19 @@ pub async fn revoke(
     Ok(())
 }
 
+/// The credential id stored with the session, whatever its state (results
+/// outlive a revocation): `None` when row-level security hides the session,
+/// `Some(None)` for a session stored before migration V14.
+pub async fn credential_of(
+    tx: &Transaction<'_>,
+    session: Uuid,
+) -> Result<Option<Option<Vec<u8>>>, tokio_postgres::Error> {
+    let stmt = tx
+        .prepare_cached("SELECT credential FROM sessions WHERE id = $1")
+        .await?;
+    Ok(tx.query_opt(&stmt, &[&session]).await?.map(|r| r.get(0)))
+}
+
 /// A stored session with its credential, as an aggregates request needs it.
 #[derive(Debug)]
 pub struct Loaded {
@@ -119,6 +136,8 @@ pub struct Loaded {
     pub sealed: Vec<u8>,
     /// Seconds of life left, at least 1.
     pub ttl_seconds: i64,
+    /// The credential's id (None for sessions stored before migration V14).
+    pub credential: Option<Vec<u8>>,
 }
 
 /// The session and its credential.
@@ -133,5 +152,6 @@ pub async fn load(
         key_id: row.get(2),
         sealed: row.get(3),
         ttl_seconds: row.get(4),
+        credential: row.get(5),
     }))
 }

@@ -143,11 +143,13 @@ pub async fn lock_state<C: deadpool_postgres::GenericClient>(
 
 /// Checks the enclave's answer against `state` + `leaf` and stores leaf, head
 /// and the new state. Call inside the transaction that holds the lock.
+/// `aggregate` names the stored result the leaf is; `None` stores the leaf's
+/// bytes in the log row itself (a revocation entry).
 pub async fn record_append<C: deadpool_postgres::GenericClient>(
     tx: &C,
     state: &LogState,
     leaf: &[u8],
-    aggregate: Uuid,
+    aggregate: Option<Uuid>,
     answer: LogAppended,
 ) -> Result<Appended, TlogError> {
     let leaf_hash = merkle::leaf_hash(leaf);
@@ -178,6 +180,7 @@ pub async fn record_append<C: deadpool_postgres::GenericClient>(
         leaf_index: to_i64(state.size)?,
         leaf_hash: &leaf_hash,
         aggregate,
+        entry: aggregate.is_none().then_some(leaf),
         tree_size: to_i64(new_size)?,
         root: &root,
         head: &answer.tree_head,

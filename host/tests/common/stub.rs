@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use strongroom_protocol::messages::{
-    AttestationInfo, CredentialAccepted, Forgotten, HealthInfo, KeyRingInfo, Phase, RequestBody,
-    ResponseBody,
+    AttestationInfo, CredentialAccepted, CredentialRevoked, Forgotten, HealthInfo, KeyRingInfo,
+    Phase, RequestBody, ResponseBody,
 };
 use strongroom_protocol::server::{self, Handler, ServerConfig};
 use strongroom_protocol::transport::{Address, Listener};
@@ -23,6 +23,7 @@ use strongroom_protocol::{ErrorCode, RpcError};
 #[derive(Default)]
 struct Stub {
     forgotten: Arc<Mutex<Vec<String>>>,
+    authorizations: Arc<Mutex<Vec<Vec<u8>>>>,
     log: super::stub_log::StubLog,
 }
 
@@ -80,9 +81,16 @@ impl Handler for Stub {
                 })
             }
             RequestBody::ComputeAggregates(c) => {
+                if let Some(a) = &c.owner_authorization {
+                    self.authorizations.lock().unwrap().push(a.clone());
+                }
                 if let Some(code) = c.metadata.label.strip_prefix("agg_") {
                     let code: ErrorCode = serde_json::from_str(&format!("\"{code}\"")).unwrap();
-                    return ResponseBody::Error(RpcError::new(code));
+                    let e = RpcError::new(code);
+                    return ResponseBody::Error(match code {
+                        ErrorCode::PolicyInterval => e.with_retry_after(120),
+                        _ => e,
+                    });
                 }
                 ResponseBody::Aggregates(super::stub_log::aggregates(&c))
             }
@@ -95,6 +103,20 @@ impl Handler for Stub {
                 ring_id: None,
                 ring_version: None,
             }),
+            // No owner key to check against (the stub opens nothing): it
+            // refuses under a label `revoke_<code>`, else revokes.
+            RequestBody::RevokeCredential(r) => {
+                if let Some(code) = r.metadata.label.strip_prefix("revoke_") {
+                    let code: ErrorCode = serde_json::from_str(&format!("\"{code}\"")).unwrap();
+                    return ResponseBody::Error(RpcError::new(code));
+                }
+                let credential = hex::encode(r.sealed.id());
+                ResponseBody::CredentialRevoked(CredentialRevoked {
+                    entry: super::stub_log::revocation_entry(&credential),
+                    credential,
+                    ring: None,
+                })
+            }
             RequestBody::AppendLog(a) => match self.log.append(&a) {
                 Ok(r) => ResponseBody::LogAppended(r),
                 Err(code) => ResponseBody::Error(RpcError::new(code)),
@@ -108,6 +130,8 @@ pub struct StubEnclave {
     rt: Option<tokio::runtime::Runtime>,
     pub path: PathBuf,
     pub forgotten: Arc<Mutex<Vec<String>>>,
+    /// Every `owner_authorization` a `ComputeAggregates` carried.
+    pub authorizations: Arc<Mutex<Vec<Vec<u8>>>>,
 }
 
 impl StubEnclave {
@@ -119,6 +143,7 @@ impl StubEnclave {
             .unwrap();
         let stub = Stub::default();
         let forgotten = stub.forgotten.clone();
+        let authorizations = stub.authorizations.clone();
         let addr = Address::Unix(path.to_path_buf());
         let listener = {
             let _guard = rt.enter();
@@ -134,6 +159,7 @@ impl StubEnclave {
             rt: Some(rt),
             path: path.to_path_buf(),
             forgotten,
+            authorizations,
         }
     }
 

@@ -91,6 +91,11 @@ pub fn aggregates(c: &ComputeAggregatesRequest) -> AggregatesResult {
             },
         )]),
     };
+    let payload = if c.metadata.label.starts_with("v2") {
+        as_v2(payload, c)
+    } else {
+        payload
+    };
     let signed = sign_es256(&payload.to_cbor().unwrap(), KEY_ID, &signing_key());
     let mut attestation = b"stub-attestation:".to_vec();
     attestation.extend_from_slice(&Sha256::digest(&signed));
@@ -98,6 +103,45 @@ pub fn aggregates(c: &ComputeAggregatesRequest) -> AggregatesResult {
         signed,
         attestation,
     }
+}
+
+/// The owner key of the stub's v2 credentials (labels `v2...`).
+pub fn owner_key() -> SigningKey {
+    SigningKey::from_slice(&[0x0e; 32]).unwrap()
+}
+
+/// Labels `v2...` get a version 2 payload naming the credential (SHA-256 of
+/// the sealed bytes: the stub never re-seals), [`owner_key`] as owner (none
+/// under `v2noowner...`), and under a label `v2pub...` a policy that says
+/// `publish`.
+fn as_v2(p: AggregatePayload, c: &ComputeAggregatesRequest) -> AggregatePayload {
+    use strongroom_formats::policy::Policy;
+    let owner = strongroom_verifier::owner::owner_public_key(&owner_key());
+    AggregatePayload {
+        version: 2,
+        session: None,
+        credential: Some(hex::encode(c.sealed.id())),
+        // `v2noowner...`: sealed without an owner key.
+        owner: (!c.metadata.label.starts_with("v2noowner"))
+            .then(|| strongroom_formats::owner::owner_id(&owner)),
+        policy: Some(Policy {
+            publish: c.metadata.label.starts_with("v2pub"),
+            ..Policy::DEFAULT
+        }),
+        selection: Some(strongroom_formats::aggregates::Selection {
+            mode: strongroom_formats::aggregates::SelectionMode::All,
+            considered: p.symbols.keys().cloned().collect(),
+            complete: true,
+        }),
+        methodology: Some(strongroom_formats::returns::METHODOLOGY.into()),
+        ..p
+    }
+}
+
+/// A revocation entry for `credential`, signed like a result.
+pub fn revocation_entry(credential: &str) -> Vec<u8> {
+    let e = strongroom_formats::owner::RevocationEntry::new(credential, "2026-11-23T00:00:00Z");
+    sign_es256(&e.to_cbor().unwrap(), KEY_ID, &signing_key())
 }
 
 /// The newest head signed: (size, root).

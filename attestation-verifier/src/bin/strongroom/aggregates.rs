@@ -1,12 +1,20 @@
-//! `strongroom aggregates --session ID`: request signed aggregates, save
-//! the answer, verify the whole chain, print the verified figures.
+//! `strongroom aggregates --session ID [--credential C [--authorize]]`:
+//! request signed aggregates, save the answer, verify the whole chain,
+//! check that it answers this request (for a v2 result: this credential),
+//! print the verified figures. `--authorize` signs an owner `aggregates`
+//! action for exactly this request, for what the credential's policy does
+//! not allow by itself (another window, a choice of symbols, sooner).
 
 use crate::CliError;
 use crate::answer_check::{self, Asked};
 use crate::common::{PolicyArgs, parse_time};
 use crate::host::{HostArgs, client_error};
+use crate::owner_key::{OwnerKeyArgs, credential_arg, now_rfc3339, sign};
+use base64::Engine as _;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
+use strongroom_verifier::client::AggregatesRequest;
+use strongroom_verifier::owner::{Action, OwnerAction};
 use strongroom_verifier::{parse_answer, verify_result};
 
 /// Arguments of `aggregates`.
@@ -26,6 +34,15 @@ pub struct Args {
     /// Restrict to this symbol (repeatable); default: the enclave discovers them.
     #[arg(long = "symbol", value_name = "SYMBOL")]
     pub symbols: Vec<String>,
+    /// The credential id `submit` printed: a version 2 result must name it.
+    #[arg(long, value_name = "HEX")]
+    pub credential: Option<String>,
+    /// Sign an owner `aggregates` action for exactly this request (needs
+    /// --credential and the owner key the credential was sealed with).
+    #[arg(long, requires = "credential")]
+    pub authorize: bool,
+    #[command(flatten)]
+    pub owner: OwnerKeyArgs,
     /// Write the answer bytes as received here (also when verification fails), for `verify-result`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -50,14 +67,23 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     let root = args.policy.root()?;
     let policy = args.policy.policy()?;
     let client = args.host.client()?;
-    let symbols = (!args.symbols.is_empty()).then_some(args.symbols.as_slice());
+    let credential = args.credential.as_deref().map(credential_arg).transpose()?;
+    let mut body = AggregatesRequest {
+        session_id: args.session.clone(),
+        from: args.from.clone(),
+        to: args.to.clone(),
+        symbols: (!args.symbols.is_empty()).then(|| args.symbols.clone()),
+        owner_authorization: None,
+    };
+    if let (true, Some(c)) = (args.authorize, &credential) {
+        // Sent and signed in the enclave's own spelling of the bounds
+        // (UTC, a fraction only when non-zero), so a text comparison matches.
+        body.from = body.from.as_deref().map(canonical).transpose()?;
+        body.to = body.to.as_deref().map(canonical).transpose()?;
+        body.owner_authorization = Some(authorize(&body, c, &args.owner)?);
+    }
     let raw = client
-        .request_aggregates_raw(
-            &args.session,
-            args.from.as_deref(),
-            args.to.as_deref(),
-            symbols,
-        )
+        .request_aggregates_body_raw(&body)
         .map_err(client_error)?;
     if let Some(path) = &args.out {
         std::fs::write(path, &raw)
@@ -68,12 +94,48 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         verify_result(&answer, &root, &policy).map_err(|e| CliError::refused(e.code(), e))?;
     let asked = Asked {
         session: &args.session,
+        credential: credential.as_deref(),
         from: args.from.as_deref(),
         to: args.to.as_deref(),
         symbols: &args.symbols,
         max_age: Duration::from_secs(args.max_age),
     };
     answer_check::check(&verified.payload, &asked, SystemTime::now())?;
+    if verified.payload.version >= 2 && credential.is_none() {
+        eprintln!(
+            "strongroom: note: not checked that the result names your credential; pass --credential"
+        );
+    }
     crate::verify_result::print(&verified, args.policy.pinned(), args.json);
     Ok(())
+}
+
+fn canonical(t: &str) -> Result<String, CliError> {
+    let ms = parse_time(t)?
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|_| CliError::usage("bad_time", "--from/--to before 1970"))?
+        .as_millis();
+    let ms = u64::try_from(ms).map_err(|_| CliError::usage("bad_time", "out of range"))?;
+    Ok(crate::common::rfc3339_ms(ms))
+}
+
+/// The owner's signed `aggregates` action for exactly `body` (the enclave
+/// compares the bounds as RFC 3339 of its request: they are sent and signed
+/// as the same text).
+fn authorize(
+    body: &AggregatesRequest,
+    credential: &str,
+    owner: &OwnerKeyArgs,
+) -> Result<String, CliError> {
+    let key = owner.load()?;
+    let action = OwnerAction {
+        action: Action::Aggregates,
+        credential: credential.to_owned(),
+        from: body.from.clone(),
+        to: body.to.clone(),
+        symbols: body.symbols.clone(),
+        time: now_rfc3339()?,
+    };
+    let signed = sign(&action, &key)?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(signed))
 }

@@ -20,6 +20,8 @@ pub const MAX_FUTURE_SKEW: Duration = Duration::from_secs(60);
 pub struct Asked<'a> {
     /// The session id sent.
     pub session: &'a str,
+    /// The credential id expected in a version 2 payload (`--credential`).
+    pub credential: Option<&'a str>,
     /// Window start sent (RFC 3339), if any.
     pub from: Option<&'a str>,
     /// Window end sent (RFC 3339), if any.
@@ -40,13 +42,20 @@ pub fn check(p: &AggregatePayload, asked: &Asked<'_>, now: SystemTime) -> Result
         )
     };
     // A v1 payload names the session by the hex SHA-256 of its id; a v2
-    // payload names the credential instead (checked by the caller when it
-    // knows the credential).
-    if p.session
-        .as_ref()
-        .is_some_and(|s| *s != hex::encode(Sha256::digest(asked.session.as_bytes())))
+    // payload names the sealed credential instead (the host chooses session
+    // ids, so they say nothing).
+    if p.version == 1 {
+        let session = hex::encode(Sha256::digest(asked.session.as_bytes()));
+        if p.session.as_deref() != Some(session.as_str()) {
+            return Err(mismatch("session"));
+        }
+    } else if let Some(c) = asked.credential
+        && !p
+            .credential
+            .as_deref()
+            .is_some_and(|pc| pc.eq_ignore_ascii_case(c))
     {
-        return Err(mismatch("session"));
+        return Err(mismatch("credential (--credential)"));
     }
     if !same_instant(asked.from, p.from.as_deref()) {
         return Err(mismatch("window start (--from)"));

@@ -24,6 +24,7 @@ fn payload() -> AggregatePayload {
 fn asked(symbols: &[String]) -> Asked<'_> {
     Asked {
         session: "s-1",
+        credential: None,
         from: Some("2025-01-01T00:00:00.000Z"),
         to: Some("2025-02-01T00:00:00+00:00"),
         symbols,
@@ -73,4 +74,19 @@ fn a_stale_or_future_answer_is_refused() {
     assert_eq!(code(check(&p, &asked(&[]), now())), "answer_stale");
     p.computed_at = crate::common::rfc3339_ms(NOW_MS - DEFAULT_MAX_AGE_SECS * 1000);
     check(&p, &asked(&[]), now()).unwrap();
+}
+
+#[test]
+fn a_v2_payload_is_bound_by_its_credential() {
+    let mut p = payload();
+    p.version = 2;
+    p.session = None;
+    p.credential = Some("ab".repeat(32));
+    let c = "ab".repeat(32);
+    let mut a = asked(&[]);
+    a.credential = Some(&c);
+    check(&p, &a, now()).unwrap();
+    let other = "cd".repeat(32);
+    a.credential = Some(&other);
+    assert_eq!(check(&p, &a, now()).unwrap_err().code(), "answer_mismatch");
 }

@@ -11,6 +11,8 @@ use strongroom_formats::c2sp::cosignature::WitnessCosignature;
 use strongroom_formats::c2sp::note::MAX_NOTE_LEN;
 use strongroom_formats::c2sp::policy::{MAX_POLICY_LEN, TlogPolicy};
 use strongroom_formats::c2sp::proof::{MAX_TLOG_PROOF_LEN, TlogProof};
+pub use strongroom_verifier::witnessed::Witnessed;
+use strongroom_verifier::witnessed::{WitnessedError, check_tlog_proof};
 
 /// Largest entry file read for `verify-proof` (a result's COSE_Sign1 is at most 1 MiB).
 const MAX_ENTRY_LEN: u64 = 1 << 20;
@@ -104,70 +106,25 @@ pub fn run_proof(args: &ProofArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// What `--tlog-policy` established about a result.
-#[derive(Debug)]
-pub struct Witnessed {
-    /// Size of the cosigned checkpoint holding the result.
-    pub tree_size: u64,
-    /// The policy witnesses that cosigned it.
-    pub witnesses: Vec<String>,
-}
-
 /// The answer's `log.tlog_proof` under the policy at `path`, for the
 /// answer's signed result; its checkpoint must also be signed by the note
-/// key the result's attestation binds (`user_data` `note`).
+/// key the result's attestation binds (`user_data` `note`). See
+/// `strongroom_verifier::witnessed`.
 pub fn check_result_proof(
     answer: &strongroom_verifier::result::AggregatesAnswer,
     verified: &strongroom_verifier::result::VerifiedResult,
     path: &Path,
 ) -> Result<Witnessed, CliError> {
     use base64::Engine as _;
-    let policy = policy(path)?;
-    let text = answer.log.tlog_proof.as_deref().ok_or_else(|| {
-        CliError::refused("no_tlog_proof", "the answer carries no log.tlog_proof")
-    })?;
-    let proof =
-        TlogProof::parse(text.as_bytes()).map_err(|e| CliError::refused("bad_tlog_proof", e))?;
+    let bytes = read_input_limited(path, MAX_POLICY_LEN as u64)?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| CliError::usage("bad_policy", format!("{}: not UTF-8", path.display())))?;
     let entry = base64::engine::general_purpose::STANDARD
         .decode(&answer.aggregates_signed)
         .map_err(|e| CliError::refused("answer_json", e))?;
-    let v = policy
-        .verify_proof(&proof, &entry)
-        .map_err(|e| CliError::refused("tlog_proof_refused", e))?;
-    let note = verified
-        .binding
-        .note_key
-        .ok_or_else(|| CliError::refused("no_note_key", "the attestation binds no log note key"))?;
-    let origin = proof.checkpoint().checkpoint().origin().to_owned();
-    let attested = attested_log_key(&origin, &note)?;
-    proof
-        .checkpoint()
-        .verify_log(&origin, &attested)
-        .map_err(|_| {
-            CliError::refused(
-                "tlog_proof_refused",
-                "the checkpoint is not signed by the log key the attestation binds",
-            )
-        })?;
-    Ok(Witnessed {
-        tree_size: v.tree_size,
-        witnesses: v.cosignatures.into_iter().map(|c| c.name).collect(),
+    check_tlog_proof(verified, &entry, answer.log.tlog_proof.as_deref(), &text).map_err(|e| match e
+    {
+        WitnessedError::BadPolicy(_) => CliError::usage("bad_policy", e),
+        _ => CliError::refused(e.code(), e),
     })
-}
-
-/// The verifier key `origin+keyid+base64(0x01 || key)` of an attested note key.
-fn attested_log_key(
-    origin: &str,
-    note: &[u8; 32],
-) -> Result<strongroom_formats::c2sp::note::VerifierKey, CliError> {
-    use base64::Engine as _;
-    use strongroom_formats::c2sp::note::{KeyType, VerifierKey, key_id};
-    let id = key_id(origin, KeyType::Ed25519.byte(), note);
-    let mut raw = vec![KeyType::Ed25519.byte()];
-    raw.extend_from_slice(note);
-    let text = format!(
-        "{origin}+{id:08x}+{}",
-        base64::engine::general_purpose::STANDARD.encode(raw)
-    );
-    VerifierKey::parse(&text).map_err(|e| CliError::refused("no_note_key", e))
 }

@@ -8,8 +8,12 @@ mod bundle;
 mod chain;
 mod checkpoint;
 mod common;
+mod history;
 mod host;
+mod logscan;
 mod monitor;
+mod owner_key;
+mod publish;
 mod quote;
 mod report;
 mod revoke;
@@ -50,8 +54,12 @@ enum Command {
     Submit(submit::Args),
     /// Request signed aggregates for a session and verify the whole chain.
     Aggregates(aggregates::Args),
-    /// Revoke a session (the host purges the ciphertext).
+    /// Revoke a credential, signed by the owner key: the enclave refuses it from then on and the log records it (--unlogged: the host only purges the session).
     Revoke(revoke::Args),
+    /// Publish a credential's results (readable by anyone at /r/{id}), signed by the owner key.
+    Publish(publish::Args),
+    /// List every logged use of a credential, and its revocation, from the verified log.
+    History(history::Args),
     /// Verify a saved request_aggregates answer offline: root -> attestation -> PCRs -> key -> aggregate -> log.
     VerifyResult(verify_result::Args),
     /// Verify a saved request_aggregates answer and write its result bundle (for the browser page and `GET /r/{id}`).
@@ -105,6 +113,8 @@ fn main() -> ExitCode {
         Command::Submit(args) => (args.json, submit::run(args)),
         Command::Aggregates(args) => (args.json, aggregates::run(args)),
         Command::Revoke(args) => (args.json, revoke::run(args)),
+        Command::Publish(args) => (args.json, publish::run(args)),
+        Command::History(args) => (args.json, history::run(args)),
         Command::VerifyResult(args) => (args.json, verify_result::run(args)),
         Command::Bundle(args) => (args.json, bundle::run(args)),
         Command::VerifyCheckpoint(args) => (args.json, checkpoint::run_checkpoint(args)),

@@ -14,7 +14,12 @@
 //!   log publishes its entries; with `--account`, also follows the
 //!   account's chain (payload v2 `previous`, see `chain.rs`) from where the
 //!   last run left it and reports every result that skips part of it
-//!   (`chain_gap`, exit 1, the state file not advanced).
+//!   (`chain_gap`, exit 1, the state file not advanced);
+//! - whenever the log publishes its entries, reads every new one: keeps the
+//!   revocation entries (in the state file) and reports a result that names
+//!   a credential after that credential's revocation entry
+//!   (`revoked_then_used`, exit 1, the state not advanced: like a fork, it
+//!   is reported on every run).
 //!
 //! The state file (JSON: origin, size, root, checkpoint) is written only
 //! after everything checked out, atomically.
@@ -24,23 +29,19 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use strongroom_formats::aggregates::AggregatePayload;
 use strongroom_formats::c2sp::checkpoint::SignedCheckpoint;
 use strongroom_formats::c2sp::policy::{MAX_POLICY_LEN, TlogPolicy};
-use strongroom_formats::c2sp::tiles::{self as c2sp, TILE_WIDTH, Tile, TileKind};
-use strongroom_formats::cose::Sign1;
+use strongroom_formats::c2sp::tiles::{self as c2sp, TILE_WIDTH};
 use strongroom_formats::merkle::{self, Hash};
-use strongroom_verifier::ClientError;
-use strongroom_verifier::client::log::{LogClient, split_bundle};
+use strongroom_verifier::client::log::LogClient;
 
 use crate::CliError;
 use crate::chain::{self, Gap, Link};
 use crate::common::read_input_limited;
+use crate::logscan::{Leaf, RevocationWatch, Revoked, client_error, level0_tile, scan, tile_error};
 
-/// Largest state file read.
-const MAX_STATE_LEN: u64 = 64 * 1024;
-/// Most new leaves one run lists entries for (the rest on the next run).
-const MAX_LISTED_LEAVES: u64 = 256 * 64;
+/// Largest state file read (revocations seen included).
+const MAX_STATE_LEN: u64 = 4 << 20;
 
 /// Arguments of `monitor`.
 #[derive(clap::Args, Debug)]
@@ -82,6 +83,9 @@ struct State {
     /// before account chains.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     chains: BTreeMap<String, String>,
+    /// Revocation entries seen so far: credential -> where.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    revoked: BTreeMap<String, Revoked>,
 }
 
 /// An entry that matched `--account`/`--session`.
@@ -99,10 +103,6 @@ struct Listed {
     /// Payload version.
     version: u32,
     computed_at: String,
-}
-
-fn client_error(e: ClientError) -> CliError {
-    CliError::refused("log_unreachable", e)
 }
 
 /// Runs `monitor`.
@@ -142,10 +142,15 @@ pub fn run(args: &Args) -> Result<(), CliError> {
             old.size
         }
     };
-    let listed = match (&args.account, &args.session) {
-        (None, None) => None,
-        (account, session) => entries(&log, from, v.size, account.as_deref(), session.as_deref())?,
+    let mut watch = RevocationWatch {
+        revoked: previous
+            .as_ref()
+            .map(|p| p.revoked.clone())
+            .unwrap_or_default(),
+        violations: Vec::new(),
     };
+    let listed = entries(&log, from, v.size, args, &mut watch)?;
+    revocations_respected(&watch)?;
     let mut chains = previous
         .as_ref()
         .map(|p| p.chains.clone())
@@ -153,9 +158,8 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     let gaps = match (&args.account, &listed) {
         (Some(account), Some(l)) => {
             let account = account.to_ascii_lowercase();
-            let read_from = from.max(v.size.saturating_sub(MAX_LISTED_LEAVES));
             let head = chains.get(&account).map(|h| hex_hash(h)).transpose()?;
-            let (head, gaps) = follow_chain(l, &account, head, read_from > 0);
+            let (head, gaps) = follow_chain(l, &account, head, from > 0);
             if let Some(h) = head {
                 chains.insert(account, hex::encode(h));
             }
@@ -189,6 +193,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
                 root: hex::encode(v.root_hash),
                 checkpoint: signed.format(),
                 chains,
+                revoked: watch.revoked.clone(),
             },
         )?;
     }
@@ -203,8 +208,9 @@ pub fn run(args: &Args) -> Result<(), CliError> {
             "previous_size": previous.as_ref().map(|p| p.size),
             "consistent": true,
             "witnesses": witnesses,
-            "entries_public": !filtering || listed.is_some(),
-            "entries": listed,
+            "entries_public": listed.is_some(),
+            "entries": if filtering { listed } else { None },
+            "revocations": watch.revoked,
         });
         println!("{out}");
         return Ok(());
@@ -274,10 +280,6 @@ fn tiles_lead_to(log: &LogClient, size: u64, root: &Hash) -> Result<(), CliError
     })
 }
 
-fn tile_error<E: std::fmt::Display>(e: &E) -> CliError {
-    CliError::refused("tiles_unreadable", e)
-}
-
 /// Leaf `index`'s hash from the level-0 tile of the tree of `size`.
 fn leaf_hash_at(log: &LogClient, index: u64, size: u64) -> Result<Hash, CliError> {
     let tile = level0_tile(index / TILE_WIDTH, size)?;
@@ -287,15 +289,6 @@ fn leaf_hash_at(log: &LogClient, index: u64, size: u64) -> Result<Hash, CliError
         .get(at..at + 32)
         .and_then(|h| Hash::try_from(h).ok())
         .ok_or_else(|| CliError::refused("tiles_unreadable", "short level-0 tile"))
-}
-
-fn level0_tile(n: u64, size: u64) -> Result<Tile, CliError> {
-    tile_of(TileKind::Hashes(0), n, size)
-}
-
-/// Tile `n` of `kind` as wide as the tree of `size` makes it.
-fn tile_of(kind: TileKind, n: u64, size: u64) -> Result<Tile, CliError> {
-    c2sp::level0_tile(kind, n, size).map_err(|e| CliError::refused("tiles_unreadable", e))
 }
 
 /// The new checkpoint extends the old one: not smaller, the same root at the
@@ -349,69 +342,70 @@ fn check_extends(
     Ok(())
 }
 
-/// The entries `from..size` whose payload names `account` or `session`
-/// (`None`: the log does not publish entries).
+/// A result naming a credential after that credential's revocation entry
+/// is reported like a fork: evidence on stderr, exit 1, state kept.
+fn revocations_respected(watch: &RevocationWatch) -> Result<(), CliError> {
+    let Some(u) = watch.violations.first() else {
+        return Ok(());
+    };
+    for u in &watch.violations {
+        eprintln!(
+            "strongroom: evidence: credential {} revoked at leaf {}, used by the result at leaf {}",
+            u.credential, u.revoked_at, u.used_at
+        );
+    }
+    Err(CliError::refused(
+        "revoked_then_used",
+        format!(
+            "credential {} was used at leaf {} after its revocation at leaf {} ({} such use(s))",
+            u.credential,
+            u.used_at,
+            u.revoked_at,
+            watch.violations.len()
+        ),
+    ))
+}
+
+/// Reads the entries `from..size` (when the log publishes them): feeds
+/// `watch`, and lists those whose payload names `--account`/`--session`.
+/// `None`: the log does not publish its entries.
 fn entries(
     log: &LogClient,
     from: u64,
     size: u64,
-    account: Option<&str>,
-    session: Option<&str>,
+    args: &Args,
+    watch: &mut RevocationWatch,
 ) -> Result<Option<Vec<Listed>>, CliError> {
-    let from = from.max(size.saturating_sub(MAX_LISTED_LEAVES));
+    let (account, session) = (args.account.as_deref(), args.session.as_deref());
     let mut out = Vec::new();
-    let mut n = from / TILE_WIDTH;
-    while n * TILE_WIDTH < size {
-        let bundle_tile = tile_of(TileKind::Entries, n, size)?;
-        let bundle = match log.tile(&bundle_tile) {
-            Ok(b) => b,
-            Err(ClientError::Api { status: 404, .. }) => return Ok(None),
-            Err(e) => return Err(client_error(e)),
+    let public = scan(log, from, size, |index, bytes| {
+        let leaf = Leaf::of(bytes);
+        watch.see(index, &leaf);
+        let Leaf::Result(p) = leaf else {
+            return Ok(());
         };
-        let hashes = log.tile(&level0_tile(n, size)?).map_err(client_error)?;
-        let count = usize::from(bundle_tile.width());
-        let leaves = split_bundle(&bundle, count)
-            .ok_or_else(|| CliError::refused("tiles_unreadable", "malformed entry bundle"))?;
-        for (i, leaf) in leaves.into_iter().enumerate() {
-            let index = n * TILE_WIDTH + i as u64;
-            if merkle::leaf_hash(leaf)[..] != hashes[i * 32..i * 32 + 32] {
-                return Err(CliError::refused(
-                    "tiles_mismatch",
-                    format!("entry {index} does not hash to its leaf"),
-                ));
-            }
-            if index < from {
-                continue;
-            }
-            let Some(p) = Sign1::payload_of(leaf)
-                .ok()
-                .and_then(|b| AggregatePayload::from_cbor(&b).ok())
-            else {
-                continue;
-            };
-            let hit = account.is_some_and(|a| a.eq_ignore_ascii_case(&p.account))
-                || session.is_some_and(|s| {
-                    p.session
-                        .as_deref()
-                        .is_some_and(|x| s.eq_ignore_ascii_case(x))
-                });
-            if hit {
-                out.push(Listed {
-                    leaf_hash: hex::encode(merkle::leaf_hash(leaf)),
-                    previous: p.previous,
-                    version: p.version,
-                    index,
-                    account: p.account,
-                    session: p.session,
-                    credential: p.credential,
-                    label: p.label,
-                    computed_at: p.computed_at,
-                });
-            }
+        let hit = account.is_some_and(|a| a.eq_ignore_ascii_case(&p.account))
+            || session.is_some_and(|s| {
+                p.session
+                    .as_deref()
+                    .is_some_and(|x| s.eq_ignore_ascii_case(x))
+            });
+        if hit {
+            out.push(Listed {
+                leaf_hash: hex::encode(merkle::leaf_hash(bytes)),
+                previous: p.previous,
+                version: p.version,
+                index,
+                account: p.account,
+                session: p.session,
+                credential: p.credential,
+                label: p.label,
+                computed_at: p.computed_at,
+            });
         }
-        n += 1;
-    }
-    Ok(Some(out))
+        Ok(())
+    })?;
+    Ok(public.then_some(out))
 }
 
 fn hex_hash(s: &str) -> Result<Hash, CliError> {

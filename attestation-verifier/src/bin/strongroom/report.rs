@@ -76,9 +76,17 @@ fn print_figures(p: &AggregatePayload) {
     if let Some(session) = &p.session {
         println!("  session:      {session}");
     }
-    if let Some(credential) = &p.credential {
-        println!("  credential:   {credential}");
-        println!("  owner:        {}", p.owner.as_deref().unwrap_or("(none)"));
+    if let Some(c) = &p.credential {
+        println!("  credential:   {c}");
+        println!(
+            "  owner:        {}",
+            p.owner
+                .as_deref()
+                .unwrap_or("(none: sealed without an owner key)")
+        );
+    }
+    if let Some(policy) = &p.policy {
+        println!("  policy:       {}", crate::owner_key::describe(policy));
     }
     println!(
         "  window:       {} .. {} (computed {})",

@@ -3,8 +3,10 @@
 
 use crate::CliError;
 use crate::common::{TrustArgs, read_input};
+use crate::owner_key::{OwnerKeyArgs, PolicyChoice};
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
+use strongroom_verifier::owner::owner_public_key;
 use strongroom_verifier::{
     CredentialMetadata, CredentialPlaintext, SealRecipient, seal_credential, verify_quote_json,
 };
@@ -35,6 +37,10 @@ pub struct Args {
     /// Credential lifetime in seconds (sets not_after and metadata.ttl).
     #[arg(long, default_value_t = 86_400)]
     pub ttl: u64,
+    #[command(flatten)]
+    pub terms: PolicyChoice,
+    #[command(flatten)]
+    pub owner: OwnerKeyArgs,
     /// Environment variable holding the API key (never pass secrets as arguments).
     #[arg(long, default_value = EXCHANGE_API_KEY_ENV)]
     pub api_key_env: String,
@@ -69,7 +75,24 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     .map_err(|e| CliError::refused("seal", e))?;
     let out = serde_json::to_string(&body).map_err(|e| CliError::refused("seal", e))?;
     println!("{out}");
+    eprintln!("strongroom: credential {}", credential_id_of(&body)?);
     Ok(())
+}
+
+/// The credential id of a sealed body: hex SHA-256(enc ‖ ciphertext ‖ tag),
+/// what the enclave signs into every result.
+pub fn credential_id_of(body: &strongroom_verifier::SubmitKeyBody) -> Result<String, CliError> {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut h = sha2::Sha256::new();
+    for part in [&body.ephemeral_pub, &body.ciphertext, &body.tag] {
+        h.update(
+            b64.decode(part)
+                .map_err(|_| CliError::refused("seal", "sealed body is not base64"))?,
+        );
+    }
+    Ok(hex::encode(h.finalize()))
 }
 
 fn credential(args: &Args, now: SystemTime) -> Result<CredentialPlaintext, CliError> {
@@ -77,12 +100,15 @@ fn credential(args: &Args, now: SystemTime) -> Result<CredentialPlaintext, CliEr
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    credential_from_env(
+    let mut c = credential_from_env(
         &args.exchange,
         &args.label,
         now_secs.saturating_add(args.ttl),
         (&args.api_key_env, &args.api_secret_env),
-    )
+    )?;
+    c.policy = Some(args.terms.policy()?);
+    c.owner = Some(owner_public_key(&args.owner.load_or_create()?));
+    Ok(c)
 }
 
 /// The credential with key and secret read from the named environment

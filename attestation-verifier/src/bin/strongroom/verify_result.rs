@@ -32,13 +32,20 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     let root = args.policy.root()?;
     let policy = args.policy.policy()?;
     // A bundle names its format; anything else is read as an answer.
-    let answer = match ResultBundle::parse(&json) {
-        Ok(bundle) => bundle.check_envelope().map(|()| bundle.to_answer()),
-        Err(_) => parse_answer(&json),
+    let bundle = ResultBundle::parse(&json).ok();
+    let answer = match &bundle {
+        Some(b) => b.check_envelope().map(|()| b.to_answer()),
+        None => parse_answer(&json),
     }
     .map_err(|e| CliError::refused(e.code(), e))?;
     let verified =
         verify_result(&answer, &root, &policy).map_err(|e| CliError::refused(e.code(), e))?;
+    // A bundle is what gets published: a v2 result in one needs its owner's
+    // consent (B3), as the browser page requires.
+    if let Some(b) = &bundle {
+        b.check_publish_consent(&verified.payload)
+            .map_err(|e| CliError::refused(e.code(), e))?;
+    }
     let witnessed = match &args.tlog_policy {
         Some(path) => Some(crate::checkpoint::check_result_proof(
             &answer, &verified, path,

@@ -26,6 +26,7 @@ use std::time::Duration;
 use hmac::{KeyInit, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
+use strongroom_formats::aggregates::Permissions;
 use zeroize::Zeroizing;
 
 use super::budget::{SapiBudgets, WeightBudget, WeightLimits};
@@ -103,6 +104,12 @@ impl<T: ExchangeTransport> Exchange for Binance<T> {
         session.sync_time().await?;
         let info = session.exchange_info().await?;
         let account = session.account().await?;
+        // Only a key that can do nothing but read is used (and the snapshot
+        // of its restrictions is signed into the result).
+        let permissions = session.restrictions().await?;
+        if !permissions.read_only() {
+            return Err(ExchangeError::KeyNotReadOnly);
+        }
         let (wanted, complete) = match symbols {
             Some(list) => (named_symbols(list, &info)?, true),
             None => discovered_symbols(&info, &account.assets),
@@ -110,6 +117,7 @@ impl<T: ExchangeTransport> Exchange for Binance<T> {
         let mut history = History {
             exchange_time_ms: session.exchange_now_ms(),
             account_id: Some(account.uid.to_string()),
+            permissions: Some(permissions),
             considered: wanted.clone(),
             complete,
             ..History::default()
@@ -164,6 +172,50 @@ fn discovered_symbols(
         all.into_iter().take(MAX_SYMBOLS_PER_REQUEST).collect(),
         complete,
     )
+}
+
+/// `GET /sapi/v1/account/apiRestrictions`, as far as the result states it.
+/// A flag Binance leaves out counts as not granted.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawRestrictions {
+    #[serde(default)]
+    ip_restrict: bool,
+    #[serde(default)]
+    enable_reading: bool,
+    #[serde(default)]
+    enable_spot_and_margin_trading: bool,
+    #[serde(default)]
+    enable_margin: bool,
+    #[serde(default)]
+    enable_portfolio_margin_trading: bool,
+    #[serde(default)]
+    enable_futures: bool,
+    #[serde(default)]
+    enable_vanilla_options: bool,
+    #[serde(default)]
+    enable_withdrawals: bool,
+    #[serde(default)]
+    enable_internal_transfer: bool,
+    #[serde(default)]
+    permits_universal_transfer: bool,
+}
+
+impl RawRestrictions {
+    /// The signed `permissions`: portfolio margin counts as margin, options
+    /// as futures, universal transfer as internal transfer.
+    fn permissions(&self, checked_at: String) -> Permissions {
+        Permissions {
+            reading: self.enable_reading,
+            spot_trading: self.enable_spot_and_margin_trading,
+            margin: self.enable_margin || self.enable_portfolio_margin_trading,
+            futures: self.enable_futures || self.enable_vanilla_options,
+            withdrawals: self.enable_withdrawals,
+            internal_transfer: self.enable_internal_transfer || self.permits_universal_transfer,
+            ip_restricted: self.ip_restrict,
+            checked_at,
+        }
+    }
 }
 
 /// What `GET /api/v3/account` tells: the account's id and its assets.
@@ -274,6 +326,18 @@ impl<'a, T: ExchangeTransport> Session<'a, T> {
             }
         }
         Ok(out)
+    }
+
+    /// The key's restrictions (`/sapi/v1/account/apiRestrictions`, signed).
+    async fn restrictions(&mut self) -> Result<Permissions, ExchangeError> {
+        let body = self
+            .call("/sapi/v1/account/apiRestrictions", String::new(), true)
+            .await?;
+        let raw: RawRestrictions =
+            serde_json::from_slice(&body).map_err(|_| ExchangeError::Malformed)?;
+        let checked_at =
+            crate::compute::rfc3339_ms(self.local_now_ms()).ok_or(ExchangeError::Malformed)?;
+        Ok(raw.permissions(checked_at))
     }
 
     async fn account(&mut self) -> Result<AccountInfo, ExchangeError> {

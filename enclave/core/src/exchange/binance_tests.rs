@@ -113,6 +113,8 @@ pub(super) fn run<F: Future>(f: F) -> F::Output {
 const TIME: &str = r#"{"serverTime":1000}"#;
 const INFO: &str = r#"{"symbols":[{"symbol":"BTCUSDT","baseAsset":"BTC","quoteAsset":"USDT"}]}"#;
 const ACCOUNT: &str = r#"{"uid":1001,"balances":[{"asset":"BTC"}]}"#;
+const READ_ONLY: &str =
+    r#"{"ipRestrict":false,"enableReading":true,"enableSpotAndMarginTrading":false}"#;
 const NO_SNAPSHOTS: &str = r#"{"code":200,"msg":"","snapshotVos":[]}"#;
 
 /// The flaky `retry_after_beyond_the_budget_is_rate_limited`: a Retry-After
@@ -133,6 +135,7 @@ fn a_retry_after_wait_reconnects_before_retrying() {
         limited,
         ok(INFO),
         ok(ACCOUNT),
+        ok(READ_ONLY),
         ok("[]"),
         ok(NO_SNAPSHOTS),
     ]);
@@ -149,7 +152,7 @@ fn a_retry_after_wait_reconnects_before_retrying() {
     let conns: Vec<u32> = gets.iter().map(|(c, _)| *c).collect();
     assert_eq!(
         conns,
-        [1, 1, 2, 2, 2, 2],
+        [1, 1, 2, 2, 2, 2, 2],
         "the retry after the wait opens connection 2: {gets:?}"
     );
 }

@@ -180,11 +180,13 @@ impl Default for SapiBudgets {
 impl SapiBudgets {
     /// The budget of `path` and the request's weight (Binance's wallet
     /// pages: accountSnapshot 2,400, deposit history 1, withdraw history
-    /// 18,000), or `None` for a path not under `/sapi/`.
+    /// 18,000; apiRestrictions 1), or `None` for a path not under `/sapi/`.
     pub fn of(&self, path: &str) -> Option<(&WeightBudget, u32)> {
         match path {
             "/sapi/v1/accountSnapshot" => Some((&self.snapshot, 2_400)),
             "/sapi/v1/capital/deposit/hisrec" => Some((&self.deposits, 1)),
+            // The key's restrictions: weight 1 on the IP's /sapi/ minute.
+            "/sapi/v1/account/apiRestrictions" => Some((&self.deposits, 1)),
             "/sapi/v1/capital/withdraw/history" => Some((&self.withdrawals, 18_000)),
             // Any other /sapi/ call counts against the strictest budget.
             p if p.starts_with("/sapi/") => Some((&self.snapshot, 2_400)),

@@ -188,6 +188,8 @@ pub struct History {
     /// The exchange's own id of the account (Binance `uid`), from which
     /// the v2 `account` pseudonym is derived.
     pub account_id: Option<String>,
+    /// The API key's restrictions as the exchange reported them.
+    pub permissions: Option<strongroom_formats::aggregates::Permissions>,
     /// Every symbol queried, sorted.
     pub considered: Vec<String>,
     /// Whether `considered` is every symbol discovery called for.
@@ -231,6 +233,10 @@ pub enum ExchangeError {
     /// More data than the enclave's limits.
     #[error("the history exceeds the enclave's limits")]
     TooLarge,
+    /// The API key can do more than read (trade, withdraw, transfer,
+    /// margin, futures): it is not used.
+    #[error("the API key can do more than read")]
+    KeyNotReadOnly,
 }
 
 impl ExchangeError {
@@ -242,6 +248,7 @@ impl ExchangeError {
             ExchangeError::WeightBudget { .. } => ErrorCode::ExchangeBudget,
             ExchangeError::EgressRefused => ErrorCode::EgressRefused,
             ExchangeError::UnknownSymbol => ErrorCode::InvalidArgument,
+            ExchangeError::KeyNotReadOnly => ErrorCode::KeyNotReadOnly,
             ExchangeError::Unreachable | ExchangeError::Malformed | ExchangeError::TooLarge => {
                 ErrorCode::ExchangeUnreachable
             }

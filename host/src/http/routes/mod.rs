@@ -6,6 +6,7 @@ mod checkpoint;
 pub(crate) mod health;
 mod metrics;
 mod public_result;
+mod publish;
 mod quote;
 mod request_aggregates;
 mod revoke;

@@ -6,7 +6,11 @@
 //! signed head of size `leaf_index + 1` (the head signed by the append that
 //! logged it), so the answer never changes: it is served as immutable. An
 //! unpublished id answers exactly like an unknown one (404
-//! `result_not_found`): publishing arrives with credential v2.
+//! `result_not_found`). A result is published by its credential's policy
+//! (`publish: true`, signed in its payload) or by an owner-signed `publish`
+//! (`POST /enclave/publish`), which the bundle then carries as
+//! `publish_authorization` (bundle format v2) so that any verifier can check
+//! the consent itself.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -22,7 +26,7 @@ use crate::store::public::{self, PublishedRow};
 use crate::tlog;
 
 /// The `format` of the bundles served.
-const BUNDLE_FORMAT: &str = "strongroom/result-bundle/v1";
+const BUNDLE_FORMAT: &str = "strongroom/result-bundle/v2";
 
 /// 64 lowercase or uppercase hex digits: 32 bytes.
 fn parse_id(s: &str) -> Option<[u8; 32]> {
@@ -114,6 +118,7 @@ impl App {
             },
             "tlog_proof": tlog_proof,
             "checkpoint": checkpoint,
+            "publish_authorization": row.publish_authorization.as_ref().map(|a| STANDARD.encode(a)),
         }))
     }
 

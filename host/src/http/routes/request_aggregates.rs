@@ -51,15 +51,15 @@ impl App {
     ) -> Result<Resp, ApiError> {
         let req = validate::parse_json::<RequestAggregates>(body)?.validate()?;
         let outcome = async {
-            let result = self.compute_with_retry(tenant, &req).await?;
-            let payload = decode_payload(&result.signed, req.session)?;
+            let (result, credential) = self.compute_with_retry(tenant, &req).await?;
+            let payload = decode_payload(&result.signed, req.session, &credential)?;
             // Once the enclave has signed a head, the commit must not be cut short by
             // the request deadline or a dropped connection (the enclave would then
             // refuse the stored, older state as a rollback): run it as its own task.
             let (app, stored, ctx2) = (self.clone(), result.clone(), ctx.clone());
-            let (session, account) = (req.session, payload.account.clone());
+            let (session, meta) = (req.session, ResultMeta::of(&payload));
             let appended = tokio::spawn(async move {
-                app.store_and_log(tenant, session, &stored, &account, &ctx2)
+                app.store_and_log(tenant, session, &stored, &meta, &ctx2)
                     .await
             })
             .await
@@ -97,20 +97,24 @@ impl App {
     /// Computes; on `unknown_key_id` retries once when the ring was reloaded
     /// (another instance rotated) or the stored envelope changed meanwhile
     /// (re-sealed by a rotation). Otherwise the key version is gone: 409
-    /// `key_version_gone`, the client submits the credential again.
+    /// `key_version_gone`, the client submits the credential again. Answers
+    /// the result and the session's credential id (hex).
     async fn compute_with_retry(
         &self,
         tenant: Uuid,
         req: &ValidAggregatesRequest,
-    ) -> Result<AggregatesResult, ApiError> {
-        let call = self.compute_request(tenant, req).await?;
+    ) -> Result<(AggregatesResult, String), ApiError> {
+        let stored = self.load_session(tenant, req.session, true).await?;
+        let credential = stored.credential_id();
+        let call = compute_request(tenant, req, stored)?;
         let used = call.sealed.key_id().to_owned();
         match self.enclave.compute(call).await {
             Err(EnclaveError::Refused(ErrorCode::UnknownKeyId)) => {}
-            other => return Ok(other?),
+            other => return Ok((other?, credential)),
         }
         let reloaded = self.keys.refresh().await;
-        let call = self.compute_request(tenant, req).await?;
+        let again = self.load_session(tenant, req.session, true).await?;
+        let call = compute_request(tenant, req, again)?;
         if !reloaded && call.sealed.key_id() == used {
             return Err(ApiError::new(Code::KeyVersionGone));
         }
@@ -118,49 +122,8 @@ impl App {
             Err(EnclaveError::Refused(ErrorCode::UnknownKeyId)) => {
                 Err(ApiError::new(Code::KeyVersionGone))
             }
-            other => Ok(other?),
+            other => Ok((other?, credential)),
         }
-    }
-
-    /// Loads the session (active, the tenant's own through row-level security)
-    /// and its sealed credential into a `ComputeAggregates` call.
-    async fn compute_request(
-        &self,
-        tenant: Uuid,
-        req: &ValidAggregatesRequest,
-    ) -> Result<ComputeAggregatesRequest, ApiError> {
-        let mut client = self.pool.get().await?;
-        let tx = store::tenant_tx(&mut client, tenant).await?;
-        session_state(&tx, req.session).await?;
-        // A re-open in the enclave (after a restart) gets the remaining lifetime.
-        let row = store::sessions::load(&tx, req.session)
-            .await?
-            .ok_or_else(|| ApiError::new(Code::SessionNotFound))?;
-        let previous = store::log::chain_heads(&tx, MAX_PREVIOUS as i64)
-            .await?
-            .into_iter()
-            .map(|(account, leaf_hash)| PreviousLeaf { account, leaf_hash })
-            .collect();
-        tx.commit().await?;
-        let sealed = SealedCredential::from_stored(&row.key_id, &row.sealed).map_err(|e| {
-            tracing::error!(error = %e, "stored credential outside the contract");
-            ApiError::new(Code::InternalError)
-        })?;
-        Ok(ComputeAggregatesRequest {
-            tenant: Some(tenant.to_string()),
-            session_id: req.session.to_string(),
-            sealed,
-            metadata: CredentialMetadata {
-                exchange: row.exchange,
-                label: row.label,
-                ttl_seconds: u64::try_from(row.ttl_seconds).unwrap_or(1),
-            },
-            from_ms: req.from_ms,
-            to_ms: req.to_ms,
-            symbols: req.symbols.clone(),
-            owner_authorization: None,
-            previous,
-        })
     }
 
     /// Up to three transactions, each holding the log's state row:
@@ -183,16 +146,16 @@ impl App {
         tenant: Uuid,
         session: Uuid,
         result: &AggregatesResult,
-        account: &str,
+        meta: &ResultMeta,
         ctx: &Ctx,
     ) -> Result<(Appended, Witnessed), ApiError> {
         // Step 1 only when step 2 finds the newest checkpoint short of its
         // quorum: a request pays no extra transaction when it is cosigned.
-        let appended = match self.append(tenant, session, result, account, ctx).await? {
+        let appended = match self.append(tenant, session, result, meta, ctx).await? {
             Some(appended) => appended,
             None => {
                 self.cosign_newest().await?;
-                self.append(tenant, session, result, account, ctx)
+                self.append(tenant, session, result, meta, ctx)
                     .await?
                     .ok_or_else(|| ApiError::new(Code::WitnessUnavailable))?
             }
@@ -205,7 +168,7 @@ impl App {
 
     /// Step 1 of [`Self::store_and_log`]; the cosignatures collected are kept
     /// even when the quorum is not met.
-    async fn cosign_newest(&self) -> Result<(), ApiError> {
+    pub(in crate::http) async fn cosign_newest(&self) -> Result<(), ApiError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         let mut state = tlog::lock_state(&tx).await?;
@@ -217,7 +180,11 @@ impl App {
     /// Step 3 of [`Self::store_and_log`] for the leaf `index` of the tree of
     /// `size`: its checkpoint cosigned (now, or already by a later request
     /// that needed it to append) and the leaf's proof in it.
-    async fn witness(&self, index: u64, size: u64) -> Result<Witnessed, ApiError> {
+    pub(in crate::http) async fn witness(
+        &self,
+        index: u64,
+        size: u64,
+    ) -> Result<Witnessed, ApiError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         let mut state = tlog::lock_state(&tx).await?;
@@ -251,7 +218,7 @@ impl App {
         tenant: Uuid,
         session: Uuid,
         result: &AggregatesResult,
-        account: &str,
+        meta: &ResultMeta,
         ctx: &Ctx,
     ) -> Result<Option<Appended>, ApiError> {
         let mut client = self.pool.get().await?;
@@ -265,31 +232,95 @@ impl App {
             session,
             cose: &result.signed,
             attestation: &result.attestation,
-            account,
+            account: &meta.account,
+            credential: meta.credential.as_deref(),
+            owner: meta.owner.as_deref(),
+            policy_publish: meta.publish,
         };
         store::aggregates::insert(&tx, &row).await?;
         let state = tlog::lock_state(&tx).await?;
         if !state.cosigned {
             return Ok(None); // the transaction is dropped: nothing stored
         }
-        let request = state.append_request(result.signed.clone());
-        let answer = match self.enclave.append_log(request.clone()).await {
-            // Another instance rotated the ring and logged under the new
-            // version: reload it from the database, then append again.
-            Err(EnclaveError::Refused(ErrorCode::RingOutdated)) if self.keys.refresh().await => {
-                self.enclave.append_log(request).await?
-            }
-            other => other?,
-        };
-        let appended = tlog::record_append(&tx, &state, &result.signed, aggregate, answer).await?;
+        // Revoked by its owner through another instance whose ring this
+        // enclave has not reloaded yet: under the log's lock, the revocation
+        // entry is either not logged yet (this result comes before it) or
+        // recorded here, and then nothing is stored.
+        if let Some(c) = &meta.credential
+            && store::log::is_revoked(&*tx, c).await?
+        {
+            return Err(ApiError::new(Code::CredentialRevoked));
+        }
+        let answer = self.append_log(&state, &result.signed).await?;
+        let appended =
+            tlog::record_append(&tx, &state, &result.signed, Some(aggregate), answer).await?;
         if let Ok(index) = i64::try_from(appended.leaf_index) {
-            store::log::set_leaf_account(&tx, index, account).await?;
+            store::log::set_leaf_account(&tx, index, &meta.account).await?;
         }
         let mut e = entry(ctx, tenant, ACTION, session, "ok");
         e.detail = i64::try_from(appended.leaf_index).ok();
         audit::write_cached(&tx, &e).await?;
         tx.commit().await?;
         Ok(Some(appended))
+    }
+
+    /// The enclave's `AppendLog` of `leaf` onto `state`. When another
+    /// instance changed the ring (a rotation or a revocation) and logged
+    /// under the new version, the ring is reloaded from the database and the
+    /// append tried again.
+    pub(in crate::http) async fn append_log(
+        &self,
+        state: &tlog::LogState,
+        leaf: &[u8],
+    ) -> Result<strongroom_protocol::messages::LogAppended, ApiError> {
+        let request = state.append_request(leaf.to_vec());
+        Ok(match self.enclave.append_log(request.clone()).await {
+            Err(EnclaveError::Refused(ErrorCode::RingOutdated)) if self.keys.refresh().await => {
+                self.enclave.append_log(request).await?
+            }
+            other => other?,
+        })
+    }
+
+    /// Loads the session (active, the tenant's own through row-level security)
+    /// and its sealed credential; with `chain`, the candidate heads of the
+    /// account chains for a computation's `previous` (migration V15).
+    pub(in crate::http) async fn load_session(
+        &self,
+        tenant: Uuid,
+        session: Uuid,
+        chain: bool,
+    ) -> Result<StoredSession, ApiError> {
+        let mut client = self.pool.get().await?;
+        let tx = store::tenant_tx(&mut client, tenant).await?;
+        session_state(&tx, session).await?;
+        // A re-open in the enclave (after a restart) gets the remaining lifetime.
+        let row = store::sessions::load(&tx, session)
+            .await?
+            .ok_or_else(|| ApiError::new(Code::SessionNotFound))?;
+        let previous = match chain {
+            true => store::log::chain_heads(&tx, MAX_PREVIOUS as i64)
+                .await?
+                .into_iter()
+                .map(|(account, leaf_hash)| PreviousLeaf { account, leaf_hash })
+                .collect(),
+            false => Vec::new(),
+        };
+        tx.commit().await?;
+        let sealed = SealedCredential::from_stored(&row.key_id, &row.sealed).map_err(|e| {
+            tracing::error!(error = %e, "stored credential outside the contract");
+            ApiError::new(Code::InternalError)
+        })?;
+        Ok(StoredSession {
+            sealed,
+            metadata: CredentialMetadata {
+                exchange: row.exchange,
+                label: row.label,
+                ttl_seconds: u64::try_from(row.ttl_seconds).unwrap_or(1),
+            },
+            credential: row.credential,
+            previous,
+        })
     }
 
     async fn audit_failure(&self, ctx: &Ctx, tenant: Uuid, session: Uuid, code: Code) {
@@ -304,25 +335,91 @@ impl App {
     }
 }
 
+/// A stored session's credential, as the enclave calls need it.
+#[derive(Debug)]
+pub(in crate::http) struct StoredSession {
+    /// The stored envelope (possibly re-sealed by the enclave).
+    pub sealed: SealedCredential,
+    /// Exchange, label and remaining lifetime.
+    pub metadata: CredentialMetadata,
+    /// The credential id stored at submission (None before migration V14).
+    pub credential: Option<Vec<u8>>,
+    /// Candidate heads of account chains (computations only).
+    pub previous: Vec<PreviousLeaf>,
+}
+
+impl StoredSession {
+    /// Hex credential id: the one stored at submission; for a session stored
+    /// before V14, that of the stored bytes (right unless a rotation
+    /// re-sealed them since).
+    pub fn credential_id(&self) -> String {
+        match &self.credential {
+            Some(id) => hex::encode(id),
+            None => hex::encode(self.sealed.id()),
+        }
+    }
+}
+
+fn compute_request(
+    tenant: Uuid,
+    req: &ValidAggregatesRequest,
+    stored: StoredSession,
+) -> Result<ComputeAggregatesRequest, ApiError> {
+    Ok(ComputeAggregatesRequest {
+        tenant: Some(tenant.to_string()),
+        session_id: req.session.to_string(),
+        sealed: stored.sealed,
+        metadata: stored.metadata,
+        from_ms: req.from_ms,
+        to_ms: req.to_ms,
+        symbols: req.symbols.clone(),
+        owner_authorization: req.owner_authorization.clone(),
+        previous: stored.previous,
+    })
+}
+
+/// What the host stores beside a result, read from its payload.
+#[derive(Debug, Clone)]
+struct ResultMeta {
+    account: String,
+    credential: Option<String>,
+    owner: Option<String>,
+    publish: bool,
+}
+
+impl ResultMeta {
+    fn of(p: &AggregatePayload) -> Self {
+        ResultMeta {
+            account: p.account.clone(),
+            credential: p.credential.clone(),
+            owner: p.owner.clone(),
+            publish: p.policy.is_some_and(|p| p.publish),
+        }
+    }
+}
+
 /// The payload of the signed result, read without verifying (clients verify),
-/// and checked to be about this session.
-fn decode_payload(signed: &[u8], session: Uuid) -> Result<AggregatePayload, ApiError> {
+/// and checked to be about this session: v1 names the session, v2 the
+/// session's credential.
+fn decode_payload(
+    signed: &[u8],
+    session: Uuid,
+    credential: &str,
+) -> Result<AggregatePayload, ApiError> {
     let bad = || {
         tracing::warn!("enclave returned a signed result the host cannot read");
         ApiError::new(Code::EnclaveError)
     };
     let bytes = Sign1::payload_of(signed).map_err(|_| bad())?;
     let payload = AggregatePayload::from_cbor(&bytes).map_err(|_| bad())?;
-    // v1 names the session; v2 names the credential (its id survives the
-    // enclave's re-seals, so it is not the stored bytes' hash).
-    let about_it = match &payload.session {
-        Some(s) => *s == hex::encode(Sha256::digest(session.to_string().as_bytes())),
-        None => payload
-            .credential
-            .as_deref()
-            .is_some_and(strongroom_formats::owner::is_credential_id),
+    let about_this = match payload.version {
+        1 => {
+            payload.session.as_deref()
+                == Some(hex::encode(Sha256::digest(session.to_string().as_bytes())).as_str())
+        }
+        _ => payload.credential.as_deref() == Some(credential),
     };
-    if !about_it {
+    if !about_this {
         return Err(bad());
     }
     Ok(payload)

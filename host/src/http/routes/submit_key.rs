@@ -115,6 +115,9 @@ impl App {
     ) -> Result<(), ApiError> {
         let client = self.pool.get().await?;
         let stored = env.to_stored();
+        // The id of the bytes the client sealed, not of a re-sealing: the
+        // enclave names that id in results (DESIGN.md "Credential v2").
+        let credential = sub.sealed.id();
         let new = store::sessions::NewSession {
             key_hash,
             session,
@@ -125,6 +128,7 @@ impl App {
             expires_at,
             stored_key_id: env.key_id(),
             sealed: &stored,
+            credential: &credential,
         };
         let audit_entry = entry(ctx, tenant, "submit_key", session, "ok");
         match store::sessions::insert(&client, &new, &audit_entry).await {

@@ -2,7 +2,8 @@
 //! `www/` holds the page, `pkg/` the verifier compiled to WebAssembly by
 //! `scripts/build-verify-page`, both committed and embedded here), plus the
 //! measurements and, in dev mode, the simulator's root this host was
-//! configured with (`VERIFY_PCRS_JSON`, `VERIFY_DEV_ROOT_PEM`).
+//! configured with (`VERIFY_PCRS_JSON`, `VERIFY_DEV_ROOT_PEM`), and the
+//! witnesses it trusts (`VERIFY_TLOG_POLICY`).
 //!
 //! The page runs only its own script and WebAssembly and fetches only from
 //! this origin (its Content-Security-Policy); saved to disk it works the
@@ -143,6 +144,7 @@ impl App {
         let configured = match name {
             "pcrs.json" => Some((&self.cfg.verify_pcrs_json, "application/json")),
             "dev-root.pem" => Some((&self.cfg.verify_dev_root_pem, "application/x-pem-file")),
+            "tlog-policy" => Some((&self.cfg.verify_tlog_policy, "text/plain; charset=utf-8")),
             _ => None,
         };
         if name == "strongroom-verify.html" {

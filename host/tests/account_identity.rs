@@ -1,0 +1,149 @@
+//! The exchange account behind a result (issue 18), with every real
+//! component (PostgreSQL, host, enclave through the egress proxy, the mock
+//! exchange): `account` comes from the exchange's `uid`, so two API keys of
+//! one account give one pseudonym (a new key cannot shed a record, one
+//! account cannot pose as several); a key that can trade is refused with
+//! `key_not_read_only` and nothing is signed or logged; a read-only key's
+//! restrictions are signed into `permissions`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::real::{start_enclave, start_mock_exchange};
+use common::{Host, TestDb, workspace_root};
+use serde_json::{Value, json};
+
+/// The demo fixture plus a second read-only key of the same account (same
+/// `uid`) and a key of another account that can trade.
+fn fixture(dir: &std::path::Path) -> std::path::PathBuf {
+    let demo: Value = serde_json::from_slice(
+        &std::fs::read(workspace_root().join("scripts/fixtures/demo.json")).unwrap(),
+    )
+    .unwrap();
+    let mut fx = demo.clone();
+    let first = demo["accounts"][0].clone();
+    let mut second = first.clone();
+    second["api_key"] = "second-key-of-the-demo-account".into();
+    second["api_secret"] = "second-secret".into();
+    let mut trading = first.clone();
+    trading["api_key"] = "a-key-that-can-trade".into();
+    trading["api_secret"] = "trading-secret".into();
+    trading["uid"] = 777_000_111u64.into();
+    trading["api_restrictions"] = json!({"ipRestrict": false, "enableReading": true,
+        "enableSpotAndMarginTrading": true, "enableWithdrawals": false});
+    let accounts = fx["accounts"].as_array_mut().unwrap();
+    accounts.push(second);
+    accounts.push(trading);
+    let path = dir.join("identity.json");
+    std::fs::write(&path, serde_json::to_vec(&fx).unwrap()).unwrap();
+    path
+}
+
+async fn aggregate(
+    host: &Host,
+    key: &str,
+    quote: &Value,
+    api_key: &str,
+    secret: &str,
+) -> (u16, Value) {
+    let sub = common::real::submission(quote, api_key, secret, "main");
+    let r = host.post("/enclave/submit_key", key, &sub).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let session = r.json()["session_id"].as_str().unwrap().to_owned();
+    let r = host
+        .post(
+            "/enclave/request_aggregates",
+            key,
+            &json!({"session_id": session}).to_string(),
+        )
+        .await;
+    (r.status, r.json())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_account_one_pseudonym_and_only_read_only_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = start_mock_exchange(dir.path(), &fixture(dir.path())).await;
+    let egress = format!("unix://{}", dir.path().join("egress.sock").display());
+    let url = format!("https://localhost:{}", mock.port);
+    let ca = mock.ca_pem.to_str().unwrap().to_owned();
+    let enclave = start_enclave(
+        dir.path(),
+        &[
+            "--egress",
+            &egress,
+            "--dev-exchange-url",
+            &url,
+            "--dev-exchange-ca",
+            &ca,
+        ],
+    )
+    .await;
+    let db = TestDb::migrated().await;
+    let allow = format!("localhost:{}", mock.port);
+    let host = Host::start(
+        &db,
+        &enclave.addr,
+        &[
+            ("EGRESS_LISTEN", egress.as_str()),
+            ("EGRESS_ALLOWLIST", allow.as_str()),
+            ("ENCLAVE_TIMEOUT_MS", "60000"),
+            ("REQUEST_TIMEOUT_MS", "120000"),
+        ],
+    )
+    .await;
+    let key = db.tenant("acme").await;
+    let quote = host.get("/attestation/quote", &[]).await.json();
+
+    let (status, a) = aggregate(&host, &key, &quote, "demo-api-key", "demo-api-secret").await;
+    assert_eq!(status, 200, "{a}");
+    let (status, b) = aggregate(
+        &host,
+        &key,
+        &quote,
+        "second-key-of-the-demo-account",
+        "second-secret",
+    )
+    .await;
+    assert_eq!(status, 200, "{b}");
+    let (a, b) = (&a["aggregates"], &b["aggregates"]);
+    assert_eq!(a["account"], b["account"], "two keys, one account");
+    assert_ne!(a["credential"], b["credential"]);
+    assert_eq!(a["symbols"], b["symbols"]);
+    // The read-only key's restrictions, as signed.
+    let p = &a["permissions"];
+    assert_eq!(
+        (
+            p["reading"].clone(),
+            p["spot_trading"].clone(),
+            p["withdrawals"].clone()
+        ),
+        (true.into(), false.into(), false.into()),
+        "{p}"
+    );
+    assert!(p["checked_at"].is_string());
+
+    // A key that can trade: refused with its code, nothing signed or logged.
+    let (status, refused) = aggregate(
+        &host,
+        &key,
+        &quote,
+        "a-key-that-can-trade",
+        "trading-secret",
+    )
+    .await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (422, Some("key_not_read_only")),
+        "{refused}"
+    );
+    let n: i64 = db
+        .client()
+        .await
+        .query_one("SELECT count(*) FROM transparency_log", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 2, "only the two read-only results are logged");
+    drop(mock);
+}
