@@ -622,8 +622,19 @@ async fn the_owner_signs_for_requests_outside_the_policy() {
         assert_eq!(code(&f.service, body).await, want);
     }
     let good = sign(&owner, &id, NOW_MS + 200_000, w, sym.clone());
-    let body = ask("s1", &cred, w.0, w.1, sym.clone(), Some(good));
+    // A computation that fails does not spend the authorization.
+    *f.exchange.error.lock().unwrap() = Some(ExchangeError::Unreachable);
+    let body = ask("s1", &cred, w.0, w.1, sym.clone(), Some(good.clone()));
+    assert_eq!(code(&f.service, body).await, ErrorCode::ExchangeUnreachable);
+    *f.exchange.error.lock().unwrap() = None;
+    let body = ask("s1", &cred, w.0, w.1, sym.clone(), Some(good.clone()));
     let p = payload_of(&ok(&f.service, body).await);
+    // The host replays the same authorization: used once, refused after.
+    let replay = ask("s2", &cred, w.0, w.1, sym.clone(), Some(good));
+    assert_eq!(
+        code(&f.service, replay).await,
+        ErrorCode::OwnerAuthorizationStale
+    );
     assert_eq!(
         p.selection.unwrap().mode,
         strongroom_formats::aggregates::SelectionMode::Listed
