@@ -23,7 +23,7 @@ use strongroom_protocol::ErrorCode;
 use strongroom_protocol::messages::{CredentialRevoked, RevokeCredentialRequest};
 use uuid::Uuid;
 
-use super::request_aggregates::StoredSession;
+use super::stored::StoredSession;
 use super::{entry, session_state};
 use crate::enclave::EnclaveError;
 use crate::http::error::{ApiError, Code};
