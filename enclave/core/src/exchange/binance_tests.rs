@@ -234,6 +234,7 @@ fn daily_inputs_are_fetched_once_per_account_and_routed_through_btc() {
         ok(TIME),
         ok(INFO),
         ok(ACCOUNT),
+        ok(READ_ONLY),
         ok("[]"),
         ok(&snaps),
         ok("[]"),
@@ -244,6 +245,7 @@ fn daily_inputs_are_fetched_once_per_account_and_routed_through_btc() {
         ok(TIME),
         ok(INFO),
         ok(ACCOUNT),
+        ok(READ_ONLY),
         ok("[]"),
     ]);
     let client = Binance::new(
@@ -271,7 +273,7 @@ fn daily_inputs_are_fetched_once_per_account_and_routed_through_btc() {
         .map(|(_, p)| p.clone())
         .collect();
     assert_eq!(
-        paths[4..10],
+        paths[5..11],
         [
             "/sapi/v1/accountSnapshot",
             "/sapi/v1/capital/deposit/hisrec",
@@ -281,5 +283,5 @@ fn daily_inputs_are_fetched_once_per_account_and_routed_through_btc() {
             "/api/v3/klines",
         ]
     );
-    assert_eq!(paths.len(), 14, "{paths:?}");
+    assert_eq!(paths.len(), 16, "{paths:?}");
 }
