@@ -622,8 +622,19 @@ async fn the_owner_signs_for_requests_outside_the_policy() {
         assert_eq!(code(&f.service, body).await, want);
     }
     let good = sign(&owner, &id, NOW_MS + 200_000, w, sym.clone());
-    let body = ask("s1", &cred, w.0, w.1, sym.clone(), Some(good));
+    // A computation that fails does not spend the authorization.
+    *f.exchange.error.lock().unwrap() = Some(ExchangeError::Unreachable);
+    let body = ask("s1", &cred, w.0, w.1, sym.clone(), Some(good.clone()));
+    assert_eq!(code(&f.service, body).await, ErrorCode::ExchangeUnreachable);
+    *f.exchange.error.lock().unwrap() = None;
+    let body = ask("s1", &cred, w.0, w.1, sym.clone(), Some(good.clone()));
     let p = payload_of(&ok(&f.service, body).await);
+    // The host replays the same authorization: used once, refused after.
+    let replay = ask("s2", &cred, w.0, w.1, sym.clone(), Some(good));
+    assert_eq!(
+        code(&f.service, replay).await,
+        ErrorCode::OwnerAuthorizationStale
+    );
     assert_eq!(
         p.selection.unwrap().mode,
         strongroom_formats::aggregates::SelectionMode::Listed
@@ -712,7 +723,9 @@ async fn an_owner_signed_revoke_is_logged_and_final() {
     ] {
         assert_eq!(code(&f.service, revoke_body(&cred, auth)).await, want);
     }
-    ok(&f.service, compute("s1", &cred)).await;
+    let before = ok(&f.service, compute("s1", &cred)).await;
+    let other = sealed_with(&f.enclave, "binance", "KEY-B", Some(OPEN_POLICY), None);
+    let unrevoked = ok(&f.service, compute("o1", &other)).await;
 
     let auth = signed_action(&owner, Action::Revoke, &id, NOW_MS, (None, None), None);
     let ResponseBody::CredentialRevoked(revoked) = f.service.handle(revoke_body(&cred, auth)).await
@@ -731,6 +744,25 @@ async fn an_owner_signed_revoke_is_logged_and_final() {
         ("revocation", id.as_str())
     );
     let ring = revoked.ring.expect("a new ring version to store");
+    // A result signed before the revocation is not logged after it; another
+    // credential's is.
+    let append = |leaf: Vec<u8>| {
+        RequestBody::AppendLog(strongroom_protocol::messages::AppendLogRequest {
+            leaf,
+            tree_size: 0,
+            frontier: Vec::new(),
+            head: None,
+            checkpoint: None,
+        })
+    };
+    assert_eq!(
+        code(&f.service, append(before.signed.clone())).await,
+        ErrorCode::CredentialRevoked
+    );
+    assert!(matches!(
+        f.service.handle(append(unrevoked.signed.clone())).await,
+        ResponseBody::LogAppended(_)
+    ));
 
     // Here: the cached session and any new one are refused.
     for session in ["s1", "s2"] {

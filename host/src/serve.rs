@@ -133,6 +133,13 @@ pub async fn serve(
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
+    let daily = app.cfg.daily_snapshot_check.map(|every| {
+        tokio::spawn(crate::http::daily::run(
+            app.clone(),
+            every,
+            stopped(stop_rx.clone()),
+        ))
+    });
     let janitor = tokio::spawn(crate::janitor::run(
         pool,
         metrics.clone(),
@@ -179,6 +186,9 @@ pub async fn serve(
     let _ = stop_tx.send(true);
     let _ = server.await;
     let _ = janitor.await;
+    if let Some(d) = daily {
+        let _ = d.await;
+    }
     let _ = probe.await;
     let _ = keys_task.await;
     if let Some(p) = peer {

@@ -36,6 +36,22 @@ fn monitor(s: &Stack, policy: &Path, extra: &[&str]) -> (i32, Value, String) {
     )
 }
 
+/// `strongroom track --account` under `policy`: (exit code, stdout JSON, stderr).
+fn track(s: &Stack, policy: &Path, account: &str) -> (i32, Value, String) {
+    let out = std::process::Command::new(strongroom_testkit::bin::verifier_cli())
+        .args(["track", "--json", "--account", account, "--log"])
+        .arg(format!("http://{}", s.host.addr))
+        .arg("--tlog-policy")
+        .arg(policy)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 fn policy(s: &Stack, log_vkey: &str) -> std::path::PathBuf {
     let mut text = format!("log {log_vkey}\n");
     if s.witnesses.is_empty() {
@@ -168,6 +184,13 @@ async fn catches_a_gap_in_an_accounts_chain() {
     let (code, out, err) = monitor(&s, &policy, &["--account", &account]);
     assert_eq!(code, 0, "{out} {err}");
     assert_eq!(out["entries"].as_array().unwrap().len(), 2, "{out}");
+    // `strongroom track`: the account's record, its chain unbroken, and the
+    // days its signed daily series cover.
+    let (code, out, err) = track(&s, &policy, &account);
+    assert_eq!(code, 0, "{out} {err}");
+    assert_eq!(out["results"].as_array().unwrap().len(), 2, "{out}");
+    assert!(out["days"]["covered"].as_u64().unwrap() > 1, "{out}");
+    assert_eq!(out["chain_gaps"], serde_json::json!([]));
 
     // The host forgets which leaves are the account's: no candidate goes
     // to the enclave, and the third result names no predecessor.
@@ -182,6 +205,12 @@ async fn catches_a_gap_in_an_accounts_chain() {
     assert_eq!(code, 1, "{out} {err}");
     assert_eq!(out["error"]["code"], "chain_gap", "{out}");
     assert!(err.contains("entry 2 names none"), "{err}");
+    let (code, out, err) = track(&s, &policy, &account);
+    assert_eq!(
+        (code, out["error"]["code"].as_str()),
+        (1, Some("chain_gap")),
+        "{err}"
+    );
     // A monitor that starts now, reading the whole log, sees it too.
     std::fs::remove_file(s.dir.path().join("monitor-state.json")).unwrap();
     let (code, out, _) = monitor(&s, &policy, &["--account", &account]);

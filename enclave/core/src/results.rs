@@ -69,9 +69,10 @@ pub(crate) async fn compute_aggregates<P: Ports>(
     // The trader's terms, whatever the host asked (owner signature checks
     // are a few hundred microseconds: no need for the blocking pool).
     let grant = terms::check(&credential, ask, owner_authorization.as_deref(), started_ms)?;
-    let interval = match grant {
-        Grant::Policy => Some(ports.enclave().usage().begin(&credential, started_ms)?),
-        Grant::Owner => None,
+    let usage = ports.enclave().usage();
+    let (interval, claim) = match grant {
+        Grant::Policy => (Some(usage.begin(&credential, started_ms)?), None),
+        Grant::Owner(digest) => (None, Some(usage.claim(digest, started_ms)?)),
     };
     let listed = symbols.is_some();
     let history = exchange
@@ -93,6 +94,9 @@ pub(crate) async fn compute_aggregates<P: Ports>(
         .await??;
     if let Some(slot) = interval {
         slot.done(started_ms);
+    }
+    if let Some(claim) = claim {
+        claim.done();
     }
     Ok(answer)
 }

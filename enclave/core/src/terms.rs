@@ -12,6 +12,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use sha2::{Digest, Sha256};
+
 use strongroom_formats::policy::PolicyViolation;
 use strongroom_verifier::owner::{Action, OwnerError, parse_rfc3339_ms, verify_action};
 
@@ -38,8 +40,9 @@ pub(crate) struct Ask<'a> {
 pub(crate) enum Grant {
     /// The sealed policy allows it.
     Policy,
-    /// The owner signed for exactly this request.
-    Owner,
+    /// The owner signed for exactly this request; the SHA-256 of the
+    /// authorization (each is used once, [`Usage::claim`]).
+    Owner([u8; 32]),
 }
 
 /// Checks `ask` against the credential's terms at `now_ms`: with an owner
@@ -88,7 +91,7 @@ pub(crate) fn check(
     if !same {
         return Err(EnclaveError::Owner(OwnerError::Mismatch));
     }
-    Ok(Grant::Owner)
+    Ok(Grant::Owner(Sha256::digest(auth).into()))
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -98,11 +101,22 @@ struct Entry {
     until_s: u64,
 }
 
-/// The last computation per credential, in this enclave's memory.
+/// The last computation per credential, and the owner authorizations
+/// already used, in this enclave's memory.
 #[derive(Debug, Default)]
 pub(crate) struct Usage {
     map: Mutex<HashMap<String, Entry>>,
+    /// SHA-256 of a used authorization -> until when it would be fresh (ms).
+    claimed: Mutex<HashMap<[u8; 32], u64>>,
 }
+
+/// How long a claimed authorization is remembered: its `time` may lie up to
+/// 300 s either side of the clock, so 600 s covers its whole life.
+const CLAIM_TTL_MS: u64 = 2 * 300_000;
+
+/// Most authorizations remembered at once (then the request is refused
+/// `busy` until some expire).
+pub(crate) const MAX_CLAIMED: usize = 100_000;
 
 /// A computation under way for a credential; [`Slot::done`] records it,
 /// dropping it without (a failure, a cancel) frees the credential again.
@@ -113,6 +127,33 @@ pub(crate) struct Slot<'a> {
 }
 
 impl Usage {
+    /// Uses the owner authorization `digest` once: while a computation
+    /// under it is in flight or after one succeeded, another use (a host
+    /// replaying it within its 300 s) is refused as stale; a computation
+    /// that failed frees it for a retry ([`Claim`]). Across restarts or
+    /// instances a replay stays possible within those 300 s; it repeats
+    /// exactly the computation the owner asked for, and each is logged.
+    pub(crate) fn claim(&self, digest: [u8; 32], now_ms: u64) -> Result<Claim<'_>, EnclaveError> {
+        let mut claimed = self
+            .claimed
+            .lock()
+            .map_err(|_| EnclaveError::Internal("lock poisoned".to_owned()))?;
+        if claimed.len() >= MAX_CLAIMED {
+            claimed.retain(|_, until| *until > now_ms);
+            if claimed.len() >= MAX_CLAIMED {
+                return Err(EnclaveError::Busy);
+            }
+        }
+        if claimed.get(&digest).is_some_and(|until| *until > now_ms) {
+            return Err(EnclaveError::Owner(OwnerError::Stale));
+        }
+        claimed.insert(digest, now_ms.saturating_add(CLAIM_TTL_MS));
+        Ok(Claim {
+            usage: self,
+            digest: Some(digest),
+        })
+    }
+
     /// Starts a computation under the policy's interval: refused while
     /// another is in flight for the credential or within
     /// `min_interval_seconds` of the last one (with the seconds to wait).
@@ -168,6 +209,31 @@ impl Usage {
             usage: self,
             id: Some(credential.id().to_owned()),
         })
+    }
+}
+
+/// An owner authorization in use; dropped without [`Claim::done`] (the
+/// computation failed) it may be used again.
+#[derive(Debug)]
+pub(crate) struct Claim<'a> {
+    usage: &'a Usage,
+    digest: Option<[u8; 32]>,
+}
+
+impl Claim<'_> {
+    /// The computation produced a signed result: the authorization is spent.
+    pub(crate) fn done(mut self) {
+        self.digest = None;
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        if let Some(d) = self.digest.take()
+            && let Ok(mut claimed) = self.usage.claimed.lock()
+        {
+            claimed.remove(&d);
+        }
     }
 }
 

@@ -72,6 +72,10 @@ pub enum LogError {
     /// the host brought back an older sealed ring.
     #[error("key ring is older than the log's")]
     RingRolledBack,
+    /// The leaf is a result of a credential in this ring's revoked set (an
+    /// instance that computed it before it reloaded the ring).
+    #[error("the result's credential was revoked by its owner")]
+    CredentialRevoked,
 }
 
 /// Prefix of the checkpoint extension line naming the ring version.

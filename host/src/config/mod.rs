@@ -115,6 +115,9 @@ pub struct ServeConfig {
     pub danger_allow_insecure_http: bool,
     /// `JANITOR_INTERVAL_SECONDS` (default 60).
     pub janitor_interval: Duration,
+    /// `DAILY_SNAPSHOT_CHECK_SECONDS` (default 600; 0: off): how often the
+    /// daily-snapshot scheduler looks for accounts without a result today.
+    pub daily_snapshot_check: Option<Duration>,
     /// `AUDIT_HASH_KEY` (hex, at least 32 bytes). When unset a random key is
     /// generated once and kept in the database.
     pub audit_hash_key: Option<Zeroizing<Vec<u8>>>,
@@ -403,6 +406,8 @@ impl ServeConfig {
             verify_tlog_policy: read_small_file(src, "VERIFY_TLOG_POLICY")?,
             danger_allow_insecure_http: parse_flag(src, "DANGER_ALLOW_INSECURE_HTTP")?,
             janitor_interval: secs("JANITOR_INTERVAL_SECONDS", 60, 1, 86_400)?,
+            daily_snapshot_check: Some(secs("DAILY_SNAPSHOT_CHECK_SECONDS", 600, 0, 86_400)?)
+                .filter(|d| !d.is_zero()),
             audit_hash_key: parse_audit_key(src)?,
             max_connections: parse_num(src, "MAX_CONNECTIONS", 1024, 1, 1_000_000)?,
             header_read_timeout: ms("HEADER_READ_TIMEOUT_MS", 10_000, 1, 600_000)?,

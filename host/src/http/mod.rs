@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod auth_cache;
 pub mod client_addr;
+pub mod daily;
 pub mod error;
 pub(crate) mod routes;
 pub mod server;

@@ -22,6 +22,7 @@ pub mod public;
 pub mod rate_limits;
 pub mod rotations;
 pub mod sessions;
+pub mod snapshots;
 pub mod tenants;
 pub mod tiles;
 

@@ -58,10 +58,19 @@ struct Use {
 
 /// The checkpoint as served: (size, root, verified under a policy).
 fn checkpoint(log: &LogClient, args: &Args) -> Result<(u64, Hash, bool), CliError> {
+    checked_checkpoint(log, args.tlog_policy.as_deref())
+}
+
+/// The log's checkpoint, verified under the tlog-policy at `policy` when
+/// given: (size, root, verified).
+pub fn checked_checkpoint(
+    log: &LogClient,
+    policy: Option<&std::path::Path>,
+) -> Result<(u64, Hash, bool), CliError> {
     let text = log.checkpoint().map_err(client_error)?;
     let signed =
         SignedCheckpoint::parse(&text).map_err(|e| CliError::refused("bad_checkpoint", e))?;
-    let Some(path) = &args.tlog_policy else {
+    let Some(path) = policy else {
         let cp = signed.checkpoint();
         return Ok((cp.size(), *cp.root_hash(), false));
     };

@@ -19,6 +19,7 @@ mod report;
 mod revoke;
 mod seal;
 mod submit;
+mod track;
 mod verify_attestation;
 mod verify_result;
 
@@ -60,6 +61,8 @@ enum Command {
     Publish(publish::Args),
     /// List every logged use of a credential, and its revocation, from the verified log.
     History(history::Args),
+    /// An account's track record from the verified log: its results, the days their daily series cover (and miss), and any result that skips part of its chain.
+    Track(track::Args),
     /// Verify a saved request_aggregates answer offline: root -> attestation -> PCRs -> key -> aggregate -> log.
     VerifyResult(verify_result::Args),
     /// Verify a saved request_aggregates answer and write its result bundle (for the browser page and `GET /r/{id}`).
@@ -115,6 +118,7 @@ fn main() -> ExitCode {
         Command::Revoke(args) => (args.json, revoke::run(args)),
         Command::Publish(args) => (args.json, publish::run(args)),
         Command::History(args) => (args.json, history::run(args)),
+        Command::Track(args) => (args.json, track::run(args)),
         Command::VerifyResult(args) => (args.json, verify_result::run(args)),
         Command::Bundle(args) => (args.json, bundle::run(args)),
         Command::VerifyCheckpoint(args) => (args.json, checkpoint::run_checkpoint(args)),

@@ -239,6 +239,12 @@ pub fn run(args: &Args) -> Result<(), CliError> {
             }
         }
     }
+    if listed.is_some() {
+        println!(
+            "  revocations:  {} credential(s) revoked in this log, none used since",
+            watch.revoked.len()
+        );
+    }
     Ok(())
 }
 

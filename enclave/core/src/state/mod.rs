@@ -159,6 +159,7 @@ impl EnclaveError {
             EnclaveError::NoEgress => ErrorCode::ExchangeUnreachable,
             EnclaveError::Compute(e) => e.code(),
             EnclaveError::Log(LogError::RingRolledBack) => ErrorCode::RingOutdated,
+            EnclaveError::Log(LogError::CredentialRevoked) => ErrorCode::CredentialRevoked,
             EnclaveError::Log(_) => ErrorCode::LogStateInvalid,
             EnclaveError::NotImplemented => ErrorCode::NotImplemented,
             EnclaveError::RingPresent => ErrorCode::RingPresent,
@@ -521,6 +522,16 @@ impl Enclave {
         let now = i64::try_from(self.clock.now_unix_ms()).unwrap_or(i64::MAX);
         let time = rfc3339_ms(now).ok_or_else(|| EnclaveError::Internal("clock".to_owned()))?;
         let appended = self.with_key_ring(|ring| {
+            // A result of a revoked credential is never logged, whichever
+            // instance computed it (one that had not reloaded the ring yet).
+            let revoked = strongroom_formats::cose::Sign1::payload_of(&req.leaf)
+                .ok()
+                .and_then(|p| strongroom_protocol::aggregates::AggregatePayload::from_cbor(&p).ok())
+                .and_then(|p| p.credential)
+                .is_some_and(|c| ring.is_revoked(&c));
+            if revoked {
+                return Err(LogError::CredentialRevoked);
+            }
             let signing = ring.signing();
             let sign = |payload: &[u8], kid: &str| signing.sign_cose(payload, kid);
             let note = ring

@@ -10,6 +10,7 @@ mod publish;
 mod quote;
 mod request_aggregates;
 mod revoke;
+mod stored;
 mod submit_key;
 mod tiles;
 mod transparency;

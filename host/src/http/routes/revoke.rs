@@ -13,6 +13,7 @@
 //! and the session ended in one transaction; the enclave is told to drop its
 //! cache), not logged, and the enclave is not bound by it.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use base64::Engine as _;
@@ -23,7 +24,7 @@ use strongroom_protocol::ErrorCode;
 use strongroom_protocol::messages::{CredentialRevoked, RevokeCredentialRequest};
 use uuid::Uuid;
 
-use super::request_aggregates::StoredSession;
+use super::stored::StoredSession;
 use super::{entry, session_state};
 use crate::enclave::EnclaveError;
 use crate::http::error::{ApiError, Code};
@@ -34,7 +35,7 @@ use crate::tlog::{self, Appended};
 
 impl App {
     pub(in crate::http) async fn revoke(
-        &self,
+        self: &Arc<Self>,
         body: &[u8],
         tenant: Uuid,
         ctx: &Ctx,
@@ -42,7 +43,17 @@ impl App {
         let (session, authorization) = validate::parse_json::<OwnerRequest>(body)?.validate()?;
         let answer = match authorization {
             None => self.revoke_unlogged(session, tenant, ctx).await?,
-            Some(a) => self.revoke_logged(session, a, tenant, ctx).await?,
+            // Once the enclave has revoked, its new ring must be stored and
+            // the entry logged even if the request deadline or a dropped
+            // connection ends this future (a head the enclave signed but the
+            // host never stored would leave the log behind the enclave): the
+            // whole sequence runs as its own task, like an aggregates append.
+            Some(a) => {
+                let (app, ctx) = (self.clone(), ctx.clone());
+                tokio::spawn(async move { app.revoke_logged(session, a, tenant, &ctx).await })
+                    .await
+                    .map_err(|_| ApiError::new(Code::InternalError))??
+            }
         };
         self.metrics.revoked.fetch_add(1, Ordering::Relaxed);
         // The ciphertext is gone; dropping the enclave's cache is best effort
