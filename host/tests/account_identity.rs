@@ -9,8 +9,7 @@
 
 mod common;
 
-use common::real::{start_enclave, start_mock_exchange};
-use common::{Host, TestDb, workspace_root};
+use common::{Host, workspace_root};
 use serde_json::{Value, json};
 
 /// The demo fixture plus a second read-only key of the same account (same
@@ -63,42 +62,15 @@ async fn aggregate(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_account_one_pseudonym_and_only_read_only_keys() {
     let dir = tempfile::tempdir().unwrap();
-    let mock = start_mock_exchange(dir.path(), &fixture(dir.path())).await;
-    let egress = format!("unix://{}", dir.path().join("egress.sock").display());
-    let url = format!("https://localhost:{}", mock.port);
-    let ca = mock.ca_pem.to_str().unwrap().to_owned();
-    let enclave = start_enclave(
-        dir.path(),
-        &[
-            "--egress",
-            &egress,
-            "--dev-exchange-url",
-            &url,
-            "--dev-exchange-ca",
-            &ca,
-        ],
-    )
-    .await;
-    let db = TestDb::migrated().await;
-    let allow = format!("localhost:{}", mock.port);
-    let host = Host::start(
-        &db,
-        &enclave.addr,
-        &[
-            ("EGRESS_LISTEN", egress.as_str()),
-            ("EGRESS_ALLOWLIST", allow.as_str()),
-            ("ENCLAVE_TIMEOUT_MS", "60000"),
-            ("REQUEST_TIMEOUT_MS", "120000"),
-        ],
-    )
-    .await;
+    let world = common::real::limited_with(&fixture(dir.path()), &[], None, &[], &[]).await;
+    let (db, host) = (&world.db, &world.host);
     let key = db.tenant("acme").await;
     let quote = host.get("/attestation/quote", &[]).await.json();
 
-    let (status, a) = aggregate(&host, &key, &quote, "demo-api-key", "demo-api-secret").await;
+    let (status, a) = aggregate(host, &key, &quote, "demo-api-key", "demo-api-secret").await;
     assert_eq!(status, 200, "{a}");
     let (status, b) = aggregate(
-        &host,
+        host,
         &key,
         &quote,
         "second-key-of-the-demo-account",
@@ -125,7 +97,7 @@ async fn one_account_one_pseudonym_and_only_read_only_keys() {
 
     // A key that can trade: refused with its code, nothing signed or logged.
     let (status, refused) = aggregate(
-        &host,
+        host,
         &key,
         &quote,
         "a-key-that-can-trade",
@@ -145,5 +117,4 @@ async fn one_account_one_pseudonym_and_only_read_only_keys() {
         .unwrap()
         .get(0);
     assert_eq!(n, 2, "only the two read-only results are logged");
-    drop(mock);
 }

@@ -30,9 +30,20 @@ pub async fn limited(
     enclave_flags: &[&str],
     host_env: &[(&str, &str)],
 ) -> Limited {
-    let dir = tempfile::tempdir().unwrap();
     let fixture = super::workspace_root().join("scripts/fixtures/demo.json");
-    let mock = start_mock_exchange_with(dir.path(), &fixture, mock_flags).await;
+    limited_with(&fixture, mock_flags, exchange_port, enclave_flags, host_env).await
+}
+
+/// [`limited`] with the mock exchange serving `fixture`.
+pub async fn limited_with(
+    fixture: &std::path::Path,
+    mock_flags: &[&str],
+    exchange_port: Option<u16>,
+    enclave_flags: &[&str],
+    host_env: &[(&str, &str)],
+) -> Limited {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = start_mock_exchange_with(dir.path(), fixture, mock_flags).await;
     let port = exchange_port.unwrap_or(mock.port);
     let egress = format!("unix://{}", dir.path().join("egress.sock").display());
     let url = format!("https://localhost:{port}");

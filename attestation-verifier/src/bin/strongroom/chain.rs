@@ -55,6 +55,28 @@ pub fn walk(head: Option<Hash>, unknown: bool, links: &[Link]) -> (Option<Hash>,
     (head, gaps)
 }
 
+/// `chain_gap` (exit 1) with the evidence on stderr when `gaps` is not empty.
+pub fn refuse_gaps(gaps: &[Gap]) -> Result<(), crate::CliError> {
+    if gaps.is_empty() {
+        return Ok(());
+    }
+    for g in gaps {
+        eprintln!(
+            "strongroom: entry {} names {} as its predecessor; the account's preceding entry is {}",
+            g.index,
+            g.names.as_deref().unwrap_or("none"),
+            g.expected.as_deref().unwrap_or("none"),
+        );
+    }
+    Err(crate::CliError::refused(
+        "chain_gap",
+        format!(
+            "{} result(s) of the account skip part of its chain (the evidence is above)",
+            gaps.len()
+        ),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

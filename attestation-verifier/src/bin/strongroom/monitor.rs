@@ -167,23 +167,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         }
         _ => Vec::new(),
     };
-    if !gaps.is_empty() {
-        for g in &gaps {
-            eprintln!(
-                "strongroom: entry {} names {} as its predecessor; the account's preceding entry is {}",
-                g.index,
-                g.names.as_deref().unwrap_or("none"),
-                g.expected.as_deref().unwrap_or("none"),
-            );
-        }
-        return Err(CliError::refused(
-            "chain_gap",
-            format!(
-                "{} result(s) of the account skip part of its chain (the evidence is above)",
-                gaps.len()
-            ),
-        ));
-    }
+    chain::refuse_gaps(&gaps)?;
     if let Some(path) = &args.state {
         write_state(
             path,

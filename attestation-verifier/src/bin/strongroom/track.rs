@@ -132,24 +132,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
             args, &account, size, verified, &entries, &days, &missing, &gaps,
         );
     }
-    if !gaps.is_empty() {
-        for g in &gaps {
-            eprintln!(
-                "strongroom: entry {} names {} as its predecessor; the account's preceding entry is {}",
-                g.index,
-                g.names.as_deref().unwrap_or("none"),
-                g.expected.as_deref().unwrap_or("none"),
-            );
-        }
-        return Err(CliError::refused(
-            "chain_gap",
-            format!(
-                "{} result(s) of the account skip part of its chain (the evidence is above)",
-                gaps.len()
-            ),
-        ));
-    }
-    Ok(())
+    chain::refuse_gaps(&gaps)
 }
 
 /// The days between the first and the last covered one that no series covers.
