@@ -96,14 +96,8 @@ async fn one_account_one_pseudonym_and_only_read_only_keys() {
     assert!(p["checked_at"].is_string());
 
     // A key that can trade: refused with its code, nothing signed or logged.
-    let (status, refused) = aggregate(
-        host,
-        &key,
-        &quote,
-        "a-key-that-can-trade",
-        "trading-secret",
-    )
-    .await;
+    let (status, refused) =
+        aggregate(host, &key, &quote, "a-key-that-can-trade", "trading-secret").await;
     assert_eq!(
         (status, refused["error"]["code"].as_str()),
         (422, Some("key_not_read_only")),
