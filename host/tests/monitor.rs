@@ -184,6 +184,21 @@ async fn catches_a_gap_in_an_accounts_chain() {
     let (code, out, err) = monitor(&s, &policy, &["--account", &account]);
     assert_eq!(code, 0, "{out} {err}");
     assert_eq!(out["entries"].as_array().unwrap().len(), 2, "{out}");
+    // A credential's entries, read by a monitor without a state file.
+    let credential = first["aggregates"]["credential"].as_str().unwrap();
+    let out = std::process::Command::new(strongroom_testkit::bin::verifier_cli())
+        .args(["monitor", "--json", "--credential", credential, "--log"])
+        .arg(format!("http://{}", s.host.addr))
+        .arg("--policy")
+        .arg(&policy)
+        .output()
+        .unwrap();
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    assert_eq!(
+        listed["entries"].as_array().map(Vec::len),
+        Some(2),
+        "{listed}"
+    );
     // `strongroom track`: the account's record, its chain unbroken, and the
     // days its signed daily series cover.
     let (code, out, err) = track(&s, &policy, &account);

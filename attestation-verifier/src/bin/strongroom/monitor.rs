@@ -9,7 +9,8 @@
 //!   with another root a fork (both checkpoints are printed as evidence),
 //!   a larger one must be consistent with the last (the RFC 9162 proof,
 //!   computed from tiles, must join both signed roots);
-//! - with `--account`/`--session`, lists the new entries of that account or
+//! - with `--account`/`--credential`/`--session`, lists the new entries of
+//!   that account, credential (its results and its revocation) or v1
 //!   session (entry bundles, each checked against its leaf hash), when the
 //!   log publishes its entries; with `--account`, also follows the
 //!   account's chain (payload v2 `previous`, see `chain.rs`) from where the
@@ -61,6 +62,10 @@ pub struct Args {
     /// List the new entries of this session (hex digest).
     #[arg(long, value_name = "HEX")]
     pub session: Option<String>,
+    /// List the new entries of this credential (hex id): its results and
+    /// its revocation.
+    #[arg(long, value_name = "HEX")]
+    pub credential: Option<String>,
     /// Allow http:// to a host other than loopback (the log is public and
     /// signed, but a plain connection can be cut or replayed).
     #[arg(long)]
@@ -182,7 +187,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         )?;
     }
     let witnesses: Vec<&str> = v.cosignatures.iter().map(|c| c.name.as_str()).collect();
-    let filtering = args.account.is_some() || args.session.is_some();
+    let filtering = args.account.is_some() || args.session.is_some() || args.credential.is_some();
     if args.json {
         let out = json!({
             "ok": true,
@@ -357,7 +362,8 @@ fn revocations_respected(watch: &RevocationWatch) -> Result<(), CliError> {
 }
 
 /// Reads the entries `from..size` (when the log publishes them): feeds
-/// `watch`, and lists those whose payload names `--account`/`--session`.
+/// `watch`, and lists those whose payload names `--account`/`--credential`/
+/// `--session` (and a `--credential`'s revocation entry).
 /// `None`: the log does not publish its entries.
 fn entries(
     log: &LogClient,
@@ -367,14 +373,37 @@ fn entries(
     watch: &mut RevocationWatch,
 ) -> Result<Option<Vec<Listed>>, CliError> {
     let (account, session) = (args.account.as_deref(), args.session.as_deref());
+    let credential = args.credential.as_deref();
     let mut out = Vec::new();
     let public = scan(log, from, size, |index, bytes| {
         let leaf = Leaf::of(bytes);
         watch.see(index, &leaf);
-        let Leaf::Result(p) = leaf else {
-            return Ok(());
+        let p = match leaf {
+            Leaf::Result(p) => p,
+            Leaf::Revocation(e) => {
+                if credential.is_some_and(|c| c.eq_ignore_ascii_case(&e.credential)) {
+                    out.push(Listed {
+                        leaf_hash: hex::encode(merkle::leaf_hash(bytes)),
+                        previous: None,
+                        version: 0,
+                        index,
+                        account: String::new(),
+                        session: None,
+                        credential: Some(e.credential),
+                        label: "(revocation)".to_owned(),
+                        computed_at: e.time,
+                    });
+                }
+                return Ok(());
+            }
+            Leaf::Other => return Ok(()),
         };
         let hit = account.is_some_and(|a| a.eq_ignore_ascii_case(&p.account))
+            || credential.is_some_and(|c| {
+                p.credential
+                    .as_deref()
+                    .is_some_and(|x| c.eq_ignore_ascii_case(x))
+            })
             || session.is_some_and(|s| {
                 p.session
                     .as_deref()
