@@ -307,23 +307,33 @@ pub async fn set_leaf_account<C: deadpool_postgres::GenericClient>(
         .map(|_| ())
 }
 
-/// The newest leaf of each of the (at most `limit`) accounts this tenant's
-/// results were about most recently, across every tenant's results in the
-/// live log: `(account, leaf hash)`. The candidates for a new result's
-/// `previous` (migration V15). Call inside the tenant's transaction.
+/// Candidates for a new result's `previous` (migration V15): the newest
+/// leaf, across every tenant's results in the live log, of the account the
+/// session's credential already computed for, or, for a credential's first
+/// computation, of each of the (at most `limit`) accounts among the
+/// tenant's 1,000 newest results: `(account, leaf hash)`. Indexed both
+/// ways (V14's `aggregates_credential`, V17's per-tenant time order), so a
+/// request never scans a tenant's history. Inside the tenant's transaction.
 pub async fn chain_heads<C: deadpool_postgres::GenericClient>(
     tx: &C,
+    credential: Option<&str>,
     limit: i64,
 ) -> Result<Vec<(String, Vec<u8>)>, tokio_postgres::Error> {
     let stmt = tx
         .prepare_cached(
-            "SELECT DISTINCT ON (t.account) t.account, t.leaf_hash FROM transparency_log t \
-             WHERE t.account IN (SELECT a.account FROM aggregates a \
-                                 WHERE a.account IS NOT NULL \
-                                 GROUP BY a.account ORDER BY max(a.created_at) DESC LIMIT $1) \
+            "WITH mine AS (SELECT a.account FROM aggregates a \
+                           WHERE a.credential = $1 AND a.account IS NOT NULL \
+                           ORDER BY a.created_at DESC LIMIT 1), \
+                  recent AS (SELECT r.account FROM \
+                               (SELECT a.account, a.created_at FROM aggregates a \
+                                WHERE a.account IS NOT NULL AND NOT EXISTS (SELECT 1 FROM mine) \
+                                ORDER BY a.created_at DESC LIMIT 1000) r \
+                             GROUP BY r.account ORDER BY max(r.created_at) DESC LIMIT $2) \
+             SELECT DISTINCT ON (t.account) t.account, t.leaf_hash FROM transparency_log t \
+             WHERE t.account IN (SELECT account FROM mine UNION ALL SELECT account FROM recent) \
              ORDER BY t.account, t.leaf_index DESC",
         )
         .await?;
-    let rows = tx.query(&stmt, &[&limit]).await?;
+    let rows = tx.query(&stmt, &[&credential, &limit]).await?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }

@@ -10,11 +10,11 @@ use crate::CliError;
 use crate::common::{PolicyArgs, read_input_limited};
 use serde_json::json;
 use std::path::PathBuf;
-use strongroom_verifier::owner::{Action, OwnerAction};
+use strongroom_verifier::owner::Action;
 use strongroom_verifier::result::MAX_ANSWER_JSON_LEN;
 use strongroom_verifier::{ResultBundle, parse_answer, verify_result};
 
-use crate::owner_key::{OwnerKeyArgs, now_rfc3339, sign};
+use crate::owner_key::{OwnerKeyArgs, sign_now};
 
 /// Arguments of `bundle`.
 #[derive(clap::Args, Debug)]
@@ -47,15 +47,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     let mut bundle =
         ResultBundle::from_answer(&answer).map_err(|e| CliError::refused(e.code(), e))?;
     if let (true, Some(credential)) = (args.authorize, &v.payload.credential) {
-        let action = OwnerAction {
-            action: Action::Publish,
-            credential: credential.clone(),
-            from: None,
-            to: None,
-            symbols: None,
-            time: now_rfc3339()?,
-        };
-        let signed = sign(&action, &args.owner.load()?)?;
+        let signed = sign_now(Action::Publish, credential, &args.owner.load()?)?;
         bundle.publish_authorization = Some(base64::Engine::encode(
             &base64::engine::general_purpose::STANDARD,
             signed,

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use p256::ecdsa::SigningKey;
 use strongroom_formats::policy::{Policy, Symbols, Windows};
-use strongroom_verifier::owner::{OwnerAction, owner_id, owner_public_key, sign_action};
+use strongroom_verifier::owner::{Action, OwnerAction, owner_id, owner_public_key, sign_action};
 use zeroize::Zeroizing;
 
 use crate::CliError;
@@ -166,6 +166,22 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 /// Signs `action` with `key` (COSE bytes).
 pub fn sign(action: &OwnerAction, key: &SigningKey) -> Result<Vec<u8>, CliError> {
     sign_action(action, key).map_err(|e| CliError::refused("owner_sign", e))
+}
+
+/// Signs, now, an action on the whole credential (`revoke`, `publish`: no
+/// window, no symbols).
+pub fn sign_now(action: Action, credential: &str, key: &SigningKey) -> Result<Vec<u8>, CliError> {
+    sign(
+        &OwnerAction {
+            action,
+            credential: credential.to_owned(),
+            from: None,
+            to: None,
+            symbols: None,
+            time: now_rfc3339()?,
+        },
+        key,
+    )
 }
 
 /// The current time as an action's `time` (RFC 3339, whole seconds).

@@ -5,8 +5,8 @@
 
 use crate::CliError;
 use crate::host::{HostArgs, client_error};
-use crate::owner_key::{OwnerKeyArgs, credential_arg, now_rfc3339, sign};
-use strongroom_verifier::owner::{Action, OwnerAction, owner_id, owner_public_key};
+use crate::owner_key::{OwnerKeyArgs, credential_arg, sign_now};
+use strongroom_verifier::owner::{Action, owner_id, owner_public_key};
 
 /// Arguments of `publish`.
 #[derive(clap::Args, Debug)]
@@ -30,15 +30,7 @@ pub struct Args {
 pub fn run(args: &Args) -> Result<(), CliError> {
     let credential = credential_arg(&args.credential)?;
     let key = args.owner.load()?;
-    let action = OwnerAction {
-        action: Action::Publish,
-        credential: credential.clone(),
-        from: None,
-        to: None,
-        symbols: None,
-        time: now_rfc3339()?,
-    };
-    let signed = sign(&action, &key)?;
+    let signed = sign_now(Action::Publish, &credential, &key)?;
     let answer = args
         .host
         .client()?

@@ -8,8 +8,8 @@
 
 use crate::CliError;
 use crate::host::{HostArgs, client_error};
-use crate::owner_key::{OwnerKeyArgs, credential_arg, now_rfc3339, sign};
-use strongroom_verifier::owner::{Action, OwnerAction};
+use crate::owner_key::{OwnerKeyArgs, credential_arg, sign_now};
+use strongroom_verifier::owner::Action;
 
 /// Arguments of `revoke`.
 #[derive(clap::Args, Debug)]
@@ -53,15 +53,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     };
     let credential = credential_arg(credential)?;
     let key = args.owner.load()?;
-    let action = OwnerAction {
-        action: Action::Revoke,
-        credential: credential.clone(),
-        from: None,
-        to: None,
-        symbols: None,
-        time: now_rfc3339()?,
-    };
-    let signed = sign(&action, &key)?;
+    let signed = sign_now(Action::Revoke, &credential, &key)?;
     let answer = client
         .revoke_with(&args.session, Some(&signed))
         .map_err(client_error)?;

@@ -54,11 +54,15 @@ impl App {
             .await?
             .ok_or_else(|| ApiError::new(Code::SessionNotFound))?;
         let previous = match chain {
-            true => store::log::chain_heads(&tx, MAX_PREVIOUS as i64)
-                .await?
-                .into_iter()
-                .map(|(account, leaf_hash)| PreviousLeaf { account, leaf_hash })
-                .collect(),
+            true => store::log::chain_heads(
+                &tx,
+                row.credential.as_deref().map(hex::encode).as_deref(),
+                MAX_PREVIOUS as i64,
+            )
+            .await?
+            .into_iter()
+            .map(|(account, leaf_hash)| PreviousLeaf { account, leaf_hash })
+            .collect(),
             false => Vec::new(),
         };
         tx.commit().await?;
