@@ -157,6 +157,7 @@ async fn simulator_mode_serves_the_rpc() {
                 label: label.into(),
                 ttl_seconds: 600,
             },
+            check_key: false,
         })
     };
     let ResponseBody::CredentialAccepted(acc) = client.call(open("main", "sess-1")).await.unwrap()

@@ -283,6 +283,7 @@ async fn kms_sealed_ring_survives_into_a_fresh_enclave() {
             session_id: "kms-e2e-1".into(),
             sealed: cred.sealed.clone(),
             metadata: cred.metadata.clone(),
+            check_key: false,
         }),
     )
     .await;

@@ -182,6 +182,8 @@ fn compute(session: &str, s: &(SealedCredential, CredentialMetadata)) -> Request
         symbols: None,
         owner_authorization: None,
         previous: Vec::new(),
+        history: Vec::new(),
+        job: None,
     })
 }
 
@@ -248,6 +250,7 @@ async fn credential_comes_from_the_cache_or_the_envelope() {
         session_id: "s1".into(),
         sealed: a.0.clone(),
         metadata: a.1.clone(),
+        check_key: false,
     });
     assert!(matches!(
         f.service.handle(open).await,
@@ -350,6 +353,8 @@ async fn booting_enclave_refuses_aggregates() {
         symbols: None,
         owner_authorization: None,
         previous: Vec::new(),
+        history: Vec::new(),
+        job: None,
     });
     assert_eq!(code(&service, body).await, ErrorCode::NotReady);
 }
@@ -370,6 +375,7 @@ async fn evicted_sessions_reopen_from_their_envelope_and_aggregate() {
             session_id: format!("s{i}"),
             sealed: cred.0.clone(),
             metadata: cred.1.clone(),
+            check_key: false,
         });
         assert!(matches!(
             f.service.handle(open).await,
@@ -425,6 +431,8 @@ fn ask(
         symbols,
         owner_authorization,
         previous: Vec::new(),
+        history: Vec::new(),
+        job: None,
     })
 }
 
@@ -776,6 +784,7 @@ async fn an_owner_signed_revoke_is_logged_and_final() {
         session_id: "s3".into(),
         sealed: cred.0.clone(),
         metadata: cred.1.clone(),
+        check_key: false,
     });
     assert_eq!(code(&f.service, reopen).await, ErrorCode::CredentialRevoked);
 

@@ -206,6 +206,7 @@ async fn enclave_accepts(rpc: &RpcClient, c: &Case, key_id: &str, pk: &[u8]) -> 
             label: c.label.clone(),
             ttl_seconds: 600,
         },
+        check_key: false,
     };
     match rpc.call(RequestBody::OpenCredential(request)).await {
         Ok(ResponseBody::CredentialAccepted(_)) => true,

@@ -6,8 +6,10 @@
 #[cfg(feature = "io")]
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-/// Default largest frame body: 1 MiB.
-pub const DEFAULT_MAX_FRAME_LEN: usize = 1 << 20;
+/// Default largest frame body: 64 MiB (protocol 5: an account's sealed
+/// history travels in one request). The buffer grows as bytes arrive, so a
+/// peer that announces a large frame and sends nothing costs little.
+pub const DEFAULT_MAX_FRAME_LEN: usize = 64 << 20;
 
 /// Size of the length prefix.
 pub const LENGTH_PREFIX_LEN: usize = 4;
@@ -64,8 +66,12 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
     }
     reader.read_exact(&mut prefix[1..]).await?;
     let len = check_len(u32::from_be_bytes(prefix), max)?;
-    let mut body = vec![0u8; len];
-    reader.read_exact(&mut body).await?;
+    // Grow with the bytes that arrive (at most 1 MiB reserved up front).
+    let mut body = Vec::with_capacity(len.min(1 << 20));
+    let got = reader.take(len as u64).read_to_end(&mut body).await?;
+    if got != len {
+        return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+    }
     Ok(body)
 }
 

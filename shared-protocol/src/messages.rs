@@ -18,7 +18,13 @@ use crate::error::RpcError;
 /// Version 4 (credential v2) added `owner_authorization` and `previous` in
 /// [`ComputeAggregatesRequest`], [`RequestBody::RevokeCredential`] and its
 /// answer [`CredentialRevoked`], and the policy and owner error codes.
-pub const PROTOCOL_VERSION: u32 = 4;
+/// Version 5 (issue 18: a complete, incremental track record) added
+/// `check_key` in [`OpenCredentialRequest`] and `account` in
+/// [`CredentialAccepted`]; `history` and `job` in
+/// [`ComputeAggregatesRequest`], `history` in [`AggregatesResult`], and the
+/// answer [`ResponseBody::Pending`]; and the largest frame grew from 1 MiB
+/// to 64 MiB (an account's sealed history travels in one request).
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// Versions this build can speak, oldest first.
 pub const SUPPORTED_VERSIONS: &[u32] = &[PROTOCOL_VERSION];
@@ -158,6 +164,12 @@ pub enum ResponseBody {
     Resealed(ResealResult),
     /// Answer to [`RequestBody::RevokeCredential`].
     CredentialRevoked(CredentialRevoked),
+    /// Protocol 5: answer to [`RequestBody::ComputeAggregates`] when the
+    /// computation needs more exchange weight than this minute has left:
+    /// what was fetched so far (sealed, to store) and the progress. The host
+    /// asks again, with the same `job` and the stored history, after
+    /// `retry_after_s`; nothing fetched is fetched twice.
+    Pending(ComputePending),
     /// Any refusal or failure; never carries secret material.
     Error(RpcError),
 }
@@ -251,6 +263,11 @@ pub struct OpenCredentialRequest {
     pub sealed: SealedCredential,
     /// The forwarded metadata.
     pub metadata: CredentialMetadata,
+    /// Protocol 5: ask the exchange now, over the enclave's own TLS, whether
+    /// the key is read-only (refused with `key_not_read_only` if it can do
+    /// more) and which account it belongs to. Absent on the wire when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub check_key: bool,
 }
 
 /// The enclave accepted a credential.
@@ -267,6 +284,12 @@ pub struct CredentialAccepted {
     /// same credential re-sealed (inside the enclave) to the current one.
     /// The host stores this instead of what the client sent.
     pub resealed: Option<SealedCredential>,
+    /// Protocol 5: with `check_key`, the account pseudonym (hex, as signed
+    /// into results) of the exchange account the key belongs to, so the host
+    /// can hand that account's sealed history to the first computation.
+    /// Absent on the wire when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 /// Compute signed aggregates for a session.
@@ -303,6 +326,54 @@ pub struct ComputeAggregatesRequest {
     /// the wire when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub previous: Vec<PreviousLeaf>,
+    /// Protocol 5: the sealed history segments the host stores for the
+    /// account this credential belongs to (opaque to the host; see
+    /// [`SealedHistory`]). The enclave opens those of the account it
+    /// computes, fetches only trades after their cursors, and ignores the
+    /// rest. Absent on the wire when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<SealedHistory>,
+    /// Protocol 5: the host's id of the job this computation belongs to
+    /// (at most [`MAX_JOB_ID_LEN`] bytes). Between a [`ResponseBody::Pending`]
+    /// and the next attempt, the enclave remembers in memory which symbols
+    /// the job has already brought up to date. Absent on the wire when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+}
+
+/// Longest job id.
+pub const MAX_JOB_ID_LEN: usize = 64;
+
+/// Protocol 5: one sealed segment of an account's trade history, as the
+/// enclave hands it out and the host stores it (ciphertext only; the
+/// format of `sealed` is the enclave's, SPEC §4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealedHistory {
+    /// The account pseudonym (hex) the segment belongs to; also bound
+    /// inside the AEAD, so a segment filed under another account is refused.
+    pub account: String,
+    /// The AEAD-sealed segment.
+    #[serde(with = "serde_bytes")]
+    pub sealed: Vec<u8>,
+}
+
+/// Protocol 5: a computation interrupted by the exchange's weight budget.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComputePending {
+    /// The account pseudonym (hex) being computed.
+    pub account: String,
+    /// New sealed history segments (the trades fetched so far), to store.
+    pub history: Vec<SealedHistory>,
+    /// Symbols brought up to date so far.
+    pub symbols_done: u32,
+    /// Symbols the computation covers.
+    pub symbols_total: u32,
+    /// Exchange request weight this job has used so far.
+    pub weight_used: u64,
+    /// Seconds until the exchange's weight budget allows more, 1 to 60.
+    pub retry_after_s: u32,
 }
 
 /// Most `previous` candidates one request carries.
@@ -357,6 +428,10 @@ pub struct AggregatesResult {
     /// Attestation document binding the signing key.
     #[serde(with = "serde_bytes")]
     pub attestation: Vec<u8>,
+    /// Protocol 5: new sealed history segments of the computed account, to
+    /// store for its next computation. Absent on the wire when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<SealedHistory>,
 }
 
 /// Extend the transparency log by one leaf.

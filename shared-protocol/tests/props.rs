@@ -32,6 +32,7 @@ fn arb_request() -> impl Strategy<Value = Request> {
                         label: "x".into(),
                         ttl_seconds: ttl,
                     },
+                    check_key: false,
                 })
             }),
         ".{0,40}".prop_map(|session_id| RequestBody::Forget(ForgetRequest { session_id })),

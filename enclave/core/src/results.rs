@@ -139,6 +139,7 @@ pub(crate) fn sign_aggregates(
         Ok(AggregatesResult {
             signed,
             attestation: att.document,
+            history: Vec::new(),
         })
     })?
 }

@@ -48,6 +48,7 @@ fn open_request(e: &Enclave, session: &str, not_after: u64, ttl: u64) -> Request
             label: "main".into(),
             ttl_seconds: ttl,
         },
+        check_key: false,
     })
 }
 
@@ -100,6 +101,8 @@ fn return_compute() -> strongroom_protocol::messages::ComputeAggregatesRequest {
         symbols: None,
         owner_authorization: None,
         previous: Vec::new(),
+        history: Vec::new(),
+        job: None,
     }
 }
 

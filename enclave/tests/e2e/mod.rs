@@ -211,6 +211,7 @@ impl Enclave {
                 session_id: session.into(),
                 sealed: cred.sealed.clone(),
                 metadata: cred.metadata.clone(),
+                check_key: false,
             }))
             .await
     }
@@ -234,6 +235,8 @@ impl Enclave {
             symbols,
             owner_authorization: None,
             previous: Vec::new(),
+            history: Vec::new(),
+            job: None,
         });
         match self.client.call(body).await? {
             ResponseBody::Aggregates(r) => Ok(r),

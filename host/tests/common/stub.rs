@@ -71,6 +71,7 @@ impl Handler for Stub {
                     key_id: o.sealed.key_id().to_owned(),
                     expires_at: now() + o.metadata.ttl_seconds,
                     resealed: None,
+                    account: None,
                 })
             }
             RequestBody::Forget(f) => {

@@ -102,6 +102,7 @@ pub fn aggregates(c: &ComputeAggregatesRequest) -> AggregatesResult {
     AggregatesResult {
         signed,
         attestation,
+        history: Vec::new(),
     }
 }
 

@@ -41,7 +41,8 @@ pub fn requests() -> Vec<(&'static str, Request)> {
                     session_id: SID.into(),
                     sealed: sealed(),
                     metadata: metadata(),
-                }),
+                check_key: false,
+}),
             ),
         ),
         (
@@ -58,7 +59,8 @@ pub fn requests() -> Vec<(&'static str, Request)> {
                     symbols: Some(vec!["BTCUSDT".into()]),
                     owner_authorization: None,
                     previous: Vec::new(),
-                }),
+                history: Vec::new(), job: None,
+}),
             ),
         ),
         (
@@ -162,6 +164,41 @@ pub fn requests() -> Vec<(&'static str, Request)> {
                 }),
             ),
         ),
+        (
+            "request_open_credential_check_key",
+            r(
+                23,
+                RequestBody::OpenCredential(OpenCredentialRequest {
+                    tenant: Some("7d0e2c54-2f0c-4c9a-9a43-5b7f3c1e9a01".into()),
+                    session_id: SID.into(),
+                    sealed: sealed(),
+                    metadata: metadata(),
+                    check_key: true,
+                }),
+            ),
+        ),
+        (
+            "request_compute_aggregates_job",
+            r(
+                24,
+                RequestBody::ComputeAggregates(ComputeAggregatesRequest {
+                    tenant: None,
+                    session_id: SID.into(),
+                    sealed: sealed(),
+                    metadata: metadata(),
+                    from_ms: None,
+                    to_ms: None,
+                    symbols: None,
+                    owner_authorization: None,
+                    previous: Vec::new(),
+                    history: vec![SealedHistory {
+                        account: "ab".repeat(32),
+                        sealed: vec![0xA1; 40],
+                    }],
+                    job: Some("4f1c2b8e-6d1a-4f5b-9c3e-2a7d8e9f0b1c".into()),
+                }),
+            ),
+        ),
     ]
 }
 
@@ -235,6 +272,7 @@ pub fn responses() -> Vec<(&'static str, Response)> {
                     key_id: "v1:0a1b2c3d".into(),
                     expires_at: 1_767_225_600,
                     resealed: None,
+                    account: None,
                 }),
             ),
         ),
@@ -250,6 +288,7 @@ pub fn responses() -> Vec<(&'static str, Response)> {
                         SealedCredential::from_aead("v2:4e5f6a7b", vec![4; 65], vec![0xC8; 48])
                             .unwrap(),
                     ),
+                    account: None,
                 }),
             ),
         ),
@@ -260,6 +299,7 @@ pub fn responses() -> Vec<(&'static str, Response)> {
                 ResponseBody::Aggregates(AggregatesResult {
                     signed: vec![0x84, 0x43],
                     attestation: vec![0x84, 0x44],
+                    history: Vec::new(),
                 }),
             ),
         ),
@@ -369,6 +409,50 @@ pub fn responses() -> Vec<(&'static str, Response)> {
             r(
                 9,
                 ResponseBody::Error(RpcError::new(ErrorCode::ExchangeBudget).with_retry_after(42)),
+            ),
+        ),
+        (
+            "response_credential_accepted_account",
+            r(
+                23,
+                ResponseBody::CredentialAccepted(CredentialAccepted {
+                    session_id: SID.into(),
+                    key_id: "v1:0a1b2c3d".into(),
+                    expires_at: 1_767_225_600,
+                    resealed: None,
+                    account: Some("ab".repeat(32)),
+                }),
+            ),
+        ),
+        (
+            "response_aggregates_history",
+            r(
+                24,
+                ResponseBody::Aggregates(AggregatesResult {
+                    signed: vec![0x84, 0x43],
+                    attestation: vec![0x84, 0x44],
+                    history: vec![SealedHistory {
+                        account: "ab".repeat(32),
+                        sealed: vec![0xA2; 40],
+                    }],
+                }),
+            ),
+        ),
+        (
+            "response_pending",
+            r(
+                24,
+                ResponseBody::Pending(ComputePending {
+                    account: "ab".repeat(32),
+                    history: vec![SealedHistory {
+                        account: "ab".repeat(32),
+                        sealed: vec![0xA3; 40],
+                    }],
+                    symbols_done: 120,
+                    symbols_total: 321,
+                    weight_used: 5_380,
+                    retry_after_s: 17,
+                }),
             ),
         ),
     ]

@@ -438,6 +438,7 @@ impl Enclave {
             key_id: req.sealed.key_id().to_owned(),
             expires_at: credential.expires_at(),
             resealed,
+            account: None,
         })
     }
 

@@ -307,6 +307,8 @@ fn compute_request(
         symbols: req.symbols.clone(),
         owner_authorization: req.owner_authorization.clone(),
         previous: stored.previous,
+        history: Vec::new(),
+        job: None,
     })
 }
 

@@ -152,5 +152,6 @@ fn open_request(tenant: Uuid, session: Uuid, sub: &ValidSubmission) -> OpenCrede
             label: sub.label.clone(),
             ttl_seconds: sub.ttl,
         },
+        check_key: false,
     }
 }
