@@ -8,8 +8,8 @@ use strongroom_protocol::ErrorCode;
 use strongroom_protocol::client::{CallError, ClientConfig, RpcClient};
 use strongroom_protocol::messages::{
     AggregatesResult, AppendLogRequest, AttestRequest, AttestationInfo, ComputeAggregatesRequest,
-    CredentialAccepted, CredentialRevoked, ForgetRequest, HealthInfo, KeyRingInfo, KmsAccess,
-    LogAppended, NewKeyRingRequest, OpenCredentialRequest, RequestBody, ResealRequest,
+    ComputePending, CredentialAccepted, CredentialRevoked, ForgetRequest, HealthInfo, KeyRingInfo,
+    KmsAccess, LogAppended, NewKeyRingRequest, OpenCredentialRequest, RequestBody, ResealRequest,
     ResealResult, ResponseBody, RetireRequest, RevokeCredentialRequest, SealedKeyRing,
     SyncExportRequest, SyncExported, SyncImportRequest, SyncRequestRequest, UnsealKeyRingRequest,
 };
@@ -37,6 +37,16 @@ pub enum EnclaveError {
     /// `policy_interval` with the seconds until the credential may be used again.
     #[error("the credential's policy interval has not passed")]
     PolicyInterval(u32),
+}
+
+/// What a `ComputeAggregates` call came back with.
+#[derive(Debug, Clone)]
+pub enum Computed {
+    /// The signed result (and the history segments to store).
+    Done(AggregatesResult),
+    /// Protocol 5: the exchange's weight ran out first; the computation
+    /// continues as a job.
+    Pending(ComputePending),
 }
 
 /// A typed enclave client.
@@ -151,12 +161,10 @@ impl Enclave {
     }
 
     /// Asks the enclave to fetch the session's history and sign its aggregates.
-    pub async fn compute(
-        &self,
-        req: ComputeAggregatesRequest,
-    ) -> Result<AggregatesResult, EnclaveError> {
+    pub async fn compute(&self, req: ComputeAggregatesRequest) -> Result<Computed, EnclaveError> {
         match self.call(RequestBody::ComputeAggregates(req)).await? {
-            ResponseBody::Aggregates(a) => Ok(a),
+            ResponseBody::Aggregates(a) => Ok(Computed::Done(a)),
+            ResponseBody::Pending(p) => Ok(Computed::Pending(p)),
             _ => Err(self.unexpected()),
         }
     }

@@ -29,6 +29,11 @@ pub async fn purge_once(pool: &Pool) -> Result<u64, DbError> {
         };
         audit::write(&*tx, &e).await?;
     }
+    // Sealed histories of accounts whose last live credential just ended.
+    let purged = store::history::purge(&*tx).await?;
+    if purged > 0 {
+        tracing::info!(segments = purged, "history of ended accounts purged");
+    }
     tx.commit().await?;
     Ok(rows.len() as u64)
 }

@@ -140,6 +140,11 @@ pub async fn serve(
             stopped(stop_rx.clone()),
         ))
     });
+    let jobs = tokio::spawn(crate::http::jobs::run(
+        app.clone(),
+        app.cfg.job_check,
+        stopped(stop_rx.clone()),
+    ));
     let janitor = tokio::spawn(crate::janitor::run(
         pool,
         metrics.clone(),
@@ -186,6 +191,10 @@ pub async fn serve(
     let _ = stop_tx.send(true);
     let _ = server.await;
     let _ = janitor.await;
+    // A job attempt in flight is dropped (its lease runs out and another
+    // pass resumes it; a signed result's logging runs as its own task).
+    jobs.abort();
+    let _ = jobs.await;
     if let Some(d) = daily {
         let _ = d.await;
     }

@@ -185,6 +185,42 @@ struct ErrorDetail {
     message: String,
 }
 
+/// Progress of a computation job (`GET /enclave/jobs/{id}`): a
+/// `request_aggregates` that needs more exchange weight than one minute
+/// allows continues as a job on the host.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct JobProgress {
+    /// Symbols brought up to date.
+    pub symbols_done: u64,
+    /// Symbols the computation covers.
+    pub symbols_total: u64,
+    /// Exchange request weight used so far.
+    pub weight_used: u64,
+}
+
+#[derive(Deserialize)]
+struct JobInfo {
+    id: String,
+    state: String,
+    #[serde(default)]
+    progress: JobProgress,
+}
+
+#[derive(Deserialize)]
+struct JobAnswer {
+    job: JobInfo,
+    #[serde(default)]
+    result: Option<serde_json::Value>,
+    #[serde(default)]
+    error: Option<ErrorDetail>,
+}
+
+/// How often a job is polled (the host's `Retry-After` aside).
+pub const JOB_POLL_INTERVAL: Duration = Duration::from_secs(2);
+/// How long a job is followed before giving up (it keeps running on the
+/// host; `GET /enclave/jobs/{id}` still shows it).
+pub const MAX_JOB_WAIT: Duration = Duration::from_secs(3600);
+
 #[derive(Serialize)]
 struct SessionBody<'a> {
     session_id: &'a str,
@@ -352,15 +388,65 @@ impl Client {
         &self,
         body: &AggregatesRequest,
     ) -> Result<Vec<u8>, ClientError> {
+        self.request_aggregates_follow(body, |_| {})
+    }
+
+    /// [`Client::request_aggregates_body_raw`], following a job: when the
+    /// host answers 202 (the computation needs more exchange weight than one
+    /// minute allows), polls `GET /enclave/jobs/{id}`, calling `progress`
+    /// with each report, until the job is done (its result is answered, as
+    /// a 200 would carry it) or failed (its code), at most [`MAX_JOB_WAIT`].
+    pub fn request_aggregates_follow(
+        &self,
+        body: &AggregatesRequest,
+        mut progress: impl FnMut(&JobProgress),
+    ) -> Result<Vec<u8>, ClientError> {
         let json = serde_json::to_vec(body).map_err(|e| ClientError::Answer(e.to_string()))?;
         let req = self
             .agent
             .post(&format!("{}/enclave/request_aggregates", self.base))
             .header("content-type", "application/json");
-        read_bytes(
-            self.authorize(req).send(&json[..]),
-            MAX_ANSWER_JSON_LEN as u64,
-        )
+        let resp = self.authorize(req).send(&json[..]);
+        let accepted = matches!(&resp, Ok(r) if r.status().as_u16() == 202);
+        let bytes = read_bytes(resp, MAX_ANSWER_JSON_LEN as u64)?;
+        if !accepted {
+            return Ok(bytes);
+        }
+        let mut job: JobAnswer =
+            serde_json::from_slice(&bytes).map_err(|e| ClientError::Answer(e.to_string()))?;
+        // The id goes into a path: a UUID only.
+        let id = job.job.id.clone();
+        if id.len() != 36 || !id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
+            return Err(ClientError::Answer("job id is not a UUID".into()));
+        }
+        let started = std::time::Instant::now();
+        loop {
+            progress(&job.job.progress);
+            match (job.job.state.as_str(), job.result.take(), job.error.take()) {
+                ("done", Some(result), _) => {
+                    return serde_json::to_vec(&result)
+                        .map_err(|e| ClientError::Answer(e.to_string()));
+                }
+                ("failed", _, Some(e)) if is_code(&e.code) => {
+                    return Err(ClientError::Api {
+                        status: 200,
+                        code: e.code,
+                        message: clean_message(&e.message),
+                    });
+                }
+                ("running", _, _) => {}
+                _ => return Err(ClientError::Answer("job answer without its outcome".into())),
+            }
+            if started.elapsed() > MAX_JOB_WAIT {
+                return Err(ClientError::Transport(format!(
+                    "job {id} still running after {} s",
+                    MAX_JOB_WAIT.as_secs()
+                )));
+            }
+            std::thread::sleep(JOB_POLL_INTERVAL);
+            let req = self.agent.get(&format!("{}/enclave/jobs/{id}", self.base));
+            job = read(self.authorize(req).call(), MAX_ANSWER_JSON_LEN as u64)?;
+        }
     }
 
     /// `POST /enclave/revoke` without an owner signature (the host purges

@@ -118,6 +118,9 @@ pub struct ServeConfig {
     /// `DAILY_SNAPSHOT_CHECK_SECONDS` (default 600; 0: off): how often the
     /// daily-snapshot scheduler looks for accounts without a result today.
     pub daily_snapshot_check: Option<Duration>,
+    /// `JOB_CHECK_SECONDS` (default 5): how often the job runner looks for
+    /// computation jobs due for their next attempt.
+    pub job_check: Duration,
     /// `AUDIT_HASH_KEY` (hex, at least 32 bytes). When unset a random key is
     /// generated once and kept in the database.
     pub audit_hash_key: Option<Zeroizing<Vec<u8>>>,
@@ -408,6 +411,7 @@ impl ServeConfig {
             janitor_interval: secs("JANITOR_INTERVAL_SECONDS", 60, 1, 86_400)?,
             daily_snapshot_check: Some(secs("DAILY_SNAPSHOT_CHECK_SECONDS", 600, 0, 86_400)?)
                 .filter(|d| !d.is_zero()),
+            job_check: secs("JOB_CHECK_SECONDS", 5, 1, 3_600)?,
             audit_hash_key: parse_audit_key(src)?,
             max_connections: parse_num(src, "MAX_CONNECTIONS", 1024, 1, 1_000_000)?,
             header_read_timeout: ms("HEADER_READ_TIMEOUT_MS", 10_000, 1, 600_000)?,

@@ -84,6 +84,8 @@ codes! {
     ResultNotFound => "result_not_found", 404, "no published result with this id";
     /// No such session for this tenant.
     SessionNotFound => "session_not_found", 404, "no such session";
+    /// No job with this id (or another tenant's).
+    JobNotFound => "job_not_found", 404, "no such job";
     /// The transparency log is empty: no head yet.
     LogEmpty => "log_empty", 404, "the transparency log is empty";
     /// A leaf index or tree size beyond the log.

@@ -6,6 +6,7 @@ pub mod auth_cache;
 pub mod client_addr;
 pub mod daily;
 pub mod error;
+pub mod jobs;
 pub(crate) mod routes;
 pub mod server;
 pub mod validate;
@@ -41,6 +42,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/enclave/request_aggregates"),
     ("POST", "/enclave/revoke"),
     ("POST", "/enclave/publish"),
+    ("GET", "/enclave/jobs/{id}"),
     ("GET", "/transparency/head"),
     ("GET", "/transparency/inclusion"),
     ("GET", "/transparency/consistency"),
@@ -77,6 +79,8 @@ fn tile_label(path: &str) -> Option<&'static str> {
 fn route_pattern(path: &str) -> &str {
     if path.starts_with("/r/") {
         "/r/{id}"
+    } else if path.starts_with("/enclave/jobs/") {
+        "/enclave/jobs/{id}"
     } else if path == "/verify" || path.starts_with("/verify/") {
         "/verify/"
     } else {
@@ -291,6 +295,9 @@ impl App {
             .check(&format!("t:{tenant}"))
             .await
             .map_err(|after| ApiError::retry(Code::RateLimited, after))?;
+        if label == "/enclave/jobs/{id}" {
+            return self.job(req.uri().path(), tenant).await;
+        }
         let body = read_json_body(req).await?;
         match (label, key_hash) {
             ("/enclave/submit_key", Some(hash)) => self.submit_key(&body, tenant, hash, ctx).await,

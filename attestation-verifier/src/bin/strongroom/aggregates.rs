@@ -11,9 +11,10 @@ use crate::common::{PolicyArgs, parse_time};
 use crate::host::{HostArgs, client_error};
 use crate::owner_key::{OwnerKeyArgs, credential_arg, now_rfc3339, sign};
 use base64::Engine as _;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
-use strongroom_verifier::client::AggregatesRequest;
+use strongroom_verifier::client::{AggregatesRequest, JobProgress};
 use strongroom_verifier::owner::{Action, OwnerAction};
 use strongroom_verifier::{parse_answer, verify_result};
 
@@ -82,9 +83,12 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         body.to = body.to.as_deref().map(canonical).transpose()?;
         body.owner_authorization = Some(authorize(&body, c, &args.owner)?);
     }
+    let mut bar = ProgressBar::default();
     let raw = client
-        .request_aggregates_body_raw(&body)
-        .map_err(client_error)?;
+        .request_aggregates_follow(&body, |p| bar.show(p))
+        .map_err(client_error);
+    bar.finish();
+    let raw = raw?;
     if let Some(path) = &args.out {
         std::fs::write(path, &raw)
             .map_err(|e| CliError::usage("io", format!("{}: {e}", path.display())))?;
@@ -108,6 +112,45 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     }
     crate::verify_result::print(&verified, args.policy.pinned(), args.json);
     Ok(())
+}
+
+/// A job's progress on stderr: one line redrawn on a terminal, a line per
+/// change otherwise (logs, tests).
+#[derive(Default)]
+struct ProgressBar {
+    last: Option<JobProgress>,
+}
+
+impl ProgressBar {
+    const WIDTH: u64 = 30;
+
+    fn show(&mut self, p: &JobProgress) {
+        if self.last.as_ref() == Some(p) {
+            return;
+        }
+        self.last = Some(p.clone());
+        eprint!("{}", Self::line(p, std::io::stderr().is_terminal()));
+    }
+
+    fn line(p: &JobProgress, terminal: bool) -> String {
+        let filled = (p.symbols_done.min(p.symbols_total) * Self::WIDTH)
+            .checked_div(p.symbols_total)
+            .unwrap_or(0);
+        let bar: String = (0..Self::WIDTH)
+            .map(|i| if i < filled { '#' } else { '-' })
+            .collect();
+        let (start, end) = if terminal { ("\r", "") } else { ("", "\n") };
+        format!(
+            "{start}strongroom: computing as a job [{bar}] {}/{} symbols, exchange weight {}{end}",
+            p.symbols_done, p.symbols_total, p.weight_used
+        )
+    }
+
+    fn finish(&self) {
+        if self.last.is_some() && std::io::stderr().is_terminal() {
+            eprintln!();
+        }
+    }
 }
 
 fn canonical(t: &str) -> Result<String, CliError> {
@@ -138,4 +181,29 @@ fn authorize(
     };
     let signed = sign(&action, &key)?;
     Ok(base64::engine::general_purpose::STANDARD.encode(signed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_progress_bar_fills_with_the_symbols_done() {
+        let p = |done, total| JobProgress {
+            symbols_done: done,
+            symbols_total: total,
+            weight_used: 5_380,
+        };
+        let half = ProgressBar::line(&p(160, 320), false);
+        assert!(
+            half.contains(&format!("[{}{}]", "#".repeat(15), "-".repeat(15))),
+            "{half}"
+        );
+        assert!(
+            half.ends_with("160/320 symbols, exchange weight 5380\n"),
+            "{half}"
+        );
+        assert!(ProgressBar::line(&p(0, 0), true).starts_with('\r'));
+        assert!(ProgressBar::line(&p(9, 3), false).contains(&"#".repeat(30)));
+    }
 }

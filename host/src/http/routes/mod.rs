@@ -4,11 +4,12 @@
 
 mod checkpoint;
 pub(crate) mod health;
+pub(in crate::http) mod jobs;
 mod metrics;
 mod public_result;
 mod publish;
 mod quote;
-mod request_aggregates;
+pub(in crate::http) mod request_aggregates;
 mod revoke;
 mod stored;
 mod submit_key;

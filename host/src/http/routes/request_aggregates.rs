@@ -14,12 +14,14 @@ use sha2::{Digest, Sha256};
 use strongroom_formats::cose::Sign1;
 use strongroom_protocol::ErrorCode;
 use strongroom_protocol::aggregates::AggregatePayload;
-use strongroom_protocol::messages::{AggregatesResult, ComputeAggregatesRequest};
+use strongroom_protocol::messages::{
+    AggregatesResult, ComputeAggregatesRequest, ComputePending, SealedHistory,
+};
 use uuid::Uuid;
 
 use super::stored::StoredSession;
 use super::{entry, session_state};
-use crate::enclave::EnclaveError;
+use crate::enclave::{Computed, EnclaveError};
 use crate::http::error::{ApiError, Code};
 use crate::http::validate::{self, RequestAggregates, ValidAggregatesRequest};
 use crate::http::{App, Ctx, Resp, json};
@@ -40,6 +42,15 @@ impl From<TlogError> for ApiError {
     }
 }
 
+/// What one computation attempt came to.
+pub(in crate::http) enum Attempt {
+    /// Signed and logged: the 200 body.
+    Done(serde_json::Value),
+    /// The exchange's weight ran out first (protocol 5): its history so
+    /// far is stored; the progress, for the job.
+    Pending(ComputePending),
+}
+
 impl App {
     pub(in crate::http) async fn request_aggregates(
         self: &Arc<Self>,
@@ -48,63 +59,96 @@ impl App {
         ctx: &Ctx,
     ) -> Result<Resp, ApiError> {
         let req = validate::parse_json::<RequestAggregates>(body)?.validate()?;
-        let outcome = async {
-            let (result, credential) = self.compute_with_retry(tenant, &req).await?;
-            let payload = decode_payload(&result.signed, req.session, &credential)?;
-            // Once the enclave has signed a head, the commit must not be cut short by
-            // the request deadline or a dropped connection (the enclave would then
-            // refuse the stored, older state as a rollback): run it as its own task.
-            let (app, stored, ctx2) = (self.clone(), result.clone(), ctx.clone());
-            let (session, meta) = (req.session, ResultMeta::of(&payload));
-            let appended = tokio::spawn(async move {
-                app.store_and_log(tenant, session, &stored, &meta, &ctx2)
-                    .await
-            })
-            .await
-            .map_err(|_| ApiError::new(Code::InternalError))??;
-            Ok::<_, ApiError>((result, payload, appended))
-        }
-        .await;
-        let (result, payload, (appended, witnessed)) = match outcome {
-            Ok(x) => x,
-            Err(e) => {
-                self.audit_failure(ctx, tenant, req.session, e.code).await;
-                return Err(e);
-            }
+        let outcome = match self.attempt(tenant, &req, None, ctx).await {
+            Ok(Attempt::Done(answer)) => return Ok(json(StatusCode::OK, &answer)),
+            Ok(Attempt::Pending(p)) => self.start_job(tenant, req.session, body, &p).await,
+            Err(e) => Err(e),
         };
+        if let Err(e) = &outcome {
+            self.audit_failure(ctx, tenant, req.session, e.code).await;
+        }
+        outcome
+    }
+
+    /// One computation: the enclave computes with the account's stored
+    /// history (and `job`'s memory); new history segments are stored; a
+    /// signed result is stored and logged and its 200 body answered.
+    pub(in crate::http) async fn attempt(
+        self: &Arc<Self>,
+        tenant: Uuid,
+        req: &ValidAggregatesRequest,
+        job: Option<Uuid>,
+        ctx: &Ctx,
+    ) -> Result<Attempt, ApiError> {
+        let (computed, credential) = self.compute_with_retry(tenant, req, job).await?;
+        let result = match computed {
+            Computed::Pending(p) => {
+                self.store_history(tenant, &p.history).await?;
+                return Ok(Attempt::Pending(p));
+            }
+            Computed::Done(result) => result,
+        };
+        let payload = decode_payload(&result.signed, req.session, &credential)?;
+        self.store_history(tenant, &result.history).await?;
+        // Once the enclave has signed a head, the commit must not be cut short by
+        // the request deadline or a dropped connection (the enclave would then
+        // refuse the stored, older state as a rollback): run it as its own task.
+        let (app, stored, ctx2) = (self.clone(), result.clone(), ctx.clone());
+        let (session, meta) = (req.session, ResultMeta::of(&payload));
+        let (appended, witnessed) = tokio::spawn(async move {
+            app.store_and_log(tenant, session, &stored, &meta, &ctx2)
+                .await
+        })
+        .await
+        .map_err(|_| ApiError::new(Code::InternalError))??;
         let aggregates =
             serde_json::to_value(&payload).map_err(|_| ApiError::new(Code::InternalError))?;
-        Ok(json(
-            StatusCode::OK,
-            &json!({
-                "aggregates": aggregates,
-                "aggregates_signed": STANDARD.encode(&result.signed),
-                "attestation": STANDARD.encode(&result.attestation),
-                "log": {
-                    "leaf_index": appended.leaf_index,
-                    "tree_size": appended.tree_size,
-                    "tree_head": STANDARD.encode(&appended.tree_head),
-                    "inclusion_proof": appended.inclusion_proof.iter().map(|h| STANDARD.encode(h)).collect::<Vec<_>>(),
-                    "checkpoint": witnessed.checkpoint,
-                    "tlog_proof": witnessed.tlog_proof,
-                },
-            }),
-        ))
+        Ok(Attempt::Done(json!({
+            "aggregates": aggregates,
+            "aggregates_signed": STANDARD.encode(&result.signed),
+            "attestation": STANDARD.encode(&result.attestation),
+            "log": {
+                "leaf_index": appended.leaf_index,
+                "tree_size": appended.tree_size,
+                "tree_head": STANDARD.encode(&appended.tree_head),
+                "inclusion_proof": appended.inclusion_proof.iter().map(|h| STANDARD.encode(h)).collect::<Vec<_>>(),
+                "checkpoint": witnessed.checkpoint,
+                "tlog_proof": witnessed.tlog_proof,
+            },
+        })))
+    }
+
+    /// Stores the enclave's new history segments (ciphertext) for the tenant.
+    async fn store_history(
+        &self,
+        tenant: Uuid,
+        segments: &[SealedHistory],
+    ) -> Result<(), ApiError> {
+        if segments.is_empty() {
+            return Ok(());
+        }
+        let mut client = self.pool.get().await?;
+        let tx = store::tenant_tx(&mut client, tenant).await?;
+        store::history::store(&tx, tenant, segments).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Computes; on `unknown_key_id` retries once when the ring was reloaded
     /// (another instance rotated) or the stored envelope changed meanwhile
     /// (re-sealed by a rotation). Otherwise the key version is gone: 409
     /// `key_version_gone`, the client submits the credential again. Answers
-    /// the result and the session's credential id (hex).
+    /// the enclave's answer and the session's credential id (hex).
     async fn compute_with_retry(
         &self,
         tenant: Uuid,
         req: &ValidAggregatesRequest,
-    ) -> Result<(AggregatesResult, String), ApiError> {
+        job: Option<Uuid>,
+    ) -> Result<(Computed, String), ApiError> {
         let stored = self.load_session(tenant, req.session, true).await?;
         let credential = stored.credential_id();
-        let call = compute_request(tenant, req, stored)?;
+        let history = self.load_history(tenant, &credential, job).await?;
+        let call = compute_request(tenant, req, stored, history.clone(), job)?;
         let used = call.sealed.key_id().to_owned();
         match self.enclave.compute(call).await {
             Err(EnclaveError::Refused(ErrorCode::UnknownKeyId)) => {}
@@ -112,7 +156,7 @@ impl App {
         }
         let reloaded = self.keys.refresh().await;
         let again = self.load_session(tenant, req.session, true).await?;
-        let call = compute_request(tenant, req, again)?;
+        let call = compute_request(tenant, req, again, history, job)?;
         if !reloaded && call.sealed.key_id() == used {
             return Err(ApiError::new(Code::KeyVersionGone));
         }
@@ -122,6 +166,25 @@ impl App {
             }
             other => Ok((other?, credential)),
         }
+    }
+
+    /// The stored history segments of the account this credential (or job)
+    /// is known to compute; none before the host knows the account.
+    async fn load_history(
+        &self,
+        tenant: Uuid,
+        credential: &str,
+        job: Option<Uuid>,
+    ) -> Result<Vec<SealedHistory>, ApiError> {
+        let mut client = self.pool.get().await?;
+        let tx = store::tenant_tx(&mut client, tenant).await?;
+        let account = store::history::account_of(&tx, Some(credential), job).await?;
+        let segments = match account {
+            Some(a) => store::history::load(&tx, &a).await?,
+            None => Vec::new(),
+        };
+        tx.commit().await?;
+        Ok(segments)
     }
 
     /// Up to three transactions, each holding the log's state row:
@@ -296,6 +359,8 @@ fn compute_request(
     tenant: Uuid,
     req: &ValidAggregatesRequest,
     stored: StoredSession,
+    history: Vec<SealedHistory>,
+    job: Option<Uuid>,
 ) -> Result<ComputeAggregatesRequest, ApiError> {
     Ok(ComputeAggregatesRequest {
         tenant: Some(tenant.to_string()),
@@ -307,8 +372,8 @@ fn compute_request(
         symbols: req.symbols.clone(),
         owner_authorization: req.owner_authorization.clone(),
         previous: stored.previous,
-        history: Vec::new(),
-        job: None,
+        history,
+        job: job.map(|j| j.to_string()),
     })
 }
 

@@ -77,6 +77,8 @@ impl App {
         let tx = store::tenant_tx(&mut client, tenant).await?;
         session_state(&tx, session).await?;
         store::sessions::revoke(&tx, session, &audit_entry).await?;
+        // The account's history goes with its last live credential.
+        store::history::purge(&*tx).await?;
         tx.commit().await?;
         // Exactly the version 1 answer: version 1 clients refuse unknown
         // fields. An absent `logged` means false.
@@ -191,6 +193,7 @@ impl App {
         let mut e = entry(ctx, tenant, "revoke_logged", session, "ok");
         e.detail = i64::try_from(appended.leaf_index).ok();
         store::sessions::revoke(&tx, session, &e).await?;
+        store::history::purge(&*tx).await?;
         tx.commit().await?;
         Ok(Some(appended))
     }
