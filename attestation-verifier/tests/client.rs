@@ -227,3 +227,66 @@ fn transparency_reads_are_public_and_typed() {
     );
     assert!(seen.iter().all(|s| s.authorization.is_none()));
 }
+
+fn job_json(state: &str, done: u64, extra: serde_json::Value) -> String {
+    let mut j = serde_json::json!({"job": {
+        "id": "4f1c2b8e-6d1a-4f5b-9c3e-2a7d8e9f0b1c", "session_id": "s", "state": state,
+        "progress": {"symbols_done": done, "symbols_total": 3, "weight_used": done * 20},
+        "attempts": 1, "created_at": "2026-12-07T06:00:00Z"}});
+    if let (Some(o), Some(e)) = (j.as_object_mut(), extra.as_object()) {
+        o.extend(e.clone());
+    }
+    j.to_string()
+}
+
+#[test]
+fn a_computation_answered_202_is_followed_until_its_job_ends() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let polls = std::sync::Arc::new(AtomicUsize::new(0));
+    let p = polls.clone();
+    let server = Server::start(move |seen| match seen.target.as_str() {
+        "/enclave/request_aggregates" => (202, job_json("running", 1, serde_json::json!({}))),
+        "/enclave/jobs/4f1c2b8e-6d1a-4f5b-9c3e-2a7d8e9f0b1c" => {
+            match p.fetch_add(1, Ordering::SeqCst) {
+                0 => (200, job_json("running", 2, serde_json::json!({}))),
+                _ => (
+                    200,
+                    job_json("done", 3, serde_json::json!({"result": {"aggregates": {"x": 1}}})),
+                ),
+            }
+        }
+        _ => (404, error_body("not_found", "no such route")),
+    });
+    let client = Client::new(&server.url, "k").unwrap();
+    let body = strongroom_verifier::client::AggregatesRequest {
+        session_id: "s".into(),
+        ..Default::default()
+    };
+    let mut reports = Vec::new();
+    let raw = client
+        .request_aggregates_follow(&body, |p| reports.push(p.symbols_done))
+        .unwrap();
+    let answer: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    assert_eq!(answer, serde_json::json!({"aggregates": {"x": 1}}));
+    assert_eq!(reports, vec![1, 2, 3]);
+    let seen = server.seen();
+    assert_eq!(seen.len(), 3);
+    assert!(seen[1..].iter().all(|s| s.method == "GET"
+        && s.authorization.as_deref() == Some("Bearer k")));
+
+    // A job that fails is the request's refusal, with its code.
+    let server = Server::start(|seen| match seen.target.as_str() {
+        "/enclave/request_aggregates" => (202, job_json("running", 0, serde_json::json!({}))),
+        _ => (
+            200,
+            job_json(
+                "failed",
+                1,
+                serde_json::json!({"error": {"code": "key_not_read_only", "message": "m"}}),
+            ),
+        ),
+    });
+    let client = Client::new(&server.url, "k").unwrap();
+    let err = client.request_aggregates_follow(&body, |_| {}).unwrap_err();
+    assert_eq!(err.code(), "key_not_read_only");
+}
