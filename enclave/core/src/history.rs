@@ -229,7 +229,7 @@ fn trade(symbol: &str, w: WireTrade) -> Result<Trade, SegmentError> {
 }
 
 /// The associated data: `label ‖ 0x00 ‖ format ‖ 0x00 ‖ account`.
-fn aad(account: &str) -> Vec<u8> {
+pub fn aad(account: &str) -> Vec<u8> {
     let mut aad = Vec::with_capacity(HISTORY_LABEL.len() + 3 + account.len());
     aad.extend_from_slice(HISTORY_LABEL);
     aad.extend_from_slice(&[0, SEGMENT_FORMAT, 0]);
