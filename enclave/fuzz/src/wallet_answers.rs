@@ -21,11 +21,7 @@ pub fn run(data: &[u8]) {
     assert!(snapshots.windows(2).all(|w| w[0].day < w[1].day));
     for s in &snapshots {
         assert!(s.balances.len() <= MAX_SNAPSHOT_BALANCES);
-        assert!(
-            s.balances
-                .values()
-                .all(|b| b.is_sign_positive() && !b.is_zero())
-        );
+        assert!(s.balances.values().all(|b| b.is_sign_positive() && !b.is_zero()));
     }
     let closes = parse_daily_closes(data).unwrap_or_default();
     assert!(closes.len() <= MAX_KLINES);
