@@ -5,9 +5,9 @@
 //!   the query string under the API secret; the key goes in `X-MBX-APIKEY`.
 //! - `myTrades` is paged by `fromId`, 1000 a call, until a short page: from
 //!   0, or from the cursor of the stored history segments the host handed
-//!   in for the account (`crate::history`); a weight budget spent once the
-//!   account is known ends the fetch as [`Fetched::Pending`] with what was
-//!   fetched so far.
+//!   in for the account (`crate::history`); a weight budget spent once
+//!   something was fetched (a page, or a symbol found up to date) ends the
+//!   fetch as [`Fetched::Pending`] with what was fetched so far.
 //! - 429/418 are retried after `Retry-After` within a bounded budget; a dropped
 //!   connection is reopened and the call retried (it is a read: idempotent).
 //! - Every request is first admitted by the shared [`WeightBudget`] (the
@@ -115,15 +115,17 @@ impl<T: ExchangeTransport> Exchange for Binance<T> {
         let pseudonym = account_pseudonym_v2(self.name(), &uid);
         let now_ms = self.clock.now_unix_ms();
         let mut progress = Progress::new(resume, pseudonym, uid, now_ms);
-        // From here on, a spent weight budget is progress, not a failure.
+        // Once something of the history is fetched, a spent weight budget
+        // is progress, not a failure; before that it stays the error (a
+        // host without jobs loses nothing, and retries as before).
         match session
             .history(&info, &account, symbols, &mut progress)
             .await
         {
             Ok(()) => Ok(Fetched::Complete(progress.finish())),
-            Err(ExchangeError::WeightBudget { retry_after_s }) => Ok(Fetched::Pending(
-                progress.interrupted(session.weight_used, retry_after_s),
-            )),
+            Err(ExchangeError::WeightBudget { retry_after_s }) if progress.made() => Ok(
+                Fetched::Pending(progress.interrupted(session.weight_used, retry_after_s)),
+            ),
             Err(e) => Err(e),
         }
     }

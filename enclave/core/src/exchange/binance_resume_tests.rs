@@ -318,3 +318,16 @@ fn pages_received_before_the_budget_ran_out_are_kept() {
     assert_eq!(my_trades_sent(&t, sent), ["BTCUSDT@1010"]);
     assert!(matches!(again, Fetched::Pending(p) if p.done.len() == 1));
 }
+
+/// Refused at the first `myTrades` (nothing fetched, nothing up to date):
+/// the error as before, not an empty pending.
+#[test]
+fn refused_before_anything_was_fetched_stays_the_error() {
+    let t = Arc::new(Scripted::default());
+    let clock = Arc::new(Settable::new(1_000));
+    let c = client(&t, &clock, 50);
+    script(&t, &[&time(1_000), INFO2, ACCOUNT, READ_ONLY]);
+    let err = run(c.fetch(&credential(), Some(&symbols()), Resume::none())).unwrap_err();
+    assert_eq!(err, ExchangeError::WeightBudget { retry_after_s: 59 });
+    assert!(my_trades_sent(&t, 0).is_empty());
+}

@@ -228,7 +228,7 @@ impl Resume<'static> {
     }
 }
 
-/// A fetch that ran out of exchange weight after the account was known.
+/// A fetch that ran out of exchange weight part-way (something fetched).
 #[derive(Debug)]
 pub struct Interrupted {
     /// The exchange's id of the account.
@@ -320,7 +320,8 @@ pub trait Exchange: Send + Sync {
     /// Fetches the trade history of `symbols` (or of every symbol the account
     /// holds a balance in, when `None`), starting from the stored segments
     /// of `resume` for the account the exchange reports; a weight budget
-    /// spent after the account is known is [`Fetched::Pending`].
+    /// spent once a symbol is up to date or a trade page fetched is
+    /// [`Fetched::Pending`] (before that, [`ExchangeError::WeightBudget`]).
     fn fetch(
         &self,
         credential: &Credential,

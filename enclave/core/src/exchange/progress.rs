@@ -115,6 +115,11 @@ impl<'a> Progress<'a> {
         }
     }
 
+    /// Whether anything was gained: a symbol up to date or a trade fetched.
+    pub(crate) fn made(&self) -> bool {
+        !self.done.is_empty() || !self.history.segments.is_empty()
+    }
+
     /// The finished history: trades in (symbol, id) order, a repeated id
     /// (impossible for well-formed segments, kept out defensively) once.
     pub(crate) fn finish(mut self) -> History {
