@@ -10,6 +10,8 @@
 //!    (CPU, NSM ioctl), all under one read of the key ring so the result's
 //!    `kid`, the signing key and the attested `user_data` always agree.
 
+use std::sync::Arc;
+
 use sha2::{Digest, Sha256};
 use strongroom_protocol::messages::{
     AggregatesResult, ComputeAggregatesRequest, ComputePending, MAX_JOB_ID_LEN, MAX_PREVIOUS,
@@ -26,7 +28,7 @@ use crate::history::{self, HistoryKey, Segment, Stored};
 use crate::intake::Credential;
 use crate::jobs::{self, Job};
 use crate::state::{Enclave, EnclaveError};
-use crate::terms::{self, Ask, Grant};
+use crate::terms::{self, Ask, Claim, Grant, Slot, Usage};
 
 /// What a `ComputeAggregates` answers when it does not fail.
 #[derive(Debug)]
@@ -76,13 +78,7 @@ pub(crate) async fn compute_aggregates<P: Ports>(
         job,
         ..
     } = req;
-    let job_ok = job
-        .as_deref()
-        .is_none_or(|j| !j.is_empty() && j.len() <= MAX_JOB_ID_LEN);
-    if previous.len() > MAX_PREVIOUS || previous.iter().any(|p| p.leaf_hash.len() != 32) || !job_ok
-    {
-        return Err(EnclaveError::InvalidArgument);
-    }
+    check_request(&previous, job.as_deref())?;
     let credential = ports
         .blocking(move |e| e.session_credential(&session_id, tenant.as_deref(), &sealed, &metadata))
         .await??;
@@ -101,12 +97,7 @@ pub(crate) async fn compute_aggregates<P: Ports>(
         owner_authorization.as_deref(),
         job,
     )?;
-    let usage = ports.enclave().usage();
-    let started_ms = terms.started_ms;
-    let (interval, claim) = match terms.grant {
-        Grant::Policy => (Some(usage.begin(&credential, started_ms)?), None),
-        Grant::Owner(digest) => (None, Some(usage.claim(digest, started_ms)?)),
-    };
+    let guards = Guards::take(ports.enclave().usage(), &credential, &terms)?;
     let stored = ports.blocking(move |e| open_stored(e, &history)).await??;
     let done = terms
         .remembered
@@ -126,11 +117,78 @@ pub(crate) async fn compute_aggregates<P: Ports>(
         })?;
     let history = match fetched {
         Fetched::Complete(history) => history,
+        // `guards` drop: a pending answer spends neither interval nor claim.
         Fetched::Pending(p) => return pending(ports, &credential, &stored, terms, p).await,
     };
     log_others(&stored, exchange.name(), history.account_id.as_deref());
-    let listed = symbols.is_some();
-    let answer = ports
+    let asked = (symbols.is_some(), window, previous);
+    let id = credential.id().to_owned();
+    let answer = signed(ports, credential, history, asked, terms.started_ms).await?;
+    guards.done(terms.started_ms);
+    if let Some(job) = &terms.job {
+        ports.enclave().jobs().forget(&id, job);
+    }
+    Ok(Computed::Signed(answer))
+}
+
+/// The request's own bounds: `previous` candidates and the job id.
+fn check_request(previous: &[PreviousLeaf], job: Option<&str>) -> Result<(), EnclaveError> {
+    let job_ok = job.is_none_or(|j| !j.is_empty() && j.len() <= MAX_JOB_ID_LEN);
+    if previous.len() > MAX_PREVIOUS || previous.iter().any(|p| p.leaf_hash.len() != 32) || !job_ok
+    {
+        return Err(EnclaveError::InvalidArgument);
+    }
+    Ok(())
+}
+
+/// The policy's interval or the owner's authorization, held while the
+/// computation runs; dropped without [`Guards::done`] (a failure, a
+/// pending answer) they are free again.
+struct Guards<'a> {
+    interval: Option<Slot<'a>>,
+    claim: Option<Claim<'a>>,
+}
+
+impl<'a> Guards<'a> {
+    fn take(
+        usage: &'a Usage,
+        credential: &Credential,
+        terms: &Terms,
+    ) -> Result<Self, EnclaveError> {
+        Ok(match terms.grant {
+            Grant::Policy => Guards {
+                interval: Some(usage.begin(credential, terms.started_ms)?),
+                claim: None,
+            },
+            Grant::Owner(digest) => Guards {
+                interval: None,
+                claim: Some(usage.claim(digest, terms.started_ms)?),
+            },
+        })
+    }
+
+    /// The result is signed: the interval counts from `started_ms`, the
+    /// authorization is spent.
+    fn done(self, started_ms: u64) {
+        if let Some(slot) = self.interval {
+            slot.done(started_ms);
+        }
+        if let Some(claim) = self.claim {
+            claim.done();
+        }
+    }
+}
+
+/// Step 3 on the blocking pool: the clock check, payload, signature and
+/// attestation, and the new segments sealed.
+async fn signed<P: Ports>(
+    ports: &P,
+    credential: Arc<Credential>,
+    history: History,
+    (listed, window, previous): (bool, Window, Vec<PreviousLeaf>),
+    started_ms: u64,
+) -> Result<AggregatesResult, EnclaveError> {
+    ports
         .blocking(move |e| {
             let ctx = Asked {
                 listed,
@@ -138,22 +196,11 @@ pub(crate) async fn compute_aggregates<P: Ports>(
                 previous: &previous,
             };
             let mut answer = sign_aggregates(e, &credential, &history, &ctx, started_ms)?;
-            answer.history =
-                seal_segments(e, &account_of(&credential, &history), &history.segments)?;
-            Ok::<_, EnclaveError>((answer, credential))
+            let account = account_of(&credential, &history);
+            answer.history = seal_segments(e, &account, &history.segments)?;
+            Ok(answer)
         })
-        .await??;
-    let (answer, credential) = answer;
-    if let Some(slot) = interval {
-        slot.done(started_ms);
-    }
-    if let Some(claim) = claim {
-        claim.done();
-    }
-    if let Some(job) = &terms.job {
-        ports.enclave().jobs().forget(credential.id(), job);
-    }
-    Ok(Computed::Signed(answer))
+        .await?
 }
 
 /// The grant of this attempt: the one remembered for the job (same
