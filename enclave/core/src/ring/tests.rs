@@ -388,6 +388,6 @@ fn the_history_key_survives_rotation_and_reload() {
             segment
         );
     }
-    let (_, other) = ring(42, 0);
+    let (_, other) = self::ring(42, 0);
     assert!(history::open(&HistoryKey::of(&other), &account, &sealed).is_err());
 }
