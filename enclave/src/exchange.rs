@@ -12,7 +12,8 @@ use strongroom_enclave_core::exchange::binance::Binance as BinanceClient;
 use strongroom_enclave_core::exchange::budget::WeightLimits;
 use strongroom_enclave_core::exchange::{
     Allowlist, Answer, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_RETRY_WAIT, DEFAULT_RECV_WINDOW_MS,
-    Endpoint, Exchange, ExchangeError, ExchangeTransport, History, MAX_RESPONSE_BYTES, RetryPolicy,
+    Endpoint, Exchange, ExchangeError, ExchangeTransport, Fetched, MAX_RESPONSE_BYTES, Resume,
+    RetryPolicy,
 };
 use strongroom_enclave_core::intake::Credential;
 use strongroom_protocol::transport::Address;
@@ -112,12 +113,13 @@ impl Exchange for Binance {
         self.client.name()
     }
 
-    fn fetch_history(
+    fn fetch(
         &self,
         credential: &Credential,
         symbols: Option<&[String]>,
-    ) -> impl Future<Output = Result<History, ExchangeError>> + Send {
-        self.client.fetch_history(credential, symbols)
+        resume: Resume<'_>,
+    ) -> impl Future<Output = Result<Fetched, ExchangeError>> + Send {
+        self.client.fetch(credential, symbols, resume)
     }
 }
 

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use strongroom_enclave::service::EnclaveService;
 use strongroom_enclave_core::aggregate::{SymbolInfo, Trade, parse_trades_page};
 use strongroom_enclave_core::clock::FixedClock;
-use strongroom_enclave_core::exchange::{Exchange, ExchangeError, History};
+use strongroom_enclave_core::exchange::{Exchange, ExchangeError, Fetched, History, Resume};
 use strongroom_enclave_core::intake::{Credential, IntakePolicy};
 use strongroom_enclave_core::state::Enclave;
 use strongroom_protocol::ErrorCode;
@@ -43,11 +43,12 @@ impl Exchange for Scripted {
         "binance"
     }
 
-    async fn fetch_history(
+    async fn fetch(
         &self,
         credential: &Credential,
         _symbols: Option<&[String]>,
-    ) -> Result<History, ExchangeError> {
+        _resume: Resume<'_>,
+    ) -> Result<Fetched, ExchangeError> {
         self.seen
             .lock()
             .unwrap()
@@ -55,7 +56,7 @@ impl Exchange for Scripted {
         if let Some(e) = self.error.lock().unwrap().clone() {
             return Err(e);
         }
-        Ok(History {
+        Ok(Fetched::Complete(History {
             symbols: self.info.clone(),
             trades: self.trades.clone(),
             exchange_time_ms: NOW_MS as i64
@@ -65,7 +66,8 @@ impl Exchange for Scripted {
             considered: self.info.keys().cloned().collect(),
             complete: true,
             daily: None,
-        })
+            segments: Vec::new(),
+        }))
     }
 }
 

@@ -346,7 +346,7 @@ pub const MAX_JOB_ID_LEN: usize = 64;
 
 /// Protocol 5: one sealed segment of an account's trade history, as the
 /// enclave hands it out and the host stores it (ciphertext only; the
-/// format of `sealed` is the enclave's, SPEC §4).
+/// format of `sealed` is the enclave's, SPEC §3.8).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SealedHistory {

@@ -16,12 +16,12 @@ use std::task::{Context, Poll, Waker};
 
 use strongroom_protocol::messages::{NewKeyRingRequest, Phase, RequestBody, ResponseBody};
 
-use crate::exchange::{Exchange, ExchangeError, History};
+use crate::exchange::{Exchange, ExchangeError, Fetched, Resume};
 use crate::intake::Credential;
 use crate::kms::boot;
 use crate::kms::client::{KmsClientError, KmsTarget, KmsTransport};
 use crate::kms::request::KmsRequest;
-use crate::results::compute_aggregates;
+use crate::results::{Computed, compute_aggregates};
 use crate::state::{Enclave, EnclaveError};
 
 /// What [`handle`] needs besides the enclave's state: the ports to the
@@ -93,9 +93,12 @@ pub async fn handle<P: Ports>(ports: &P, request: RequestBody) -> ResponseBody {
         RequestBody::UnsealKeyRing(req) if ports.has_io() => boot::unseal_key_ring(ports, req)
             .await
             .map(ResponseBody::KeyRingStatus),
-        RequestBody::ComputeAggregates(req) if ports.has_io() => compute_aggregates(ports, req)
-            .await
-            .map(ResponseBody::Aggregates),
+        RequestBody::ComputeAggregates(req) if ports.has_io() => {
+            compute_aggregates(ports, req).await.map(|c| match c {
+                Computed::Signed(result) => ResponseBody::Aggregates(result),
+                Computed::Pending(pending) => ResponseBody::Pending(pending),
+            })
+        }
         other => ports
             .blocking(move |e| local(e, other))
             .await
@@ -173,11 +176,12 @@ impl Exchange for NoEgress {
         match *self {}
     }
 
-    async fn fetch_history(
+    async fn fetch(
         &self,
         _credential: &Credential,
         _symbols: Option<&[String]>,
-    ) -> Result<History, ExchangeError> {
+        _resume: Resume<'_>,
+    ) -> Result<Fetched, ExchangeError> {
         match *self {}
     }
 }

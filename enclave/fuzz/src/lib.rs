@@ -10,6 +10,7 @@
 pub mod c2sp;
 pub mod cose_sign1;
 pub mod fixtures;
+pub mod history_segment;
 pub mod kms_answer;
 pub mod kms_cms;
 pub mod owner_action;

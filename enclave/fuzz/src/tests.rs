@@ -9,8 +9,8 @@ use strongroom_enclave_core::sync::{NONCE_LEN, SyncHolder};
 
 use crate::fixtures::{FIXED_DATA_KEY, T0_MS, fixed_ring, sim};
 use crate::{
-    c2sp, cose_sign1, kms_answer, kms_cms, owner_action, proxy_v2, ring_open, ring_secrets, sync_export,
-    sync_import, wallet_answers,
+    c2sp, cose_sign1, history_segment, kms_answer, kms_cms, owner_action, proxy_v2, ring_open,
+    ring_secrets, sync_export, sync_import, wallet_answers,
 };
 
 /// xorshift64*: deterministic inputs, no extra dependency.
@@ -389,5 +389,39 @@ fn wallet_answers_target() {
     let mut rng = Rng(17);
     for _ in 0..500 {
         wallet_answers::run(&rng.bytes(300));
+    }
+}
+
+#[test]
+fn history_segment_target() {
+    use strongroom_enclave_core::history::{self, HistoryKey};
+    let seed = history_segment::seed();
+    let key = HistoryKey::from_bytes(history_segment::KEY);
+    assert!(
+        history::open(&key, history_segment::ACCOUNT, seed).is_ok(),
+        "seed opens"
+    );
+    // Raw: the genuine bytes and their mutations, mode 0.
+    for m in mutations(seed, 5) {
+        history_segment::run(&[&[0u8][..], &m].concat());
+    }
+    // Honest: the genuine plaintext reaches the segment rules; so do its mutations.
+    let plain = history_segment::seed_plaintext();
+    let mut honest = vec![1u8];
+    honest.extend_from_slice(&plain);
+    history_segment::run(&honest);
+    for m in mutations(&plain, 1) {
+        history_segment::run(&[&[1u8][..], &m].concat());
+    }
+    // Tampered: no edits opens; every edit script is checked.
+    history_segment::run(&[2u8]);
+    let mut rng = Rng(18);
+    for _ in 0..2000 {
+        let mut input = vec![2u8];
+        input.extend(rng.bytes(8));
+        history_segment::run(&input);
+        let mut raw = vec![(rng.next() % 2) as u8];
+        raw.extend(rng.bytes(400));
+        history_segment::run(&raw);
     }
 }

@@ -60,7 +60,22 @@ fn respond(
         .iter()
         .find(|(h, _)| *h == crate::binance::USED_WEIGHT_HEADER)
         .map_or("-", |(_, v)| v.as_str());
-    tracing::info!(path = r.path, status = out.status, used_weight, "request");
+    // Public request parameters only (never the key or the signature): the
+    // tests read which symbol was asked from which `fromId`.
+    let param = |k: &str| {
+        r.query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(k))
+            .unwrap_or("-")
+    };
+    tracing::info!(
+        path = r.path,
+        symbol = param("symbol="),
+        from_id = param("fromId="),
+        status = out.status,
+        used_weight,
+        "request"
+    );
     let mut builder = hyper::Response::builder()
         .status(out.status)
         .header("content-type", "application/json;charset=UTF-8");

@@ -3,7 +3,11 @@
 //! - Signed calls carry `timestamp` (enclave clock + the offset learned from
 //!   `GET /api/v3/time`) and `recvWindow`, and `signature` = hex HMAC-SHA256 of
 //!   the query string under the API secret; the key goes in `X-MBX-APIKEY`.
-//! - `myTrades` is paged by `fromId` from 0, 1000 a call, until a short page.
+//! - `myTrades` is paged by `fromId`, 1000 a call, until a short page: from
+//!   0, or from the cursor of the stored history segments the host handed
+//!   in for the account (`crate::history`); a weight budget spent once
+//!   something was fetched (a page, or a symbol found up to date) ends the
+//!   fetch as [`Fetched::Pending`] with what was fetched so far.
 //! - 429/418 are retried after `Retry-After` within a bounded budget; a dropped
 //!   connection is reopened and the call retried (it is a read: idempotent).
 //! - Every request is first admitted by the shared [`WeightBudget`] (the
@@ -30,12 +34,14 @@ use strongroom_formats::aggregates::Permissions;
 use zeroize::Zeroizing;
 
 use super::budget::{SapiBudgets, WeightBudget, WeightLimits};
+use super::progress::{Progress, Start};
 use super::{
-    Answer, Exchange, ExchangeError, ExchangeTransport, History, MAX_SYMBOLS_PER_REQUEST,
-    MAX_TRADES_PER_REQUEST, RetryPolicy,
+    Answer, Exchange, ExchangeError, ExchangeTransport, Fetched, MAX_SYMBOLS_PER_REQUEST,
+    MAX_TRADES_PER_REQUEST, Resume, RetryPolicy,
 };
 use crate::aggregate::{SymbolInfo, Trade, parse_trades_page, valid_name};
 use crate::clock::Clock;
+use crate::compute::account_pseudonym_v2;
 use crate::intake::Credential;
 
 /// Trades per `myTrades` page (Binance's maximum).
@@ -95,44 +101,33 @@ impl<T: ExchangeTransport> Exchange for Binance<T> {
         "binance"
     }
 
-    async fn fetch_history(
+    async fn fetch(
         &self,
         credential: &Credential,
         symbols: Option<&[String]>,
-    ) -> Result<History, ExchangeError> {
+        resume: Resume<'_>,
+    ) -> Result<Fetched, ExchangeError> {
         let mut session = Session::new(self, credential);
         session.sync_time().await?;
         let info = session.exchange_info().await?;
         let account = session.account().await?;
-        // Only a key that can do nothing but read is used (and the snapshot
-        // of its restrictions is signed into the result).
-        let permissions = session.restrictions().await?;
-        if !permissions.read_only() {
-            return Err(ExchangeError::KeyNotReadOnly);
+        let uid = account.uid.to_string();
+        let pseudonym = account_pseudonym_v2(self.name(), &uid);
+        let now_ms = self.clock.now_unix_ms();
+        let mut progress = Progress::new(resume, pseudonym, uid, now_ms);
+        // Once something of the history is fetched, a spent weight budget
+        // is progress, not a failure; before that it stays the error (a
+        // host without jobs loses nothing, and retries as before).
+        match session
+            .history(&info, &account, symbols, &mut progress)
+            .await
+        {
+            Ok(()) => Ok(Fetched::Complete(progress.finish())),
+            Err(ExchangeError::WeightBudget { retry_after_s }) if progress.made() => Ok(
+                Fetched::Pending(progress.interrupted(session.weight_used, retry_after_s)),
+            ),
+            Err(e) => Err(e),
         }
-        let (wanted, complete) = match symbols {
-            Some(list) => (named_symbols(list, &info)?, true),
-            None => discovered_symbols(&info, &account.assets),
-        };
-        let mut history = History {
-            exchange_time_ms: session.exchange_now_ms(),
-            account_id: Some(account.uid.to_string()),
-            permissions: Some(permissions),
-            considered: wanted.clone(),
-            complete,
-            ..History::default()
-        };
-        for symbol in wanted {
-            let trades = session.my_trades(&symbol, history.trades.len()).await?;
-            if !trades.is_empty() {
-                if let Some(i) = info.get(&symbol) {
-                    history.symbols.insert(symbol.clone(), i.clone());
-                }
-                history.trades.extend(trades);
-            }
-        }
-        history.daily = session.daily_inputs(account.uid).await?;
-        Ok(history)
     }
 }
 
@@ -230,6 +225,8 @@ struct Session<'a, T: ExchangeTransport> {
     credential: &'a Credential,
     conn: Option<T::Connection>,
     offset_ms: i64,
+    /// Weight admitted for this session's requests, every budget together.
+    weight_used: u64,
 }
 
 #[derive(Deserialize)]
@@ -274,6 +271,7 @@ impl<'a, T: ExchangeTransport> Session<'a, T> {
             credential,
             conn: None,
             offset_ms: 0,
+            weight_used: 0,
         }
     }
 
@@ -355,13 +353,56 @@ impl<'a, T: ExchangeTransport> Session<'a, T> {
         })
     }
 
+    /// After the account is known: the key's restrictions, then each
+    /// symbol from its stored chain's cursor, then the daily inputs.
+    async fn history(
+        &mut self,
+        info: &BTreeMap<String, SymbolInfo>,
+        account: &AccountInfo,
+        symbols: Option<&[String]>,
+        progress: &mut Progress<'_>,
+    ) -> Result<(), ExchangeError> {
+        // Only a key that can do nothing but read is used (and the snapshot
+        // of its restrictions is signed into the result).
+        let permissions = self.restrictions().await?;
+        if !permissions.read_only() {
+            return Err(ExchangeError::KeyNotReadOnly);
+        }
+        let (wanted, complete) = match symbols {
+            Some(list) => (named_symbols(list, info)?, true),
+            None => discovered_symbols(info, &account.assets),
+        };
+        progress.plan(&wanted);
+        progress.history.exchange_time_ms = self.exchange_now_ms();
+        progress.history.permissions = Some(permissions);
+        progress.history.considered = wanted.clone();
+        progress.history.complete = complete;
+        for symbol in &wanted {
+            let si = info.get(symbol).ok_or(ExchangeError::UnknownSymbol)?;
+            let Start::From(from_id) = progress.begin(symbol, si)? else {
+                continue;
+            };
+            let mut fresh = Vec::new();
+            let fetched = self
+                .my_trades(symbol, from_id, progress.count(), &mut fresh)
+                .await;
+            // Pages already fetched are kept even when the next one is refused.
+            progress.record(symbol, si, from_id, fresh, fetched.is_ok());
+            fetched?;
+        }
+        progress.history.daily = self.daily_inputs(account.uid).await?;
+        Ok(())
+    }
+
+    /// `myTrades` of `symbol` from `fromId = from_id`, paged, into `out`
+    /// (which keeps the pages received when a later one fails).
     async fn my_trades(
         &mut self,
         symbol: &str,
+        mut from_id: u64,
         already: usize,
-    ) -> Result<Vec<Trade>, ExchangeError> {
-        let mut out: Vec<Trade> = Vec::new();
-        let mut from_id = 0u64;
+        out: &mut Vec<Trade>,
+    ) -> Result<(), ExchangeError> {
         loop {
             let query = format!("symbol={symbol}&fromId={from_id}&limit={PAGE_LIMIT}");
             let body = self.call("/api/v3/myTrades", query, true).await?;
@@ -377,7 +418,7 @@ impl<'a, T: ExchangeTransport> Session<'a, T> {
             }
             match last {
                 Some(id) if n >= PAGE_LIMIT => from_id = id + 1,
-                _ => return Ok(out),
+                _ => return Ok(()),
             }
         }
     }
@@ -475,6 +516,7 @@ impl<'a, T: ExchangeTransport> Session<'a, T> {
                 );
                 ExchangeError::WeightBudget { retry_after_s }
             })?;
+        self.weight_used = self.weight_used.saturating_add(u64::from(weight));
         let transport = &self.client.transport;
         if self.conn.is_none() {
             self.conn = Some(transport.connect().await?);
@@ -549,6 +591,11 @@ mod daily;
 #[allow(clippy::unwrap_used)]
 #[path = "binance_tests.rs"]
 mod scripted;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+#[path = "binance_resume_tests.rs"]
+mod resume_tests;
 
 #[cfg(test)]
 mod tests {

@@ -17,6 +17,8 @@ pub(super) struct Scripted {
     pub answers: Mutex<VecDeque<Answer>>,
     pub connects: Mutex<u32>,
     pub gets: Mutex<Vec<(u32, String)>>,
+    /// Every GET's path and query.
+    pub targets: Mutex<Vec<String>>,
     pub sleeps: Mutex<Vec<Duration>>,
 }
 
@@ -36,6 +38,10 @@ impl ExchangeTransport for Arc<Scripted> {
         _: Option<&str>,
     ) -> Result<Answer, ExchangeError> {
         let path = target.split('?').next().unwrap_or_default().to_owned();
+        self.targets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(target.to_owned());
         self.gets
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -110,12 +116,13 @@ pub(super) fn run<F: Future>(f: F) -> F::Output {
     }
 }
 
-const TIME: &str = r#"{"serverTime":1000}"#;
-const INFO: &str = r#"{"symbols":[{"symbol":"BTCUSDT","baseAsset":"BTC","quoteAsset":"USDT"}]}"#;
-const ACCOUNT: &str = r#"{"uid":1001,"balances":[{"asset":"BTC"}]}"#;
-const READ_ONLY: &str =
+pub(super) const TIME: &str = r#"{"serverTime":1000}"#;
+pub(super) const INFO: &str =
+    r#"{"symbols":[{"symbol":"BTCUSDT","baseAsset":"BTC","quoteAsset":"USDT"}]}"#;
+pub(super) const ACCOUNT: &str = r#"{"uid":1001,"balances":[{"asset":"BTC"}]}"#;
+pub(super) const READ_ONLY: &str =
     r#"{"ipRestrict":false,"enableReading":true,"enableSpotAndMarginTrading":false}"#;
-const NO_SNAPSHOTS: &str = r#"{"code":200,"msg":"","snapshotVos":[]}"#;
+pub(super) const NO_SNAPSHOTS: &str = r#"{"code":200,"msg":"","snapshotVos":[]}"#;
 
 /// The flaky `retry_after_beyond_the_budget_is_rate_limited`: a Retry-After
 /// within the budget is waited out, and the wait (up to a minute) outlasts

@@ -11,6 +11,7 @@
 
 pub mod binance;
 pub mod budget;
+mod progress;
 pub mod wallet;
 
 use std::collections::BTreeMap;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use strongroom_protocol::ErrorCode;
 
 use crate::aggregate::{SymbolInfo, Trade};
+use crate::history::{Segment, Stored};
 use crate::intake::Credential;
 
 /// Most trades fetched for one request, across all symbols (bounds memory).
@@ -197,6 +199,60 @@ pub struct History {
     /// What daily equity is built from (snapshots, closes, flows); `None`
     /// when the exchange client fetches none.
     pub daily: Option<crate::equity::DailyInputs>,
+    /// The trades fetched by this computation (not those of stored
+    /// segments), cut into segments to seal and hand to the host.
+    pub segments: Vec<Segment>,
+}
+
+/// What a computation starts from besides the exchange: the stored
+/// segments the host handed in (opened), and the symbols the same job
+/// already brought up to date (symbol -> cursor reached).
+#[derive(Debug, Clone, Copy)]
+pub struct Resume<'a> {
+    /// Opened segments, of any account: only those of the account the
+    /// exchange reports are used.
+    pub stored: &'a Stored,
+    /// Symbols not to query again when the stored chain reaches the cursor.
+    pub done: &'a BTreeMap<String, u64>,
+}
+
+impl Resume<'static> {
+    /// Nothing stored, no job: a full fetch.
+    pub fn none() -> Self {
+        static STORED: Stored = Stored::new();
+        static DONE: BTreeMap<String, u64> = BTreeMap::new();
+        Resume {
+            stored: &STORED,
+            done: &DONE,
+        }
+    }
+}
+
+/// A fetch that ran out of exchange weight part-way (something fetched).
+#[derive(Debug)]
+pub struct Interrupted {
+    /// The exchange's id of the account.
+    pub account_id: String,
+    /// The trades fetched so far, as segments to seal.
+    pub segments: Vec<Segment>,
+    /// Symbols brought up to date (this attempt or, per [`Resume::done`],
+    /// earlier ones) -> the cursor reached.
+    pub done: BTreeMap<String, u64>,
+    /// Symbols the computation covers (0 when refused before they were known).
+    pub symbols_total: u32,
+    /// Exchange weight this attempt used.
+    pub weight_used: u64,
+    /// Seconds until the budget allows more, 1 to 60.
+    pub retry_after_s: u32,
+}
+
+/// The outcome of a fetch that did not fail.
+#[derive(Debug)]
+pub enum Fetched {
+    /// Everything the computation needs.
+    Complete(History),
+    /// The weight budget ran out part-way (`pending`).
+    Pending(Interrupted),
 }
 
 /// Why the history could not be fetched. Never carries the credential or a
@@ -262,12 +318,33 @@ pub trait Exchange: Send + Sync {
     fn name(&self) -> &'static str;
 
     /// Fetches the trade history of `symbols` (or of every symbol the account
-    /// holds a balance in, when `None`).
+    /// holds a balance in, when `None`), starting from the stored segments
+    /// of `resume` for the account the exchange reports; a weight budget
+    /// spent once a symbol is up to date or a trade page fetched is
+    /// [`Fetched::Pending`] (before that, [`ExchangeError::WeightBudget`]).
+    fn fetch(
+        &self,
+        credential: &Credential,
+        symbols: Option<&[String]>,
+        resume: Resume<'_>,
+    ) -> impl Future<Output = Result<Fetched, ExchangeError>> + Send;
+
+    /// [`Exchange::fetch`] of everything, nothing stored: a spent weight
+    /// budget is [`ExchangeError::WeightBudget`].
     fn fetch_history(
         &self,
         credential: &Credential,
         symbols: Option<&[String]>,
-    ) -> impl Future<Output = Result<History, ExchangeError>> + Send;
+    ) -> impl Future<Output = Result<History, ExchangeError>> + Send {
+        async move {
+            match self.fetch(credential, symbols, Resume::none()).await? {
+                Fetched::Complete(h) => Ok(h),
+                Fetched::Pending(p) => Err(ExchangeError::WeightBudget {
+                    retry_after_s: p.retry_after_s,
+                }),
+            }
+        }
+    }
 }
 
 #[cfg(test)]

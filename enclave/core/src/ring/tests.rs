@@ -362,3 +362,32 @@ proptest! {
         same_ring(&ring, &open(&sealed, ring.data_key()).unwrap());
     }
 }
+
+/// The history key (`crate::history`) is derived from the signing scalar:
+/// an HPKE rotation, and the ring's round trip through its sealed form (what
+/// a restart or a peer sync gives), keep segments readable; another ring
+/// does not open them.
+#[test]
+fn the_history_key_survives_rotation_and_reload() {
+    use crate::history::{self, HistoryKey, NONCE_LEN};
+    let (nsm, mut ring) = ring(41, 0);
+    let page = br#"[{"symbol":"BTCUSDT","id":1,"orderId":1,"price":"1","qty":"1","quoteQty":"1","commission":"0","commissionAsset":"BTC","time":1,"isBuyer":true,"isMaker":false}]"#;
+    let trades = crate::aggregate::parse_trades_page(page).unwrap();
+    let info = crate::aggregate::SymbolInfo {
+        base: "BTC".into(),
+        quote: "USDT".into(),
+    };
+    let segment = history::segments_of("BTCUSDT", &info, (0, 2), &trades, 0).remove(0);
+    let account = "ab".repeat(32);
+    let sealed = history::seal(&HistoryKey::of(&ring), &account, &segment, [1; NONCE_LEN]).unwrap();
+    ring.add_version(&nsm).unwrap();
+    let reloaded = open(&seal(&ring, &nsm).unwrap(), ring.data_key()).unwrap();
+    for r in [&ring, &reloaded] {
+        assert_eq!(
+            history::open(&HistoryKey::of(r), &account, &sealed).unwrap(),
+            segment
+        );
+    }
+    let (_, other) = self::ring(42, 0);
+    assert!(history::open(&HistoryKey::of(&other), &account, &sealed).is_err());
+}

@@ -26,6 +26,7 @@ use crate::exchange::ExchangeError;
 use crate::intake::{
     self, Credential, IntakeError, IntakePolicy, Metadata, SessionCache, valid_session_id,
 };
+use crate::jobs::Jobs;
 use crate::nsm::{Nsm, NsmError};
 use crate::ring::RingError;
 use crate::ring::{KeyRing, KeyRingError};
@@ -242,6 +243,7 @@ pub struct Enclave {
     sessions: Mutex<SessionCache>,
     slots: ComputeSlots,
     usage: Usage,
+    jobs: Jobs,
     log: LogSigner,
     log_origin: String,
     pcr0: Vec<u8>,
@@ -279,6 +281,7 @@ impl Enclave {
             sessions: Mutex::new(SessionCache::default()),
             slots: ComputeSlots::default(),
             usage: Usage::default(),
+            jobs: Jobs::default(),
             log: LogSigner::new(),
             log_origin: DEFAULT_LOG_ORIGIN.to_owned(),
             pcr0,
@@ -312,6 +315,11 @@ impl Enclave {
     /// The last computation per credential (the policy's interval).
     pub(crate) fn usage(&self) -> &Usage {
         &self.usage
+    }
+
+    /// Interrupted computations' memory (see [`crate::jobs`]).
+    pub(crate) fn jobs(&self) -> &Jobs {
+        &self.jobs
     }
 
     /// Verifies peers' attestation under `root` instead (dev simulator:
