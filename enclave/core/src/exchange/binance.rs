@@ -11,8 +11,15 @@
 //!   `X-MBX-USED-WEIGHT-1M` updates it: a request that would pass the margin
 //!   is not sent ([`ExchangeError::WeightBudget`]), so the egress address is
 //!   never banned (418) for this enclave's traffic.
-//! - Symbol discovery when none are named: every symbol of `exchangeInfo`
-//!   whose base asset appears in the account's balances (as listed).
+//! - Symbol discovery when none are named ([`discovered_symbols`]): every
+//!   symbol of `exchangeInfo` whose base *or* quote asset the account may
+//!   have held: every balance `account` lists (zero ones included: the
+//!   enclave never sends `omitZeroBalances`), and every asset of the daily
+//!   snapshots, deposits and withdrawals fetched for daily equity (the days
+//!   of the latest run of daily snapshots, at most 30, see
+//!   `binance_daily`; none without a snapshot). Never truncated:
+//!   `selection.complete` is always true, and a history past the enclave's
+//!   limits fails the computation instead of signing part of it.
 
 //!
 //! Pure protocol logic over two ports: [`ExchangeTransport`] (one HTTPS GET
@@ -110,16 +117,28 @@ impl<T: ExchangeTransport> Exchange for Binance<T> {
         if !permissions.read_only() {
             return Err(ExchangeError::KeyNotReadOnly);
         }
-        let (wanted, complete) = match symbols {
-            Some(list) => (named_symbols(list, &info)?, true),
-            None => discovered_symbols(&info, &account.assets),
+        // Daily equity's inputs come first: their snapshots, deposits and
+        // withdrawals also name assets the account held.
+        let daily = session.daily_inputs(account.uid).await?;
+        let wanted = match symbols {
+            Some(list) => named_symbols(list, &info)?,
+            None => {
+                let mut assets = account.assets;
+                if let Some(d) = &daily {
+                    assets.extend(d.flows.iter().map(|f| f.asset.clone()));
+                    let held = d.snapshots.iter().flat_map(|s| s.balances.keys());
+                    assets.extend(held.cloned());
+                }
+                discovered_symbols(&info, &assets)
+            }
         };
         let mut history = History {
             exchange_time_ms: session.exchange_now_ms(),
             account_id: Some(account.uid.to_string()),
             permissions: Some(permissions),
             considered: wanted.clone(),
-            complete,
+            complete: true,
+            daily,
             ..History::default()
         };
         for symbol in wanted {
@@ -131,7 +150,6 @@ impl<T: ExchangeTransport> Exchange for Binance<T> {
                 history.trades.extend(trades);
             }
         }
-        history.daily = session.daily_inputs(account.uid).await?;
         Ok(history)
     }
 }
@@ -155,23 +173,18 @@ fn named_symbols(
         .collect()
 }
 
-/// The symbols whose base asset the account holds, sorted, at most
-/// [`MAX_SYMBOLS_PER_REQUEST`]; `false` when some were left out (the
-/// result's `selection.complete` says so).
+/// Every symbol with `assets` on either side, sorted; never truncated (the
+/// body of `exchangeInfo` is bounded by [`super::MAX_RESPONSE_BYTES`], so
+/// the list is too). [`MAX_SYMBOLS_PER_REQUEST`] bounds only a request that
+/// names its symbols.
 fn discovered_symbols(
     info: &BTreeMap<String, SymbolInfo>,
     assets: &BTreeSet<String>,
-) -> (Vec<String>, bool) {
-    let all: Vec<String> = info
-        .iter()
-        .filter(|(_, i)| assets.contains(&i.base))
+) -> Vec<String> {
+    info.iter()
+        .filter(|(_, i)| assets.contains(&i.base) || assets.contains(&i.quote))
         .map(|(s, _)| s.clone())
-        .collect();
-    let complete = all.len() <= MAX_SYMBOLS_PER_REQUEST;
-    (
-        all.into_iter().take(MAX_SYMBOLS_PER_REQUEST).collect(),
-        complete,
-    )
+        .collect()
 }
 
 /// `GET /sapi/v1/account/apiRestrictions`, as far as the result states it.
@@ -218,7 +231,8 @@ impl RawRestrictions {
     }
 }
 
-/// What `GET /api/v3/account` tells: the account's id and its assets.
+/// What `GET /api/v3/account` tells: the account's id and its assets
+/// (every balance listed, zero ones included).
 struct AccountInfo {
     uid: u64,
     assets: BTreeSet<String>,
@@ -619,10 +633,16 @@ mod tests {
                 },
             );
         }
-        let assets: BTreeSet<String> = ["ETH".to_owned(), "USDT".to_owned()].into();
+        let assets: BTreeSet<String> = ["ETH".to_owned()].into();
         assert_eq!(
             discovered_symbols(&info, &assets),
-            (vec!["ETHBTC".to_owned(), "ETHUSDT".to_owned()], true)
+            ["ETHBTC".to_owned(), "ETHUSDT".to_owned()]
+        );
+        // Quote side too.
+        let assets: BTreeSet<String> = ["BTC".to_owned()].into();
+        assert_eq!(
+            discovered_symbols(&info, &assets),
+            ["BTCUSDT".to_owned(), "ETHBTC".to_owned()]
         );
         assert_eq!(
             named_symbols(&["BTCUSDT".into(), "BTCUSDT".into()], &info).unwrap_or_default(),

@@ -28,7 +28,7 @@ pub(crate) const MAX_TRADES_PER_REQUEST: usize = 2_000_000;
 /// Largest response body accepted from the exchange (exchangeInfo is the big one).
 pub const MAX_RESPONSE_BYTES: usize = 32 << 20;
 
-/// Most symbols one request may name or discover.
+/// Most symbols one request may name (discovery is never truncated).
 pub(crate) const MAX_SYMBOLS_PER_REQUEST: usize = 200;
 
 /// A host and port the enclave may reach: the measured allowlist's entries.
@@ -192,7 +192,9 @@ pub struct History {
     pub permissions: Option<strongroom_formats::aggregates::Permissions>,
     /// Every symbol queried, sorted.
     pub considered: Vec<String>,
-    /// Whether `considered` is every symbol discovery called for.
+    /// Whether `considered` is every symbol discovery called for (the
+    /// Binance client never truncates: always true; a history past the
+    /// enclave's limits fails instead).
     pub complete: bool,
     /// What daily equity is built from (snapshots, closes, flows); `None`
     /// when the exchange client fetches none.
@@ -261,8 +263,8 @@ pub trait Exchange: Send + Sync {
     /// The exchange's name as used in credentials (`binance`).
     fn name(&self) -> &'static str;
 
-    /// Fetches the trade history of `symbols` (or of every symbol the account
-    /// holds a balance in, when `None`).
+    /// Fetches the trade history of `symbols` (or, when `None`, of every
+    /// symbol with an asset the account holds or held on either side).
     fn fetch_history(
         &self,
         credential: &Credential,
