@@ -12,7 +12,8 @@ use strongroom_enclave_core::exchange::binance::Binance as BinanceClient;
 use strongroom_enclave_core::exchange::budget::WeightLimits;
 use strongroom_enclave_core::exchange::{
     Allowlist, Answer, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_RETRY_WAIT, DEFAULT_RECV_WINDOW_MS,
-    Endpoint, Exchange, ExchangeError, ExchangeTransport, History, MAX_RESPONSE_BYTES, RetryPolicy,
+    Endpoint, Exchange, ExchangeError, ExchangeTransport, History, KeyCheck, MAX_RESPONSE_BYTES,
+    RetryPolicy,
 };
 use strongroom_enclave_core::intake::Credential;
 use strongroom_protocol::transport::Address;
@@ -118,6 +119,13 @@ impl Exchange for Binance {
         symbols: Option<&[String]>,
     ) -> impl Future<Output = Result<History, ExchangeError>> + Send {
         self.client.fetch_history(credential, symbols)
+    }
+
+    fn check_key(
+        &self,
+        credential: &Credential,
+    ) -> impl Future<Output = Result<KeyCheck, ExchangeError>> + Send {
+        self.client.check_key(credential)
     }
 }
 

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use strongroom_enclave::service::EnclaveService;
 use strongroom_enclave_core::aggregate::{SymbolInfo, Trade, parse_trades_page};
 use strongroom_enclave_core::clock::FixedClock;
-use strongroom_enclave_core::exchange::{Exchange, ExchangeError, History};
+use strongroom_enclave_core::exchange::{Exchange, ExchangeError, History, KeyCheck};
 use strongroom_enclave_core::intake::{Credential, IntakePolicy};
 use strongroom_enclave_core::state::Enclave;
 use strongroom_protocol::ErrorCode;
@@ -65,6 +65,30 @@ impl Exchange for Scripted {
             considered: self.info.keys().cloned().collect(),
             complete: true,
             daily: None,
+        })
+    }
+
+    /// Account 1001, read-only; or the scripted error.
+    async fn check_key(&self, credential: &Credential) -> Result<KeyCheck, ExchangeError> {
+        self.seen
+            .lock()
+            .unwrap()
+            .push(credential.api_key().to_owned());
+        if let Some(e) = self.error.lock().unwrap().clone() {
+            return Err(e);
+        }
+        Ok(KeyCheck {
+            account_id: "1001".into(),
+            permissions: strongroom_protocol::aggregates::Permissions {
+                reading: true,
+                spot_trading: false,
+                margin: false,
+                futures: false,
+                withdrawals: false,
+                internal_transfer: false,
+                ip_restricted: false,
+                checked_at: "2027-01-15T08:00:00.000Z".into(),
+            },
         })
     }
 }
@@ -892,4 +916,72 @@ async fn a_resealed_credential_keeps_its_identity() {
         code(&f.service, compute("s10", &forged)).await,
         ErrorCode::MalformedCredential
     );
+}
+
+fn open_checked(session: &str, s: &(SealedCredential, CredentialMetadata)) -> RequestBody {
+    RequestBody::OpenCredential(OpenCredentialRequest {
+        tenant: None,
+        session_id: session.into(),
+        sealed: s.0.clone(),
+        metadata: s.1.clone(),
+        check_key: true,
+    })
+}
+
+/// Protocol 5's `check_key`: a checked key answers its account's v2
+/// pseudonym and stays cached; a key the check refuses (not read-only,
+/// rejected, or not checkable now) is forgotten at once; without egress
+/// the check is `not_implemented`, never skipped.
+#[tokio::test]
+async fn open_credential_checks_the_key_when_asked() {
+    let f = fixture();
+    let cred = sealed(&f.enclave, "binance", "k1");
+    match f.service.handle(open_checked("s1", &cred)).await {
+        ResponseBody::CredentialAccepted(a) => assert_eq!(
+            a.account.as_deref(),
+            Some(
+                strongroom_enclave_core::compute::account_pseudonym_v2("binance", "1001").as_str()
+            )
+        ),
+        other => panic!("not accepted: {other:?}"),
+    }
+    assert!(f.enclave.credential("s1").is_some());
+    assert_eq!(*f.exchange.seen.lock().unwrap(), ["k1"]);
+    for (err, want) in [
+        (ExchangeError::KeyNotReadOnly, ErrorCode::KeyNotReadOnly),
+        (
+            ExchangeError::RejectedCredentials,
+            ErrorCode::ExchangeRejectedCredentials,
+        ),
+        (ExchangeError::Unreachable, ErrorCode::ExchangeUnreachable),
+        (
+            ExchangeError::WeightBudget { retry_after_s: 7 },
+            ErrorCode::ExchangeBudget,
+        ),
+    ] {
+        *f.exchange.error.lock().unwrap() = Some(err);
+        assert_eq!(code(&f.service, open_checked("s2", &cred)).await, want);
+        assert!(f.enclave.credential("s2").is_none(), "{want:?}: forgotten");
+    }
+    // Without egress (the in-place handler): refused, not opened unchecked.
+    let ResponseBody::Error(e) = f.enclave.handle(open_checked("s3", &cred)) else {
+        panic!("opened without a check");
+    };
+    assert_eq!(e.code, ErrorCode::NotImplemented);
+    assert!(f.enclave.credential("s3").is_none());
+    // Without the flag: no exchange call, no account.
+    *f.exchange.error.lock().unwrap() = None;
+    let open = RequestBody::OpenCredential(OpenCredentialRequest {
+        tenant: None,
+        session_id: "s4".into(),
+        sealed: cred.0.clone(),
+        metadata: cred.1.clone(),
+        check_key: false,
+    });
+    let before = f.exchange.seen.lock().unwrap().len();
+    match f.service.handle(open).await {
+        ResponseBody::CredentialAccepted(a) => assert_eq!(a.account, None),
+        other => panic!("not accepted: {other:?}"),
+    }
+    assert_eq!(f.exchange.seen.lock().unwrap().len(), before);
 }

@@ -4,6 +4,9 @@
 //! [`Enclave::handle`] is the same function with no egress at all, polled
 //! to completion in place (tests, fuzzing).
 //!
+//! `OpenCredential` with `check_key` also needs the exchange (see
+//! [`open_and_check`]).
+//!
 //! | request | booting | ready |
 //! |---|---|---|
 //! | `Health`, `KeyRingStatus`, `Forget` | served | served |
@@ -14,9 +17,13 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-use strongroom_protocol::messages::{NewKeyRingRequest, Phase, RequestBody, ResponseBody};
+use strongroom_protocol::messages::{
+    CredentialAccepted, ForgetRequest, NewKeyRingRequest, OpenCredentialRequest, Phase,
+    RequestBody, ResponseBody,
+};
 
-use crate::exchange::{Exchange, ExchangeError, History};
+use crate::compute::account_pseudonym_v2;
+use crate::exchange::{Exchange, ExchangeError, History, KeyCheck};
 use crate::intake::Credential;
 use crate::kms::boot;
 use crate::kms::client::{KmsClientError, KmsTarget, KmsTransport};
@@ -96,6 +103,11 @@ pub async fn handle<P: Ports>(ports: &P, request: RequestBody) -> ResponseBody {
         RequestBody::ComputeAggregates(req) if ports.has_io() => compute_aggregates(ports, req)
             .await
             .map(ResponseBody::Aggregates),
+        RequestBody::OpenCredential(req) if req.check_key && ports.has_io() => {
+            open_and_check(ports, req)
+                .await
+                .map(ResponseBody::CredentialAccepted)
+        }
         other => ports
             .blocking(move |e| local(e, other))
             .await
@@ -104,11 +116,62 @@ pub async fn handle<P: Ports>(ports: &P, request: RequestBody) -> ResponseBody {
     result.unwrap_or_else(EnclaveError::into_response)
 }
 
+/// `OpenCredential` with `check_key` (protocol 5): the credential is opened
+/// and cached as without it, then the key is checked at the exchange
+/// (restrictions and account id). A key that can do more than read
+/// (`key_not_read_only`), that the exchange rejects, or that could not be
+/// checked (unreachable, rate-limited, weight budget: the host retries) is
+/// refused and its session forgotten at once: a key is never kept unchecked
+/// when the check was asked for. The answer names the account's v2
+/// pseudonym.
+async fn open_and_check<P: Ports>(
+    ports: &P,
+    req: OpenCredentialRequest,
+) -> Result<CredentialAccepted, EnclaveError> {
+    let session_id = req.session_id.clone();
+    let (mut accepted, credential) = ports
+        .blocking(move |e| {
+            let accepted = e.open_credential(&req)?;
+            let credential = e
+                .credential(&req.session_id)
+                .ok_or_else(|| EnclaveError::Internal("session vanished".to_owned()))?;
+            Ok::<_, EnclaveError>((accepted, credential))
+        })
+        .await??;
+    let checked = check(ports, &credential).await;
+    match checked {
+        Ok(c) => {
+            accepted.account = Some(account_pseudonym_v2(credential.exchange(), &c.account_id));
+            Ok(accepted)
+        }
+        Err(err) => {
+            ports.enclave().forget(&ForgetRequest { session_id })?;
+            Err(err)
+        }
+    }
+}
+
+/// The exchange's word on `credential`'s key.
+async fn check<P: Ports>(ports: &P, credential: &Credential) -> Result<KeyCheck, EnclaveError> {
+    let exchange = ports.exchange().ok_or(EnclaveError::NoEgress)?;
+    if credential.exchange() != exchange.name() {
+        return Err(EnclaveError::UnsupportedExchange);
+    }
+    exchange.check_key(credential).await.map_err(|e| {
+        tracing::info!(reason = %e, "key check failed");
+        EnclaveError::Compute(e.into())
+    })
+}
+
 /// The requests that need no egress, on the enclave's state alone.
 fn local(e: &Enclave, request: RequestBody) -> Result<ResponseBody, EnclaveError> {
     Ok(match request {
         RequestBody::Health => ResponseBody::Health(e.health()),
         RequestBody::Attest(req) => ResponseBody::Attestation(e.attest(&req)?),
+        // Checking the key needs the exchange.
+        RequestBody::OpenCredential(req) if req.check_key => {
+            return Err(EnclaveError::NotImplemented);
+        }
         RequestBody::OpenCredential(req) => {
             ResponseBody::CredentialAccepted(e.open_credential(&req)?)
         }
@@ -178,6 +241,10 @@ impl Exchange for NoEgress {
         _credential: &Credential,
         _symbols: Option<&[String]>,
     ) -> Result<History, ExchangeError> {
+        match *self {}
+    }
+
+    async fn check_key(&self, _credential: &Credential) -> Result<KeyCheck, ExchangeError> {
         match *self {}
     }
 }

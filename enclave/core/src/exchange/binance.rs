@@ -38,7 +38,7 @@ use zeroize::Zeroizing;
 
 use super::budget::{SapiBudgets, WeightBudget, WeightLimits};
 use super::{
-    Answer, Exchange, ExchangeError, ExchangeTransport, History, MAX_SYMBOLS_PER_REQUEST,
+    Answer, Exchange, ExchangeError, ExchangeTransport, History, KeyCheck, MAX_SYMBOLS_PER_REQUEST,
     MAX_TRADES_PER_REQUEST, RetryPolicy,
 };
 use crate::aggregate::{SymbolInfo, Trade, parse_trades_page, valid_name};
@@ -151,6 +151,24 @@ impl<T: ExchangeTransport> Exchange for Binance<T> {
             }
         }
         Ok(history)
+    }
+
+    /// `time`, `apiRestrictions`, then `account` (for the uid) over one
+    /// connection: 21 weight of the `/api` budget, and one call of
+    /// `apiRestrictions`. A key that can do more than read is refused
+    /// before its account is asked for.
+    async fn check_key(&self, credential: &Credential) -> Result<KeyCheck, ExchangeError> {
+        let mut session = Session::new(self, credential);
+        session.sync_time().await?;
+        let permissions = session.restrictions().await?;
+        if !permissions.read_only() {
+            return Err(ExchangeError::KeyNotReadOnly);
+        }
+        let account = session.account().await?;
+        Ok(KeyCheck {
+            account_id: account.uid.to_string(),
+            permissions,
+        })
     }
 }
 

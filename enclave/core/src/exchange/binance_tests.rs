@@ -414,3 +414,37 @@ fn discovery_is_never_truncated() {
         320
     );
 }
+
+/// `check_key`: time, apiRestrictions, then account for the uid; a key
+/// that can trade is refused before its account is asked for.
+#[test]
+fn check_key_reads_restrictions_then_the_account() {
+    let t = Arc::new(Scripted::default());
+    let trading = r#"{"enableReading":true,"enableSpotAndMarginTrading":true}"#;
+    t.answers
+        .lock()
+        .unwrap()
+        .extend([ok(TIME), ok(READ_ONLY), ok(ACCOUNT), ok(TIME), ok(trading)]);
+    let client = Binance::new(
+        t.clone(),
+        Arc::new(FixedClock(1000)),
+        RetryPolicy::default(),
+    );
+    let checked = run(client.check_key(&credential())).unwrap();
+    assert_eq!(checked.account_id, "1001");
+    assert!(checked.permissions.read_only());
+    assert_eq!(
+        run(client.check_key(&credential())),
+        Err(ExchangeError::KeyNotReadOnly)
+    );
+    assert_eq!(
+        paths(&t),
+        [
+            "/api/v3/time",
+            "/sapi/v1/account/apiRestrictions",
+            "/api/v3/account",
+            "/api/v3/time",
+            "/sapi/v1/account/apiRestrictions",
+        ]
+    );
+}

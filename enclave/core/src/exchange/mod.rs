@@ -201,6 +201,15 @@ pub struct History {
     pub daily: Option<crate::equity::DailyInputs>,
 }
 
+/// What a check of an API key at submit found (protocol 5's `check_key`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyCheck {
+    /// The exchange's own id of the account (Binance `uid`).
+    pub account_id: String,
+    /// The key's restrictions as the exchange reported them.
+    pub permissions: strongroom_formats::aggregates::Permissions,
+}
+
 /// Why the history could not be fetched. Never carries the credential or a
 /// response body.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -270,6 +279,13 @@ pub trait Exchange: Send + Sync {
         credential: &Credential,
         symbols: Option<&[String]>,
     ) -> impl Future<Output = Result<History, ExchangeError>> + Send;
+
+    /// Checks an API key without fetching any history: its restrictions and
+    /// the account it belongs to (for `OpenCredential` with `check_key`).
+    fn check_key(
+        &self,
+        credential: &Credential,
+    ) -> impl Future<Output = Result<KeyCheck, ExchangeError>> + Send;
 }
 
 #[cfg(test)]
