@@ -1,6 +1,10 @@
 //! `POST /enclave/submit_key`: the enclave opens and checks the sealed
-//! credential; only then are the session, the credential and the audit row
-//! stored, together.
+//! credential (and, with `SUBMIT_CHECK_KEY`, the key itself at the exchange:
+//! read-only, and which account); only then are the session, the
+//! credential, the account and the audit row stored, together. A key the
+//! check refuses (`key_not_read_only`, `exchange_rejected_credentials`) or
+//! could not check now (`exchange_unreachable`, `exchange_budget`, ...)
+//! stores nothing, with the same statuses as `request_aggregates`.
 
 use std::sync::atomic::Ordering;
 
@@ -54,7 +58,7 @@ impl App {
         if let Err(e) = self
             .store(
                 &sub,
-                stored,
+                (stored, accepted.account.as_deref()),
                 session,
                 accepted.expires_at,
                 (tenant, &key_hash),
@@ -84,9 +88,16 @@ impl App {
         session: Uuid,
         sub: &ValidSubmission,
     ) -> Result<CredentialAccepted, EnclaveError> {
-        match self.enclave.open(open_request(tenant, session, sub)).await {
+        let check = self.cfg.submit_check_key;
+        match self
+            .enclave
+            .open(open_request(tenant, session, sub, check))
+            .await
+        {
             Err(EnclaveError::Refused(ErrorCode::UnknownKeyId)) if self.keys.refresh().await => {
-                self.enclave.open(open_request(tenant, session, sub)).await
+                self.enclave
+                    .open(open_request(tenant, session, sub, check))
+                    .await
             }
             other => other,
         }
@@ -107,7 +118,7 @@ impl App {
     async fn store(
         &self,
         sub: &ValidSubmission,
-        env: &SealedCredential,
+        (env, account): (&SealedCredential, Option<&str>),
         session: Uuid,
         expires_at: u64,
         (tenant, key_hash): (Uuid, &[u8; 32]),
@@ -129,6 +140,7 @@ impl App {
             stored_key_id: env.key_id(),
             sealed: &stored,
             credential: &credential,
+            account,
         };
         let audit_entry = entry(ctx, tenant, "submit_key", session, "ok");
         match store::sessions::insert(&client, &new, &audit_entry).await {
@@ -142,7 +154,12 @@ impl App {
     }
 }
 
-fn open_request(tenant: Uuid, session: Uuid, sub: &ValidSubmission) -> OpenCredentialRequest {
+fn open_request(
+    tenant: Uuid,
+    session: Uuid,
+    sub: &ValidSubmission,
+    check_key: bool,
+) -> OpenCredentialRequest {
     OpenCredentialRequest {
         tenant: Some(tenant.to_string()),
         session_id: session.to_string(),
@@ -152,6 +169,6 @@ fn open_request(tenant: Uuid, session: Uuid, sub: &ValidSubmission) -> OpenCrede
             label: sub.label.clone(),
             ttl_seconds: sub.ttl,
         },
-        check_key: false,
+        check_key,
     }
 }
