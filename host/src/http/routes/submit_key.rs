@@ -33,6 +33,11 @@ fn rfc3339(unix: u64) -> Result<String, ApiError> {
         .map_err(|_| ApiError::new(Code::EnclaveError))
 }
 
+/// An account pseudonym: 64 lowercase hex digits.
+fn pseudonym(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 impl App {
     pub(in crate::http) async fn submit_key(
         &self,
@@ -51,6 +56,14 @@ impl App {
                 return Err(err);
             }
         };
+        // With the check the enclave names the account (hex SHA-256); an
+        // answer without it is outside the protocol: nothing is stored.
+        if self.cfg.submit_check_key && !accepted.account.as_deref().is_some_and(pseudonym) {
+            let _ = self.enclave.forget(session.to_string()).await;
+            let err = ApiError::new(Code::EnclaveError);
+            self.audit_refusal(ctx, tenant, session, err.code).await;
+            return Err(err);
+        }
         let expires_at = rfc3339(accepted.expires_at)?;
         // The enclave's re-sealing to the current key version, when it made
         // one (checked against the contract when the answer was decoded).
