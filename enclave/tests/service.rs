@@ -36,6 +36,8 @@ struct Scripted {
     seen: Mutex<Vec<String>>,
     /// The exchange's clock: NOW_MS plus this.
     offset_ms: std::sync::atomic::AtomicI64,
+    /// `check_key` never answers.
+    stall: std::sync::atomic::AtomicBool,
 }
 
 impl Exchange for Scripted {
@@ -77,6 +79,9 @@ impl Exchange for Scripted {
         if let Some(e) = self.error.lock().unwrap().clone() {
             return Err(e);
         }
+        if self.stall.load(std::sync::atomic::Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
         Ok(KeyCheck {
             account_id: "1001".into(),
             permissions: strongroom_protocol::aggregates::Permissions {
@@ -114,6 +119,7 @@ fn scripted() -> Scripted {
         error: Mutex::new(None),
         seen: Mutex::new(Vec::new()),
         offset_ms: 1_000.into(),
+        stall: false.into(),
     }
 }
 
@@ -969,6 +975,21 @@ async fn open_credential_checks_the_key_when_asked() {
     };
     assert_eq!(e.code, ErrorCode::NotImplemented);
     assert!(f.enclave.credential("s3").is_none());
+    // Dropped mid-check (a cancel, the host's deadline): forgotten too.
+    *f.exchange.error.lock().unwrap() = None;
+    f.exchange
+        .stall
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let stalled = tokio::time::timeout(
+        std::time::Duration::from_millis(100),
+        f.service.handle(open_checked("s5", &cred)),
+    )
+    .await;
+    assert!(stalled.is_err(), "the check never answers");
+    assert!(f.enclave.credential("s5").is_none(), "forgotten on drop");
+    f.exchange
+        .stall
+        .store(false, std::sync::atomic::Ordering::SeqCst);
     // Without the flag: no exchange call, no account.
     *f.exchange.error.lock().unwrap() = None;
     let open = RequestBody::OpenCredential(OpenCredentialRequest {

@@ -121,8 +121,9 @@ pub async fn handle<P: Ports>(ports: &P, request: RequestBody) -> ResponseBody {
 /// (restrictions and account id). A key that can do more than read
 /// (`key_not_read_only`), that the exchange rejects, or that could not be
 /// checked (unreachable, rate-limited, weight budget: the host retries) is
-/// refused and its session forgotten at once: a key is never kept unchecked
-/// when the check was asked for. The answer names the account's v2
+/// refused and its session forgotten at once (also when the request is
+/// cancelled mid-check): a key is never kept unchecked when the check was
+/// asked for. The answer names the account's v2
 /// pseudonym.
 async fn open_and_check<P: Ports>(
     ports: &P,
@@ -138,15 +139,33 @@ async fn open_and_check<P: Ports>(
             Ok::<_, EnclaveError>((accepted, credential))
         })
         .await??;
-    let checked = check(ports, &credential).await;
-    match checked {
-        Ok(c) => {
-            accepted.account = Some(account_pseudonym_v2(credential.exchange(), &c.account_id));
-            Ok(accepted)
-        }
-        Err(err) => {
-            ports.enclave().forget(&ForgetRequest { session_id })?;
-            Err(err)
+    // Forgets the session unless the check passes, also when this future
+    // is dropped mid-check (a cancel, the host's deadline).
+    let mut guard = Unchecked {
+        enclave: ports.enclave(),
+        session_id: Some(session_id),
+    };
+    let checked = check(ports, &credential).await?;
+    accepted.account = Some(account_pseudonym_v2(
+        credential.exchange(),
+        &checked.account_id,
+    ));
+    guard.session_id = None;
+    Ok(accepted)
+}
+
+/// A session opened for a key check that has not passed (yet).
+struct Unchecked<'a> {
+    enclave: &'a Enclave,
+    session_id: Option<String>,
+}
+
+impl Drop for Unchecked<'_> {
+    fn drop(&mut self) {
+        if let Some(session_id) = self.session_id.take()
+            && let Err(e) = self.enclave.forget(&ForgetRequest { session_id })
+        {
+            tracing::warn!(reason = %e, "forgetting an unchecked session failed");
         }
     }
 }
