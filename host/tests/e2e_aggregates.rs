@@ -83,6 +83,9 @@ async fn demo_fixture_end_to_end_through_the_egress_proxy() {
     let db = TestDb::migrated().await;
     let allow = format!("localhost:{}", mock.port);
     let host = start_host(&db, &enclave.addr, &egress, &allow).await;
+    // The first quote waits for the enclave's key ring (seen once as 503
+    // enclave_not_ready right after start).
+    common::wait_ready(&host).await;
     let key = db.tenant("acme").await;
     let mut bodies: Vec<Vec<u8>> = Vec::new();
 
