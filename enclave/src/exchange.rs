@@ -12,8 +12,8 @@ use strongroom_enclave_core::exchange::binance::Binance as BinanceClient;
 use strongroom_enclave_core::exchange::budget::WeightLimits;
 use strongroom_enclave_core::exchange::{
     Allowlist, Answer, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_RETRY_WAIT, DEFAULT_RECV_WINDOW_MS,
-    Endpoint, Exchange, ExchangeError, ExchangeTransport, Fetched, MAX_RESPONSE_BYTES, Resume,
-    RetryPolicy,
+    Endpoint, Exchange, ExchangeError, ExchangeTransport, Fetched, KeyCheck, MAX_RESPONSE_BYTES,
+    Resume, RetryPolicy,
 };
 use strongroom_enclave_core::intake::Credential;
 use strongroom_protocol::transport::Address;
@@ -120,6 +120,13 @@ impl Exchange for Binance {
         resume: Resume<'_>,
     ) -> impl Future<Output = Result<Fetched, ExchangeError>> + Send {
         self.client.fetch(credential, symbols, resume)
+    }
+
+    fn check_key(
+        &self,
+        credential: &Credential,
+    ) -> impl Future<Output = Result<KeyCheck, ExchangeError>> + Send {
+        self.client.check_key(credential)
     }
 }
 

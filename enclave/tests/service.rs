@@ -14,7 +14,9 @@ use sha2::{Digest, Sha256};
 use strongroom_enclave::service::EnclaveService;
 use strongroom_enclave_core::aggregate::{SymbolInfo, Trade, parse_trades_page};
 use strongroom_enclave_core::clock::FixedClock;
-use strongroom_enclave_core::exchange::{Exchange, ExchangeError, Fetched, History, Resume};
+use strongroom_enclave_core::exchange::{
+    Exchange, ExchangeError, Fetched, History, KeyCheck, Resume,
+};
 use strongroom_enclave_core::intake::{Credential, IntakePolicy};
 use strongroom_enclave_core::state::Enclave;
 use strongroom_protocol::ErrorCode;
@@ -36,6 +38,8 @@ struct Scripted {
     seen: Mutex<Vec<String>>,
     /// The exchange's clock: NOW_MS plus this.
     offset_ms: std::sync::atomic::AtomicI64,
+    /// `check_key` never answers.
+    stall: std::sync::atomic::AtomicBool,
 }
 
 impl Exchange for Scripted {
@@ -69,6 +73,33 @@ impl Exchange for Scripted {
             segments: Vec::new(),
         }))
     }
+
+    /// Account 1001, read-only; or the scripted error.
+    async fn check_key(&self, credential: &Credential) -> Result<KeyCheck, ExchangeError> {
+        self.seen
+            .lock()
+            .unwrap()
+            .push(credential.api_key().to_owned());
+        if let Some(e) = self.error.lock().unwrap().clone() {
+            return Err(e);
+        }
+        if self.stall.load(std::sync::atomic::Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+        Ok(KeyCheck {
+            account_id: "1001".into(),
+            permissions: strongroom_protocol::aggregates::Permissions {
+                reading: true,
+                spot_trading: false,
+                margin: false,
+                futures: false,
+                withdrawals: false,
+                internal_transfer: false,
+                ip_restricted: false,
+                checked_at: "2027-01-15T08:00:00.000Z".into(),
+            },
+        })
+    }
 }
 
 fn scripted() -> Scripted {
@@ -92,6 +123,7 @@ fn scripted() -> Scripted {
         error: Mutex::new(None),
         seen: Mutex::new(Vec::new()),
         offset_ms: 1_000.into(),
+        stall: false.into(),
     }
 }
 
@@ -894,4 +926,87 @@ async fn a_resealed_credential_keeps_its_identity() {
         code(&f.service, compute("s10", &forged)).await,
         ErrorCode::MalformedCredential
     );
+}
+
+fn open_checked(session: &str, s: &(SealedCredential, CredentialMetadata)) -> RequestBody {
+    RequestBody::OpenCredential(OpenCredentialRequest {
+        tenant: None,
+        session_id: session.into(),
+        sealed: s.0.clone(),
+        metadata: s.1.clone(),
+        check_key: true,
+    })
+}
+
+/// Protocol 5's `check_key`: a checked key answers its account's v2
+/// pseudonym and stays cached; a key the check refuses (not read-only,
+/// rejected, or not checkable now) is forgotten at once; without egress
+/// the check is `not_implemented`, never skipped.
+#[tokio::test]
+async fn open_credential_checks_the_key_when_asked() {
+    let f = fixture();
+    let cred = sealed(&f.enclave, "binance", "k1");
+    match f.service.handle(open_checked("s1", &cred)).await {
+        ResponseBody::CredentialAccepted(a) => assert_eq!(
+            a.account.as_deref(),
+            Some(
+                strongroom_enclave_core::compute::account_pseudonym_v2("binance", "1001").as_str()
+            )
+        ),
+        other => panic!("not accepted: {other:?}"),
+    }
+    assert!(f.enclave.credential("s1").is_some());
+    assert_eq!(*f.exchange.seen.lock().unwrap(), ["k1"]);
+    for (err, want) in [
+        (ExchangeError::KeyNotReadOnly, ErrorCode::KeyNotReadOnly),
+        (
+            ExchangeError::RejectedCredentials,
+            ErrorCode::ExchangeRejectedCredentials,
+        ),
+        (ExchangeError::Unreachable, ErrorCode::ExchangeUnreachable),
+        (
+            ExchangeError::WeightBudget { retry_after_s: 7 },
+            ErrorCode::ExchangeBudget,
+        ),
+    ] {
+        *f.exchange.error.lock().unwrap() = Some(err);
+        assert_eq!(code(&f.service, open_checked("s2", &cred)).await, want);
+        assert!(f.enclave.credential("s2").is_none(), "{want:?}: forgotten");
+    }
+    // Without egress (the in-place handler): refused, not opened unchecked.
+    let ResponseBody::Error(e) = f.enclave.handle(open_checked("s3", &cred)) else {
+        panic!("opened without a check");
+    };
+    assert_eq!(e.code, ErrorCode::NotImplemented);
+    assert!(f.enclave.credential("s3").is_none());
+    // Dropped mid-check (a cancel, the host's deadline): forgotten too.
+    *f.exchange.error.lock().unwrap() = None;
+    f.exchange
+        .stall
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let stalled = tokio::time::timeout(
+        std::time::Duration::from_millis(100),
+        f.service.handle(open_checked("s5", &cred)),
+    )
+    .await;
+    assert!(stalled.is_err(), "the check never answers");
+    assert!(f.enclave.credential("s5").is_none(), "forgotten on drop");
+    f.exchange
+        .stall
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    // Without the flag: no exchange call, no account.
+    *f.exchange.error.lock().unwrap() = None;
+    let open = RequestBody::OpenCredential(OpenCredentialRequest {
+        tenant: None,
+        session_id: "s4".into(),
+        sealed: cred.0.clone(),
+        metadata: cred.1.clone(),
+        check_key: false,
+    });
+    let before = f.exchange.seen.lock().unwrap().len();
+    match f.service.handle(open).await {
+        ResponseBody::CredentialAccepted(a) => assert_eq!(a.account, None),
+        other => panic!("not accepted: {other:?}"),
+    }
+    assert_eq!(f.exchange.seen.lock().unwrap().len(), before);
 }

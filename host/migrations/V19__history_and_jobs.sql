@@ -88,8 +88,8 @@ CREATE FUNCTION strongroom_claim_jobs(lease_seconds integer, max_rows integer)
 
 -- The history is purged with the account's last live credential (revoked
 -- or expired): a tenant's segments of an account go once none of the
--- tenant's active sessions is known to belong to that account (through a
--- result or a job of the session).
+-- tenant's active sessions is known to belong to that account (checked at
+-- submit, V18, or through a result or a job of the session).
 CREATE FUNCTION strongroom_purge_history() RETURNS bigint
     LANGUAGE sql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, public
@@ -100,7 +100,8 @@ CREATE FUNCTION strongroom_purge_history() RETURNS bigint
                 SELECT 1 FROM public.sessions s
                 WHERE s.tenant_id = h.tenant_id
                   AND s.state = 'active' AND s.expires_at > now()
-                  AND (EXISTS (SELECT 1 FROM public.aggregates a
+                  AND (s.account = h.account
+                       OR EXISTS (SELECT 1 FROM public.aggregates a
                                WHERE a.session_id = s.id AND a.account = h.account)
                        OR EXISTS (SELECT 1 FROM public.compute_jobs j
                                   WHERE j.session_id = s.id AND j.account = h.account)))

@@ -82,13 +82,15 @@ impl Enclave {
     }
 
     async fn call(&self, body: RequestBody) -> Result<ResponseBody, EnclaveError> {
-        let rpc = match body {
-            // KMS round trips (through the egress proxy) and whole-ring
-            // re-seal batches may take longer than the quick calls.
+        let rpc = match &body {
+            // KMS round trips (through the egress proxy), whole-ring re-seal
+            // batches and a key checked at the exchange may take longer than
+            // the quick calls.
             RequestBody::ComputeAggregates(_)
             | RequestBody::NewKeyRing(_)
             | RequestBody::UnsealKeyRing(_)
             | RequestBody::ResealCredentials(_) => &self.slow,
+            RequestBody::OpenCredential(r) if r.check_key => &self.slow,
             _ => &self.rpc,
         };
         let err = match rpc.call(body).await {

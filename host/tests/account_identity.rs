@@ -3,8 +3,11 @@
 //! exchange): `account` comes from the exchange's `uid`, so two API keys of
 //! one account give one pseudonym (a new key cannot shed a record, one
 //! account cannot pose as several); a key that can trade is refused with
-//! `key_not_read_only` and nothing is signed or logged; a read-only key's
-//! restrictions are signed into `permissions`.
+//! `key_not_read_only` at submit (protocol 5's `check_key`, on by default)
+//! and nothing is stored, or, with the check off, at computation and
+//! nothing is signed or logged; a read-only key's restrictions are signed
+//! into `permissions`, and the account its submit stored is the one its
+//! results name.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -38,6 +41,13 @@ fn fixture(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
+async fn submit(host: &Host, key: &str, quote: &Value, api_key: &str, secret: &str) -> String {
+    let sub = common::real::submission(quote, api_key, secret, "main");
+    let r = host.post("/enclave/submit_key", key, &sub).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    r.json()["session_id"].as_str().unwrap().to_owned()
+}
+
 async fn aggregate(
     host: &Host,
     key: &str,
@@ -45,10 +55,7 @@ async fn aggregate(
     api_key: &str,
     secret: &str,
 ) -> (u16, Value) {
-    let sub = common::real::submission(quote, api_key, secret, "main");
-    let r = host.post("/enclave/submit_key", key, &sub).await;
-    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
-    let session = r.json()["session_id"].as_str().unwrap().to_owned();
+    let session = submit(host, key, quote, api_key, secret).await;
     let r = host
         .post(
             "/enclave/request_aggregates",
@@ -59,6 +66,15 @@ async fn aggregate(
     (r.status, r.json())
 }
 
+async fn count(db: &common::TestDb, table: &str) -> i64 {
+    db.client()
+        .await
+        .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_account_one_pseudonym_and_only_read_only_keys() {
     let dir = tempfile::tempdir().unwrap();
@@ -67,8 +83,38 @@ async fn one_account_one_pseudonym_and_only_read_only_keys() {
     let key = db.tenant("acme").await;
     let quote = host.get("/attestation/quote", &[]).await.json();
 
-    let (status, a) = aggregate(host, &key, &quote, "demo-api-key", "demo-api-secret").await;
-    assert_eq!(status, 200, "{a}");
+    // A key that can trade is refused at submit: nothing stored.
+    let sub = common::real::submission(&quote, "a-key-that-can-trade", "trading-secret", "main");
+    let r = host.post("/enclave/submit_key", &key, &sub).await;
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (422, Some("key_not_read_only")),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(count(db, "sessions").await, 0, "no session stored");
+    assert_eq!(count(db, "credentials").await, 0, "no credential stored");
+
+    let session = submit(host, &key, &quote, "demo-api-key", "demo-api-secret").await;
+    let stored: Option<String> = db
+        .client()
+        .await
+        .query_one(
+            "SELECT account FROM sessions WHERE id = $1::text::uuid",
+            &[&session],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let r = host
+        .post(
+            "/enclave/request_aggregates",
+            &key,
+            &json!({"session_id": session}).to_string(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let a = r.json();
     let (status, b) = aggregate(
         host,
         &key,
@@ -79,6 +125,11 @@ async fn one_account_one_pseudonym_and_only_read_only_keys() {
     .await;
     assert_eq!(status, 200, "{b}");
     let (a, b) = (&a["aggregates"], &b["aggregates"]);
+    assert_eq!(
+        stored.as_deref(),
+        a["account"].as_str(),
+        "the account stored at submit is the one the result names"
+    );
     assert_eq!(a["account"], b["account"], "two keys, one account");
     assert_ne!(a["credential"], b["credential"]);
     assert_eq!(a["symbols"], b["symbols"]);
@@ -94,21 +145,43 @@ async fn one_account_one_pseudonym_and_only_read_only_keys() {
         "{p}"
     );
     assert!(p["checked_at"].is_string());
+    assert_eq!(count(db, "transparency_log").await, 2);
+}
 
-    // A key that can trade: refused with its code, nothing signed or logged.
-    let (status, refused) =
-        aggregate(host, &key, &quote, "a-key-that-can-trade", "trading-secret").await;
-    assert_eq!(
-        (status, refused["error"]["code"].as_str()),
-        (422, Some("key_not_read_only")),
-        "{refused}"
-    );
-    let n: i64 = db
+/// With the check at submit off (`SUBMIT_CHECK_KEY=0`), a key that can
+/// trade is stored, then refused at computation: nothing signed or logged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_submit_check_a_trading_key_is_refused_at_computation() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("SUBMIT_CHECK_KEY", "0")];
+    let world = common::real::limited_with(&fixture(dir.path()), &[], None, &[], &env).await;
+    let (db, host) = (&world.db, &world.host);
+    let key = db.tenant("acme").await;
+    let quote = host.get("/attestation/quote", &[]).await.json();
+    let session = submit(host, &key, &quote, "a-key-that-can-trade", "trading-secret").await;
+    let stored: Option<String> = db
         .client()
         .await
-        .query_one("SELECT count(*) FROM transparency_log", &[])
+        .query_one(
+            "SELECT account FROM sessions WHERE id = $1::text::uuid",
+            &[&session],
+        )
         .await
         .unwrap()
         .get(0);
-    assert_eq!(n, 2, "only the two read-only results are logged");
+    assert_eq!(stored, None, "no account without the check");
+    let r = host
+        .post(
+            "/enclave/request_aggregates",
+            &key,
+            &json!({"session_id": session}).to_string(),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (422, Some("key_not_read_only")),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(count(db, "transparency_log").await, 0, "nothing logged");
 }

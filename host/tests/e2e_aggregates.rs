@@ -83,6 +83,9 @@ async fn demo_fixture_end_to_end_through_the_egress_proxy() {
     let db = TestDb::migrated().await;
     let allow = format!("localhost:{}", mock.port);
     let host = start_host(&db, &enclave.addr, &egress, &allow).await;
+    // The first quote waits for the enclave's key ring (seen once as 503
+    // enclave_not_ready right after start).
+    common::wait_ready(&host).await;
     let key = db.tenant("acme").await;
     let mut bodies: Vec<Vec<u8>> = Vec::new();
 
@@ -166,14 +169,23 @@ async fn demo_fixture_end_to_end_through_the_egress_proxy() {
     assert_eq!(v3["aggregates"]["previous"], second_leaf.as_str());
     bodies.push(r.body);
 
-    // A wrong API secret: the exchange refuses, nothing is stored or logged.
-    let (bad, r) = submit(&host, &key, &quote, "wrong-secret").await;
-    bodies.push(r.body);
+    // A wrong API secret: the exchange refuses it at submit (the key check,
+    // SUBMIT_CHECK_KEY, on by default): nothing is stored or logged.
+    let c = db.client().await;
+    let count_sessions = || async {
+        let n: i64 = c
+            .query_one("SELECT count(*) FROM sessions", &[])
+            .await
+            .unwrap()
+            .get(0);
+        n
+    };
+    let before = count_sessions().await;
     let r = host
         .post(
-            "/enclave/request_aggregates",
+            "/enclave/submit_key",
             &key,
-            &json!({"session_id": bad}).to_string(),
+            &submission(&quote, "wrong-secret"),
         )
         .await;
     assert_eq!(
@@ -181,7 +193,11 @@ async fn demo_fixture_end_to_end_through_the_egress_proxy() {
         (422, "exchange_rejected_credentials")
     );
     bodies.push(r.body);
-    let c = db.client().await;
+    assert_eq!(
+        count_sessions().await,
+        before,
+        "the refused key's session is not stored"
+    );
     let n: i64 = c
         .query_one("SELECT count(*) FROM aggregates", &[])
         .await

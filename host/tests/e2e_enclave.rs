@@ -63,7 +63,8 @@ async fn real_enclave_flow_never_leaks_the_planted_secret() {
     let dir = tempfile::tempdir().unwrap();
     let (enclave, addr) = start_enclave(dir.path()).await;
     let db = TestDb::migrated().await;
-    let host = Host::start(&db, &addr, &[]).await;
+    // This enclave has no exchange: the key check at submit is off.
+    let host = Host::start(&db, &addr, &[("SUBMIT_CHECK_KEY", "0")]).await;
     common::wait_ready(&host).await;
     let key = db.tenant("acme").await;
     let mut bodies: Vec<Vec<u8>> = Vec::new();
@@ -187,7 +188,13 @@ async fn real_enclave_restart_without_kms_or_peer_is_ring_lost_until_reset() {
     let dir = tempfile::tempdir().unwrap();
     let (mut enclave, addr) = start_enclave(dir.path()).await;
     let db = TestDb::migrated().await;
-    let host = Host::start(&db, &addr, &[("KEYS_TICK_MS", "200")]).await;
+    // This enclave has no exchange: the key check at submit is off.
+    let host = Host::start(
+        &db,
+        &addr,
+        &[("KEYS_TICK_MS", "200"), ("SUBMIT_CHECK_KEY", "0")],
+    )
+    .await;
     common::wait_ready(&host).await;
     let key = db.tenant("acme").await;
     let q = host.get("/attestation/quote", &[]).await.json();

@@ -67,7 +67,16 @@ async fn away_from_a_minute_boundary() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_past_the_margin_is_answered_429_and_never_sent() {
     let background = BACKGROUND.to_string();
-    let world = common::real::limited(&["--background-weight", &background], None, &[], &[]).await;
+    // The key check at submit (SUBMIT_CHECK_KEY) is off: this test counts
+    // the computation's requests against the minute's budget, and the
+    // check's three calls at submit would share that minute.
+    let world = common::real::limited(
+        &["--background-weight", &background],
+        None,
+        &[],
+        &[("SUBMIT_CHECK_KEY", "0")],
+    )
+    .await;
     let (db, host, mock, enclave) = (&world.db, &world.host, &world.mock, &world.enclave);
     let key = db.tenant("acme").await;
 
@@ -77,9 +86,10 @@ async fn a_request_past_the_margin_is_answered_429_and_never_sent() {
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     let session = r.json()["session_id"].as_str().unwrap().to_owned();
 
-    // time (1), exchangeInfo (20), account (20) and apiRestrictions (1, on
-    // the /sapi/ budget) fit under 5,400; the first myTrades (20) would take
-    // the count to 5,411.
+    // time (1), exchangeInfo (20), account (20), then apiRestrictions and
+    // daily equity's accountSnapshot and capital histories (each on its own
+    // /sapi/ budget) and its four klines (2 each) fit under 5,400 (5,399);
+    // the first myTrades (20) would take the count to 5,419.
     away_from_a_minute_boundary().await;
     let body = json!({"session_id": session}).to_string();
     let r = host.post("/enclave/request_aggregates", &key, &body).await;
@@ -105,9 +115,11 @@ async fn a_request_past_the_margin_is_answered_429_and_never_sent() {
     let weights = reported_weights(&log);
     assert_eq!(
         weights.len(),
-        4,
-        "time, exchangeInfo, account, apiRestrictions; no myTrades: {weights:?}"
+        11,
+        "time, exchangeInfo, account, apiRestrictions, accountSnapshot, deposits, \
+         withdrawals, 4 klines; no myTrades: {weights:?}"
     );
+    assert!(!strip_ansi(&log).contains("myTrades"), "no myTrades sent");
     assert!(
         weights.iter().all(|w| *w <= CEILING),
         "a request went beyond the margin: {weights:?}"

@@ -71,7 +71,10 @@ async fn enclave(dir: &Path, root_key: &Path) -> RealEnclave {
     start_enclave(dir, &["--dev-root-key", root]).await
 }
 
+/// These enclaves have no exchange: the key check at submit is off
+/// (`SUBMIT_CHECK_KEY=0`); the tests are about the key ring.
 const FAST: &[(&str, &str)] = &[
+    ("SUBMIT_CHECK_KEY", "0"),
     ("PEER_LISTEN", "127.0.0.1:0"),
     ("KEYS_TICK_MS", "200"),
     ("HEARTBEAT_MS", "300"),

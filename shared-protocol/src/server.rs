@@ -118,6 +118,10 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Largest `ClientHello` frame read before the handshake (protocol 5: the
+/// frame limit after it is 64 MiB).
+pub const MAX_HELLO_LEN: usize = 4096;
+
 /// Serves one connection to its end.
 pub async fn serve_connection<H: Handler>(
     mut stream: Stream,
@@ -125,7 +129,10 @@ pub async fn serve_connection<H: Handler>(
     config: &ServerConfig,
 ) -> Result<(), ConnectionEnd> {
     let max = config.max_frame_len;
-    let hello = tokio::time::timeout(config.handshake_timeout, read_frame(&mut stream, max))
+    // A hello is a few dozen bytes: nothing larger is read before the
+    // handshake, whatever the frame limit after it.
+    let hello_max = max.min(MAX_HELLO_LEN);
+    let hello = tokio::time::timeout(config.handshake_timeout, read_frame(&mut stream, hello_max))
         .await
         .map_err(|_| ConnectionEnd::HandshakeTimeout)??;
     let reply = negotiate(&hello, &config.agent);

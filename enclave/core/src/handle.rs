@@ -4,6 +4,9 @@
 //! [`Enclave::handle`] is the same function with no egress at all, polled
 //! to completion in place (tests, fuzzing).
 //!
+//! `OpenCredential` with `check_key` also needs the exchange (see
+//! [`open_and_check`]).
+//!
 //! | request | booting | ready |
 //! |---|---|---|
 //! | `Health`, `KeyRingStatus`, `Forget` | served | served |
@@ -14,9 +17,13 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-use strongroom_protocol::messages::{NewKeyRingRequest, Phase, RequestBody, ResponseBody};
+use strongroom_protocol::messages::{
+    CredentialAccepted, ForgetRequest, NewKeyRingRequest, OpenCredentialRequest, Phase,
+    RequestBody, ResponseBody,
+};
 
-use crate::exchange::{Exchange, ExchangeError, Fetched, Resume};
+use crate::compute::account_pseudonym_v2;
+use crate::exchange::{Exchange, ExchangeError, Fetched, KeyCheck, Resume};
 use crate::intake::Credential;
 use crate::kms::boot;
 use crate::kms::client::{KmsClientError, KmsTarget, KmsTransport};
@@ -99,6 +106,11 @@ pub async fn handle<P: Ports>(ports: &P, request: RequestBody) -> ResponseBody {
                 Computed::Pending(pending) => ResponseBody::Pending(pending),
             })
         }
+        RequestBody::OpenCredential(req) if req.check_key && ports.has_io() => {
+            open_and_check(ports, req)
+                .await
+                .map(ResponseBody::CredentialAccepted)
+        }
         other => ports
             .blocking(move |e| local(e, other))
             .await
@@ -107,11 +119,81 @@ pub async fn handle<P: Ports>(ports: &P, request: RequestBody) -> ResponseBody {
     result.unwrap_or_else(EnclaveError::into_response)
 }
 
+/// `OpenCredential` with `check_key` (protocol 5): the credential is opened
+/// and cached as without it, then the key is checked at the exchange
+/// (restrictions and account id). A key that can do more than read
+/// (`key_not_read_only`), that the exchange rejects, or that could not be
+/// checked (unreachable, rate-limited, weight budget: the host retries) is
+/// refused and its session forgotten at once (also when the request is
+/// cancelled mid-check): a key is never kept unchecked when the check was
+/// asked for. The answer names the account's v2
+/// pseudonym.
+async fn open_and_check<P: Ports>(
+    ports: &P,
+    req: OpenCredentialRequest,
+) -> Result<CredentialAccepted, EnclaveError> {
+    let session_id = req.session_id.clone();
+    let (mut accepted, credential) = ports
+        .blocking(move |e| {
+            let accepted = e.open_credential(&req)?;
+            let credential = e
+                .credential(&req.session_id)
+                .ok_or_else(|| EnclaveError::Internal("session vanished".to_owned()))?;
+            Ok::<_, EnclaveError>((accepted, credential))
+        })
+        .await??;
+    // Forgets the session unless the check passes, also when this future
+    // is dropped mid-check (a cancel, the host's deadline).
+    let mut guard = Unchecked {
+        enclave: ports.enclave(),
+        session_id: Some(session_id),
+    };
+    let checked = check(ports, &credential).await?;
+    accepted.account = Some(account_pseudonym_v2(
+        credential.exchange(),
+        &checked.account_id,
+    ));
+    guard.session_id = None;
+    Ok(accepted)
+}
+
+/// A session opened for a key check that has not passed (yet).
+struct Unchecked<'a> {
+    enclave: &'a Enclave,
+    session_id: Option<String>,
+}
+
+impl Drop for Unchecked<'_> {
+    fn drop(&mut self) {
+        if let Some(session_id) = self.session_id.take()
+            && let Err(e) = self.enclave.forget(&ForgetRequest { session_id })
+        {
+            tracing::warn!(reason = %e, "forgetting an unchecked session failed");
+        }
+    }
+}
+
+/// The exchange's word on `credential`'s key.
+async fn check<P: Ports>(ports: &P, credential: &Credential) -> Result<KeyCheck, EnclaveError> {
+    let exchange = ports.exchange().ok_or(EnclaveError::NoEgress)?;
+    if credential.exchange() != exchange.name() {
+        return Err(EnclaveError::UnsupportedExchange);
+    }
+    exchange.check_key(credential).await.map_err(|e| {
+        tracing::info!(reason = %e, "key check failed");
+        EnclaveError::Compute(e.into())
+    })
+}
+
 /// The requests that need no egress, on the enclave's state alone.
 fn local(e: &Enclave, request: RequestBody) -> Result<ResponseBody, EnclaveError> {
     Ok(match request {
         RequestBody::Health => ResponseBody::Health(e.health()),
         RequestBody::Attest(req) => ResponseBody::Attestation(e.attest(&req)?),
+        // Checking the key needs the exchange.
+        RequestBody::OpenCredential(req) if req.check_key => {
+            return Err(EnclaveError::NotImplemented);
+        }
         RequestBody::OpenCredential(req) => {
             ResponseBody::CredentialAccepted(e.open_credential(&req)?)
         }
@@ -182,6 +264,10 @@ impl Exchange for NoEgress {
         _symbols: Option<&[String]>,
         _resume: Resume<'_>,
     ) -> Result<Fetched, ExchangeError> {
+        match *self {}
+    }
+
+    async fn check_key(&self, _credential: &Credential) -> Result<KeyCheck, ExchangeError> {
         match *self {}
     }
 }

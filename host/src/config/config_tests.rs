@@ -32,6 +32,9 @@ fn defaults() {
     assert_eq!(c.rate_limit_window, Duration::from_millis(900_000));
     assert_eq!(c.janitor_interval, Duration::from_secs(60));
     assert!(c.allowed_origins.is_empty() && c.tls.is_none());
+    assert!(c.submit_check_key, "keys are checked at submit by default");
+    let off = ServeConfig::from_source(&with(&[("SUBMIT_CHECK_KEY", "0")])).unwrap();
+    assert!(!off.submit_check_key);
 }
 
 #[test]
@@ -84,6 +87,7 @@ fn rejects_bad_values() {
         ("TRUSTED_PROXIES", "the-balancer"),
         ("TLS_TERMINATED_UPSTREAM", "yes"),
         ("SUBMIT_AUTH_CACHE_SECONDS", "301"),
+        ("SUBMIT_CHECK_KEY", "yes"),
     ] {
         let err = ServeConfig::from_source(&with(&[(k, v)])).unwrap_err();
         let named = match &err {

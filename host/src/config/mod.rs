@@ -79,6 +79,11 @@ pub struct ServeConfig {
     /// authentication spares `submit_key` its separate key lookup (the store
     /// call authenticates again, so a revoked key stores nothing).
     pub submit_auth_cache: Duration,
+    /// `SUBMIT_CHECK_KEY` (default 1): at `submit_key` the enclave checks the
+    /// API key at the exchange (protocol 5's `check_key`: read-only, and
+    /// which account) before anything is stored; 0 stores keys unchecked
+    /// (they are still checked at every computation).
+    pub submit_check_key: bool,
     /// `TRUSTED_PROXIES`: comma-separated CIDRs whose `X-Forwarded-For`
     /// entries are believed (default none: the peer address is the client).
     pub trusted_proxies: crate::http::client_addr::TrustedProxies,
@@ -148,8 +153,18 @@ impl std::fmt::Debug for ServeConfig {
 }
 
 fn parse_flag(src: &dyn ConfigSource, name: &'static str) -> Result<bool, ConfigError> {
+    parse_flag_or(src, name, false)
+}
+
+/// A flag that is `default` when unset or empty.
+fn parse_flag_or(
+    src: &dyn ConfigSource,
+    name: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
     match src.get(name).as_deref().map(str::trim) {
-        None | Some("") | Some("0") | Some("false") => Ok(false),
+        None | Some("") => Ok(default),
+        Some("0") | Some("false") => Ok(false),
         Some("1") | Some("true") => Ok(true),
         Some(_) => Err(ConfigError::Invalid {
             name,
@@ -394,6 +409,7 @@ impl ServeConfig {
             lockout_max_failures: parse_num(src, "LOCKOUT_MAX_FAILURES", 5, 1, 1_000_000)?,
             lockout_duration: secs("LOCKOUT_SECONDS", 900, 1, 30 * 86_400)?,
             submit_auth_cache: secs("SUBMIT_AUTH_CACHE_SECONDS", 5, 0, 300)?,
+            submit_check_key: parse_flag_or(src, "SUBMIT_CHECK_KEY", true)?,
             trusted_proxies: parse_trusted_proxies(src)?,
             witnesses: crate::witness::Witnesses::new(
                 parse_witness_urls(src)?,

@@ -12,8 +12,9 @@ use uuid::Uuid;
 pub const MAX_HISTORY_BYTES: i64 = 48 << 20;
 
 /// The account a computation of this credential (hex id) or job is about,
-/// as far as the host knows: the account its newest result named, or the
-/// one its job's enclave answers named.
+/// as far as the host knows: the one its job's enclave answers named, the
+/// one its newest result named, or the one the key check at submit named
+/// (V18).
 pub async fn account_of<C: GenericClient>(
     tx: &C,
     credential: Option<&str>,
@@ -27,7 +28,11 @@ pub async fn account_of<C: GenericClient>(
                UNION ALL \
                (SELECT a.account, 1 FROM aggregates a \
                 WHERE a.credential = $1 AND a.account IS NOT NULL \
-                ORDER BY a.created_at DESC LIMIT 1)) k \
+                ORDER BY a.created_at DESC LIMIT 1) \
+               UNION ALL \
+               (SELECT s.account, 2 FROM sessions s \
+                WHERE s.credential = decode($1, 'hex') AND s.account IS NOT NULL \
+                ORDER BY s.created_at DESC LIMIT 1)) k \
              ORDER BY rank LIMIT 1",
         )
         .await?;

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::audit::{self, AuditEntry};
 
 const SUBMIT: &str =
-    "SELECT strongroom_submit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+    "SELECT strongroom_submit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
 const DELETE_CREDENTIAL: &str = "DELETE FROM credentials WHERE session_id = $1";
 const REVOKE_SESSION: &str =
     "UPDATE sessions SET state = 'revoked', ended_at = now() WHERE id = $1";
@@ -42,10 +42,13 @@ pub struct NewSession<'a> {
     /// The credential's id: SHA-256 of the sealed bytes *as submitted*
     /// (the enclave keeps it across its re-seals; migration V14).
     pub credential: &'a [u8],
+    /// The account pseudonym the enclave named when it checked the key at
+    /// submission (migration V18), or `None` without the check.
+    pub account: Option<&'a str>,
 }
 
 /// The session row, its credential and the audit row, together or not at all:
-/// one call of `strongroom_submit` (migrations V8, V9, V14: it first checks that
+/// one call of `strongroom_submit` (migrations V8, V9, V14, V18: it first checks that
 /// `key_hash` still belongs to the tenant, SQLSTATE 42501 otherwise), i.e. one round trip and one
 /// implicit transaction, from the connection's statement cache; the function's
 /// statements keep their plans per connection.
@@ -57,7 +60,7 @@ pub async fn insert<C: deadpool_postgres::GenericClient>(
     let submit = client.prepare_cached(SUBMIT).await?;
     #[allow(clippy::cast_precision_loss)] // unix seconds fit f64 exactly for millennia
     let expires = new.expires_at as f64;
-    let params: [&(dyn ToSql + Sync); 14] = [
+    let params: [&(dyn ToSql + Sync); 15] = [
         &new.key_hash,
         &new.tenant,
         &new.session,
@@ -72,6 +75,7 @@ pub async fn insert<C: deadpool_postgres::GenericClient>(
         &audit_entry.request_id,
         &audit_entry.client,
         &new.credential,
+        &new.account,
     ];
     client.execute(&submit, &params).await.map(|_| ())
 }

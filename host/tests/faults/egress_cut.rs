@@ -21,15 +21,15 @@ async fn egress_cut_mid_response_gives_the_right_result_or_a_clear_error() {
 
         // Clean runs through the cutter: the answer and the bytes one
         // aggregate request reads from the exchange (one kept-alive
-        // connection each). The first also reads the account's daily
-        // inputs, which the enclave then keeps: the second is the stream
-        // every later request reads.
+        // connection each; connection 0 was the key check at submit). The
+        // first also reads the account's daily inputs, which the enclave
+        // then keeps: the second is the stream every later request reads.
         let r = c.aggregates(&session).await.unwrap();
         assert_demo_figures(&r, "clean run");
         let r = c.aggregates(&session).await.unwrap();
         assert_demo_figures(&r, "second clean run");
-        assert_eq!(cutter.connections.load(Ordering::SeqCst), 2);
-        let total = cutter.bytes_of(1) as u64;
+        assert_eq!(cutter.connections.load(Ordering::SeqCst), 3);
+        let total = cutter.bytes_of(2) as u64;
         assert!(total > 4000, "too few bytes to cut: {total}");
         let rows = s.db.count("SELECT count(*) FROM aggregates").await;
 

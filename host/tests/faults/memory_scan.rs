@@ -29,8 +29,12 @@ async fn no_plaintext_on_the_host_side_and_the_scanner_can_fail() {
                 .replace(DEMO_KEY, &api_key),
         )
         .unwrap();
+        // The control submission seals a secret the exchange does not know:
+        // the key check at submit is off (SUBMIT_CHECK_KEY=0), the scan is
+        // about what the host process holds.
         let s = Stack::start(StackOpts {
             fixture: Some(fixture),
+            host_env: vec![("SUBMIT_CHECK_KEY".into(), "0".into())],
             ..StackOpts::default()
         })
         .await;

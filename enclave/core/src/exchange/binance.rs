@@ -15,8 +15,15 @@
 //!   `X-MBX-USED-WEIGHT-1M` updates it: a request that would pass the margin
 //!   is not sent ([`ExchangeError::WeightBudget`]), so the egress address is
 //!   never banned (418) for this enclave's traffic.
-//! - Symbol discovery when none are named: every symbol of `exchangeInfo`
-//!   whose base asset appears in the account's balances (as listed).
+//! - Symbol discovery when none are named ([`discovered_symbols`]): every
+//!   symbol of `exchangeInfo` whose base *or* quote asset the account may
+//!   have held: every balance `account` lists (zero ones included: the
+//!   enclave never sends `omitZeroBalances`), and every asset of the daily
+//!   snapshots, deposits and withdrawals fetched for daily equity (the days
+//!   of the latest run of daily snapshots, at most 30, see
+//!   `binance_daily`; none without a snapshot). Never truncated:
+//!   `selection.complete` is always true, and a history past the enclave's
+//!   limits fails the computation instead of signing part of it.
 
 //!
 //! Pure protocol logic over two ports: [`ExchangeTransport`] (one HTTPS GET
@@ -36,7 +43,7 @@ use zeroize::Zeroizing;
 use super::budget::{SapiBudgets, WeightBudget, WeightLimits};
 use super::progress::{Progress, Start};
 use super::{
-    Answer, Exchange, ExchangeError, ExchangeTransport, Fetched, MAX_SYMBOLS_PER_REQUEST,
+    Answer, Exchange, ExchangeError, ExchangeTransport, Fetched, KeyCheck, MAX_SYMBOLS_PER_REQUEST,
     MAX_TRADES_PER_REQUEST, Resume, RetryPolicy,
 };
 use crate::aggregate::{SymbolInfo, Trade, parse_trades_page, valid_name};
@@ -129,6 +136,24 @@ impl<T: ExchangeTransport> Exchange for Binance<T> {
             Err(e) => Err(e),
         }
     }
+
+    /// `time`, `apiRestrictions`, then `account` (for the uid) over one
+    /// connection: 21 weight of the `/api` budget, and one call of
+    /// `apiRestrictions`. A key that can do more than read is refused
+    /// before its account is asked for.
+    async fn check_key(&self, credential: &Credential) -> Result<KeyCheck, ExchangeError> {
+        let mut session = Session::new(self, credential);
+        session.sync_time().await?;
+        let permissions = session.restrictions().await?;
+        if !permissions.read_only() {
+            return Err(ExchangeError::KeyNotReadOnly);
+        }
+        let account = session.account().await?;
+        Ok(KeyCheck {
+            account_id: account.uid.to_string(),
+            permissions,
+        })
+    }
 }
 
 fn named_symbols(
@@ -150,23 +175,18 @@ fn named_symbols(
         .collect()
 }
 
-/// The symbols whose base asset the account holds, sorted, at most
-/// [`MAX_SYMBOLS_PER_REQUEST`]; `false` when some were left out (the
-/// result's `selection.complete` says so).
+/// Every symbol with `assets` on either side, sorted; never truncated (the
+/// body of `exchangeInfo` is bounded by [`super::MAX_RESPONSE_BYTES`], so
+/// the list is too). [`MAX_SYMBOLS_PER_REQUEST`] bounds only a request that
+/// names its symbols.
 fn discovered_symbols(
     info: &BTreeMap<String, SymbolInfo>,
     assets: &BTreeSet<String>,
-) -> (Vec<String>, bool) {
-    let all: Vec<String> = info
-        .iter()
-        .filter(|(_, i)| assets.contains(&i.base))
+) -> Vec<String> {
+    info.iter()
+        .filter(|(_, i)| assets.contains(&i.base) || assets.contains(&i.quote))
         .map(|(s, _)| s.clone())
-        .collect();
-    let complete = all.len() <= MAX_SYMBOLS_PER_REQUEST;
-    (
-        all.into_iter().take(MAX_SYMBOLS_PER_REQUEST).collect(),
-        complete,
-    )
+        .collect()
 }
 
 /// `GET /sapi/v1/account/apiRestrictions`, as far as the result states it.
@@ -213,7 +233,8 @@ impl RawRestrictions {
     }
 }
 
-/// What `GET /api/v3/account` tells: the account's id and its assets.
+/// What `GET /api/v3/account` tells: the account's id and its assets
+/// (every balance listed, zero ones included).
 struct AccountInfo {
     uid: u64,
     assets: BTreeSet<String>,
@@ -368,15 +389,27 @@ impl<'a, T: ExchangeTransport> Session<'a, T> {
         if !permissions.read_only() {
             return Err(ExchangeError::KeyNotReadOnly);
         }
-        let (wanted, complete) = match symbols {
-            Some(list) => (named_symbols(list, info)?, true),
-            None => discovered_symbols(info, &account.assets),
+        // Daily equity's inputs come first: their snapshots, deposits and
+        // withdrawals also name assets the account held.
+        let daily = self.daily_inputs(account.uid).await?;
+        let wanted = match symbols {
+            Some(list) => named_symbols(list, info)?,
+            None => {
+                let mut assets = account.assets.clone();
+                if let Some(d) = &daily {
+                    assets.extend(d.flows.iter().map(|f| f.asset.clone()));
+                    let held = d.snapshots.iter().flat_map(|s| s.balances.keys());
+                    assets.extend(held.cloned());
+                }
+                discovered_symbols(info, &assets)
+            }
         };
         progress.plan(&wanted);
         progress.history.exchange_time_ms = self.exchange_now_ms();
         progress.history.permissions = Some(permissions);
         progress.history.considered = wanted.clone();
-        progress.history.complete = complete;
+        progress.history.complete = true;
+        progress.history.daily = daily;
         for symbol in &wanted {
             let si = info.get(symbol).ok_or(ExchangeError::UnknownSymbol)?;
             let Start::From(from_id) = progress.begin(symbol, si)? else {
@@ -390,7 +423,6 @@ impl<'a, T: ExchangeTransport> Session<'a, T> {
             progress.record(symbol, si, from_id, fresh, fetched.is_ok());
             fetched?;
         }
-        progress.history.daily = self.daily_inputs(account.uid).await?;
         Ok(())
     }
 
@@ -666,10 +698,16 @@ mod tests {
                 },
             );
         }
-        let assets: BTreeSet<String> = ["ETH".to_owned(), "USDT".to_owned()].into();
+        let assets: BTreeSet<String> = ["ETH".to_owned()].into();
         assert_eq!(
             discovered_symbols(&info, &assets),
-            (vec!["ETHBTC".to_owned(), "ETHUSDT".to_owned()], true)
+            ["ETHBTC".to_owned(), "ETHUSDT".to_owned()]
+        );
+        // Quote side too.
+        let assets: BTreeSet<String> = ["BTC".to_owned()].into();
+        assert_eq!(
+            discovered_symbols(&info, &assets),
+            ["BTCUSDT".to_owned(), "ETHBTC".to_owned()]
         );
         assert_eq!(
             named_symbols(&["BTCUSDT".into(), "BTCUSDT".into()], &info).unwrap_or_default(),

@@ -97,15 +97,8 @@ fn stored_segments_move_the_cursor_and_keep_their_trades() {
     let t = Arc::new(Scripted::default());
     let clock = Arc::new(Settable::new(1_000));
     let c = client(&t, &clock, 6_000);
-    script(&t, &[&time(1_000), INFO2, ACCOUNT, READ_ONLY]);
-    script(
-        &t,
-        &[
-            &trades("BTCUSDT", &[1, 2]),
-            &trades("ETHUSDT", &[7]),
-            NO_SNAPSHOTS,
-        ],
-    );
+    script(&t, &[&time(1_000), INFO2, ACCOUNT, READ_ONLY, NO_SNAPSHOTS]);
+    script(&t, &[&trades("BTCUSDT", &[1, 2]), &trades("ETHUSDT", &[7])]);
     let first = complete(run(c.fetch(&credential(), Some(&symbols()), Resume::none())).unwrap());
     assert_eq!(my_trades_sent(&t, 0), ["BTCUSDT@0", "ETHUSDT@0"]);
     let ranges: Vec<_> = first
@@ -116,8 +109,9 @@ fn stored_segments_move_the_cursor_and_keep_their_trades() {
     assert_eq!(ranges, [("BTCUSDT", 0, 3), ("ETHUSDT", 0, 8)]);
 
     let sent = t.targets.lock().unwrap().len();
+    // The daily inputs are cached for the account: not asked again.
     script(&t, &[&time(1_000), INFO2, ACCOUNT, READ_ONLY]);
-    script(&t, &[&trades("BTCUSDT", &[3]), "[]", NO_SNAPSHOTS]);
+    script(&t, &[&trades("BTCUSDT", &[3]), "[]"]);
     let held = stored(&account("1001"), &[&first.segments]);
     let done = BTreeMap::new();
     let resume = Resume {
@@ -167,8 +161,8 @@ fn another_accounts_segments_are_ignored() {
     );
     let held = stored(&account("2002"), &[&foreign]);
     let done = BTreeMap::new();
-    script(&t, &[&time(1_000), INFO2, ACCOUNT, READ_ONLY]);
-    script(&t, &[&trades("BTCUSDT", &[1]), "[]", NO_SNAPSHOTS]);
+    script(&t, &[&time(1_000), INFO2, ACCOUNT, READ_ONLY, NO_SNAPSHOTS]);
+    script(&t, &[&trades("BTCUSDT", &[1]), "[]"]);
     let resume = Resume {
         stored: &held,
         done: &done,
@@ -199,6 +193,7 @@ fn a_spent_budget_is_progress_and_the_next_attempt_continues() {
             INFO2,
             ACCOUNT,
             READ_ONLY,
+            NO_SNAPSHOTS,
             &trades("BTCUSDT", &[1, 2]),
         ],
     );
@@ -212,8 +207,8 @@ fn a_spent_budget_is_progress_and_the_next_attempt_continues() {
     assert_eq!((p.symbols_total, p.retry_after_s), (2, 59));
     assert_eq!(
         p.weight_used,
-        1 + 20 + 20 + 1 + 20,
-        "apiRestrictions counts 1"
+        1 + 20 + 20 + 1 + 2_400 + 20,
+        "apiRestrictions counts 1, accountSnapshot 2,400 (each on its own budget)"
     );
     assert_eq!(p.segments.len(), 1);
 
@@ -227,7 +222,6 @@ fn a_spent_budget_is_progress_and_the_next_attempt_continues() {
             ACCOUNT,
             READ_ONLY,
             &trades("ETHUSDT", &[4]),
-            NO_SNAPSHOTS,
         ],
     );
     let held = stored(&account("1001"), &[&p.segments]);
@@ -253,15 +247,11 @@ fn a_spent_budget_is_progress_and_the_next_attempt_continues() {
     clock.set(121_000);
     let c = client(&t, &clock, 6_000);
     let sent = t.targets.lock().unwrap().len();
-    script(&t, &[&time(121_000), INFO2, ACCOUNT, READ_ONLY]);
     script(
         &t,
-        &[
-            &trades("BTCUSDT", &[1, 2]),
-            &trades("ETHUSDT", &[4]),
-            NO_SNAPSHOTS,
-        ],
+        &[&time(121_000), INFO2, ACCOUNT, READ_ONLY, NO_SNAPSHOTS],
     );
+    script(&t, &[&trades("BTCUSDT", &[1, 2]), &trades("ETHUSDT", &[4])]);
     let nothing = Stored::new();
     let resume = Resume {
         stored: &nothing,
@@ -291,6 +281,7 @@ fn pages_received_before_the_budget_ran_out_are_kept() {
             INFO2,
             ACCOUNT,
             READ_ONLY,
+            NO_SNAPSHOTS,
             &trades("BTCUSDT", &page),
         ],
     );
@@ -326,7 +317,7 @@ fn refused_before_anything_was_fetched_stays_the_error() {
     let t = Arc::new(Scripted::default());
     let clock = Arc::new(Settable::new(1_000));
     let c = client(&t, &clock, 50);
-    script(&t, &[&time(1_000), INFO2, ACCOUNT, READ_ONLY]);
+    script(&t, &[&time(1_000), INFO2, ACCOUNT, READ_ONLY, NO_SNAPSHOTS]);
     let err = run(c.fetch(&credential(), Some(&symbols()), Resume::none())).unwrap_err();
     assert_eq!(err, ExchangeError::WeightBudget { retry_after_s: 59 });
     assert!(my_trades_sent(&t, 0).is_empty());

@@ -9,6 +9,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use super::*;
+use crate::exchange::History;
 use crate::intake::credential::Plaintext;
 
 /// Answers in script order; records (connection, path) per GET and sleeps.
@@ -143,8 +144,8 @@ fn a_retry_after_wait_reconnects_before_retrying() {
         ok(INFO),
         ok(ACCOUNT),
         ok(READ_ONLY),
-        ok("[]"),
         ok(NO_SNAPSHOTS),
+        ok("[]"),
     ]);
     let client = Binance::new(
         t.clone(),
@@ -242,13 +243,13 @@ fn daily_inputs_are_fetched_once_per_account_and_routed_through_btc() {
         ok(INFO),
         ok(ACCOUNT),
         ok(READ_ONLY),
-        ok("[]"),
         ok(&snaps),
         ok("[]"),
         ok("[]"),
         unknown,
         ok(&demo_btc),
         ok(&btc_usdt),
+        ok("[]"),
         ok(TIME),
         ok(INFO),
         ok(ACCOUNT),
@@ -280,7 +281,7 @@ fn daily_inputs_are_fetched_once_per_account_and_routed_through_btc() {
         .map(|(_, p)| p.clone())
         .collect();
     assert_eq!(
-        paths[5..11],
+        paths[4..10],
         [
             "/sapi/v1/accountSnapshot",
             "/sapi/v1/capital/deposit/hisrec",
@@ -291,4 +292,167 @@ fn daily_inputs_are_fetched_once_per_account_and_routed_through_btc() {
         ]
     );
     assert_eq!(paths.len(), 16, "{paths:?}");
+}
+
+fn info_of(symbols: &[(&str, &str, &str)]) -> String {
+    let list: Vec<String> = symbols
+        .iter()
+        .map(|(s, b, q)| format!(r#"{{"symbol":"{s}","baseAsset":"{b}","quoteAsset":"{q}"}}"#))
+        .collect();
+    format!(r#"{{"symbols":[{}]}}"#, list.join(","))
+}
+
+fn paths(t: &Scripted) -> Vec<String> {
+    t.gets
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, p)| p.clone())
+        .collect()
+}
+
+/// Discovery (no symbols named) over a scripted exchange; `script` follows
+/// time, exchangeInfo, account and apiRestrictions.
+fn discover(info: &str, account: &str, script: Vec<Answer>) -> (History, Vec<String>) {
+    let t = Arc::new(Scripted::default());
+    let mut answers = vec![ok(TIME), ok(info), ok(account), ok(READ_ONLY)];
+    answers.extend(script);
+    t.answers.lock().unwrap().extend(answers);
+    let limits = WeightLimits {
+        limit: 1_000_000,
+        margin: 0,
+    };
+    let client = Binance::new(
+        t.clone(),
+        Arc::new(FixedClock(1000)),
+        RetryPolicy::default(),
+    )
+    .with_weight_limits(limits);
+    let history = run(client.fetch_history(&credential(), None)).unwrap();
+    assert!(
+        t.answers.lock().unwrap().is_empty(),
+        "every scripted answer asked for"
+    );
+    (history, paths(&t))
+}
+
+/// Zero balances count (Binance lists them unless `omitZeroBalances=true`,
+/// which the enclave never sends), and a symbol is found by its quote
+/// asset as well as by its base.
+#[test]
+fn zero_balances_and_quote_assets_are_discovered() {
+    let info = info_of(&[
+        ("BTCUSDT", "BTC", "USDT"),
+        ("ETHBTC", "ETH", "BTC"),
+        ("ETHUSDT", "ETH", "USDT"),
+        ("XRPETH", "XRP", "ETH"),
+    ]);
+    let account = r#"{"uid":1,"balances":[{"asset":"BTC","free":"0.00000000","locked":"0.00000000"},{"asset":"USDT","free":"0","locked":"0"}]}"#;
+    let mut script = vec![ok(NO_SNAPSHOTS)];
+    script.extend((0..3).map(|_| ok("[]")));
+    let (history, _) = discover(&info, account, script);
+    assert_eq!(history.considered, ["BTCUSDT", "ETHBTC", "ETHUSDT"]);
+    assert!(history.complete);
+    // Only USDT held: BTCUSDT and ETHUSDT, by their quote.
+    let account = r#"{"uid":1,"balances":[{"asset":"USDT","free":"0","locked":"0"}]}"#;
+    let mut script = vec![ok(NO_SNAPSHOTS)];
+    script.extend((0..2).map(|_| ok("[]")));
+    let (history, _) = discover(&info, account, script);
+    assert_eq!(history.considered, ["BTCUSDT", "ETHUSDT"]);
+}
+
+/// An asset the account no longer lists, known only from a withdrawal over
+/// the snapshot run, still names its symbols (here only by base: XYZBNB).
+#[test]
+fn an_asset_known_only_from_a_withdrawal_is_discovered() {
+    let d0 = 20_089i64; // 2025-01-01
+    let info = info_of(&[("BTCUSDT", "BTC", "USDT"), ("XYZBNB", "XYZ", "BNB")]);
+    let account = r#"{"uid":1,"balances":[]}"#;
+    let snaps = format!(
+        r#"{{"code":200,"msg":"","snapshotVos":[{{"type":"spot","updateTime":{},"data":{{"balances":[{{"asset":"USDT","free":"5","locked":"0"}}]}}}}]}}"#,
+        d0 * 86_400_000 + 86_399_000
+    );
+    let withdrawal =
+        r#"[{"coin":"XYZ","amount":"1","status":6,"applyTime":"2025-01-01 12:00:00"}]"#;
+    let script = vec![
+        ok(&snaps),
+        ok("[]"),
+        ok(withdrawal),
+        ok(&format!("[{}]", kline(d0, "2"))),
+        ok("[]"),
+        ok("[]"),
+    ];
+    let (history, paths) = discover(&info, account, script);
+    assert_eq!(history.considered, ["BTCUSDT", "XYZBNB"]);
+    assert!(history.complete);
+    assert_eq!(
+        paths[4..7],
+        [
+            "/sapi/v1/accountSnapshot",
+            "/sapi/v1/capital/deposit/hisrec",
+            "/sapi/v1/capital/withdraw/history",
+        ],
+        "flows before any myTrades"
+    );
+}
+
+/// Discovery is never truncated: 320 symbols on a held quote asset are all
+/// queried (the 200 cap bounds only a request that names symbols).
+#[test]
+fn discovery_is_never_truncated() {
+    let names: Vec<(String, String)> = (0..320)
+        .map(|i| {
+            let base = format!("A{i:03}X");
+            (format!("{base}USDT"), base)
+        })
+        .collect();
+    let list: Vec<(&str, &str, &str)> = names
+        .iter()
+        .map(|(s, b)| (s.as_str(), b.as_str(), "USDT"))
+        .collect();
+    let info = info_of(&list);
+    let account = r#"{"uid":1,"balances":[{"asset":"USDT","free":"0","locked":"0"}]}"#;
+    let mut script = vec![ok(NO_SNAPSHOTS)];
+    script.extend((0..320).map(|_| ok("[]")));
+    let (history, paths) = discover(&info, account, script);
+    assert_eq!(history.considered.len(), 320);
+    assert!(history.complete);
+    assert_eq!(
+        paths.iter().filter(|p| *p == "/api/v3/myTrades").count(),
+        320
+    );
+}
+
+/// `check_key`: time, apiRestrictions, then account for the uid; a key
+/// that can trade is refused before its account is asked for.
+#[test]
+fn check_key_reads_restrictions_then_the_account() {
+    let t = Arc::new(Scripted::default());
+    let trading = r#"{"enableReading":true,"enableSpotAndMarginTrading":true}"#;
+    t.answers
+        .lock()
+        .unwrap()
+        .extend([ok(TIME), ok(READ_ONLY), ok(ACCOUNT), ok(TIME), ok(trading)]);
+    let client = Binance::new(
+        t.clone(),
+        Arc::new(FixedClock(1000)),
+        RetryPolicy::default(),
+    );
+    let checked = run(client.check_key(&credential())).unwrap();
+    assert_eq!(checked.account_id, "1001");
+    assert!(checked.permissions.read_only());
+    assert_eq!(
+        run(client.check_key(&credential())),
+        Err(ExchangeError::KeyNotReadOnly)
+    );
+    assert_eq!(
+        paths(&t),
+        [
+            "/api/v3/time",
+            "/sapi/v1/account/apiRestrictions",
+            "/api/v3/account",
+            "/api/v3/time",
+            "/sapi/v1/account/apiRestrictions",
+        ]
+    );
 }

@@ -30,7 +30,7 @@ pub(crate) const MAX_TRADES_PER_REQUEST: usize = 2_000_000;
 /// Largest response body accepted from the exchange (exchangeInfo is the big one).
 pub const MAX_RESPONSE_BYTES: usize = 32 << 20;
 
-/// Most symbols one request may name or discover.
+/// Most symbols one request may name (discovery is never truncated).
 pub(crate) const MAX_SYMBOLS_PER_REQUEST: usize = 200;
 
 /// A host and port the enclave may reach: the measured allowlist's entries.
@@ -194,7 +194,9 @@ pub struct History {
     pub permissions: Option<strongroom_formats::aggregates::Permissions>,
     /// Every symbol queried, sorted.
     pub considered: Vec<String>,
-    /// Whether `considered` is every symbol discovery called for.
+    /// Whether `considered` is every symbol discovery called for (the
+    /// Binance client never truncates: always true; a history past the
+    /// enclave's limits fails instead).
     pub complete: bool,
     /// What daily equity is built from (snapshots, closes, flows); `None`
     /// when the exchange client fetches none.
@@ -253,6 +255,15 @@ pub enum Fetched {
     Complete(History),
     /// The weight budget ran out part-way (`pending`).
     Pending(Interrupted),
+}
+
+/// What a check of an API key at submit found (protocol 5's `check_key`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyCheck {
+    /// The exchange's own id of the account (Binance `uid`).
+    pub account_id: String,
+    /// The key's restrictions as the exchange reported them.
+    pub permissions: strongroom_formats::aggregates::Permissions,
 }
 
 /// Why the history could not be fetched. Never carries the credential or a
@@ -345,6 +356,13 @@ pub trait Exchange: Send + Sync {
             }
         }
     }
+
+    /// Checks an API key without fetching any history: its restrictions and
+    /// the account it belongs to (for `OpenCredential` with `check_key`).
+    fn check_key(
+        &self,
+        credential: &Credential,
+    ) -> impl Future<Output = Result<KeyCheck, ExchangeError>> + Send;
 }
 
 #[cfg(test)]

@@ -1,6 +1,10 @@
 //! `POST /enclave/submit_key`: the enclave opens and checks the sealed
-//! credential; only then are the session, the credential and the audit row
-//! stored, together.
+//! credential (and, with `SUBMIT_CHECK_KEY`, the key itself at the exchange:
+//! read-only, and which account); only then are the session, the
+//! credential, the account and the audit row stored, together. A key the
+//! check refuses (`key_not_read_only`, `exchange_rejected_credentials`) or
+//! could not check now (`exchange_unreachable`, `exchange_budget`, ...)
+//! stores nothing, with the same statuses as `request_aggregates`.
 
 use std::sync::atomic::Ordering;
 
@@ -29,6 +33,11 @@ fn rfc3339(unix: u64) -> Result<String, ApiError> {
         .map_err(|_| ApiError::new(Code::EnclaveError))
 }
 
+/// An account pseudonym: 64 lowercase hex digits.
+fn pseudonym(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 impl App {
     pub(in crate::http) async fn submit_key(
         &self,
@@ -47,6 +56,14 @@ impl App {
                 return Err(err);
             }
         };
+        // With the check the enclave names the account (hex SHA-256); an
+        // answer without it is outside the protocol: nothing is stored.
+        if self.cfg.submit_check_key && !accepted.account.as_deref().is_some_and(pseudonym) {
+            let _ = self.enclave.forget(session.to_string()).await;
+            let err = ApiError::new(Code::EnclaveError);
+            self.audit_refusal(ctx, tenant, session, err.code).await;
+            return Err(err);
+        }
         let expires_at = rfc3339(accepted.expires_at)?;
         // The enclave's re-sealing to the current key version, when it made
         // one (checked against the contract when the answer was decoded).
@@ -54,7 +71,7 @@ impl App {
         if let Err(e) = self
             .store(
                 &sub,
-                stored,
+                (stored, accepted.account.as_deref()),
                 session,
                 accepted.expires_at,
                 (tenant, &key_hash),
@@ -84,9 +101,16 @@ impl App {
         session: Uuid,
         sub: &ValidSubmission,
     ) -> Result<CredentialAccepted, EnclaveError> {
-        match self.enclave.open(open_request(tenant, session, sub)).await {
+        let check = self.cfg.submit_check_key;
+        match self
+            .enclave
+            .open(open_request(tenant, session, sub, check))
+            .await
+        {
             Err(EnclaveError::Refused(ErrorCode::UnknownKeyId)) if self.keys.refresh().await => {
-                self.enclave.open(open_request(tenant, session, sub)).await
+                self.enclave
+                    .open(open_request(tenant, session, sub, check))
+                    .await
             }
             other => other,
         }
@@ -107,7 +131,7 @@ impl App {
     async fn store(
         &self,
         sub: &ValidSubmission,
-        env: &SealedCredential,
+        (env, account): (&SealedCredential, Option<&str>),
         session: Uuid,
         expires_at: u64,
         (tenant, key_hash): (Uuid, &[u8; 32]),
@@ -129,6 +153,7 @@ impl App {
             stored_key_id: env.key_id(),
             sealed: &stored,
             credential: &credential,
+            account,
         };
         let audit_entry = entry(ctx, tenant, "submit_key", session, "ok");
         match store::sessions::insert(&client, &new, &audit_entry).await {
@@ -142,7 +167,12 @@ impl App {
     }
 }
 
-fn open_request(tenant: Uuid, session: Uuid, sub: &ValidSubmission) -> OpenCredentialRequest {
+fn open_request(
+    tenant: Uuid,
+    session: Uuid,
+    sub: &ValidSubmission,
+    check_key: bool,
+) -> OpenCredentialRequest {
     OpenCredentialRequest {
         tenant: Some(tenant.to_string()),
         session_id: session.to_string(),
@@ -152,6 +182,6 @@ fn open_request(tenant: Uuid, session: Uuid, sub: &ValidSubmission) -> OpenCrede
             label: sub.label.clone(),
             ttl_seconds: sub.ttl,
         },
-        check_key: false,
+        check_key,
     }
 }
