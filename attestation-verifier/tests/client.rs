@@ -251,7 +251,11 @@ fn a_computation_answered_202_is_followed_until_its_job_ends() {
                 0 => (200, job_json("running", 2, serde_json::json!({}))),
                 _ => (
                     200,
-                    job_json("done", 3, serde_json::json!({"result": {"aggregates": {"x": 1}}})),
+                    job_json(
+                        "done",
+                        3,
+                        serde_json::json!({"result": {"aggregates": {"x": 1}}}),
+                    ),
                 ),
             }
         }
@@ -271,8 +275,11 @@ fn a_computation_answered_202_is_followed_until_its_job_ends() {
     assert_eq!(reports, vec![1, 2, 3]);
     let seen = server.seen();
     assert_eq!(seen.len(), 3);
-    assert!(seen[1..].iter().all(|s| s.method == "GET"
-        && s.authorization.as_deref() == Some("Bearer k")));
+    assert!(
+        seen[1..]
+            .iter()
+            .all(|s| s.method == "GET" && s.authorization.as_deref() == Some("Bearer k"))
+    );
 
     // A job that fails is the request's refusal, with its code.
     let server = Server::start(|seen| match seen.target.as_str() {
