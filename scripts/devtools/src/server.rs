@@ -33,7 +33,8 @@ impl Default for ServerLimits {
     }
 }
 
-fn now_ms() -> i64 {
+/// This machine's clock, unix ms.
+pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -60,7 +61,15 @@ fn respond(
         .iter()
         .find(|(h, _)| *h == crate::binance::USED_WEIGHT_HEADER)
         .map_or("-", |(_, v)| v.as_str());
-    tracing::info!(path = r.path, status = out.status, used_weight, "request");
+    // The request's own weight too, so a bench can sum what a computation spent.
+    let weight = crate::binance::request_weight(r.path, r.query).unwrap_or(0);
+    tracing::info!(
+        path = r.path,
+        status = out.status,
+        used_weight,
+        weight,
+        "request"
+    );
     let mut builder = hyper::Response::builder()
         .status(out.status)
         .header("content-type", "application/json;charset=UTF-8");
