@@ -18,7 +18,7 @@ use crate::enclave::{RealEnclave, start_enclave};
 use crate::host::Host;
 use crate::http::{Client, body_text, try_http};
 use crate::kms::{KmsDouble, start_kms_double};
-use crate::mock::{MockExchange, start_mock_exchange};
+use crate::mock::{MockExchange, start_mock_exchange_with};
 use crate::pg::TestDb;
 use crate::process::{sigkill, tail};
 use crate::seal::submission;
@@ -45,6 +45,11 @@ pub struct StackOpts {
     /// Run this many `strongroom-witness` processes; the enclave needs all of
     /// them to cosign (quorum = number of witnesses).
     pub witnesses: usize,
+    /// Extra flags of the mock exchange (e.g. `--weight-limit`).
+    pub mock_args: Vec<String>,
+    /// Extra flags of the enclave (e.g. `--exchange-weight-limit`), kept
+    /// for restarts.
+    pub enclave_args: Vec<String>,
 }
 
 /// The database a stack runs on (see [`TestDb`]: a fresh one is dropped at
@@ -105,7 +110,8 @@ impl Stack {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let t0 = Instant::now();
         let fixture = opts.fixture.clone().unwrap_or_else(demo_fixture);
-        let mock = start_mock_exchange(dir.path(), &fixture).await;
+        let mock_args: Vec<&str> = opts.mock_args.iter().map(String::as_str).collect();
+        let mock = start_mock_exchange_with(dir.path(), &fixture, &mock_args).await;
         eprintln!("[stack] mock exchange up after {:?}", t0.elapsed());
         let cutter = match opts.cutter {
             true => Some(Cutter::start(mock.port).await),
@@ -117,6 +123,7 @@ impl Stack {
             false => None,
         };
         let mut wiring = Wiring::new(dir.path(), &mock, port, kms.as_ref(), opts.host_env);
+        wiring.enclave_args.extend(opts.enclave_args);
         let mut witnesses = Vec::new();
         for n in 1..=opts.witnesses {
             let key = keygen(dir.path(), n);

@@ -97,6 +97,11 @@ impl Endpoint {
     }
 }
 
+/// The weight Binance charges for `path` with `query` (`None`: not served).
+pub fn request_weight(path: &str, query: &str) -> Option<u32> {
+    Endpoint::from_path(path).map(|e| e.weight(query))
+}
+
 /// A request as the handler sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
@@ -304,7 +309,7 @@ impl Exchange {
             }
             Endpoint::MyTrades => {
                 let acct = self.authenticate(req, &q, now)?;
-                my_trades(acct, &q, known)
+                my_trades(acct, &q, known, now)
             }
             Endpoint::ApiRestrictions => {
                 Ok(wallet::api_restrictions(self.authenticate(req, &q, now)?))
@@ -449,11 +454,14 @@ fn is_zero(v: &Value) -> bool {
 
 /// myTrades: `fromId` pages ascending from that id; otherwise a time range
 /// (from `startTime`, or the newest before `endTime`), otherwise the newest
-/// `limit` trades; always answered in ascending id order.
+/// `limit` trades; always answered in ascending id order. A fixture trade
+/// whose `time` is after `now` has not happened yet and is not served (as
+/// on a real exchange), so a fixture can plant trades that appear later.
 fn my_trades(
     acct: &IndexedAccount,
     q: &Query<'_>,
     known: impl Fn(&str) -> bool,
+    now: i64,
 ) -> Result<Response, Response> {
     let symbol = q
         .get("symbol")
@@ -490,7 +498,8 @@ fn my_trades(
         .map(Vec::as_slice)
         .unwrap_or(&[]);
     let matching = all.iter().filter(|(k, v)| {
-        from_id.is_none_or(|f| k.id >= f)
+        k.time <= now
+            && from_id.is_none_or(|f| k.id >= f)
             && start.is_none_or(|s| k.time >= s)
             && end.is_none_or(|e| k.time <= e)
             && order_id.is_none_or(|o| v["orderId"].as_i64() == Some(o))

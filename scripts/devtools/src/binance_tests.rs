@@ -272,3 +272,41 @@ fn server_time_carries_the_configured_skew() {
     let synced = sign("s", &format!("timestamp={}", NOW + 10_000));
     assert_eq!(get(&ex, "/api/v3/account", &synced, Some("k")).0, 200);
 }
+
+#[test]
+fn trades_after_now_are_not_served_yet() {
+    // The fixture's trades are at NOW - 100 s + i s (ids 100 + i, i in 1..=25).
+    let ex = exchange(WeightBudget::default());
+    let at = |now: i64, extra: &str| {
+        let query = sign("s", &format!("symbol=BTCUSDT{extra}&timestamp={now}"));
+        let r = ex.handle(
+            &Request {
+                method: "GET",
+                path: "/api/v3/myTrades",
+                query: &query,
+                api_key: Some("k"),
+            },
+            now,
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        ids(&serde_json::from_str(&r.body).unwrap())
+    };
+    let early = NOW - 90_000;
+    // Each way of asking sees only the trades up to its now (i <= 10) ...
+    assert_eq!(
+        at(early, "&fromId=0&limit=100"),
+        (101..=110).collect::<Vec<_>>()
+    );
+    assert_eq!(at(early, "&limit=3"), vec![108, 109, 110]);
+    assert_eq!(
+        at(early, &format!("&startTime={}", NOW - 92_000)),
+        vec![108, 109, 110]
+    );
+    assert_eq!(at(early, "&fromId=111"), Vec::<u64>::new());
+    // ... a trade at exactly now is served, and later on the rest appear.
+    assert_eq!(
+        at(NOW - 85_000, "&fromId=111"),
+        (111..=115).collect::<Vec<_>>()
+    );
+    assert_eq!(at(NOW, "&fromId=111"), (111..=125).collect::<Vec<_>>());
+}

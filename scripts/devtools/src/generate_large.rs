@@ -237,6 +237,60 @@ pub fn generate_large(p: LargeParams) -> Fixture {
     }
 }
 
+/// Trades planted in the future (the mock serves a trade only once its
+/// `time` has passed): `batches` batches of `batch_trades` trades each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FutureBatches {
+    /// Batches.
+    pub batches: usize,
+    /// Trades per batch, spread over the symbols.
+    pub batch_trades: usize,
+    /// Batch k (1-based) appears at `start_ms + k * every_ms`.
+    pub every_ms: i64,
+    /// Unix ms the batches count from (usually the generation time).
+    pub start_ms: i64,
+}
+
+/// Appends `b`'s batches to the fixture's first account: batch k's trades go
+/// round-robin over the symbols (continuing where batch k-1 stopped), each
+/// with an id above every id its symbol already has, all at time
+/// `start_ms + k * every_ms`.
+pub fn append_future_batches(f: &mut Fixture, b: FutureBatches, seed: u64) {
+    let Some(acct) = f.accounts.first_mut() else {
+        return;
+    };
+    let mut rng = XorShift(seed.wrapping_mul(31) | 1);
+    let mut rng_markets = XorShift(seed | 1);
+    let ms = markets(f.symbols.len().saturating_sub(1), &mut rng_markets);
+    let mut next_id: Vec<u64> = vec![1; ms.len()];
+    let pos: std::collections::HashMap<&str, usize> = ms
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.def.symbol.as_str(), i))
+        .collect();
+    for t in &acct.trades {
+        if let (Some(&s), Some(id)) = (
+            t["symbol"].as_str().and_then(|s| pos.get(s)),
+            t["id"].as_u64(),
+        ) {
+            next_id[s] = next_id[s].max(id + 1);
+        }
+    }
+    if ms.is_empty() {
+        return;
+    }
+    let mut s = 0usize;
+    for k in 1..=b.batches {
+        let time = b.start_ms + i64::try_from(k).unwrap_or(i64::MAX / 2) * b.every_ms;
+        for _ in 0..b.batch_trades {
+            let id = next_id[s];
+            next_id[s] += 1;
+            acct.trades.push(trade(&ms[s], s, id, time, rng.next()));
+            s = (s + 1) % ms.len();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -282,5 +336,44 @@ mod tests {
         assert!(f != mid(2), "the seed matters");
         assert_eq!(asset(0), "AAAA");
         assert_eq!(asset(27), "AABB");
+    }
+
+    #[test]
+    fn future_batches_continue_each_symbol_and_appear_on_time() {
+        let p = LargeParams {
+            symbols: 300,
+            trades: 5_000,
+            seed: 1,
+        };
+        let mut f = generate_large(p);
+        let before = f.index().unwrap()[0].clone();
+        let b = FutureBatches {
+            batches: 4,
+            batch_trades: 100,
+            every_ms: 10_000,
+            start_ms: 1_800_000_000_000,
+        };
+        append_future_batches(&mut f, b, p.seed);
+        let acct = &f.accounts[0];
+        assert_eq!(acct.trades.len(), 5_000 + 400);
+        let after = f.index().unwrap().remove(0); // ids still unique per symbol
+        let planted = &acct.trades[5_000..];
+        for (k, batch) in planted.chunks(100).enumerate() {
+            let want = b.start_ms + (k as i64 + 1) * b.every_ms;
+            assert!(batch.iter().all(|t| t["time"] == want), "batch {k}");
+            let syms: std::collections::BTreeSet<_> =
+                batch.iter().filter_map(|t| t["symbol"].as_str()).collect();
+            assert_eq!(syms.len(), 100, "a batch is spread over 100 symbols");
+        }
+        for t in planted {
+            let sym = t["symbol"].as_str().unwrap();
+            let old_max = before.trades[sym].last().unwrap().0.id;
+            assert!(t["id"].as_u64().unwrap() > old_max, "{t}");
+        }
+        // 400 trades round-robin over 301 symbols: the first 99 get two.
+        assert_eq!(
+            after.trades["BTCUSDT"].len(),
+            before.trades["BTCUSDT"].len() + 2
+        );
     }
 }

@@ -33,7 +33,8 @@ impl Default for ServerLimits {
     }
 }
 
-fn now_ms() -> i64 {
+/// This machine's clock, unix ms.
+pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -61,19 +62,22 @@ fn respond(
         .find(|(h, _)| *h == crate::binance::USED_WEIGHT_HEADER)
         .map_or("-", |(_, v)| v.as_str());
     // Public request parameters only (never the key or the signature): the
-    // tests read which symbol was asked from which `fromId`.
+    // tests read which symbol was asked from which `fromId`; and the
+    // request's own weight, so a bench can sum what a computation spent.
     let param = |k: &str| {
         r.query
             .split('&')
             .find_map(|kv| kv.strip_prefix(k))
             .unwrap_or("-")
     };
+    let weight = crate::binance::request_weight(r.path, r.query).unwrap_or(0);
     tracing::info!(
         path = r.path,
         symbol = param("symbol="),
         from_id = param("fromId="),
         status = out.status,
         used_weight,
+        weight,
         "request"
     );
     let mut builder = hyper::Response::builder()

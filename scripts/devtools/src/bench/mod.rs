@@ -14,6 +14,7 @@ pub mod profile;
 pub mod returns;
 pub mod submit;
 pub mod tiles;
+pub mod track_record;
 pub mod witnessing;
 
 use std::time::{Duration, Instant};

@@ -12,7 +12,7 @@ use strongroom_devtools::bench::figures::{
     BoxError, attest_figures, latency_figures, report, rpc_figures, rss_figures, submit_figure,
     tiles_figure,
 };
-use strongroom_devtools::bench::{aggregate, attest, profile, returns};
+use strongroom_devtools::bench::{aggregate, attest, profile, returns, track_record};
 use strongroom_devtools::stack::Stack;
 
 #[derive(Parser)]
@@ -140,6 +140,35 @@ enum Cmd {
         /// Write every sample here.
         #[arg(long)]
         samples: Option<PathBuf>,
+    },
+    /// Issue 18's track record: the first computation of a 300-symbol,
+    /// 100,000-trade account under Binance's limits, refreshes after 100
+    /// new trades (limits raised), the enclave's peak memory. Starts its own
+    /// stacks (STRONGROOM_BIN_DIR: the built binaries; DATABASE_URL or
+    /// scripts/pg: PostgreSQL).
+    TrackRecord {
+        #[arg(long, default_value_t = 300)]
+        symbols: usize,
+        #[arg(long, default_value_t = 100_000)]
+        trades: usize,
+        /// Timed refreshes.
+        #[arg(long, default_value_t = 7)]
+        refreshes: usize,
+        /// New trades before each refresh.
+        #[arg(long, default_value_t = 100)]
+        batch_trades: usize,
+        /// Seconds between two batches of new trades.
+        #[arg(long, default_value_t = 10)]
+        batch_every_secs: u64,
+        /// Exchange and enclave weight limit for the refreshes.
+        #[arg(long, default_value_t = 1_000_000)]
+        raised_limit: u32,
+        /// Where the generated fixtures go.
+        #[arg(long, default_value = "target/bench")]
+        work_dir: PathBuf,
+        /// Only the refreshes (and memory), not the first computation.
+        #[arg(long)]
+        skip_first: bool,
     },
     /// Prints the document's timestamp as `YYYY-MM-DD HH:MM:SS` (UTC), for faketime.
     DocTime { doc: PathBuf },
@@ -302,6 +331,25 @@ fn run(cmd: Cmd) -> Result<(), BoxError> {
             Ok(())
         }
         Cmd::Report { out, mode, files } => report(&out, &mode, &files),
+        Cmd::TrackRecord {
+            symbols,
+            trades,
+            refreshes,
+            batch_trades,
+            batch_every_secs,
+            raised_limit,
+            work_dir,
+            skip_first,
+        } => print(&track_record::track_record_figures(&track_record::Opts {
+            symbols,
+            trades,
+            refreshes,
+            batch_trades,
+            batch_every_secs,
+            raised_limit,
+            work_dir,
+            skip_first,
+        })?),
         Cmd::Rss {
             pids,
             interval,

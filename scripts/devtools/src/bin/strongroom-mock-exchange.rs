@@ -70,6 +70,17 @@ struct Args {
     /// Seed of the generated fixture.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// With --large: append this many batches of future trades (the mock
+    /// serves a trade only once its time has passed), batch k at
+    /// generation time + k × --batch-every-secs.
+    #[arg(long, default_value_t = 0, requires = "large")]
+    future_batches: usize,
+    /// Trades per future batch, spread over the symbols.
+    #[arg(long, default_value_t = 100, requires = "large")]
+    batch_trades: usize,
+    /// Seconds between two future batches.
+    #[arg(long, default_value_t = 10, requires = "large")]
+    batch_every_secs: u64,
 }
 
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
@@ -86,11 +97,19 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     if let Some(out) = &args.generate_fixture {
         let f = if args.large {
-            generate_large::generate_large(generate_large::LargeParams {
+            let mut f = generate_large::generate_large(generate_large::LargeParams {
                 symbols: args.symbols,
                 trades: args.trades.unwrap_or(120_000),
                 seed: args.seed,
-            })
+            });
+            let batches = generate_large::FutureBatches {
+                batches: args.future_batches,
+                batch_trades: args.batch_trades,
+                every_ms: i64::try_from(args.batch_every_secs.saturating_mul(1000)).unwrap_or(0),
+                start_ms: strongroom_devtools::server::now_ms(),
+            };
+            generate_large::append_future_batches(&mut f, batches, args.seed);
+            f
         } else {
             generate::generate(args.trades.unwrap_or(12_000), args.seed)
         };
