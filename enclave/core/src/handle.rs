@@ -5,7 +5,7 @@
 //! to completion in place (tests, fuzzing).
 //!
 //! `OpenCredential` with `check_key` also needs the exchange (see
-//! [`open_and_check`]).
+//! `open_and_check`).
 //!
 //! | request | booting | ready |
 //! |---|---|---|

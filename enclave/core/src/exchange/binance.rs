@@ -15,7 +15,7 @@
 //!   `X-MBX-USED-WEIGHT-1M` updates it: a request that would pass the margin
 //!   is not sent ([`ExchangeError::WeightBudget`]), so the egress address is
 //!   never banned (418) for this enclave's traffic.
-//! - Symbol discovery when none are named ([`discovered_symbols`]): every
+//! - Symbol discovery when none are named (`discovered_symbols`): every
 //!   symbol of `exchangeInfo` whose base *or* quote asset the account may
 //!   have held: every balance `account` lists (zero ones included: the
 //!   enclave never sends `omitZeroBalances`), and every asset of the daily
