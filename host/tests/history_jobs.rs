@@ -99,18 +99,30 @@ fn plain(text: &str) -> String {
 }
 
 fn from_ids_now(log: &std::path::Path) -> Vec<u64> {
+    my_trades_now(log).into_iter().map(|(_, id)| id).collect()
+}
+
+/// Every myTrades request the mock logged: (symbol, fromId).
+fn my_trades_now(log: &std::path::Path) -> Vec<(String, u64)> {
     plain(&std::fs::read_to_string(log).unwrap())
         .lines()
         .filter(|l| l.contains("/api/v3/myTrades"))
         .filter_map(|l| {
-            let rest = &l[l.find("from_id=")? + "from_id=".len()..];
-            let rest = rest.trim_start_matches('"');
-            let end = rest
-                .find(|c: char| !c.is_ascii_digit())
-                .unwrap_or(rest.len());
-            rest[..end].parse().ok()
+            let symbol = field(l, "symbol=")?;
+            let id = field(l, "from_id=")?.parse().ok()?;
+            Some((symbol.to_owned(), id))
         })
         .collect()
+}
+
+/// The value of `name` in one of the mock's log lines (quoted or not).
+fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    let rest = &line[line.find(name)? + name.len()..];
+    let rest = rest.trim_start_matches('"');
+    let end = rest
+        .find(|c: char| !c.is_ascii_alphanumeric())
+        .unwrap_or(rest.len());
+    Some(&rest[..end])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -192,6 +204,17 @@ async fn a_computation_past_one_minute_of_weight_continues_as_a_job() {
         .unwrap()
         .get(0);
     assert_eq!(n, 1);
+
+    // Every symbol was asked for once in the whole job (each has fewer
+    // trades than one page): no attempt asked again for what an earlier
+    // one completed, the first included.
+    from_ids(&world.mock.log, 40).await;
+    let asked = my_trades_now(&world.mock.log);
+    let mut symbols: Vec<&str> = asked.iter().map(|(s, _)| s.as_str()).collect();
+    symbols.sort_unstable();
+    let n = symbols.len();
+    symbols.dedup();
+    assert_eq!((n, symbols.len()), (41, 41), "{asked:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

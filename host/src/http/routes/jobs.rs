@@ -79,18 +79,19 @@ fn seconds_until(t: SystemTime) -> u64 {
 }
 
 impl App {
-    /// Turns a `pending` answer into a job: stores it (its history is
-    /// stored already) and answers 202 with where to follow it.
+    /// Turns a `pending` answer into job `id` (the id its first attempt
+    /// named): stores it (its history is stored already) and answers 202
+    /// with where to follow it.
     pub(in crate::http) async fn start_job(
         &self,
         tenant: Uuid,
+        id: Uuid,
         session: Uuid,
         body: &[u8],
         pending: &ComputePending,
     ) -> Result<Resp, ApiError> {
         let request: serde_json::Value =
             serde_json::from_slice(body).map_err(|_| ApiError::new(Code::InvalidJson))?;
-        let id = Uuid::new_v4();
         let mut client = self.pool.get().await?;
         let tx = store::tenant_tx(&mut client, tenant).await?;
         store::jobs::create(&tx, id, tenant, session, &request, &progress(pending)).await?;

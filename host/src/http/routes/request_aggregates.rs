@@ -59,9 +59,14 @@ impl App {
         ctx: &Ctx,
     ) -> Result<Resp, ApiError> {
         let req = validate::parse_json::<RequestAggregates>(body)?.validate()?;
-        let outcome = match self.attempt(tenant, &req, None, ctx).await {
+        // The job's id is named from the first attempt, so the enclave
+        // remembers what that attempt fetched and spent if it ends pending
+        // (without it, the job's next attempt would ask again for every
+        // symbol the first one completed).
+        let job = Uuid::new_v4();
+        let outcome = match self.attempt(tenant, &req, Some(job), ctx).await {
             Ok(Attempt::Done(answer)) => return Ok(json(StatusCode::OK, &answer)),
-            Ok(Attempt::Pending(p)) => self.start_job(tenant, req.session, body, &p).await,
+            Ok(Attempt::Pending(p)) => self.start_job(tenant, job, req.session, body, &p).await,
             Err(e) => Err(e),
         };
         if let Err(e) = &outcome {
