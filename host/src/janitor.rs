@@ -45,14 +45,7 @@ pub async fn run(
     (interval, rate_window): (Duration, Duration),
     shutdown: impl Future<Output = ()>,
 ) {
-    tokio::pin!(shutdown);
-    let mut tick = tokio::time::interval(interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = &mut shutdown => return,
-            _ = tick.tick() => {}
-        }
+    crate::periodic::every(interval, shutdown, || async {
         if let Err(e) = crate::shared_limits::prune(&pool, rate_window).await {
             tracing::warn!(error = %e, "pruning past rate-limit windows failed");
         }
@@ -67,5 +60,6 @@ pub async fn run(
                 tracing::warn!(error = %e, "janitor pass failed");
             }
         }
-    }
+    })
+    .await;
 }

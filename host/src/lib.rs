@@ -11,6 +11,7 @@ pub mod http;
 pub mod janitor;
 pub mod keys;
 pub mod metrics;
+pub mod periodic;
 pub mod ratelimit;
 pub mod serve;
 pub mod shared_limits;

@@ -77,20 +77,14 @@ impl App {
 
 /// Runs [`App::daily_snapshots_once`] every `interval` until `shutdown`.
 pub async fn run(app: Arc<App>, interval: Duration, shutdown: impl Future<Output = ()>) {
-    tokio::pin!(shutdown);
-    let mut tick = tokio::time::interval(interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = &mut shutdown => return,
-            _ = tick.tick() => {}
-        }
+    crate::periodic::every(interval, shutdown, || async {
         match app.daily_snapshots_once().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(logged = n, "daily snapshots logged"),
             Err(e) => tracing::warn!(error = %e, "daily snapshot pass failed"),
         }
-    }
+    })
+    .await;
 }
 
 #[cfg(test)]

@@ -117,20 +117,14 @@ impl App {
 
 /// Runs [`App::jobs_once`] every `interval` until `shutdown`.
 pub async fn run(app: Arc<App>, interval: Duration, shutdown: impl Future<Output = ()>) {
-    tokio::pin!(shutdown);
-    let mut tick = tokio::time::interval(interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = &mut shutdown => return,
-            _ = tick.tick() => {}
-        }
+    crate::periodic::every(interval, shutdown, || async {
         match app.jobs_once().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(ended = n, "jobs ended"),
             Err(e) => tracing::warn!(error = %e, "job pass failed"),
         }
-    }
+    })
+    .await;
 }
 
 #[cfg(test)]

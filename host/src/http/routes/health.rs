@@ -108,15 +108,9 @@ impl App {
 /// (a slow probe delays the next one: never more than one at a time) until
 /// `shutdown`.
 pub async fn run_probe(app: Arc<App>, shutdown: impl Future<Output = ()>) {
-    tokio::pin!(shutdown);
-    let mut tick = tokio::time::interval(READY_PROBE_INTERVAL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = &mut shutdown => return,
-            _ = tick.tick() => {}
-        }
+    crate::periodic::every(READY_PROBE_INTERVAL, shutdown, || async {
         let r = app.probe_ready().await;
         app.ready.set(r);
-    }
+    })
+    .await;
 }
