@@ -1,8 +1,8 @@
 //! Daily snapshots (issue 19) with every real component: once a UTC day the
 //! host's scheduler has the enclave compute one result of every active
 //! account, logged and chained like any other; an account that already has
-//! a result today is left alone, and so is one whose trader's policy does
-//! not allow a computation a day.
+//! a result today is left alone, and so are one with a running job and one
+//! whose trader's policy does not allow a computation a day.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
@@ -57,10 +57,28 @@ async fn the_host_takes_one_chained_snapshot_a_day_where_the_policy_allows() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(count(&s).await, 1, "no second result the same day");
 
-    // Yesterday's result only: the scheduler takes today's, chained to it.
+    // Yesterday's result only, but a job of the account still running (a
+    // snapshot past a minute of exchange weight continues as one): the
+    // scheduler does not start another.
     age_a_day(&s).await;
-    assert!(wait_for_count(&s, 2).await, "{}", s.logs_tail());
     let c = s.db.client().await;
+    c.execute(
+        "INSERT INTO compute_jobs (id, tenant_id, session_id, request, account, next_attempt_at) \
+         SELECT gen_random_uuid(), tenant_id, session_id, '{}'::jsonb, account, \
+                now() + interval '1 day' FROM aggregates",
+        &[],
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(count(&s).await, 1, "no snapshot beside a running job");
+
+    // The job ended (failed, say): the scheduler takes today's, chained to
+    // yesterday's.
+    c.execute("UPDATE compute_jobs SET state = 'failed'", &[])
+        .await
+        .unwrap();
+    assert!(wait_for_count(&s, 2).await, "{}", s.logs_tail());
     let row = c
         .query_one(
             "SELECT cose FROM aggregates ORDER BY created_at DESC LIMIT 1",

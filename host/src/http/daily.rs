@@ -67,6 +67,9 @@ impl App {
                 .request_aggregates(body.as_bytes(), c.tenant, &ctx)
                 .await
             {
+                Ok(r) if r.status() == hyper::StatusCode::ACCEPTED => {
+                    tracing::info!("daily snapshot continues as a job");
+                }
                 Ok(_) => logged += 1,
                 Err(e) => tracing::info!(code = e.code.as_str(), "daily snapshot not taken"),
             }
